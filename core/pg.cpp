@@ -1,0 +1,74 @@
+#include "core/pg.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <pqxx/pqxx>
+
+#include "core/ids.hpp"
+
+namespace cbdc::pg {
+
+auto resolve_url(const std::string& given) -> result<std::string> {
+  if (!given.empty()) {
+    return given;
+  }
+  if (const char* env = std::getenv("CBDC_PG_URL"); env != nullptr && *env != '\0') {
+    return std::string{env};
+  }
+  return error{status_code::not_found,
+               "no database given: pass --db URL or set CBDC_PG_URL (scripts/pg start prints one)"};
+}
+
+auto connect(const std::string& url) -> result<std::unique_ptr<pqxx::connection>> {
+  try {
+    return std::make_unique<pqxx::connection>(url);
+  } catch (const std::exception& e) {
+    return error{status_code::unavailable, std::string{"cannot connect to PostgreSQL: "} + e.what()};
+  }
+}
+
+auto migrate(pqxx::connection& conn, std::string_view schema,
+             const std::vector<migration>& migrations) -> result<int> {
+  try {
+    const std::string s{schema};
+    {
+      pqxx::work tx(conn);
+      // Serialise concurrent migrators of the same schema.
+      tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("cbdc_migrate_" + s) + "))");
+      tx.exec("CREATE SCHEMA IF NOT EXISTS " + tx.quote_name(s));
+      tx.exec("CREATE TABLE IF NOT EXISTS " + tx.quote_name(s) +
+              ".schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL "
+              "DEFAULT now())");
+      tx.commit();
+    }
+    auto sorted = migrations;
+    std::sort(sorted.begin(), sorted.end(),
+              [](const migration& a, const migration& b) { return a.name < b.name; });
+    int applied = 0;
+    for (const auto& m : sorted) {
+      pqxx::work tx(conn);
+      tx.exec("SELECT pg_advisory_xact_lock(hashtext(" + tx.quote("cbdc_migrate_" + s) + "))");
+      const auto seen = tx.exec("SELECT 1 FROM " + tx.quote_name(s) +
+                                ".schema_migrations WHERE name = " + tx.quote(m.name));
+      if (!seen.empty()) {
+        continue;
+      }
+      tx.exec(m.sql);
+      tx.exec("INSERT INTO " + tx.quote_name(s) + ".schema_migrations (name) VALUES (" +
+              tx.quote(m.name) + ")");
+      tx.commit();
+      ++applied;
+    }
+    return applied;
+  } catch (const pqxx::broken_connection& e) {
+    return error{status_code::unavailable, std::string{"PostgreSQL connection lost: "} + e.what()};
+  } catch (const std::exception& e) {
+    return error{status_code::db_error, std::string{"migration failed: "} + e.what()};
+  }
+}
+
+auto bytea_param(const void* data, std::size_t size) -> std::string {
+  return "\\x" + to_hex(byte_view{static_cast<const std::uint8_t*>(data), size});
+}
+
+}  // namespace cbdc::pg

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.hpp"
+
+#include <pqxx/connection>
+
+namespace cbdc::pg {
+
+/// One numbered migration of sql/<service>/NNN_name.sql; the name is the file name without
+/// ".sql" and orders the migrations.
+struct migration {
+  std::string name;
+  std::string sql;
+};
+
+/// The database URL: the given one, else $CBDC_PG_URL. Error not_found when neither is set.
+auto resolve_url(const std::string& given) -> result<std::string>;
+
+/// Opens a connection. Errors: unavailable.
+auto connect(const std::string& url) -> result<std::unique_ptr<pqxx::connection>>;
+
+/// Applies, in name order, every migration not yet recorded in <schema>.schema_migrations,
+/// each in its own transaction together with its record, under an advisory lock so that two
+/// processes migrating at once apply each file once. Returns how many were applied.
+auto migrate(pqxx::connection& conn, std::string_view schema,
+             const std::vector<migration>& migrations) -> result<int>;
+
+
+/// Text for a PostgreSQL bytea literal of raw bytes, as a parameter: "\\x0a1b...".
+auto bytea_param(const void* data, std::size_t size) -> std::string;
+
+}  // namespace cbdc::pg

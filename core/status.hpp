@@ -1,0 +1,112 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+#include "core/assert.hpp"
+
+namespace cbdc {
+
+/// Every expected operating error in the project, one value each. Settlement statuses come
+/// first in precedence order; the numbers are the wire values (core/proto/cbdc.proto keeps
+/// the same numbering) and never change once released.
+enum class status_code : std::uint32_t {
+  ok = 0,
+  already_settled = 1,
+  malformed = 2,
+  too_large = 3,
+  profile_mismatch = 4,
+  amount_invalid = 5,
+  currency_mismatch = 6,
+  duplicate_input = 7,
+  missing_signature = 8,
+  bad_signature = 9,
+  input_unknown = 10,
+  input_spent = 11,
+  value_not_conserved = 12,
+  overloaded = 13,
+  not_permitted = 14,
+  // core and services
+  parse_error = 20,
+  overflow = 21,
+  unknown_currency = 22,
+  not_found = 23,
+  io_error = 24,
+  db_error = 25,
+  timeout = 26,
+  unavailable = 27,
+  key_error = 28,
+  insufficient_funds = 29,
+  // issuer
+  unknown_bank = 40,
+  not_domestic = 41,
+  insufficient_reserve = 42,
+  quota_exceeded = 43,
+  bad_request = 44,
+  internal = 99,
+};
+
+/// The stable lower-case name of a status, as printed and as used in reports.
+auto to_string(status_code code) -> std::string_view;
+
+/// True for errors that may succeed when the same request is sent again unchanged.
+auto is_transient(status_code code) -> bool;
+
+/// A status code with a human-readable detail.
+struct error {
+  status_code code{status_code::internal};
+  std::string message;
+};
+
+auto to_string(const error& err) -> std::string;
+
+/// Either a value or a typed error. A small stand-in for C++23's std::expected.
+template <typename T>
+class [[nodiscard]] result {
+ public:
+  result(T value) : m_v(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  result(error err) : m_v(std::move(err)) {   // NOLINT(google-explicit-constructor)
+    CBDC_ASSERT(std::get<error>(m_v).code != status_code::ok);
+  }
+  result(status_code code, std::string message) : result(error{code, std::move(message)}) {}
+
+  [[nodiscard]] auto ok() const -> bool { return std::holds_alternative<T>(m_v); }
+  explicit operator bool() const { return ok(); }
+
+  auto value() & -> T& {
+    CBDC_ASSERT(ok());
+    return std::get<T>(m_v);
+  }
+  auto value() const& -> const T& {
+    CBDC_ASSERT(ok());
+    return std::get<T>(m_v);
+  }
+  auto value() && -> T&& {
+    CBDC_ASSERT(ok());
+    return std::get<T>(std::move(m_v));
+  }
+  auto operator*() & -> T& { return value(); }
+  auto operator*() const& -> const T& { return value(); }
+  auto operator->() -> T* { return &value(); }
+  auto operator->() const -> const T* { return &value(); }
+
+  [[nodiscard]] auto err() const -> const error& {
+    CBDC_ASSERT(!ok());
+    return std::get<error>(m_v);
+  }
+  [[nodiscard]] auto code() const -> status_code { return ok() ? status_code::ok : err().code; }
+
+ private:
+  std::variant<T, error> m_v;
+};
+
+/// A result with no value.
+struct unit {};
+using status = result<unit>;
+
+inline auto ok_status() -> status { return unit{}; }
+
+}  // namespace cbdc

@@ -1,0 +1,274 @@
+#include "core/transport.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+namespace cbdc {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// A thread-safe queue whose readiness is an eventfd that zmq_poll can wait on.
+template <typename T>
+class wake_queue {
+ public:
+  wake_queue() : m_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) { CBDC_ASSERT(m_fd >= 0); }
+  ~wake_queue() { ::close(m_fd); }
+  wake_queue(const wake_queue&) = delete;
+  auto operator=(const wake_queue&) -> wake_queue& = delete;
+
+  void push(T item) {
+    {
+      std::lock_guard lock(m_mutex);
+      m_items.push_back(std::move(item));
+    }
+    const std::uint64_t one = 1;
+    [[maybe_unused]] const auto n = ::write(m_fd, &one, sizeof one);
+  }
+  auto drain() -> std::deque<T> {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto n = ::read(m_fd, &count, sizeof count);
+    std::lock_guard lock(m_mutex);
+    return std::exchange(m_items, {});
+  }
+  [[nodiscard]] auto fd() const -> int { return m_fd; }
+
+ private:
+  int m_fd;
+  std::mutex m_mutex;
+  std::deque<T> m_items;
+};
+
+void set_common(zmq::socket_t& sock, const socket_options& opts) {
+  sock.set(zmq::sockopt::sndhwm, opts.high_water_mark);
+  sock.set(zmq::sockopt::rcvhwm, opts.high_water_mark);
+  sock.set(zmq::sockopt::linger, 0);
+  sock.set(zmq::sockopt::reconnect_ivl, opts.reconnect_ivl_ms);
+  sock.set(zmq::sockopt::sndtimeo, 1000);
+}
+
+auto serialize(const wire::Envelope& env) -> std::string {
+  std::string out;
+  CBDC_ASSERT(env.SerializeToString(&out));
+  return out;
+}
+
+}  // namespace
+
+auto shared_context() -> zmq::context_t& {
+  static zmq::context_t ctx{2};
+  return ctx;
+}
+
+// ---- server ----
+
+struct rpc_server::outbox {
+  struct item {
+    std::string peer;
+    std::string payload;
+  };
+  wake_queue<item> queue;
+  std::atomic<bool> closed{false};
+};
+
+rpc_server::rpc_server(std::string endpoint, handler on_request, socket_options opts)
+    : m_endpoint(std::move(endpoint)),
+      m_handler(std::move(on_request)),
+      m_opts(opts),
+      m_outbox(std::make_shared<outbox>()),
+      m_socket(nullptr, [](void* p) { delete static_cast<zmq::socket_t*>(p); }) {}
+
+rpc_server::~rpc_server() { stop(); }
+
+auto rpc_server::start() -> status {
+  auto sock = std::make_unique<zmq::socket_t>(shared_context(), zmq::socket_type::router);
+  set_common(*sock, m_opts);
+  try {
+    sock->bind(m_endpoint);
+  } catch (const zmq::error_t& e) {
+    return error{status_code::unavailable, "cannot bind " + m_endpoint + ": " + e.what()};
+  }
+  m_endpoint = sock->get(zmq::sockopt::last_endpoint);
+  m_socket.reset(sock.release());
+  m_thread = std::thread([this] { run(); });
+  return ok_status();
+}
+
+void rpc_server::stop() {
+  m_stop = true;
+  m_outbox->closed = true;
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+  m_socket.reset();
+}
+
+void rpc_server::run() {
+  auto& sock = *static_cast<zmq::socket_t*>(m_socket.get());
+  std::weak_ptr<outbox> weak_box = m_outbox;
+  while (!m_stop) {
+    std::array<zmq::pollitem_t, 2> items{{
+        {sock.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, m_outbox->queue.fd(), ZMQ_POLLIN, 0},
+    }};
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds{100});
+    if ((items[1].revents & ZMQ_POLLIN) != 0) {
+      for (auto& out : m_outbox->queue.drain()) {
+        // A full peer queue or a vanished peer loses only that answer; the client times out
+        // and retries with the same id, which is safe.
+        (void)sock.send(zmq::buffer(out.peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        (void)sock.send(zmq::buffer(out.payload), zmq::send_flags::dontwait);
+      }
+    }
+    if ((items[0].revents & ZMQ_POLLIN) == 0) {
+      continue;
+    }
+    // Take what is waiting, but at most a bounded number per turn so replies keep flowing.
+    for (int n = 0; n < 1024; ++n) {
+      std::vector<zmq::message_t> frames;
+      const auto got = zmq::recv_multipart(sock, std::back_inserter(frames), zmq::recv_flags::dontwait);
+      if (!got) {
+        break;
+      }
+      if (frames.size() != 2) {
+        continue;  // not a DEALER request: ignore
+      }
+      std::string peer = frames[0].to_string();
+      wire::Envelope request;
+      const auto reply_to = [weak_box, peer](wire::Envelope answer) {
+        answer.set_version(k_protocol_version);
+        if (auto box = weak_box.lock(); box && !box->closed) {
+          box->queue.push(outbox::item{peer, serialize(answer)});
+        }
+      };
+      if (!request.ParseFromArray(frames[1].data(), static_cast<int>(frames[1].size()))) {
+        reply_to(error_envelope(0, error{status_code::malformed, "not a cbdc Envelope"}));
+        continue;
+      }
+      if (request.version() != k_protocol_version) {
+        reply_to(error_envelope(request.request_id(),
+                                error{status_code::malformed,
+                                      "protocol version " + std::to_string(request.version()) +
+                                          ", this server speaks " +
+                                          std::to_string(k_protocol_version)}));
+        continue;
+      }
+      const auto id = request.request_id();
+      m_handler(std::move(request), [reply_to, id](wire::Envelope answer) {
+        answer.set_request_id(id);
+        reply_to(std::move(answer));
+      });
+    }
+  }
+}
+
+// ---- client ----
+
+struct rpc_client::state {
+  struct pending {
+    clock::time_point deadline;
+    callback cb;
+  };
+  struct outgoing {
+    wire::Envelope request;
+    callback cb;
+  };
+  wake_queue<outgoing> queue;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> next_id{1};
+};
+
+rpc_client::rpc_client(std::string endpoint, socket_options opts)
+    : m_endpoint(std::move(endpoint)), m_opts(opts), m_state(std::make_shared<state>()) {
+  m_thread = std::thread([this] { run(); });
+}
+
+rpc_client::~rpc_client() {
+  m_state->stop = true;
+  m_state->queue.push(state::outgoing{});  // wake the loop
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+}
+
+void rpc_client::call_async(wire::Envelope request, callback cb) {
+  request.set_version(k_protocol_version);
+  request.set_request_id(m_state->next_id++);
+  m_state->queue.push(state::outgoing{std::move(request), std::move(cb)});
+}
+
+auto rpc_client::call(wire::Envelope request) -> result<wire::Envelope> {
+  std::promise<result<wire::Envelope>> done;
+  auto answer = done.get_future();
+  call_async(std::move(request), [&done](result<wire::Envelope> r) { done.set_value(std::move(r)); });
+  return answer.get();
+}
+
+void rpc_client::run() {
+  zmq::socket_t sock(shared_context(), zmq::socket_type::dealer);
+  set_common(sock, m_opts);
+  sock.connect(m_endpoint);
+  std::map<std::uint64_t, state::pending> in_flight;
+  const auto timeout = std::chrono::milliseconds{m_opts.timeout_ms};
+  while (!m_state->stop) {
+    std::array<zmq::pollitem_t, 2> items{{
+        {sock.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, m_state->queue.fd(), ZMQ_POLLIN, 0},
+    }};
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds{20});
+    if ((items[1].revents & ZMQ_POLLIN) != 0) {
+      for (auto& out : m_state->queue.drain()) {
+        if (!out.cb) {
+          continue;  // the wake-up from the destructor
+        }
+        const auto id = out.request.request_id();
+        const auto sent = sock.send(zmq::buffer(serialize(out.request)), zmq::send_flags::dontwait);
+        if (!sent) {
+          out.cb(error{status_code::overloaded, "client queue to " + m_endpoint + " is full"});
+          continue;
+        }
+        in_flight.emplace(id, state::pending{clock::now() + timeout, std::move(out.cb)});
+      }
+    }
+    if ((items[0].revents & ZMQ_POLLIN) != 0) {
+      for (int n = 0; n < 1024; ++n) {
+        zmq::message_t msg;
+        if (!sock.recv(msg, zmq::recv_flags::dontwait)) {
+          break;
+        }
+        wire::Envelope answer;
+        if (!answer.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+          continue;
+        }
+        const auto it = in_flight.find(answer.request_id());
+        if (it == in_flight.end()) {
+          continue;  // answer after its deadline
+        }
+        auto cb = std::move(it->second.cb);
+        in_flight.erase(it);
+        cb(std::move(answer));
+      }
+    }
+    const auto now = clock::now();
+    // Ids grow with time and every request has the same timeout, so deadlines are in id order.
+    while (!in_flight.empty() && in_flight.begin()->second.deadline <= now) {
+      auto cb = std::move(in_flight.begin()->second.cb);
+      in_flight.erase(in_flight.begin());
+      cb(error{status_code::timeout, "no answer from " + m_endpoint + " within " +
+                                         std::to_string(m_opts.timeout_ms) + " ms"});
+    }
+  }
+  for (auto& [id, p] : in_flight) {
+    p.cb(error{status_code::unavailable, "client closed"});
+  }
+}
+
+}  // namespace cbdc

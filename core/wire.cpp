@@ -1,0 +1,81 @@
+#include "core/wire.hpp"
+
+namespace cbdc {
+
+auto to_wire(const signed_tx& tx) -> wire::SignedTx {
+  wire::SignedTx msg;
+  msg.set_body(bytes_to_wire(tx.body));
+  for (const auto& s : tx.sigs) {
+    auto* sig = msg.add_sigs();
+    sig->set_signer(bytes_to_wire(s.signer.encode()));
+    sig->set_sig(bytes_to_wire(s.sig));
+  }
+  return msg;
+}
+
+auto from_wire(const wire::SignedTx& msg) -> result<signed_tx> {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(msg.body().data());
+  const byte_view body{data, msg.body().size()};
+  auto tx = decode_transaction(body);
+  if (!tx) {
+    return tx.err();
+  }
+  signed_tx out;
+  out.body.assign(body.begin(), body.end());
+  out.id = tx_id_of(tx->prof, out.body);
+  out.tx = std::move(*tx);
+  if (msg.sigs_size() > static_cast<int>(k_max_inputs) + 1) {
+    return error{status_code::too_large, std::to_string(msg.sigs_size()) + " signatures"};
+  }
+  for (const auto& s : msg.sigs()) {
+    const auto* key_data = reinterpret_cast<const std::uint8_t*>(s.signer().data());
+    auto key = public_key::decode(byte_view{key_data, s.signer().size()});
+    if (!key) {
+      return error{status_code::malformed, "signer: " + key.err().message};
+    }
+    if (key->prof != out.tx.prof) {
+      return error{status_code::profile_mismatch,
+                   "signature by a " + std::string{profile_name(key->prof)} + " key on a " +
+                       std::string{profile_name(out.tx.prof)} + " transaction"};
+    }
+    out.sigs.push_back(tx_signature{std::move(*key), bytes(s.sig().begin(), s.sig().end())});
+  }
+  return out;
+}
+
+auto id_from_wire(const std::string& raw) -> result<hash256> {
+  const auto* data = reinterpret_cast<const std::uint8_t*>(raw.data());
+  auto id = hash256::from_bytes(byte_view{data, raw.size()});
+  if (!id) {
+    return error{status_code::malformed, id.err().message};
+  }
+  return id;
+}
+
+auto error_envelope(std::uint64_t request_id, const error& err) -> wire::Envelope {
+  wire::Envelope env;
+  env.set_version(k_protocol_version);
+  env.set_request_id(request_id);
+  env.mutable_error()->set_status(static_cast<std::uint32_t>(err.code));
+  env.mutable_error()->set_detail(err.message);
+  return env;
+}
+
+auto answer_status(const wire::Envelope& env) -> error {
+  const auto make = [](std::uint32_t code, const std::string& detail) {
+    return error{static_cast<status_code>(code), detail};
+  };
+  switch (env.payload_case()) {
+    case wire::Envelope::kError: return make(env.error().status(), env.error().detail());
+    case wire::Envelope::kReceipt: return make(env.receipt().status(), env.receipt().detail());
+    case wire::Envelope::kTxStatus: return make(env.tx_status().status(), "");
+    case wire::Envelope::kTokenStatus: return make(env.token_status().status(), "");
+    case wire::Envelope::kUnspentList: return make(env.unspent_list().status(), "");
+    case wire::Envelope::kSupply: return make(env.supply().status(), "");
+    case wire::Envelope::kMintResult:
+      return make(env.mint_result().status(), env.mint_result().detail());
+    default: return error{status_code::malformed, "unexpected answer payload"};
+  }
+}
+
+}  // namespace cbdc

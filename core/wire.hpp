@@ -1,0 +1,29 @@
+#pragma once
+
+#include "cbdc.pb.h"
+#include "core/codec.hpp"
+#include "core/status.hpp"
+
+namespace cbdc {
+
+inline constexpr std::uint32_t k_protocol_version = wire::PROTOCOL_V1;
+
+/// Converts between the codec's signed transaction and its wire message.
+auto to_wire(const signed_tx& tx) -> wire::SignedTx;
+/// Decodes a wire transaction: canonical body, id, and signer keys. Errors are typed
+/// (malformed, too_large, profile_mismatch).
+auto from_wire(const wire::SignedTx& msg) -> result<signed_tx>;
+
+auto id_from_wire(const std::string& raw) -> result<hash256>;
+inline auto id_to_wire(const hash256& id) -> std::string {
+  return {id.data.begin(), id.data.end()};
+}
+inline auto bytes_to_wire(const bytes& b) -> std::string { return {b.begin(), b.end()}; }
+
+/// An envelope answering request_id with an Error.
+auto error_envelope(std::uint64_t request_id, const error& err) -> wire::Envelope;
+
+/// The status carried by an answer envelope, whatever its payload.
+auto answer_status(const wire::Envelope& env) -> error;
+
+}  // namespace cbdc
