@@ -72,3 +72,38 @@ auto bytea_param(const void* data, std::size_t size) -> std::string {
 }
 
 }  // namespace cbdc::pg
+
+namespace cbdc::pg {
+
+auto text_array(const std::vector<std::string>& values) -> std::string {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += '"';
+    for (const char c : values[i]) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+auto int_array(const std::vector<std::int64_t>& values) -> std::string {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace cbdc::pg

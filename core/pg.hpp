@@ -35,3 +35,11 @@ auto migrate(pqxx::connection& conn, std::string_view schema,
 auto bytea_param(const void* data, std::size_t size) -> std::string;
 
 }  // namespace cbdc::pg
+
+namespace cbdc::pg {
+/// A PostgreSQL array literal of text values, every element quoted and escaped, for binding a
+/// whole column as one parameter ("{\"a\",\"b\"}").
+auto text_array(const std::vector<std::string>& values) -> std::string;
+/// An array literal of integers.
+auto int_array(const std::vector<std::int64_t>& values) -> std::string;
+}  // namespace cbdc::pg

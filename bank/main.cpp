@@ -1,0 +1,137 @@
+// cbdc-bank: an operator bank's tools. For now the vault: create it, ask the issuer to mint
+// into it, and move e-CNY from it into customers' wallets.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "bank/vault.hpp"
+#include "issuer/issuer.hpp"
+
+namespace po = boost::program_options;
+using namespace cbdc;
+
+namespace {
+
+auto fail(const error& err) -> int {
+  std::fprintf(stderr, "cbdc-bank: %s\n", to_string(err).c_str());
+  return 1;
+}
+
+constexpr const char* k_usage =
+    "usage: cbdc-bank COMMAND [options]\n"
+    "  init     create the vault key in --dir (--profile); prints its public key\n"
+    "  address  print the vault's public key\n"
+    "  mint     ask the issuer to mint into the vault (--issuer EP --bank-id ID --amount \"1000.00 CNY\"\n"
+    "           --request-id ID)\n"
+    "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY (--settle EP)\n"
+    "  balance  the vault's balance per currency (--settle EP)\n";
+
+}  // namespace
+
+auto main(int argc, char** argv) -> int {
+  std::string command;
+  std::string dir = ".";
+  std::string prof_name = "ed25519";
+  std::string settle_ep = "tcp://127.0.0.1:7100";
+  std::string issuer_ep = "tcp://127.0.0.1:7200";
+  std::string bank_id;
+  std::string amount_text;
+  std::string request_id;
+  std::string to;
+  po::options_description opts("options");
+  opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
+                                             "bank folder")(
+      "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
+      "settle", po::value(&settle_ep)->default_value(settle_ep), "cbdc-settle endpoint")(
+      "issuer", po::value(&issuer_ep)->default_value(issuer_ep), "cbdc-issuer endpoint")(
+      "bank-id", po::value(&bank_id), "this bank's id at the issuer")(
+      "amount", po::value(&amount_text), "amount with currency")(
+      "request-id", po::value(&request_id), "idempotency id of a mint")(
+      "to", po::value(&to), "wallet public key (hex)")(
+      "command", po::value(&command)->default_value(""), "command");
+  po::positional_options_description pos;
+  pos.add("command", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cbdc-bank: %s\n%s", e.what(), k_usage);
+    return 2;
+  }
+  if (vm.count("help") != 0U || command.empty()) {
+    std::cout << k_usage << opts << "\n";
+    return vm.count("help") != 0U ? 0 : 2;
+  }
+  if (command == "init") {
+    auto prof = parse_profile(prof_name);
+    if (!prof) {
+      return fail(prof.err());
+    }
+    auto key = bank::init_vault(dir, *prof);
+    if (!key) {
+      return fail(key.err());
+    }
+    std::printf("%s\n", key->pub().hex().c_str());
+    return 0;
+  }
+  auto vault = bank::open_vault(dir);
+  if (!vault) {
+    return fail(vault.err());
+  }
+  if (command == "address") {
+    std::printf("%s\n", vault->pub().hex().c_str());
+    return 0;
+  }
+  if (command == "mint") {
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err());
+    }
+    issuer::client iss(issuer_ep);
+    auto minted = iss.mint(bank_id, *amount, request_id);
+    if (!minted) {
+      return fail(minted.err());
+    }
+    std::printf("minted %s into the vault of %s: tx %s\n", amount->format().c_str(),
+                bank_id.c_str(), minted->tx_id.hex().c_str());
+    return 0;
+  }
+  settlement::client settle(settle_ep);
+  if (command == "fund") {
+    auto wallet_key = public_key::from_hex(to);
+    if (!wallet_key) {
+      return fail(wallet_key.err());
+    }
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err());
+    }
+    auto receipt = bank::fund_wallet(settle, *vault, *wallet_key, *amount);
+    if (!receipt) {
+      return fail(receipt.err());
+    }
+    if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+      return fail(error{receipt->status, receipt->detail});
+    }
+    std::printf("moved %s to wallet %s: tx %s\n", amount->format().c_str(), to.substr(0, 18).c_str(),
+                receipt->tx_id.hex().c_str());
+    return 0;
+  }
+  if (command == "balance") {
+    auto unspent = settle.list_unspent(vault->pub());
+    if (!unspent) {
+      return fail(unspent.err());
+    }
+    auto sums = wallet::totals(*unspent);
+    if (!sums) {
+      return fail(sums.err());
+    }
+    for (const auto& [cur, amount] : *sums) {
+      std::printf("%s\n", money{amount, cur}.format().c_str());
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "cbdc-bank: unknown command '%s'\n%s", command.c_str(), k_usage);
+  return 2;
+}

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace cbdc {
+
+/// A bounded multi-producer multi-consumer queue. try_push refuses when full, so a producer
+/// can answer "overloaded" instead of growing memory.
+template <typename T>
+class bounded_queue {
+ public:
+  explicit bounded_queue(std::size_t capacity) : m_capacity(capacity) {}
+
+  /// Moves item in and returns true, or leaves it untouched and returns false when full.
+  auto try_push(T&& item) -> bool {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_closed || m_items.size() >= m_capacity) {
+        return false;
+      }
+      m_items.push_back(std::move(item));
+    }
+    m_ready.notify_one();
+    return true;
+  }
+
+  /// Waits for one item; nullopt once closed and empty.
+  auto pop() -> std::optional<T> {
+    std::unique_lock lock(m_mutex);
+    m_ready.wait(lock, [&] { return m_closed || !m_items.empty(); });
+    if (m_items.empty()) {
+      return std::nullopt;
+    }
+    T item = std::move(m_items.front());
+    m_items.pop_front();
+    return item;
+  }
+
+  /// Moves up to max items into out, waiting until `deadline` for the first one and then
+  /// taking what is there. Returns false once closed and empty.
+  template <typename Clock, typename Dur>
+  auto pop_some(std::vector<T>& out, std::size_t max,
+                std::chrono::time_point<Clock, Dur> deadline) -> bool {
+    std::unique_lock lock(m_mutex);
+    m_ready.wait_until(lock, deadline, [&] { return m_closed || !m_items.empty(); });
+    while (!m_items.empty() && out.size() < max) {
+      out.push_back(std::move(m_items.front()));
+      m_items.pop_front();
+    }
+    return !(m_closed && m_items.empty());
+  }
+
+  void close() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_closed = true;
+    }
+    m_ready.notify_all();
+  }
+
+  [[nodiscard]] auto size() const -> std::size_t {
+    std::lock_guard lock(m_mutex);
+    return m_items.size();
+  }
+
+ private:
+  std::size_t m_capacity;
+  mutable std::mutex m_mutex;
+  std::condition_variable m_ready;
+  std::deque<T> m_items;
+  bool m_closed{false};
+};
+
+}  // namespace cbdc

@@ -1,0 +1,172 @@
+// cbdc-issuer: the central bank node of one currency.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "core/daemon.hpp"
+#include "issuer/issuer.hpp"
+
+namespace po = boost::program_options;
+using namespace cbdc;
+
+namespace {
+
+auto fail(const error& err) -> int {
+  std::fprintf(stderr, "cbdc-issuer: %s\n", to_string(err).c_str());
+  return 1;
+}
+
+constexpr const char* k_usage =
+    "usage: cbdc-issuer COMMAND [options]\n"
+    "  keygen    create the issuer key (--key FILE, --profile ed25519|sm2); prints the public key\n"
+    "  migrate   apply the issuer schema\n"
+    "  add-bank  register an operator bank (--bank-id ID --vault-key HEX [--foreign])\n"
+    "  serve     run the issuer (--key FILE --currency CUR --bind EP --settle EP)\n"
+    "  mint      ask a running issuer to mint (--issuer EP --bank-id ID --amount \"1000.00 CNY\"\n"
+    "            --request-id ID)\n"
+    "  audit     check supply against settlement (--settle EP --currency CUR); exit 1 on failure\n";
+
+}  // namespace
+
+auto main(int argc, char** argv) -> int {
+  block_shutdown_signals();
+  std::string command;
+  issuer::issuer_config config;
+  std::string key_file = "issuer.key";
+  std::string prof_name = "ed25519";
+  std::string cur_name = "CNY";
+  std::string bank_id;
+  std::string vault_hex;
+  std::string amount_text;
+  std::string request_id;
+  std::string issuer_ep = config.endpoint;
+  bool foreign = false;
+  po::options_description opts("options");
+  opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
+                                             "PostgreSQL URL (else $CBDC_PG_URL)")(
+      "key", po::value(&key_file)->default_value(key_file), "issuer key file")(
+      "profile", po::value(&prof_name)->default_value(prof_name), "for keygen")(
+      "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(
+      "bind", po::value(&config.endpoint)->default_value(config.endpoint), "for serve")(
+      "settle", po::value(&config.settle_endpoint)->default_value(config.settle_endpoint),
+      "cbdc-settle endpoint")("issuer", po::value(&issuer_ep)->default_value(issuer_ep),
+                              "for mint: the issuer endpoint")(
+      "bank-id", po::value(&bank_id), "operator bank id")("vault-key", po::value(&vault_hex),
+                                                          "the bank's vault public key (hex)")(
+      "foreign", po::bool_switch(&foreign), "for add-bank: a foreign bank (no issuance)")(
+      "amount", po::value(&amount_text), "for mint: \"1000.00 CNY\"")(
+      "request-id", po::value(&request_id), "for mint: idempotency id")(
+      "command", po::value(&command)->default_value(""), "command");
+  po::positional_options_description pos;
+  pos.add("command", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cbdc-issuer: %s\n%s", e.what(), k_usage);
+    return 2;
+  }
+  if (vm.count("help") != 0U || command.empty()) {
+    std::cout << k_usage << opts << "\n";
+    return vm.count("help") != 0U ? 0 : 2;
+  }
+  auto cur = parse_currency(cur_name);
+  if (!cur) {
+    return fail(cur.err());
+  }
+  config.cur = *cur;
+
+  if (command == "keygen") {
+    auto prof = parse_profile(prof_name);
+    if (!prof) {
+      return fail(prof.err());
+    }
+    auto key = key_pair::generate(*prof);
+    if (auto saved = key.save(key_file); !saved) {
+      return fail(saved.err());
+    }
+    std::printf("%s\n", key.pub().hex().c_str());
+    return 0;
+  }
+  if (command == "mint") {
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err());
+    }
+    issuer::client cli(issuer_ep);
+    auto minted = cli.mint(bank_id, *amount, request_id);
+    if (!minted) {
+      return fail(minted.err());
+    }
+    std::printf("minted %s to %s: tx %s%s\n", amount->format().c_str(), bank_id.c_str(),
+                minted->tx_id.hex().c_str(), minted->already ? " (already minted)" : "");
+    return 0;
+  }
+  auto url = pg::resolve_url(config.db_url);
+  if (!url) {
+    return fail(url.err());
+  }
+  config.db_url = *url;
+  if (command == "migrate") {
+    auto conn = pg::connect(config.db_url);
+    if (!conn) {
+      return fail(conn.err());
+    }
+    auto applied = pg::migrate(**conn, "issuer", issuer::migrations());
+    if (!applied) {
+      return fail(applied.err());
+    }
+    std::printf("cbdc-issuer: %d migration(s) applied\n", *applied);
+    return 0;
+  }
+  auto key = key_pair::load(key_file);
+  if (!key) {
+    return fail(key.err());
+  }
+  if (command == "serve") {
+    auto svc = issuer::service::start(config, std::move(*key));
+    if (!svc) {
+      return fail(svc.err());
+    }
+    std::printf("cbdc-issuer: %s issuer %s listening on %s\n",
+                std::string{currency_code(config.cur)}.c_str(),
+                key_pair::load(key_file)->pub().hex().c_str(), (*svc)->endpoint().c_str());
+    std::fflush(stdout);
+    wait_for_shutdown();
+    return 0;
+  }
+  auto iss = issuer::issuer::open(config, std::move(*key));
+  if (!iss) {
+    return fail(iss.err());
+  }
+  if (command == "add-bank") {
+    auto vault = public_key::from_hex(vault_hex);
+    if (!vault) {
+      return fail(vault.err());
+    }
+    if (auto added = (*iss)->add_bank(bank_id, *vault, !foreign); !added) {
+      return fail(added.err());
+    }
+    std::printf("bank %s registered (%s)\n", bank_id.c_str(), foreign ? "foreign" : "domestic");
+    return 0;
+  }
+  if (command == "audit") {
+    settlement::client settle(config.settle_endpoint);
+    auto report = issuer::audit(**iss, settle, config.cur);
+    if (!report) {
+      return fail(report.err());
+    }
+    const auto fmt = [&](std::int64_t v) { return money{v, config.cur}.format(); };
+    std::printf("audit %s: minted %s, issued %s, redeemed %s, unspent %s: %s\n",
+                std::string{currency_code(config.cur)}.c_str(), fmt(report->minted_minor).c_str(),
+                fmt(report->issued_minor).c_str(), fmt(report->redeemed_minor).c_str(),
+                fmt(report->unspent_minor).c_str(), report->passed() ? "PASS" : "FAIL");
+    for (const auto& p : report->problems) {
+      std::printf("  problem: %s\n", p.c_str());
+    }
+    return report->passed() ? 0 : 1;
+  }
+  std::fprintf(stderr, "cbdc-issuer: unknown command '%s'\n%s", command.c_str(), k_usage);
+  return 2;
+}

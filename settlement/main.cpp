@@ -1,0 +1,115 @@
+// cbdc-settle: the settlement daemon. `migrate` applies the schema; `serve` runs the engine.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "core/daemon.hpp"
+#include "settlement/service.hpp"
+
+namespace po = boost::program_options;
+using namespace cbdc;
+
+namespace {
+
+auto fail(const error& err) -> int {
+  std::fprintf(stderr, "cbdc-settle: %s\n", to_string(err).c_str());
+  return 1;
+}
+
+auto parse_issuers(const std::vector<std::string>& specs)
+    -> result<std::map<currency, public_key>> {
+  std::map<currency, public_key> out;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos) {
+      return error{status_code::bad_request, "--issuer wants CUR=PUBLIC_KEY_HEX, got " + spec};
+    }
+    auto cur = parse_currency(spec.substr(0, eq));
+    if (!cur) {
+      return cur.err();
+    }
+    auto key = public_key::from_hex(spec.substr(eq + 1));
+    if (!key) {
+      return key.err();
+    }
+    out[*cur] = std::move(*key);
+  }
+  return out;
+}
+
+}  // namespace
+
+auto main(int argc, char** argv) -> int {
+  block_shutdown_signals();
+  std::string command;
+  settlement::service_config config;
+  std::vector<std::string> issuers;
+  std::string prof_name = "ed25519";
+  po::options_description opts("cbdc-settle (migrate | serve) [options]");
+  opts.add_options()("help,h", "this help")(
+      "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
+      "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
+      "profile", po::value(&prof_name)->default_value(prof_name), "ed25519 or sm2")(
+      "issuer", po::value(&issuers)->composing(), "CUR=PUBLIC_KEY_HEX, once per currency")(
+      "shard", po::value(&config.engine.shard)->default_value(0), "this shard's number")(
+      "max-batch", po::value(&config.engine.max_batch)->default_value(config.engine.max_batch),
+      "transactions per database commit, at most")(
+      "batch-ms", po::value(&config.engine.batch_wait_ms)->default_value(config.engine.batch_wait_ms),
+      "how long a batch waits to fill")(
+      "queue", po::value(&config.engine.queue_capacity)->default_value(config.engine.queue_capacity),
+      "pending transactions before answering overloaded")(
+      "verify-threads", po::value(&config.engine.verify_threads)->default_value(0),
+      "signature workers (0: one per core)")(
+      "command", po::value(&command)->default_value(""), "migrate or serve");
+  po::positional_options_description pos;
+  pos.add("command", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cbdc-settle: %s\n", e.what());
+    return 2;
+  }
+  if (vm.count("help") != 0U || (command != "migrate" && command != "serve")) {
+    std::cout << opts << "\n";
+    return command.empty() && vm.count("help") != 0U ? 0 : 2;
+  }
+  auto url = pg::resolve_url(config.db_url);
+  if (!url) {
+    return fail(url.err());
+  }
+  config.db_url = *url;
+  if (command == "migrate") {
+    auto db = settlement::store::open(config.db_url);
+    if (!db) {
+      return fail(db.err());
+    }
+    auto applied = (*db)->migrate();
+    if (!applied) {
+      return fail(applied.err());
+    }
+    std::printf("cbdc-settle: %d migration(s) applied\n", *applied);
+    return 0;
+  }
+  auto prof = parse_profile(prof_name);
+  if (!prof) {
+    return fail(prof.err());
+  }
+  config.engine.prof = *prof;
+  auto parsed = parse_issuers(issuers);
+  if (!parsed) {
+    return fail(parsed.err());
+  }
+  config.engine.issuers = std::move(*parsed);
+  auto svc = settlement::service::start(config);
+  if (!svc) {
+    return fail(svc.err());
+  }
+  std::printf("cbdc-settle: shard %u listening on %s (%zu unspent tokens)\n", config.engine.shard,
+              (*svc)->endpoint().c_str(), (*svc)->engine_ref().unspent_count());
+  std::fflush(stdout);
+  const int sig = wait_for_shutdown();
+  std::printf("cbdc-settle: signal %d, stopping\n", sig);
+  return 0;
+}

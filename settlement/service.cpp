@@ -1,0 +1,162 @@
+#include "settlement/service.hpp"
+
+namespace cbdc::settlement {
+
+service::service(service_config config)
+    : m_config(std::move(config)), m_queries(m_config.query_queue) {}
+
+auto service::start(service_config config) -> result<std::unique_ptr<service>> {
+  std::unique_ptr<service> s(new service(std::move(config)));
+  auto batch_db = store::open(s->m_config.db_url);
+  if (!batch_db) {
+    return batch_db.err();
+  }
+  if (auto migrated = (*batch_db)->migrate(); !migrated) {
+    return migrated.err();
+  }
+  auto query_db = store::open(s->m_config.db_url);
+  if (!query_db) {
+    return query_db.err();
+  }
+  s->m_query_db = std::move(*query_db);
+  auto eng = engine::start(s->m_config.engine, std::move(*batch_db));
+  if (!eng) {
+    return eng.err();
+  }
+  s->m_engine = std::move(*eng);
+  s->m_query_thread = std::thread([raw = s.get()] { raw->query_loop(); });
+  s->m_server = std::make_unique<rpc_server>(
+      s->m_config.endpoint,
+      [raw = s.get()](wire::Envelope&& req, rpc_server::reply_fn reply) {
+        raw->handle(std::move(req), std::move(reply));
+      });
+  if (auto bound = s->m_server->start(); !bound) {
+    return bound.err();
+  }
+  return s;
+}
+
+service::~service() {
+  if (m_server) {
+    m_server->stop();
+  }
+  m_queries.close();
+  if (m_query_thread.joinable()) {
+    m_query_thread.join();
+  }
+  if (m_engine) {
+    m_engine->stop();
+  }
+}
+
+void service::handle(wire::Envelope&& request, rpc_server::reply_fn reply) {
+  if (request.payload_case() == wire::Envelope::kSubmitTx) {
+    const auto& submit = request.submit_tx();
+    auto tx = from_wire(submit.tx());
+    if (!tx) {
+      receipt r;
+      r.status = tx.code();
+      r.detail = tx.err().message;
+      r.shard = m_config.engine.shard;
+      wire::Envelope answer;
+      *answer.mutable_receipt() = to_wire(r);
+      reply(std::move(answer));
+      return;
+    }
+    m_engine->submit(std::move(*tx), submit.client_request_id(), [reply](const receipt& r) {
+      wire::Envelope answer;
+      *answer.mutable_receipt() = to_wire(r);
+      reply(std::move(answer));
+    });
+    return;
+  }
+  query q{std::move(request), reply};
+  if (!m_queries.try_push(std::move(q))) {
+    reply(error_envelope(0, error{status_code::overloaded, "query queue is full"}));
+  }
+}
+
+void service::query_loop() {
+  while (auto q = m_queries.pop()) {
+    q->reply(answer_query(q->request));
+  }
+}
+
+auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
+  wire::Envelope answer;
+  switch (request.payload_case()) {
+    case wire::Envelope::kGetTx: {
+      auto id = id_from_wire(request.get_tx().tx_id());
+      if (!id) {
+        return error_envelope(0, id.err());
+      }
+      auto found = m_query_db->find_tx(*id, m_config.engine.shard);
+      auto* status_msg = answer.mutable_tx_status();
+      status_msg->set_status(static_cast<std::uint32_t>(found.code()));
+      if (found) {
+        *status_msg->mutable_receipt() = to_wire(found->first);
+        status_msg->mutable_tx()->ParseFromString(found->second);
+      } else if (found.code() != status_code::not_found) {
+        return error_envelope(0, found.err());
+      }
+      return answer;
+    }
+    case wire::Envelope::kGetToken: {
+      auto id = id_from_wire(request.get_token().token_id());
+      if (!id) {
+        return error_envelope(0, id.err());
+      }
+      auto found = m_query_db->find_token(*id);
+      if (found) {
+        *answer.mutable_token_status() = to_wire(*found);
+      } else if (found.code() == status_code::not_found) {
+        answer.mutable_token_status()->set_status(static_cast<std::uint32_t>(status_code::not_found));
+      } else {
+        return error_envelope(0, found.err());
+      }
+      return answer;
+    }
+    case wire::Envelope::kListUnspent: {
+      const auto& raw = request.list_unspent().owner();
+      auto owner = public_key::decode(
+          byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+      if (!owner) {
+        return error_envelope(0, error{status_code::malformed, owner.err().message});
+      }
+      constexpr std::uint32_t k_max_tokens = 10'000;
+      const auto asked = request.list_unspent().limit();
+      const auto limit = (asked == 0 || asked > k_max_tokens) ? k_max_tokens : asked;
+      auto tokens = m_query_db->list_unspent(*owner, limit);
+      if (!tokens) {
+        return error_envelope(0, tokens.err());
+      }
+      auto* list = answer.mutable_unspent_list();
+      list->set_status(0);
+      for (const auto& t : *tokens) {
+        *list->add_tokens() = to_wire(t);
+      }
+      return answer;
+    }
+    case wire::Envelope::kGetSupply: {
+      auto cur = currency_from_wire(request.get_supply().currency());
+      if (!cur) {
+        return error_envelope(0, cur.err());
+      }
+      auto totals = m_query_db->supply(*cur);
+      if (!totals) {
+        return error_envelope(0, totals.err());
+      }
+      auto* s = answer.mutable_supply();
+      s->set_status(0);
+      s->set_currency(static_cast<std::uint32_t>(*cur));
+      s->set_issued_minor(totals->issued_minor);
+      s->set_redeemed_minor(totals->redeemed_minor);
+      s->set_unspent_minor(totals->unspent_minor);
+      return answer;
+    }
+    default:
+      return error_envelope(0, error{status_code::malformed, "settlement does not answer this request"});
+  }
+}
+
+}  // namespace cbdc::settlement

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/transport.hpp"
+#include "settlement/engine.hpp"
+
+namespace cbdc::settlement {
+
+struct service_config {
+  std::string db_url;
+  std::string endpoint{"tcp://127.0.0.1:7100"};
+  engine_config engine;
+  std::size_t query_queue{10'000};  ///< pending queries before "overloaded"
+};
+
+/// The settlement daemon's body: the engine and a query worker behind one ROUTER socket.
+class service {
+ public:
+  /// Migrates the schema, reloads the unspent set, binds. Errors: unavailable, db_error.
+  static auto start(service_config config) -> result<std::unique_ptr<service>>;
+  ~service();
+  service(const service&) = delete;
+  auto operator=(const service&) -> service& = delete;
+
+  [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
+  [[nodiscard]] auto engine_ref() -> engine& { return *m_engine; }
+
+ private:
+  struct query {
+    wire::Envelope request;
+    rpc_server::reply_fn reply;
+  };
+  explicit service(service_config config);
+  void handle(wire::Envelope&& request, rpc_server::reply_fn reply);
+  void query_loop();
+  auto answer_query(const wire::Envelope& request) -> wire::Envelope;
+
+  service_config m_config;
+  std::unique_ptr<store> m_query_db;
+  std::unique_ptr<engine> m_engine;
+  bounded_queue<query> m_queries;
+  std::thread m_query_thread;
+  std::unique_ptr<rpc_server> m_server;
+};
+
+}  // namespace cbdc::settlement

@@ -1,0 +1,262 @@
+#include "settlement/store.hpp"
+
+#include <pqxx/pqxx>
+
+namespace cbdc::settlement {
+namespace {
+
+auto hex_of(const pqxx::field& f) -> std::string {
+  // bytea arrives as "\x0a1b..." text.
+  const std::string_view text = f.c_str();
+  return std::string{text.substr(2)};
+}
+
+auto id_of(const pqxx::field& f) -> hash256 {
+  auto id = hash256::from_hex(hex_of(f));
+  CBDC_ASSERT(id.ok());
+  return *id;
+}
+
+auto token_of(const pqxx::row& row) -> token_info {
+  token_info t;
+  t.token_id = id_of(row[0]);
+  auto cur = parse_currency(row[1].c_str());
+  CBDC_ASSERT(cur.ok());
+  t.cur = *cur;
+  t.amount_minor = row[2].as<std::int64_t>();
+  CBDC_ASSERT(t.amount_minor > 0);
+  auto owner = public_key::from_hex(hex_of(row[3]));
+  CBDC_ASSERT(owner.ok());
+  t.owner = std::move(*owner);
+  t.created_by = id_of(row[4]);
+  t.spent = !row[5].is_null();
+  if (t.spent) {
+    t.spent_by = id_of(row[5]);
+  }
+  return t;
+}
+
+constexpr const char* k_token_columns =
+    "token_id, currency, amount_minor, owner_key, created_by, spent_by";
+
+template <typename Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const pqxx::broken_connection& e) {
+    return error{status_code::unavailable, std::string{"PostgreSQL connection lost: "} + e.what()};
+  } catch (const pqxx::in_doubt_error& e) {
+    // The commit may or may not have happened. Never resend: the caller stops and the restart
+    // reloads the truth from the database.
+    return error{status_code::internal, std::string{"commit in doubt: "} + e.what()};
+  } catch (const std::exception& e) {
+    return error{status_code::db_error, e.what()};
+  }
+}
+
+}  // namespace
+
+auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
+  auto conn = pg::connect(url);
+  if (!conn) {
+    return conn.err();
+  }
+  return std::unique_ptr<store>(new store(std::move(*conn)));
+}
+
+auto store::migrate() -> result<int> { return pg::migrate(*m_conn, "settlement", migrations()); }
+
+auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status {
+  return guarded([&]() -> status {
+    pqxx::read_transaction tx(*m_conn);
+    const auto rows = tx.exec(std::string{"SELECT "} + k_token_columns +
+                              " FROM settlement.token WHERE spent_by IS NULL");
+    for (const auto& row : rows) {
+      fn(token_of(row));
+    }
+    return ok_status();
+  });
+}
+
+auto store::last_batch_seq() -> result<std::uint64_t> {
+  return guarded([&]() -> result<std::uint64_t> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto row = tx.exec1("SELECT coalesce(max(batch_seq), 0) FROM settlement.tx");
+    return row[0].as<std::uint64_t>();
+  });
+}
+
+auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
+                         const std::vector<commit_item>& items) -> status {
+  CBDC_ASSERT(batch_seq > 0);
+  if (items.empty()) {
+    return ok_status();
+  }
+  std::vector<std::string> tx_ids;
+  std::vector<std::int64_t> kinds;
+  std::vector<std::string> wires;
+  std::vector<std::string> request_ids;
+  std::vector<std::string> tok_ids;
+  std::vector<std::string> tok_tx;
+  std::vector<std::int64_t> tok_idx;
+  std::vector<std::string> tok_cur;
+  std::vector<std::int64_t> tok_amount;
+  std::vector<std::string> tok_owner;
+  std::vector<std::string> spent_ids;
+  std::vector<std::string> spent_by;
+  std::map<currency, std::pair<std::int64_t, std::int64_t>> supply_delta;  // issued, redeemed
+  for (const auto& item : items) {
+    const auto& stx = *item.tx;
+    const auto id_hex = stx.id.hex();
+    tx_ids.push_back(id_hex);
+    kinds.push_back(static_cast<std::int64_t>(stx.tx.kind));
+    std::string wire_bytes;
+    CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
+    wires.push_back(to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
+                                     wire_bytes.size()}));
+    request_ids.push_back(item.client_request_id);
+    for (std::uint32_t i = 0; i < stx.tx.outputs.size(); ++i) {
+      const auto& out = stx.tx.outputs[i];
+      CBDC_ASSERT(out.amount_minor > 0);
+      tok_ids.push_back(token_id_of(stx.tx.prof, stx.id, i).hex());
+      tok_tx.push_back(id_hex);
+      tok_idx.push_back(i);
+      tok_cur.emplace_back(currency_code(out.cur));
+      tok_amount.push_back(out.amount_minor);
+      tok_owner.push_back(out.owner.hex());
+      if (stx.tx.kind == tx_kind::issue) {
+        auto& issued = supply_delta[out.cur].first;
+        auto sum = checked_add(issued, out.amount_minor);
+        CBDC_ASSERT(sum.ok());
+        issued = *sum;
+      }
+    }
+    for (const auto& in : item.inputs) {
+      spent_ids.push_back(in.token_id.hex());
+      spent_by.push_back(id_hex);
+      if (stx.tx.kind == tx_kind::redeem) {
+        auto& redeemed = supply_delta[in.cur].second;
+        auto sum = checked_add(redeemed, in.amount_minor);
+        CBDC_ASSERT(sum.ok());
+        redeemed = *sum;
+      }
+    }
+  }
+  return guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    const auto at = std::to_string(settled_at_us);
+    tx.exec_params(
+        "INSERT INTO settlement.tx (tx_id, kind, signed_tx, batch_seq, client_request_id, "
+        "settled_at) SELECT decode(t.id, 'hex'), t.kind, decode(t.w, 'hex'), $5, t.crid, "
+        "timestamptz 'epoch' + $6::bigint * interval '1 microsecond' FROM unnest($1::text[], $2::int2[], $3::text[], "
+        "$4::text[]) AS t(id, kind, w, crid)",
+        pg::text_array(tx_ids), pg::int_array(kinds), pg::text_array(wires),
+        pg::text_array(request_ids), static_cast<std::int64_t>(batch_seq), at);
+    if (!tok_ids.empty()) {
+      tx.exec_params(
+          "INSERT INTO settlement.token (token_id, created_by, idx, currency, amount_minor, "
+          "owner_key) SELECT decode(t.id, 'hex'), decode(t.tx, 'hex'), t.idx, t.cur, t.amount, "
+          "decode(t.owner, 'hex') FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], "
+          "$5::int8[], $6::text[]) AS t(id, tx, idx, cur, amount, owner)",
+          pg::text_array(tok_ids), pg::text_array(tok_tx), pg::int_array(tok_idx),
+          pg::text_array(tok_cur), pg::int_array(tok_amount), pg::text_array(tok_owner));
+    }
+    if (!spent_ids.empty()) {
+      const auto marked = tx.exec_params(
+          "UPDATE settlement.token AS k SET spent_by = decode(u.tx, 'hex') FROM "
+          "unnest($1::text[], $2::text[]) AS u(id, tx) WHERE k.token_id = decode(u.id, 'hex') "
+          "AND k.spent_by IS NULL",
+          pg::text_array(spent_ids), pg::text_array(spent_by));
+      // The in-memory registry said every input was unspent; the database must agree.
+      if (marked.affected_rows() != spent_ids.size()) {
+        return error{status_code::internal,
+                     "registry and database disagree: " + std::to_string(spent_ids.size()) +
+                         " inputs, " + std::to_string(marked.affected_rows()) + " unspent"};
+      }
+    }
+    for (const auto& [cur, delta] : supply_delta) {
+      tx.exec_params(
+          "INSERT INTO settlement.supply (currency, issued_minor, redeemed_minor) VALUES ($1, "
+          "$2, $3) ON CONFLICT (currency) DO UPDATE SET issued_minor = supply.issued_minor + "
+          "EXCLUDED.issued_minor, redeemed_minor = supply.redeemed_minor + "
+          "EXCLUDED.redeemed_minor",
+          std::string{currency_code(cur)}, delta.first, delta.second);
+    }
+    tx.commit();
+    return ok_status();
+  });
+}
+
+auto store::find_tx(const hash256& id, std::uint32_t shard)
+    -> result<std::pair<receipt, std::string>> {
+  return guarded([&]() -> result<std::pair<receipt, std::string>> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto rows = tx.exec_params(
+        "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx FROM "
+        "settlement.tx WHERE tx_id = decode($1, 'hex')",
+        id.hex());
+    if (rows.empty()) {
+      return error{status_code::not_found, "transaction " + id.hex() + " was never settled"};
+    }
+    receipt r;
+    r.status = status_code::ok;
+    r.tx_id = id;
+    r.shard = shard;
+    r.batch_seq = rows[0][0].as<std::uint64_t>();
+    r.settled_at_us = rows[0][1].as<std::int64_t>();
+    const auto raw = from_hex(hex_of(rows[0][2]));
+    CBDC_ASSERT(raw.ok());
+    return std::make_pair(r, std::string(raw->begin(), raw->end()));
+  });
+}
+
+auto store::find_token(const hash256& id) -> result<token_info> {
+  return guarded([&]() -> result<token_info> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto rows = tx.exec_params(std::string{"SELECT "} + k_token_columns +
+                                         " FROM settlement.token WHERE token_id = decode($1, 'hex')",
+                                     id.hex());
+    if (rows.empty()) {
+      return error{status_code::not_found, "token " + id.hex() + " does not exist"};
+    }
+    return token_of(rows[0]);
+  });
+}
+
+auto store::list_unspent(const public_key& owner, std::size_t limit)
+    -> result<std::vector<token_info>> {
+  return guarded([&]() -> result<std::vector<token_info>> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto rows = tx.exec_params(
+        std::string{"SELECT "} + k_token_columns +
+            " FROM settlement.token WHERE owner_key = decode($1, 'hex') AND spent_by IS NULL "
+            "ORDER BY amount_minor DESC, token_id LIMIT $2",
+        owner.hex(), static_cast<std::int64_t>(limit));
+    std::vector<token_info> out;
+    out.reserve(rows.size());
+    for (const auto& row : rows) {
+      out.push_back(token_of(row));
+    }
+    return out;
+  });
+}
+
+auto store::supply(currency cur) -> result<supply_totals> {
+  return guarded([&]() -> result<supply_totals> {
+    pqxx::read_transaction tx(*m_conn);
+    const std::string code{currency_code(cur)};
+    const auto totals = tx.exec_params(
+        "SELECT coalesce((SELECT issued_minor FROM settlement.supply WHERE currency = $1), 0), "
+        "coalesce((SELECT redeemed_minor FROM settlement.supply WHERE currency = $1), 0), "
+        "coalesce((SELECT sum(amount_minor) FROM settlement.token WHERE currency = $1 AND "
+        "spent_by IS NULL), 0)::bigint",
+        code);
+    supply_totals out;
+    out.issued_minor = totals[0][0].as<std::int64_t>();
+    out.redeemed_minor = totals[0][1].as<std::int64_t>();
+    out.unspent_minor = totals[0][2].as<std::int64_t>();
+    return out;
+  });
+}
+
+}  // namespace cbdc::settlement

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/codec.hpp"
+#include "core/pg.hpp"
+#include "settlement/receipt.hpp"
+
+namespace cbdc::settlement {
+
+auto migrations() -> std::vector<pg::migration>;
+
+/// One accepted transaction of a batch, ready to be written.
+struct commit_item {
+  const signed_tx* tx{nullptr};
+  std::string client_request_id;
+  /// The input tokens, as the registry had them (for the supply totals of redemptions).
+  std::vector<token_info> inputs;
+};
+
+/// What settlement keeps in PostgreSQL (schema "settlement"). Not thread-safe: one store per
+/// thread, each with its own connection. Errors are typed: db_error, unavailable.
+class store {
+ public:
+  static auto open(const std::string& url) -> result<std::unique_ptr<store>>;
+
+  /// Applies the migrations of sql/settlement/.
+  auto migrate() -> result<int>;
+
+  /// Calls fn for every unspent token; for the registry's reload at start.
+  auto load_unspent(const std::function<void(token_info&&)>& fn) -> status;
+  /// The highest batch number committed so far (0 when none).
+  auto last_batch_seq() -> result<std::uint64_t>;
+
+  /// Writes one batch in one database transaction and returns once COMMIT has returned:
+  /// transactions, new tokens, spent marks and supply totals. Every input must be unspent in
+  /// the database; if one is not, nothing is written and the error is internal.
+  auto commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
+                    const std::vector<commit_item>& items) -> status;
+
+  /// The receipt of a settled transaction (not_found when never settled).
+  auto find_tx(const hash256& id, std::uint32_t shard) -> result<std::pair<receipt, std::string>>;
+  auto find_token(const hash256& id) -> result<token_info>;
+  auto list_unspent(const public_key& owner, std::size_t limit) -> result<std::vector<token_info>>;
+
+  struct supply_totals {
+    std::int64_t issued_minor{0};
+    std::int64_t redeemed_minor{0};
+    std::int64_t unspent_minor{0};
+  };
+  auto supply(currency cur) -> result<supply_totals>;
+
+  auto connection() -> pqxx::connection& { return *m_conn; }
+
+ private:
+  explicit store(std::unique_ptr<pqxx::connection> conn) : m_conn(std::move(conn)) {}
+  std::unique_ptr<pqxx::connection> m_conn;
+};
+
+}  // namespace cbdc::settlement

@@ -1,0 +1,147 @@
+// cbdc-wallet: a command-line wallet. Keys live in a folder (--dir); balances and payments go
+// to cbdc-settle (--settle).
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "wallet/wallet.hpp"
+
+namespace po = boost::program_options;
+using namespace cbdc;
+
+namespace {
+
+auto fail(const error& err, bool json) -> int {
+  if (json) {
+    const boost::json::object out{{"status", std::string{to_string(err.code)}},
+                                  {"detail", err.message}};
+    std::printf("%s\n", boost::json::serialize(out).c_str());
+  } else {
+    std::fprintf(stderr, "cbdc-wallet: %s\n", to_string(err).c_str());
+  }
+  return 1;
+}
+
+constexpr const char* k_usage =
+    "usage: cbdc-wallet COMMAND [options]\n"
+    "  init     create a wallet key in --dir (--profile ed25519|sm2)\n"
+    "  address  print the wallet's public key\n"
+    "  balance  print the balance per currency (--json)\n"
+    "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json)\n";
+
+}  // namespace
+
+auto main(int argc, char** argv) -> int {
+  std::string command;
+  std::string dir = ".";
+  std::string settle_ep = "tcp://127.0.0.1:7100";
+  std::string prof_name = "ed25519";
+  std::string to;
+  std::string amount_text;
+  std::string memo;
+  bool json = false;
+  po::options_description opts("options");
+  opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
+                                             "wallet folder")(
+      "settle", po::value(&settle_ep)->default_value(settle_ep), "cbdc-settle endpoint")(
+      "profile", po::value(&prof_name)->default_value(prof_name), "for init: ed25519 or sm2")(
+      "to", po::value(&to), "payee public key (hex)")("amount", po::value(&amount_text),
+                                                      "amount with currency, e.g. \"12.34 CNY\"")(
+      "memo", po::value(&memo)->default_value(""), "payment memo")(
+      "json", po::bool_switch(&json), "machine-readable output")(
+      "command", po::value(&command)->default_value(""), "command");
+  po::positional_options_description pos;
+  pos.add("command", 1);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cbdc-wallet: %s\n%s", e.what(), k_usage);
+    return 2;
+  }
+  if (vm.count("help") != 0U || command.empty()) {
+    std::cout << k_usage << opts << "\n";
+    return vm.count("help") != 0U ? 0 : 2;
+  }
+
+  if (command == "init") {
+    auto prof = parse_profile(prof_name);
+    if (!prof) {
+      return fail(prof.err(), json);
+    }
+    auto key = wallet::init(dir, *prof);
+    if (!key) {
+      return fail(key.err(), json);
+    }
+    std::printf("%s\n", key->pub().hex().c_str());
+    return 0;
+  }
+  auto key = wallet::open(dir);
+  if (!key) {
+    return fail(key.err(), json);
+  }
+  if (command == "address") {
+    std::printf("%s\n", key->pub().hex().c_str());
+    return 0;
+  }
+  socket_options sock;
+  sock.timeout_ms = 5000;
+  settlement::client settle(settle_ep, sock);
+  if (command == "balance") {
+    auto unspent = settle.list_unspent(key->pub());
+    if (!unspent) {
+      return fail(unspent.err(), json);
+    }
+    auto sums = wallet::totals(*unspent);
+    if (!sums) {
+      return fail(sums.err(), json);
+    }
+    if (json) {
+      boost::json::object balances;
+      for (const auto& [cur, amount] : *sums) {
+        balances[currency_code(cur)] = money{amount, cur}.format_amount();
+      }
+      const boost::json::object out{{"status", "ok"}, {"balances", balances}};
+      std::printf("%s\n", boost::json::serialize(out).c_str());
+    } else if (sums->empty()) {
+      std::printf("0.00 CNY\n");
+    } else {
+      for (const auto& [cur, amount] : *sums) {
+        std::printf("%s\n", money{amount, cur}.format().c_str());
+      }
+    }
+    return 0;
+  }
+  if (command == "pay") {
+    auto payee = public_key::from_hex(to);
+    if (!payee) {
+      return fail(payee.err(), json);
+    }
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err(), json);
+    }
+    auto receipt = wallet::pay(settle, *key, *payee, *amount, memo);
+    if (!receipt) {
+      return fail(receipt.err(), json);
+    }
+    if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+      return fail(error{receipt->status, receipt->detail}, json);
+    }
+    if (json) {
+      const boost::json::object out{{"status", std::string{to_string(receipt->status)}},
+                                    {"tx_id", receipt->tx_id.hex()},
+                                    {"batch_seq", receipt->batch_seq},
+                                    {"amount", amount->format()}};
+      std::printf("%s\n", boost::json::serialize(out).c_str());
+    } else {
+      std::printf("paid %s: tx %s settled in batch %llu\n", amount->format().c_str(),
+                  receipt->tx_id.hex().c_str(), static_cast<unsigned long long>(receipt->batch_seq));
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "cbdc-wallet: unknown command '%s'\n%s", command.c_str(), k_usage);
+  return 2;
+}

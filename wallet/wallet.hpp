@@ -1,0 +1,39 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/codec.hpp"
+#include "core/crypto.hpp"
+#include "core/money.hpp"
+#include "settlement/client.hpp"
+
+namespace cbdc::wallet {
+
+/// A wallet on disk: a folder holding wallet.key (mode 0600).
+auto key_path(const std::filesystem::path& dir) -> std::filesystem::path;
+/// Creates a wallet's key; refuses (bad_request) to overwrite an existing one.
+auto init(const std::filesystem::path& dir, profile prof) -> result<key_pair>;
+auto open(const std::filesystem::path& dir) -> result<key_pair>;
+
+/// Sum of unspent tokens per currency.
+auto totals(const std::vector<settlement::token_info>& unspent) -> result<std::map<currency, std::int64_t>>;
+
+/// Builds and signs a transfer of `amount` from payer's tokens to payee: the largest tokens of
+/// the currency first, change back to the payer. Errors: amount_invalid, insufficient_funds,
+/// too_large (would need more than the codec's input limit).
+auto build_payment(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
+                   const public_key& payee, money amount, std::uint64_t nonce,
+                   const std::string& memo) -> result<signed_tx>;
+
+/// A fresh random nonce for a transaction.
+auto random_nonce() -> std::uint64_t;
+
+/// Looks up the payer's tokens, builds, signs and submits a payment.
+auto pay(settlement::client& settle, const key_pair& payer, const public_key& payee, money amount,
+         const std::string& memo) -> result<settlement::receipt>;
+
+}  // namespace cbdc::wallet
