@@ -175,12 +175,13 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
       }
     }
     for (const auto& [cur, delta] : supply_delta) {
+      const std::string code{currency_code(cur)};
+      tx.exec_params("INSERT INTO settlement.supply (currency) VALUES ($1) ON CONFLICT DO NOTHING",
+                     code);
       tx.exec_params(
-          "INSERT INTO settlement.supply (currency, issued_minor, redeemed_minor) VALUES ($1, "
-          "$2, $3) ON CONFLICT (currency) DO UPDATE SET issued_minor = supply.issued_minor + "
-          "EXCLUDED.issued_minor, redeemed_minor = supply.redeemed_minor + "
-          "EXCLUDED.redeemed_minor",
-          std::string{currency_code(cur)}, delta.first, delta.second);
+          "UPDATE settlement.supply SET issued_minor = issued_minor + $2, redeemed_minor = "
+          "redeemed_minor + $3 WHERE currency = $1",
+          code, delta.first, delta.second);
     }
     tx.commit();
     return ok_status();

@@ -1,0 +1,96 @@
+// The first payment end to end: real cbdc-settle and cbdc-issuer processes over ZeroMQ on
+// loopback, the bank and wallet command-line tools, data in PostgreSQL.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <random>
+
+#include "tests/support/pg_scratch.hpp"
+#include "tests/support/process.hpp"
+
+using namespace cbdc;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string k_build = CBDC_BUILD_DIR;
+
+auto tool(const std::string& name) -> std::string {
+  const std::string folder = name == "cbdc-settle" ? "settlement" : name.substr(5);
+  return k_build + "/" + folder + "/" + name;
+}
+
+auto trim(std::string s) -> std::string {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+auto ok_run(const std::vector<std::string>& argv) -> std::string {
+  auto r = test::run(argv);
+  INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << " printed: " << r.out);
+  REQUIRE(r.exit_code == 0);
+  return trim(r.out);
+}
+
+}  // namespace
+
+TEST_CASE("mint fund pay across real processes - balances and supply add up", "[e2e]") {
+  test::pg_scratch db;
+  const auto dir = fs::temp_directory_path() / ("cbdc_e2e_" + db.name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // Ports in a range this test alone uses; a random base avoids clashes with a stale run.
+  std::mt19937 rng(std::random_device{}());
+  const int base = 20000 + static_cast<int>(rng() % 20000);
+  const std::string settle_ep = "tcp://127.0.0.1:" + std::to_string(base);
+  const std::string issuer_ep = "tcp://127.0.0.1:" + std::to_string(base + 1);
+  const std::string d = dir.string();
+
+  const auto issuer_key = ok_run({tool("cbdc-issuer"), "keygen", "--key", d + "/issuer.key"});
+  test::child settle({tool("cbdc-settle"), "serve", "--db", db.url(), "--bind", settle_ep,
+                      "--issuer", "CNY=" + issuer_key},
+                     d + "/settle.log");
+  REQUIRE(settle.wait_for_output("listening", 10'000));
+  test::child issuer({tool("cbdc-issuer"), "serve", "--db", db.url(), "--key", d + "/issuer.key",
+                      "--currency", "CNY", "--bind", issuer_ep, "--settle", settle_ep},
+                     d + "/issuer.log");
+  REQUIRE(issuer.wait_for_output("listening", 10'000));
+
+  const auto vault = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank"});
+  ok_run({tool("cbdc-issuer"), "add-bank", "--db", db.url(), "--key", d + "/issuer.key",
+          "--bank-id", "bank-a", "--vault-key", vault});
+  ok_run({tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", issuer_ep, "--bank-id",
+          "bank-a", "--amount", "1000.00 CNY", "--request-id", "e2e-1"});
+  const auto alice = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/alice"});
+  const auto bob = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/bob"});
+  ok_run({tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--settle", settle_ep, "--to", alice,
+          "--amount", "300.00 CNY"});
+  ok_run({tool("cbdc-wallet"), "pay", "--dir", d + "/alice", "--settle", settle_ep, "--to", bob,
+          "--amount", "12.34 CNY"});
+
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/alice", "--settle", settle_ep}) ==
+        "287.66 CNY");
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
+        "12.34 CNY");
+  CHECK(ok_run({tool("cbdc-bank"), "balance", "--dir", d + "/bank", "--settle", settle_ep}) ==
+        "700.00 CNY");
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep,
+                "--json"}) == R"({"status":"ok","balances":{"CNY":"12.34"}})");
+
+  // Issued supply equals unspent supply, and the issuer's own records agree.
+  const auto audit = ok_run({tool("cbdc-issuer"), "audit", "--db", db.url(), "--key",
+                             d + "/issuer.key", "--settle", settle_ep, "--currency", "CNY"});
+  CHECK(audit.find("issued 1000.00 CNY") != std::string::npos);
+  CHECK(audit.find("unspent 1000.00 CNY") != std::string::npos);
+  CHECK(audit.find("PASS") != std::string::npos);
+
+  // A payment beyond the balance is refused with a typed error and changes nothing.
+  auto over = test::run({tool("cbdc-wallet"), "pay", "--dir", d + "/bob", "--settle", settle_ep,
+                         "--to", alice, "--amount", "12.35 CNY", "--json"});
+  CHECK(over.exit_code == 1);
+  CHECK(over.out.find("insufficient_funds") != std::string::npos);
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
+        "12.34 CNY");
+  fs::remove_all(dir);
+}

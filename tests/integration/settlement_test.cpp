@@ -1,0 +1,319 @@
+#include <catch2/catch.hpp>
+#include <future>
+#include <set>
+#include <pqxx/pqxx>
+
+#include "settlement/client.hpp"
+#include "settlement/service.hpp"
+#include "tests/support/pg_scratch.hpp"
+#include "wallet/wallet.hpp"
+
+using namespace cbdc;
+using settlement::receipt;
+
+namespace {
+
+auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
+  std::array<std::uint8_t, 32> s{};
+  s.fill(b);
+  return s;
+}
+
+/// A settlement service on a scratch database, an issuer key, and a client.
+struct world {
+  explicit world(profile prof = profile::ed25519, std::size_t queue = 50'000, unsigned verifiers = 0)
+      : issuer(key_pair::from_seed(prof, seed_of(9))),
+        alice(key_pair::from_seed(prof, seed_of(1))),
+        bob(key_pair::from_seed(prof, seed_of(2))) {
+    config.db_url = db.url();
+    config.endpoint = "tcp://127.0.0.1:0";
+    config.engine.prof = prof;
+    config.engine.issuers[currency::cny] = issuer.pub();
+    config.engine.queue_capacity = queue;
+    config.engine.verify_threads = verifiers;
+    start();
+  }
+  void start() {
+    auto s = settlement::service::start(config);
+    REQUIRE(s.ok());
+    svc = std::move(*s);
+    client = std::make_unique<settlement::client>(svc->endpoint());
+  }
+  void restart() {
+    client.reset();
+    svc.reset();
+    start();
+  }
+
+  auto issue(const public_key& to, std::int64_t amount, std::uint64_t nonce) -> signed_tx {
+    transaction tx;
+    tx.prof = issuer.pub().prof;
+    tx.kind = tx_kind::issue;
+    tx.nonce = nonce;
+    tx.outputs = {tx_output{currency::cny, amount, to}};
+    auto stx = signed_tx::make(std::move(tx));
+    stx.sign_with(issuer);
+    return stx;
+  }
+  auto submit(const signed_tx& tx) -> receipt {
+    auto r = client->submit(tx, "test");
+    REQUIRE(r.ok());
+    return *r;
+  }
+  auto pay(const key_pair& from, const public_key& to, std::int64_t amount, std::uint64_t nonce)
+      -> signed_tx {
+    auto unspent = client->list_unspent(from.pub());
+    REQUIRE(unspent.ok());
+    auto tx = wallet::build_payment(from, *unspent, to, money{amount, currency::cny}, nonce, "");
+    REQUIRE(tx.ok());
+    return *tx;
+  }
+  auto balance(const key_pair& who) -> std::int64_t {
+    auto unspent = client->list_unspent(who.pub());
+    REQUIRE(unspent.ok());
+    auto sums = wallet::totals(*unspent);
+    REQUIRE(sums.ok());
+    return (*sums)[currency::cny];
+  }
+
+  test::pg_scratch db;
+  key_pair issuer;
+  key_pair alice;
+  key_pair bob;
+  settlement::service_config config;
+  std::unique_ptr<settlement::service> svc;
+  std::unique_ptr<settlement::client> client;
+};
+
+}  // namespace
+
+TEST_CASE("issue pay and query", "[settlement][integration]") {
+  world w;
+  const auto mint = w.issue(w.alice.pub(), 100'000, 1);
+  const auto minted = w.submit(mint);
+  REQUIRE(minted.status == status_code::ok);
+  CHECK(minted.batch_seq >= 1);
+  CHECK(minted.tx_id == mint.id);
+
+  const auto pay = w.pay(w.alice, w.bob.pub(), 1234, 2);
+  const auto paid = w.submit(pay);
+  REQUIRE(paid.status == status_code::ok);
+  CHECK(paid.batch_seq > minted.batch_seq);
+  CHECK(w.balance(w.alice) == 100'000 - 1234);
+  CHECK(w.balance(w.bob) == 1234);
+
+  auto looked_up = w.client->get_tx(pay.id);
+  REQUIRE(looked_up.ok());
+  CHECK(looked_up->batch_seq == paid.batch_seq);
+  CHECK(w.client->get_tx(hash256{}).code() == status_code::not_found);
+
+  auto spent = w.client->get_token(token_id_of(profile::ed25519, mint.id, 0));
+  REQUIRE(spent.ok());
+  CHECK(spent->spent);
+  CHECK(spent->spent_by == pay.id);
+  auto fresh = w.client->get_token(token_id_of(profile::ed25519, pay.id, 0));
+  REQUIRE(fresh.ok());
+  CHECK_FALSE(fresh->spent);
+  CHECK(fresh->amount_minor == 1234);
+  CHECK(w.client->get_token(hash256{}).code() == status_code::not_found);
+
+  auto supply = w.client->supply(currency::cny);
+  REQUIRE(supply.ok());
+  CHECK(supply->issued_minor == 100'000);
+  CHECK(supply->redeemed_minor == 0);
+  CHECK(supply->unspent_minor == 100'000);
+}
+
+TEST_CASE("already_settled returns the first receipt for issuance and transfers", "[settlement][integration]") {
+  world w;
+  const auto mint = w.issue(w.alice.pub(), 5000, 1);
+  const auto first = w.submit(mint);
+  REQUIRE(first.status == status_code::ok);
+  const auto again = w.submit(mint);
+  CHECK(again.status == status_code::already_settled);
+  CHECK(again.batch_seq == first.batch_seq);
+  CHECK(again.settled_at_us == first.settled_at_us);
+
+  const auto pay = w.pay(w.alice, w.bob.pub(), 100, 2);
+  const auto paid = w.submit(pay);
+  REQUIRE(paid.status == status_code::ok);
+  const auto repaid = w.submit(pay);
+  CHECK(repaid.status == status_code::already_settled);
+  CHECK(repaid.batch_seq == paid.batch_seq);
+  CHECK(w.balance(w.bob) == 100);
+}
+
+TEST_CASE("the same transaction twice in one batch settles once", "[settlement][integration]") {
+  world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  const auto pay = w.pay(w.alice, w.bob.pub(), 100, 2);
+  std::promise<result<receipt>> a;
+  std::promise<result<receipt>> b;
+  w.client->submit_async(pay, "x", [&](result<receipt> r) { a.set_value(std::move(r)); });
+  w.client->submit_async(pay, "x", [&](result<receipt> r) { b.set_value(std::move(r)); });
+  const auto ra = a.get_future().get();
+  const auto rb = b.get_future().get();
+  REQUIRE(ra.ok());
+  REQUIRE(rb.ok());
+  std::multiset<status_code> statuses{ra->status, rb->status};
+  CHECK(statuses == std::multiset<status_code>{status_code::ok, status_code::already_settled});
+  CHECK(ra->batch_seq == rb->batch_seq);
+  CHECK(w.balance(w.bob) == 100);
+}
+
+TEST_CASE("input_spent: a double spend is refused", "[settlement][integration]") {
+  world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  const auto first = w.pay(w.alice, w.bob.pub(), 100, 2);
+  const auto second = w.pay(w.alice, w.bob.pub(), 200, 3);  // same input, other content
+  REQUIRE(w.submit(first).status == status_code::ok);
+  const auto refused = w.submit(second);
+  CHECK(refused.status == status_code::input_spent);
+  CHECK(refused.detail.find(first.id.hex()) != std::string::npos);
+  CHECK(w.balance(w.bob) == 100);
+}
+
+TEST_CASE("input_unknown value_not_conserved currency_mismatch", "[settlement][integration]") {
+  world w;
+  const auto mint = w.issue(w.alice.pub(), 5000, 1);
+  REQUIRE(w.submit(mint).status == status_code::ok);
+  const auto coin = token_id_of(profile::ed25519, mint.id, 0);
+  auto make = [&](std::vector<hash256> inputs, std::vector<tx_output> outputs) {
+    transaction tx;
+    tx.kind = tx_kind::transfer;
+    tx.nonce = 77;
+    tx.inputs = std::move(inputs);
+    tx.outputs = std::move(outputs);
+    auto stx = signed_tx::make(std::move(tx));
+    stx.sign_with(w.alice);
+    return stx;
+  };
+  hash256 nowhere;
+  nowhere.data.fill(0xab);
+  CHECK(w.submit(make({nowhere}, {tx_output{currency::cny, 1, w.bob.pub()}})).status ==
+        status_code::input_unknown);
+  CHECK(w.submit(make({coin}, {tx_output{currency::cny, 5001, w.bob.pub()}})).status ==
+        status_code::value_not_conserved);
+  CHECK(w.submit(make({coin}, {tx_output{currency::cny, 4999, w.bob.pub()}})).status ==
+        status_code::value_not_conserved);
+  CHECK(w.submit(make({coin}, {tx_output{currency::hkd, 5000, w.bob.pub()}})).status ==
+        status_code::currency_mismatch);
+  // Nothing was spent by the refusals.
+  CHECK(w.balance(w.alice) == 5000);
+}
+
+TEST_CASE("missing_signature and bad_signature against the owners", "[settlement][integration]") {
+  world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  auto pay = w.pay(w.alice, w.bob.pub(), 100, 2);
+  auto by_bob = pay;
+  by_bob.sigs.clear();
+  by_bob.sign_with(w.bob);  // a valid signature, but not the owner's
+  CHECK(w.submit(by_bob).status == status_code::missing_signature);
+  auto extra = pay;
+  extra.sign_with(w.bob);  // the owner's and a stranger's
+  CHECK(w.submit(extra).status == status_code::bad_signature);
+  auto forged = pay;
+  forged.sigs[0].sig[0] ^= 1U;
+  CHECK(w.submit(forged).status == status_code::bad_signature);
+  CHECK(w.submit(pay).status == status_code::ok);
+}
+
+TEST_CASE("issuance only under the currency's issuer key", "[settlement][integration]") {
+  world w;
+  transaction tx;
+  tx.kind = tx_kind::issue;
+  tx.nonce = 5;
+  tx.outputs = {tx_output{currency::cny, 100, w.alice.pub()}};
+  auto self_issued = signed_tx::make(tx);
+  self_issued.sign_with(w.alice);
+  CHECK(w.submit(self_issued).status == status_code::missing_signature);
+  tx.outputs = {tx_output{currency::hkd, 100, w.alice.pub()}};
+  auto foreign = signed_tx::make(tx);
+  foreign.sign_with(w.issuer);
+  CHECK(w.submit(foreign).status == status_code::not_permitted);
+  CHECK(w.balance(w.alice) == 0);
+}
+
+TEST_CASE("malformed and too_large bodies from the wire", "[settlement][integration]") {
+  world w;
+  rpc_client raw(w.svc->endpoint());
+  auto send_body = [&](const std::string& body) {
+    wire::Envelope req;
+    req.mutable_submit_tx()->mutable_tx()->set_body(body);
+    auto answer = raw.call(std::move(req));
+    REQUIRE(answer.ok());
+    REQUIRE(answer->payload_case() == wire::Envelope::kReceipt);
+    return static_cast<status_code>(answer->receipt().status());
+  };
+  CHECK(send_body("garbage") == status_code::malformed);
+  std::string many = "CBTX";
+  many += std::string{'\x01', '\x01', '\x02'};
+  many += std::string(8, '\0');
+  many += std::string{'\x01', '\x01'};  // 257 inputs
+  CHECK(send_body(many) == status_code::too_large);
+}
+
+TEST_CASE("redemption needs the issuer and reduces the supply", "[settlement][integration]") {
+  world w;
+  const auto mint = w.issue(w.alice.pub(), 5000, 1);
+  REQUIRE(w.submit(mint).status == status_code::ok);
+  transaction tx;
+  tx.kind = tx_kind::redeem;
+  tx.inputs = {token_id_of(profile::ed25519, mint.id, 0)};
+  auto owner_only = signed_tx::make(tx);
+  owner_only.sign_with(w.alice);
+  CHECK(w.submit(owner_only).status == status_code::missing_signature);
+  auto both = signed_tx::make(tx);
+  both.sign_with(w.alice);
+  both.sign_with(w.issuer);
+  CHECK(w.submit(both).status == status_code::ok);
+  auto supply = w.client->supply(currency::cny);
+  REQUIRE(supply.ok());
+  CHECK(supply->issued_minor == 5000);
+  CHECK(supply->redeemed_minor == 5000);
+  CHECK(supply->unspent_minor == 0);
+}
+
+TEST_CASE("a restart reloads the unspent set from PostgreSQL", "[settlement][integration]") {
+  world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  const auto pay = w.pay(w.alice, w.bob.pub(), 1500, 2);
+  REQUIRE(w.submit(pay).status == status_code::ok);
+  const auto before = w.svc->engine_ref().unspent_count();
+  w.restart();
+  CHECK(w.svc->engine_ref().unspent_count() == before);
+  CHECK(w.submit(pay).status == status_code::already_settled);
+  const auto next = w.pay(w.bob, w.alice.pub(), 500, 3);
+  CHECK(w.submit(next).status == status_code::ok);
+  CHECK(w.balance(w.alice) == 4000);
+  CHECK(w.balance(w.bob) == 1000);
+}
+
+TEST_CASE("sm2 deployments settle and a full queue answers overloaded", "[settlement][integration]") {
+  world w(profile::sm2, /*queue=*/2, /*verifiers=*/1);
+  constexpr int k_count = 200;
+  std::vector<signed_tx> mints;
+  for (int i = 0; i < k_count; ++i) {
+    mints.push_back(w.issue(w.alice.pub(), 100, static_cast<std::uint64_t>(i + 1)));
+  }
+  std::vector<std::promise<result<receipt>>> done(k_count);
+  for (int i = 0; i < k_count; ++i) {
+    w.client->submit_async(mints[static_cast<std::size_t>(i)], "",
+                           [&, i](result<receipt> r) { done[static_cast<std::size_t>(i)].set_value(std::move(r)); });
+  }
+  int ok = 0;
+  int overloaded = 0;
+  for (auto& d : done) {
+    auto r = d.get_future().get();
+    REQUIRE(r.ok());
+    ok += r->status == status_code::ok ? 1 : 0;
+    overloaded += r->status == status_code::overloaded ? 1 : 0;
+  }
+  CHECK(ok + overloaded == k_count);
+  CHECK(ok > 0);
+  CHECK(overloaded > 0);
+  CHECK(w.balance(w.alice) == 100 * ok);
+  // An overloaded transaction was not settled and can be sent again.
+  CHECK(w.client->supply(currency::cny)->issued_minor == 100 * ok);
+}

@@ -1,0 +1,36 @@
+#pragma once
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace cbdc::test {
+
+/// A child process with stdout and stderr going to a log file; killed on destruction.
+class child {
+ public:
+  child(const std::vector<std::string>& argv, const std::string& log_path);
+  ~child();
+  child(const child&) = delete;
+  auto operator=(const child&) -> child& = delete;
+
+  /// Waits until the log contains text (true) or timeout_ms passes (false).
+  auto wait_for_output(const std::string& text, int timeout_ms) const -> bool;
+  void kill_hard();  ///< SIGKILL and reap
+  void stop();       ///< SIGTERM and reap
+  [[nodiscard]] auto log() const -> std::string;
+  [[nodiscard]] auto pid() const -> pid_t { return m_pid; }
+
+ private:
+  pid_t m_pid{-1};
+  std::string m_log;
+};
+
+/// Runs a command to completion; returns its exit code and stdout.
+struct run_result {
+  int exit_code{-1};
+  std::string out;
+};
+auto run(const std::vector<std::string>& argv) -> run_result;
+
+}  // namespace cbdc::test
