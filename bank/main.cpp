@@ -21,7 +21,8 @@ constexpr const char* k_usage =
     "usage: cbdc-bank COMMAND [options]\n"
     "  init     create the vault key in --dir (--profile); prints its public key\n"
     "  address  print the vault's public key\n"
-    "  mint     ask the issuer to mint into the vault (--issuer EP --bank-id ID --amount \"1000.00 CNY\"\n"
+    "  mint     ask the issuer to mint into the vault (--issuer EP --bank-id ID --amount \"1000.00 "
+    "CNY\"\n"
     "           --request-id ID)\n"
     "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY (--settle EP)\n"
     "  balance  the vault's balance per currency (--settle EP)\n";
@@ -40,14 +41,14 @@ auto main(int argc, char** argv) -> int {
   std::string to;
   po::options_description opts("options");
   opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
-                                             "bank folder")(
+                                            "bank folder")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
       "settle", po::value(&settle_ep)->default_value(settle_ep), "cbdc-settle endpoint")(
       "issuer", po::value(&issuer_ep)->default_value(issuer_ep), "cbdc-issuer endpoint")(
       "bank-id", po::value(&bank_id), "this bank's id at the issuer")(
       "amount", po::value(&amount_text), "amount with currency")(
-      "request-id", po::value(&request_id), "idempotency id of a mint")(
-      "to", po::value(&to), "wallet public key (hex)")(
+      "request-id", po::value(&request_id), "idempotency id of a mint")("to", po::value(&to),
+                                                                        "wallet public key (hex)")(
       "command", po::value(&command)->default_value(""), "command");
   po::positional_options_description pos;
   pos.add("command", 1);
@@ -114,8 +115,8 @@ auto main(int argc, char** argv) -> int {
     if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
       return fail(error{receipt->status, receipt->detail});
     }
-    std::printf("moved %s to wallet %s: tx %s\n", amount->format().c_str(), to.substr(0, 18).c_str(),
-                receipt->tx_id.hex().c_str());
+    std::printf("moved %s to wallet %s: tx %s\n", amount->format().c_str(),
+                to.substr(0, 18).c_str(), receipt->tx_id.hex().c_str());
     return 0;
   }
   if (command == "balance") {

@@ -7,7 +7,9 @@ namespace {
 
 constexpr std::array<std::uint8_t, 4> k_magic{'C', 'B', 'T', 'X'};
 
-void put_u8(bytes& out, std::uint8_t v) { out.push_back(v); }
+void put_u8(bytes& out, std::uint8_t v) {
+  out.push_back(v);
+}
 
 void put_be(bytes& out, std::uint64_t v, int width) {
   for (int i = width - 1; i >= 0; --i) {
@@ -126,8 +128,8 @@ auto decode_transaction(byte_view data) -> result<transaction> {
     return malformed("truncated header");
   }
   if (n > k_max_inputs) {
-    return error{status_code::too_large, std::to_string(n) + " inputs, at most " +
-                                             std::to_string(k_max_inputs)};
+    return error{status_code::too_large,
+                 std::to_string(n) + " inputs, at most " + std::to_string(k_max_inputs)};
   }
   tx.inputs.resize(n);
   for (auto& input : tx.inputs) {
@@ -141,8 +143,8 @@ auto decode_transaction(byte_view data) -> result<transaction> {
     return malformed("truncated output count");
   }
   if (n > k_max_outputs) {
-    return error{status_code::too_large, std::to_string(n) + " outputs, at most " +
-                                             std::to_string(k_max_outputs)};
+    return error{status_code::too_large,
+                 std::to_string(n) + " outputs, at most " + std::to_string(k_max_outputs)};
   }
   tx.outputs.resize(n);
   for (auto& o : tx.outputs) {
@@ -163,8 +165,8 @@ auto decode_transaction(byte_view data) -> result<transaction> {
     }
     if (owner->prof != tx.prof) {
       return error{status_code::profile_mismatch,
-                   "output owner key is " + std::string{profile_name(owner->prof)} +
-                       " in a " + std::string{profile_name(tx.prof)} + " transaction"};
+                   "output owner key is " + std::string{profile_name(owner->prof)} + " in a " +
+                       std::string{profile_name(tx.prof)} + " transaction"};
     }
     o.cur = *cur;
     o.amount_minor = static_cast<std::int64_t>(amount);
@@ -188,7 +190,9 @@ auto decode_transaction(byte_view data) -> result<transaction> {
   return tx;
 }
 
-auto tx_id_of(profile prof, byte_view canonical) -> hash256 { return hash(prof, canonical); }
+auto tx_id_of(profile prof, byte_view canonical) -> hash256 {
+  return hash(prof, canonical);
+}
 
 auto token_id_of(profile prof, const hash256& tx_id, std::uint32_t index) -> hash256 {
   std::array<std::uint8_t, 36> buf{};

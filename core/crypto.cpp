@@ -44,10 +44,10 @@ auto sm2_pkey(byte_view pub, const BIGNUM* priv) -> pkey_ptr {
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   OSSL_PARAM* params = nullptr;
   EVP_PKEY* pkey = nullptr;
-  bool ok = ctx != nullptr && bld != nullptr && EVP_PKEY_fromdata_init(ctx) == 1 &&
-            OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) == 1 &&
-            OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub.data(),
-                                             pub.size()) == 1;
+  bool ok =
+      ctx != nullptr && bld != nullptr && EVP_PKEY_fromdata_init(ctx) == 1 &&
+      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) == 1 &&
+      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size()) == 1;
   if (ok && priv != nullptr) {
     ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, priv) == 1;
   }

@@ -46,8 +46,7 @@ auto from_hex(std::string_view hex) -> result<bytes> {
 
 auto hash256::from_bytes(byte_view raw) -> result<hash256> {
   if (raw.size() != 32) {
-    return error{status_code::parse_error,
-                 "an id is 32 bytes, got " + std::to_string(raw.size())};
+    return error{status_code::parse_error, "an id is 32 bytes, got " + std::to_string(raw.size())};
   }
   hash256 out;
   std::copy(raw.begin(), raw.end(), out.data.begin());

@@ -93,8 +93,8 @@ auto money::format_amount() const -> std::string {
   const int scale = currency_scale(m_cur);
   // Work in unsigned magnitude so that INT64_MIN formats too.
   const bool negative = m_minor < 0;
-  const std::uint64_t magnitude = negative ? (~static_cast<std::uint64_t>(m_minor) + 1U)
-                                           : static_cast<std::uint64_t>(m_minor);
+  const std::uint64_t magnitude =
+      negative ? (~static_cast<std::uint64_t>(m_minor) + 1U) : static_cast<std::uint64_t>(m_minor);
   std::uint64_t divisor = 1;
   for (int i = 0; i < scale; ++i) {
     divisor *= 10U;

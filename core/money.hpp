@@ -20,7 +20,9 @@ auto parse_currency(std::string_view code) -> result<currency>;
 /// Checks a wire value.
 auto currency_from_wire(std::uint32_t value) -> result<currency>;
 /// Decimal places of a currency.
-constexpr auto currency_scale(currency /*cur*/) -> int { return 2; }
+constexpr auto currency_scale(currency /*cur*/) -> int {
+  return 2;
+}
 
 /// An amount of one currency in integer minor units. Arithmetic is overflow checked and
 /// refuses to mix currencies; there is no floating point anywhere.

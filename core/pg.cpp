@@ -23,7 +23,8 @@ auto connect(const std::string& url) -> result<std::unique_ptr<pqxx::connection>
   try {
     return std::make_unique<pqxx::connection>(url);
   } catch (const std::exception& e) {
-    return error{status_code::unavailable, std::string{"cannot connect to PostgreSQL: "} + e.what()};
+    return error{status_code::unavailable,
+                 std::string{"cannot connect to PostgreSQL: "} + e.what()};
   }
 }
 

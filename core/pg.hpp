@@ -30,7 +30,6 @@ auto connect(const std::string& url) -> result<std::unique_ptr<pqxx::connection>
 auto migrate(pqxx::connection& conn, std::string_view schema,
              const std::vector<migration>& migrations) -> result<int>;
 
-
 /// Text for a PostgreSQL bytea literal of raw bytes, as a parameter: "\\x0a1b...".
 auto bytea_param(const void* data, std::size_t size) -> std::string;
 

@@ -17,8 +17,9 @@ class bounded_queue {
  public:
   explicit bounded_queue(std::size_t capacity) : m_capacity(capacity) {}
 
-  /// Moves item in and returns true, or leaves it untouched and returns false when full.
-  auto try_push(T&& item) -> bool {
+  /// Moves item in and returns true, or leaves it untouched and returns false when full or
+  /// closed (so the caller can still answer it).
+  auto try_push(T& item) -> bool {
     {
       std::lock_guard lock(m_mutex);
       if (m_closed || m_items.size() >= m_capacity) {
@@ -45,8 +46,8 @@ class bounded_queue {
   /// Moves up to max items into out, waiting until `deadline` for the first one and then
   /// taking what is there. Returns false once closed and empty.
   template <typename Clock, typename Dur>
-  auto pop_some(std::vector<T>& out, std::size_t max,
-                std::chrono::time_point<Clock, Dur> deadline) -> bool {
+  auto pop_some(std::vector<T>& out, std::size_t max, std::chrono::time_point<Clock, Dur> deadline)
+      -> bool {
     std::unique_lock lock(m_mutex);
     m_ready.wait_until(lock, deadline, [&] { return m_closed || !m_items.empty(); });
     while (!m_items.empty() && out.size() < max) {

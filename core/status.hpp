@@ -107,6 +107,8 @@ class [[nodiscard]] result {
 struct unit {};
 using status = result<unit>;
 
-inline auto ok_status() -> status { return unit{}; }
+inline auto ok_status() -> status {
+  return unit{};
+}
 
 }  // namespace cbdc

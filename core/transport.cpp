@@ -86,7 +86,9 @@ rpc_server::rpc_server(std::string endpoint, handler on_request, socket_options 
       m_outbox(std::make_shared<outbox>()),
       m_socket(nullptr, [](void* p) { delete static_cast<zmq::socket_t*>(p); }) {}
 
-rpc_server::~rpc_server() { stop(); }
+rpc_server::~rpc_server() {
+  stop();
+}
 
 auto rpc_server::start() -> status {
   auto sock = std::make_unique<zmq::socket_t>(shared_context(), zmq::socket_type::router);
@@ -124,7 +126,8 @@ void rpc_server::run() {
       for (auto& out : m_outbox->queue.drain()) {
         // A full peer queue or a vanished peer loses only that answer; the client times out
         // and retries with the same id, which is safe.
-        (void)sock.send(zmq::buffer(out.peer), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        (void)sock.send(zmq::buffer(out.peer),
+                        zmq::send_flags::sndmore | zmq::send_flags::dontwait);
         (void)sock.send(zmq::buffer(out.payload), zmq::send_flags::dontwait);
       }
     }
@@ -134,7 +137,8 @@ void rpc_server::run() {
     // Take what is waiting, but at most a bounded number per turn so replies keep flowing.
     for (int n = 0; n < 1024; ++n) {
       std::vector<zmq::message_t> frames;
-      const auto got = zmq::recv_multipart(sock, std::back_inserter(frames), zmq::recv_flags::dontwait);
+      const auto got =
+          zmq::recv_multipart(sock, std::back_inserter(frames), zmq::recv_flags::dontwait);
       if (!got) {
         break;
       }
@@ -154,11 +158,11 @@ void rpc_server::run() {
         continue;
       }
       if (request.version() != k_protocol_version) {
-        reply_to(error_envelope(request.request_id(),
-                                error{status_code::malformed,
-                                      "protocol version " + std::to_string(request.version()) +
-                                          ", this server speaks " +
-                                          std::to_string(k_protocol_version)}));
+        reply_to(error_envelope(
+            request.request_id(),
+            error{status_code::malformed, "protocol version " + std::to_string(request.version()) +
+                                              ", this server speaks " +
+                                              std::to_string(k_protocol_version)}));
         continue;
       }
       const auto id = request.request_id();
@@ -208,7 +212,8 @@ void rpc_client::call_async(wire::Envelope request, callback cb) {
 auto rpc_client::call(wire::Envelope request) -> result<wire::Envelope> {
   std::promise<result<wire::Envelope>> done;
   auto answer = done.get_future();
-  call_async(std::move(request), [&done](result<wire::Envelope> r) { done.set_value(std::move(r)); });
+  call_async(std::move(request),
+             [&done](result<wire::Envelope> r) { done.set_value(std::move(r)); });
   return answer.get();
 }
 

@@ -19,8 +19,8 @@ namespace cbdc {
 
 /// Socket limits shared by servers and clients.
 struct socket_options {
-  int high_water_mark = 100'000;   ///< messages queued per peer before ZeroMQ drops or blocks
-  int timeout_ms = 10'000;         ///< a client's per-request deadline
+  int high_water_mark = 100'000;  ///< messages queued per peer before ZeroMQ drops or blocks
+  int timeout_ms = 10'000;        ///< a client's per-request deadline
   int reconnect_ivl_ms = 100;
 };
 

@@ -18,7 +18,9 @@ auto id_from_wire(const std::string& raw) -> result<hash256>;
 inline auto id_to_wire(const hash256& id) -> std::string {
   return {id.data.begin(), id.data.end()};
 }
-inline auto bytes_to_wire(const bytes& b) -> std::string { return {b.begin(), b.end()}; }
+inline auto bytes_to_wire(const bytes& b) -> std::string {
+  return {b.begin(), b.end()};
+}
 
 /// An envelope answering request_id with an Error.
 auto error_envelope(std::uint64_t request_id, const error& err) -> wire::Envelope;

@@ -2,7 +2,6 @@
 
 #include <pqxx/pqxx>
 
-
 namespace cbdc::issuer {
 namespace {
 
@@ -30,8 +29,9 @@ auto mint_tx(const key_pair& key, const public_key& vault, money amount,
   transaction tx;
   tx.prof = key.pub().prof;
   tx.kind = tx_kind::issue;
-  const auto digest = hash(tx.prof, byte_view{reinterpret_cast<const std::uint8_t*>(request_id.data()),
-                                              request_id.size()});
+  const auto digest =
+      hash(tx.prof,
+           byte_view{reinterpret_cast<const std::uint8_t*>(request_id.data()), request_id.size()});
   for (std::size_t i = 0; i < 8; ++i) {
     tx.nonce = (tx.nonce << 8U) | digest.data[i];
   }
@@ -61,7 +61,8 @@ auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<
   return std::unique_ptr<issuer>(new issuer(std::move(config), std::move(key), std::move(*conn)));
 }
 
-auto issuer::add_bank(const std::string& bank_id, const public_key& vault, bool domestic) -> status {
+auto issuer::add_bank(const std::string& bank_id, const public_key& vault, bool domestic)
+    -> status {
   return guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     tx.exec_params(
@@ -97,9 +98,9 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
       return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
     }
     if (!bank[0][0].as<bool>()) {
-      return error{status_code::not_domestic,
-                   "bank '" + bank_id + "' is not a domestic " +
-                       std::string{currency_code(m_config.cur)} + " bank"};
+      return error{status_code::not_domestic, "bank '" + bank_id + "' is not a domestic " +
+                                                  std::string{currency_code(m_config.cur)} +
+                                                  " bank"};
     }
     auto vault = public_key::decode(unhex(bank[0][2]));
     CBDC_ASSERT(vault.ok());
@@ -125,9 +126,9 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
     tx.exec_params(
         "INSERT INTO issuer.mint (request_id, bank_id, currency, amount_minor, tx_id, signed_tx) "
         "VALUES ($1, $2, $3, $4, decode($5, 'hex'), decode($6, 'hex'))",
-        request_id, bank_id, std::string{currency_code(amount.cur())}, amount.minor(),
-        stx.id.hex(),
-        to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()}));
+        request_id, bank_id, std::string{currency_code(amount.cur())}, amount.minor(), stx.id.hex(),
+        to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
+                         wire_bytes.size()}));
     tx.commit();
     return std::make_pair(std::move(stx), false);
   });
@@ -183,9 +184,9 @@ auto service::start(issuer_config config, key_pair key) -> result<std::unique_pt
   s->m_issuer = std::move(*iss);
   s->m_worker = std::thread([raw = s.get()] { raw->work(); });
   s->m_server = std::make_unique<rpc_server>(
-      endpoint, [raw = s.get()](wire::Envelope&& req, rpc_server::reply_fn reply) {
+      endpoint, [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
         job j{std::move(req), reply};
-        if (!raw->m_jobs.try_push(std::move(j))) {
+        if (!raw->m_jobs.try_push(j)) {
           reply(error_envelope(0, error{status_code::overloaded, "issuer queue is full"}));
         }
       });
@@ -215,9 +216,9 @@ void service::work() {
     wire::Envelope answer;
     auto* out = answer.mutable_mint_result();
     auto cur = currency_from_wire(m.currency());
-    result<mint_result> minted = cur ? m_issuer->mint(m.bank_id(), money{m.amount_minor(), *cur},
-                                                      m.request_id())
-                                     : result<mint_result>{cur.err()};
+    result<mint_result> minted =
+        cur ? m_issuer->mint(m.bank_id(), money{m.amount_minor(), *cur}, m.request_id())
+            : result<mint_result>{cur.err()};
     if (minted) {
       out->set_status(static_cast<std::uint32_t>(minted->already ? status_code::already_settled
                                                                  : status_code::ok));

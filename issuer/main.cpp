@@ -43,7 +43,7 @@ auto main(int argc, char** argv) -> int {
   bool foreign = false;
   po::options_description opts("options");
   opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
-                                             "PostgreSQL URL (else $CBDC_PG_URL)")(
+                                            "PostgreSQL URL (else $CBDC_PG_URL)")(
       "key", po::value(&key_file)->default_value(key_file), "issuer key file")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for keygen")(
       "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(

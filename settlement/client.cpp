@@ -109,8 +109,8 @@ auto client::supply(currency cur) -> result<store::supply_totals> {
                               env->supply().unspent_minor()};
 }
 
-auto submit_with_retry(client& settle, const signed_tx& tx,
-                       const std::string& request_id, int attempts) -> result<receipt> {
+auto submit_with_retry(client& settle, const signed_tx& tx, const std::string& request_id,
+                       int attempts) -> result<receipt> {
   CBDC_ASSERT(attempts > 0);
   result<receipt> last = error{status_code::internal, "not sent"};
   for (int i = 0; i < attempts; ++i) {

@@ -15,7 +15,9 @@ auto now_us() -> std::int64_t {
       .count();
 }
 
-auto short_key(const public_key& key) -> std::string { return key.hex().substr(0, 18); }
+auto short_key(const public_key& key) -> std::string {
+  return key.hex().substr(0, 18);
+}
 
 }  // namespace
 
@@ -118,7 +120,9 @@ auto engine::start(engine_config config, std::unique_ptr<store> db, settled_fn o
   return e;
 }
 
-engine::~engine() { stop(); }
+engine::~engine() {
+  stop();
+}
 
 void engine::stop() {
   if (m_stopped.exchange(true)) {
@@ -135,7 +139,7 @@ void engine::stop() {
 void engine::submit(signed_tx tx, std::string client_request_id, done_fn done) {
   const auto id = tx.id;
   pending p{std::move(tx), std::move(client_request_id), std::move(done), ok_status()};
-  if (!m_incoming.try_push(std::move(p))) {
+  if (!m_incoming.try_push(p)) {
     receipt r;
     r.status = status_code::overloaded;
     r.detail = "settlement queue is full; retry later";
@@ -148,7 +152,7 @@ void engine::submit(signed_tx tx, std::string client_request_id, done_fn done) {
 void engine::verify_loop() {
   while (auto p = m_incoming.pop()) {
     p->verified = check_stateless(p->tx, m_config);
-    if (!m_verified.try_push(std::move(*p))) {
+    if (!m_verified.try_push(*p)) {
       receipt r;
       r.status = status_code::overloaded;
       r.detail = "settlement queue is full; retry later";
@@ -282,9 +286,9 @@ auto engine::check_against_registry(pending& p, std::unordered_map<hash256, toke
       }
       const auto issuer = m_config.issuers.find(in_sums.begin()->first);
       if (issuer == m_config.issuers.end()) {
-        return refuse(status_code::not_permitted,
-                      "no " + std::string{currency_code(in_sums.begin()->first)} +
-                          " issuer on this shard");
+        return refuse(
+            status_code::not_permitted,
+            "no " + std::string{currency_code(in_sums.begin()->first)} + " issuer on this shard");
       }
       required.insert(issuer->second.encode());
     } else {
@@ -310,8 +314,7 @@ auto engine::check_against_registry(pending& p, std::unordered_map<hash256, toke
   }
   for (const auto& key : required) {
     if (!signers.contains(key)) {
-      return refuse(status_code::missing_signature,
-                    "no signature by " + to_hex(key).substr(0, 18));
+      return refuse(status_code::missing_signature, "no signature by " + to_hex(key).substr(0, 18));
     }
   }
   for (const auto& key : signers) {
@@ -336,7 +339,8 @@ void engine::settle_batch(std::vector<pending>& batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& p = batch[i];
     if (!p.verified) {
-      receipts[i] = receipt{p.verified.code(), p.verified.err().message, p.tx.id, m_config.shard, 0, 0};
+      receipts[i] =
+          receipt{p.verified.code(), p.verified.err().message, p.tx.id, m_config.shard, 0, 0};
       continue;
     }
     if (in_batch.contains(p.tx.id)) {
@@ -358,8 +362,13 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto& tx = p.tx.tx;
     for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
       const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
-                                        tx.outputs[k].owner, p.tx.id, false, {}});
+      m_unspent.emplace(tid, token_info{tid,
+                                        tx.outputs[k].cur,
+                                        tx.outputs[k].amount_minor,
+                                        tx.outputs[k].owner,
+                                        p.tx.id,
+                                        false,
+                                        {}});
       created_here.push_back(tid);
     }
     accepted.push_back(commit_item{&p.tx, p.client_request_id, std::move(inputs)});

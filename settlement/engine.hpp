@@ -22,10 +22,10 @@ struct engine_config {
   /// The issuer key of each currency this shard accepts issuance and redemption for.
   std::map<currency, public_key> issuers;
   std::uint32_t shard{0};
-  std::size_t max_batch{2000};     ///< transactions per database transaction, at most
-  int batch_wait_ms{2};            ///< how long a batch waits to fill after its first arrival
+  std::size_t max_batch{2000};         ///< transactions per database transaction, at most
+  int batch_wait_ms{2};                ///< how long a batch waits to fill after its first arrival
   std::size_t queue_capacity{50'000};  ///< pending transactions before "overloaded"
-  unsigned verify_threads{0};      ///< signature workers; 0 = one per core
+  unsigned verify_threads{0};          ///< signature workers; 0 = one per core
 };
 
 /// Checks what can be checked without the registry, signatures included: profile,

@@ -46,21 +46,23 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> issuers;
   std::string prof_name = "ed25519";
   po::options_description opts("cbdc-settle (migrate | serve) [options]");
-  opts.add_options()("help,h", "this help")(
-      "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
+  opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
+                                            "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
       "profile", po::value(&prof_name)->default_value(prof_name), "ed25519 or sm2")(
       "issuer", po::value(&issuers)->composing(), "CUR=PUBLIC_KEY_HEX, once per currency")(
       "shard", po::value(&config.engine.shard)->default_value(0), "this shard's number")(
       "max-batch", po::value(&config.engine.max_batch)->default_value(config.engine.max_batch),
       "transactions per database commit, at most")(
-      "batch-ms", po::value(&config.engine.batch_wait_ms)->default_value(config.engine.batch_wait_ms),
+      "batch-ms",
+      po::value(&config.engine.batch_wait_ms)->default_value(config.engine.batch_wait_ms),
       "how long a batch waits to fill")(
-      "queue", po::value(&config.engine.queue_capacity)->default_value(config.engine.queue_capacity),
+      "queue",
+      po::value(&config.engine.queue_capacity)->default_value(config.engine.queue_capacity),
       "pending transactions before answering overloaded")(
       "verify-threads", po::value(&config.engine.verify_threads)->default_value(0),
-      "signature workers (0: one per core)")(
-      "command", po::value(&command)->default_value(""), "migrate or serve");
+      "signature workers (0: one per core)")("command", po::value(&command)->default_value(""),
+                                             "migrate or serve");
   po::positional_options_description pos;
   pos.add("command", 1);
   po::variables_map vm;

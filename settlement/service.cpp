@@ -27,8 +27,8 @@ auto service::start(service_config config) -> result<std::unique_ptr<service>> {
   s->m_query_thread = std::thread([raw = s.get()] { raw->query_loop(); });
   s->m_server = std::make_unique<rpc_server>(
       s->m_config.endpoint,
-      [raw = s.get()](wire::Envelope&& req, rpc_server::reply_fn reply) {
-        raw->handle(std::move(req), std::move(reply));
+      [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
+        raw->handle(std::move(req), reply);
       });
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
@@ -49,7 +49,7 @@ service::~service() {
   }
 }
 
-void service::handle(wire::Envelope&& request, rpc_server::reply_fn reply) {
+void service::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply) {
   if (request.payload_case() == wire::Envelope::kSubmitTx) {
     const auto& submit = request.submit_tx();
     auto tx = from_wire(submit.tx());
@@ -71,7 +71,7 @@ void service::handle(wire::Envelope&& request, rpc_server::reply_fn reply) {
     return;
   }
   query q{std::move(request), reply};
-  if (!m_queries.try_push(std::move(q))) {
+  if (!m_queries.try_push(q)) {
     reply(error_envelope(0, error{status_code::overloaded, "query queue is full"}));
   }
 }
@@ -110,7 +110,8 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       if (found) {
         *answer.mutable_token_status() = to_wire(*found);
       } else if (found.code() == status_code::not_found) {
-        answer.mutable_token_status()->set_status(static_cast<std::uint32_t>(status_code::not_found));
+        answer.mutable_token_status()->set_status(
+            static_cast<std::uint32_t>(status_code::not_found));
       } else {
         return error_envelope(0, found.err());
       }
@@ -155,7 +156,8 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       return answer;
     }
     default:
-      return error_envelope(0, error{status_code::malformed, "settlement does not answer this request"});
+      return error_envelope(
+          0, error{status_code::malformed, "settlement does not answer this request"});
   }
 }
 

@@ -34,7 +34,7 @@ class service {
     rpc_server::reply_fn reply;
   };
   explicit service(service_config config);
-  void handle(wire::Envelope&& request, rpc_server::reply_fn reply);
+  void handle(wire::Envelope&& request, const rpc_server::reply_fn& reply);
   void query_loop();
   auto answer_query(const wire::Envelope& request) -> wire::Envelope;
 

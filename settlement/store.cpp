@@ -64,7 +64,9 @@ auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
   return std::unique_ptr<store>(new store(std::move(*conn)));
 }
 
-auto store::migrate() -> result<int> { return pg::migrate(*m_conn, "settlement", migrations()); }
+auto store::migrate() -> result<int> {
+  return pg::migrate(*m_conn, "settlement", migrations());
+}
 
 auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status {
   return guarded([&]() -> status {
@@ -112,8 +114,8 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
     kinds.push_back(static_cast<std::int64_t>(stx.tx.kind));
     std::string wire_bytes;
     CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
-    wires.push_back(to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
-                                     wire_bytes.size()}));
+    wires.push_back(to_hex(
+        byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()}));
     request_ids.push_back(item.client_request_id);
     for (std::uint32_t i = 0; i < stx.tx.outputs.size(); ++i) {
       const auto& out = stx.tx.outputs[i];
@@ -148,7 +150,8 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
     tx.exec_params(
         "INSERT INTO settlement.tx (tx_id, kind, signed_tx, batch_seq, client_request_id, "
         "settled_at) SELECT decode(t.id, 'hex'), t.kind, decode(t.w, 'hex'), $5, t.crid, "
-        "timestamptz 'epoch' + $6::bigint * interval '1 microsecond' FROM unnest($1::text[], $2::int2[], $3::text[], "
+        "timestamptz 'epoch' + $6::bigint * interval '1 microsecond' FROM unnest($1::text[], "
+        "$2::int2[], $3::text[], "
         "$4::text[]) AS t(id, kind, w, crid)",
         pg::text_array(tx_ids), pg::int_array(kinds), pg::text_array(wires),
         pg::text_array(request_ids), static_cast<std::int64_t>(batch_seq), at);
@@ -214,9 +217,10 @@ auto store::find_tx(const hash256& id, std::uint32_t shard)
 auto store::find_token(const hash256& id) -> result<token_info> {
   return guarded([&]() -> result<token_info> {
     pqxx::read_transaction tx(*m_conn);
-    const auto rows = tx.exec_params(std::string{"SELECT "} + k_token_columns +
-                                         " FROM settlement.token WHERE token_id = decode($1, 'hex')",
-                                     id.hex());
+    const auto rows =
+        tx.exec_params(std::string{"SELECT "} + k_token_columns +
+                           " FROM settlement.token WHERE token_id = decode($1, 'hex')",
+                       id.hex());
     if (rows.empty()) {
       return error{status_code::not_found, "token " + id.hex() + " does not exist"};
     }

@@ -43,13 +43,13 @@ auto main(int argc, char** argv) -> int {
   bool json = false;
   po::options_description opts("options");
   opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
-                                             "wallet folder")(
+                                            "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep), "cbdc-settle endpoint")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init: ed25519 or sm2")(
       "to", po::value(&to), "payee public key (hex)")("amount", po::value(&amount_text),
                                                       "amount with currency, e.g. \"12.34 CNY\"")(
-      "memo", po::value(&memo)->default_value(""), "payment memo")(
-      "json", po::bool_switch(&json), "machine-readable output")(
+      "memo", po::value(&memo)->default_value(""), "payment memo")("json", po::bool_switch(&json),
+                                                                   "machine-readable output")(
       "command", po::value(&command)->default_value(""), "command");
   po::positional_options_description pos;
   pos.add("command", 1);
@@ -138,7 +138,8 @@ auto main(int argc, char** argv) -> int {
       std::printf("%s\n", boost::json::serialize(out).c_str());
     } else {
       std::printf("paid %s: tx %s settled in batch %llu\n", amount->format().c_str(),
-                  receipt->tx_id.hex().c_str(), static_cast<unsigned long long>(receipt->batch_seq));
+                  receipt->tx_id.hex().c_str(),
+                  static_cast<unsigned long long>(receipt->batch_seq));
     }
     return 0;
   }

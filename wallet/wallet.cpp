@@ -45,10 +45,9 @@ auto build_payment(const key_pair& payer, const std::vector<settlement::token_in
     return error{status_code::amount_invalid, "a payment must be positive, not " + amount.format()};
   }
   if (payee.prof != payer.pub().prof) {
-    return error{status_code::profile_mismatch, "payee key is " +
-                                                    std::string{profile_name(payee.prof)} +
-                                                    ", this wallet is " +
-                                                    std::string{profile_name(payer.pub().prof)}};
+    return error{status_code::profile_mismatch,
+                 "payee key is " + std::string{profile_name(payee.prof)} + ", this wallet is " +
+                     std::string{profile_name(payer.pub().prof)}};
   }
   if (memo.size() > k_max_memo_bytes) {
     return error{status_code::too_large, "memo longer than " + std::to_string(k_max_memo_bytes)};
@@ -65,8 +64,9 @@ auto build_payment(const key_pair& payer, const std::vector<settlement::token_in
                                               : a->token_id < b->token_id;
   });
   std::vector<const settlement::token_info*> chosen;
-  if (const auto exact = std::find_if(mine.begin(), mine.end(),
-                                      [&](const auto* t) { return t->amount_minor == amount.minor(); });
+  if (const auto exact =
+          std::find_if(mine.begin(), mine.end(),
+                       [&](const auto* t) { return t->amount_minor == amount.minor(); });
       exact != mine.end()) {
     chosen.push_back(*exact);
   } else {

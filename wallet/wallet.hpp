@@ -20,7 +20,8 @@ auto init(const std::filesystem::path& dir, profile prof) -> result<key_pair>;
 auto open(const std::filesystem::path& dir) -> result<key_pair>;
 
 /// Sum of unspent tokens per currency.
-auto totals(const std::vector<settlement::token_info>& unspent) -> result<std::map<currency, std::int64_t>>;
+auto totals(const std::vector<settlement::token_info>& unspent)
+    -> result<std::map<currency, std::int64_t>>;
 
 /// Builds and signs a transfer of `amount` from payer's tokens to payee: the largest tokens of
 /// the currency first, change back to the payer. Errors: amount_invalid, insufficient_funds,

@@ -12,11 +12,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string k_build = CBDC_BUILD_DIR;
+constexpr std::string_view k_build = CBDC_BUILD_DIR;
 
 auto tool(const std::string& name) -> std::string {
   const std::string folder = name == "cbdc-settle" ? "settlement" : name.substr(5);
-  return k_build + "/" + folder + "/" + name;
+  return std::string{k_build} + "/" + folder + "/" + name;
 }
 
 auto trim(std::string s) -> std::string {

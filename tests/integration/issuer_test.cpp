@@ -10,7 +10,9 @@ using namespace cbdc;
 namespace {
 
 struct world {
-  world() : issuer_key(key_pair::generate(profile::ed25519)), vault(key_pair::generate(profile::ed25519)) {
+  world()
+      : issuer_key(key_pair::generate(profile::ed25519)),
+        vault(key_pair::generate(profile::ed25519)) {
     settlement::service_config sc;
     sc.db_url = db.url();
     sc.endpoint = "tcp://127.0.0.1:0";
@@ -45,11 +47,14 @@ struct world {
   std::unique_ptr<issuer::client> client;
 };
 
-auto cny(std::int64_t minor) -> money { return money{minor, currency::cny}; }
+auto cny(std::int64_t minor) -> money {
+  return money{minor, currency::cny};
+}
 
 }  // namespace
 
-TEST_CASE("the issuer mints to a domestic bank's vault once per request id", "[issuer][integration]") {
+TEST_CASE("the issuer mints to a domestic bank's vault once per request id",
+          "[issuer][integration]") {
   world w;
   auto first = w.client->mint("bank-a", cny(100'000), "req-1");
   REQUIRE(first.ok());
@@ -81,7 +86,8 @@ TEST_CASE("mint refusals are typed", "[issuer][integration]") {
   CHECK(w.settle->supply(currency::cny)->issued_minor == 0);
 }
 
-TEST_CASE("the audit passes on a consistent ledger and catches a corrupted one", "[issuer][integration]") {
+TEST_CASE("the audit passes on a consistent ledger and catches a corrupted one",
+          "[issuer][integration]") {
   world w;
   REQUIRE(w.client->mint("bank-a", cny(70'000), "a").ok());
   REQUIRE(w.client->mint("bank-a", cny(30'000), "b").ok());
@@ -95,8 +101,9 @@ TEST_CASE("the audit passes on a consistent ledger and catches a corrupted one",
     // Corrupt one token's amount behind settlement's back.
     pqxx::connection conn(w.db.url());
     pqxx::work tx(conn);
-    tx.exec("UPDATE settlement.token SET amount_minor = amount_minor + 1 WHERE token_id = "
-            "(SELECT token_id FROM settlement.token LIMIT 1)");
+    tx.exec(
+        "UPDATE settlement.token SET amount_minor = amount_minor + 1 WHERE token_id = "
+        "(SELECT token_id FROM settlement.token LIMIT 1)");
     tx.commit();
   }
   auto broken = issuer::audit(*w.iss, *w.settle, currency::cny);

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <future>
-#include <set>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "settlement/client.hpp"
 #include "settlement/service.hpp"
@@ -21,7 +21,8 @@ auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
 
 /// A settlement service on a scratch database, an issuer key, and a client.
 struct world {
-  explicit world(profile prof = profile::ed25519, std::size_t queue = 50'000, unsigned verifiers = 0)
+  explicit world(profile prof = profile::ed25519, std::size_t queue = 50'000,
+                 unsigned verifiers = 0)
       : issuer(key_pair::from_seed(prof, seed_of(9))),
         alice(key_pair::from_seed(prof, seed_of(1))),
         bob(key_pair::from_seed(prof, seed_of(2))) {
@@ -124,7 +125,8 @@ TEST_CASE("issue pay and query", "[settlement][integration]") {
   CHECK(supply->unspent_minor == 100'000);
 }
 
-TEST_CASE("already_settled returns the first receipt for issuance and transfers", "[settlement][integration]") {
+TEST_CASE("already_settled returns the first receipt for issuance and transfers",
+          "[settlement][integration]") {
   world w;
   const auto mint = w.issue(w.alice.pub(), 5000, 1);
   const auto first = w.submit(mint);
@@ -290,17 +292,20 @@ TEST_CASE("a restart reloads the unspent set from PostgreSQL", "[settlement][int
   CHECK(w.balance(w.bob) == 1000);
 }
 
-TEST_CASE("sm2 deployments settle and a full queue answers overloaded", "[settlement][integration]") {
+TEST_CASE("sm2 deployments settle and a full queue answers overloaded",
+          "[settlement][integration]") {
   world w(profile::sm2, /*queue=*/2, /*verifiers=*/1);
   constexpr int k_count = 200;
   std::vector<signed_tx> mints;
-  for (int i = 0; i < k_count; ++i) {
-    mints.push_back(w.issue(w.alice.pub(), 100, static_cast<std::uint64_t>(i + 1)));
+  mints.reserve(k_count);
+  for (std::uint64_t i = 1; i <= k_count; ++i) {
+    mints.push_back(w.issue(w.alice.pub(), 100, i));
   }
   std::vector<std::promise<result<receipt>>> done(k_count);
   for (int i = 0; i < k_count; ++i) {
-    w.client->submit_async(mints[static_cast<std::size_t>(i)], "",
-                           [&, i](result<receipt> r) { done[static_cast<std::size_t>(i)].set_value(std::move(r)); });
+    w.client->submit_async(mints[static_cast<std::size_t>(i)], "", [&, i](result<receipt> r) {
+      done[static_cast<std::size_t>(i)].set_value(std::move(r));
+    });
   }
   int ok = 0;
   int overloaded = 0;
@@ -313,7 +318,7 @@ TEST_CASE("sm2 deployments settle and a full queue answers overloaded", "[settle
   CHECK(ok + overloaded == k_count);
   CHECK(ok > 0);
   CHECK(overloaded > 0);
-  CHECK(w.balance(w.alice) == 100 * ok);
+  CHECK(w.balance(w.alice) == std::int64_t{100} * ok);
   // An overloaded transaction was not settled and can be sent again.
-  CHECK(w.client->supply(currency::cny)->issued_minor == 100 * ok);
+  CHECK(w.client->supply(currency::cny)->issued_minor == std::int64_t{100} * ok);
 }

@@ -1,10 +1,10 @@
 #include "tests/support/pg_scratch.hpp"
 
+#include <unistd.h>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <pqxx/pqxx>
-#include <unistd.h>
 
 namespace cbdc::test {
 
@@ -22,8 +22,9 @@ auto with_database(const std::string& url, const std::string& db) -> std::string
 pg_scratch::pg_scratch() {
   const char* env = std::getenv("CBDC_PG_URL");
   if (env == nullptr || *env == '\0') {
-    FAIL("CBDC_PG_URL is not set: run the tests through scripts/test, or start a cluster with "
-         "scripts/pg start and export the URL it prints");
+    FAIL(
+        "CBDC_PG_URL is not set: run the tests through scripts/test, or start a cluster with "
+        "scripts/pg start and export the URL it prints");
   }
   m_base = env;
   static std::atomic<int> counter{0};

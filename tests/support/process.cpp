@@ -43,7 +43,9 @@ child::child(const std::vector<std::string>& argv, const std::string& log_path) 
   ::close(fd);
 }
 
-child::~child() { stop(); }
+child::~child() {
+  stop();
+}
 
 auto child::wait_for_output(const std::string& text, int timeout_ms) const -> bool {
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};

@@ -44,11 +44,13 @@ auto vector_issue() -> transaction {
   return tx;
 }
 
-auto hex_bytes(const std::string& hex) -> bytes { return *from_hex(hex); }
+auto hex_bytes(const std::string& hex) -> bytes {
+  return *from_hex(hex);
+}
 
 // Expected bytes, ids and signature (docs/protocol.md). Frozen: a change here is a protocol
 // change and needs a new codec version.
-const std::string k_transfer_ed25519_hex =
+constexpr const char* k_transfer_ed25519_hex =
     "43425458010102000000000000002a0002"
     "1111111111111111111111111111111111111111111111111111111111111111"
     "2222222222222222222222222222222222222222222222222222222222222222"
@@ -58,15 +60,20 @@ const std::string k_transfer_ed25519_hex =
     "01000000000000223e2101"
     "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
     "0006636f66666565";
-const std::string k_transfer_ed25519_id =
+constexpr const char* k_transfer_ed25519_id =
     "928c28615e1edc1f59a3149a80ccd3170ffa0b5fa584a27455b09b76bb599a87";
-const std::string k_transfer_ed25519_token0 =
+constexpr const char* k_transfer_ed25519_token0 =
     "da974400142c1a83ad0ef464160c6f0556de3e7ed31dd11d904ddecc67a1a244";
-const std::string k_transfer_ed25519_sig =
-    "de2aa25a16ecfdfc721e611793213a272be9ed91c6c6709a9248069fac83340eddd113abc299211650a04e172363bb0ab7e38e6be1bced593bf52c9a19754d06";
-const std::string k_issue_hex = "434254580101010000000000000001000000010200000000000186a021018139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b3940000";
-const std::string k_issue_id = "ab5c43dbdacb5e38351e57079c4b1156fd71cd75528d6713d21f348d42b5c25c";
-const std::string k_transfer_sm2_id = "a36e47b3069b071584ea7dfe7d1eb0700906868dce9e085876d1993af10fa5d3";
+constexpr const char* k_transfer_ed25519_sig =
+    "de2aa25a16ecfdfc721e611793213a272be9ed91c6c6709a9248069fac83340eddd113abc299211650a04e172363bb"
+    "0ab7e38e6be1bced593bf52c9a19754d06";
+constexpr const char* k_issue_hex =
+    "434254580101010000000000000001000000010200000000000186a021018139770ea87d175f56a35466c34c7ecccb"
+    "8d8a91b4ee37a25df60f5b8fc9b3940000";
+constexpr const char* k_issue_id =
+    "ab5c43dbdacb5e38351e57079c4b1156fd71cd75528d6713d21f348d42b5c25c";
+constexpr const char* k_transfer_sm2_id =
+    "a36e47b3069b071584ea7dfe7d1eb0700906868dce9e085876d1993af10fa5d3";
 
 }  // namespace
 

@@ -13,7 +13,9 @@ auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
   s.fill(b);
   return s;
 }
-auto msg(const char* text) -> bytes { return bytes(text, text + std::strlen(text)); }
+auto msg(const char* text) -> bytes {
+  return bytes(text, text + std::strlen(text));
+}
 }  // namespace
 
 TEST_CASE("sign and verify in both profiles", "[crypto]") {
@@ -67,9 +69,11 @@ TEST_CASE("keys derive deterministically from a seed", "[crypto]") {
   std::array<std::uint8_t, 32> s{};
   std::copy(rfc_seed->begin(), rfc_seed->end(), s.begin());
   const auto rfc = key_pair::from_seed(profile::ed25519, s);
-  CHECK(to_hex(rfc.pub().raw) == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  CHECK(to_hex(rfc.pub().raw) ==
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
   CHECK(to_hex(rfc.sign(bytes{})) ==
-        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b4"
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701c"
+        "f9b4"
         "6bd25bf5f0595bbe24655141438e7a100b");
 }
 

@@ -13,7 +13,7 @@ namespace {
 
 /// Answers GetSupply with a Supply echoing the currency; ignores GetToken (to provoke timeouts).
 auto echo_handler() -> rpc_server::handler {
-  return [](wire::Envelope&& req, rpc_server::reply_fn reply) {
+  return [](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
     if (req.payload_case() == wire::Envelope::kGetToken) {
       return;
     }

@@ -54,8 +54,9 @@ TEST_CASE("coin selection pays exactly with change back", "[wallet]") {
     CHECK(tx.code() == status_code::insufficient_funds);
   }
   SECTION("amount_invalid and profile_mismatch") {
-    CHECK(wallet::build_payment(payer, tokens, payee.pub(), money{0, currency::cny}, 1, "").code() ==
-          status_code::amount_invalid);
+    CHECK(
+        wallet::build_payment(payer, tokens, payee.pub(), money{0, currency::cny}, 1, "").code() ==
+        status_code::amount_invalid);
     const auto sm2 = key_pair::from_seed(profile::sm2, seed_of(2));
     CHECK(wallet::build_payment(payer, tokens, sm2.pub(), money{1, currency::cny}, 1, "").code() ==
           status_code::profile_mismatch);
