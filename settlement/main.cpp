@@ -49,6 +49,8 @@ auto main(int argc, char** argv) -> int {
   opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
                                             "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
+      "pub", po::value(&config.pub_endpoint)->default_value(""),
+      "PUB endpoint for settled-transaction notifications (empty: none)")(
       "profile", po::value(&prof_name)->default_value(prof_name), "ed25519 or sm2")(
       "issuer", po::value(&issuers)->composing(), "CUR=PUBLIC_KEY_HEX, once per currency")(
       "shard", po::value(&config.engine.shard)->default_value(0), "this shard's number")(

@@ -19,7 +19,16 @@ auto service::start(service_config config) -> result<std::unique_ptr<service>> {
     return query_db.err();
   }
   s->m_query_db = std::move(*query_db);
-  auto eng = engine::start(s->m_config.engine, std::move(*batch_db));
+  engine::settled_fn on_settled;
+  if (!s->m_config.pub_endpoint.empty()) {
+    s->m_publisher = std::make_unique<publisher>(s->m_config.pub_endpoint);
+    if (auto bound = s->m_publisher->start(); !bound) {
+      return bound.err();
+    }
+    on_settled = [pub = s->m_publisher.get()](const std::vector<const signed_tx*>& txs,
+                                              const receipt& batch) { pub->publish(txs, batch); };
+  }
+  auto eng = engine::start(s->m_config.engine, std::move(*batch_db), std::move(on_settled));
   if (!eng) {
     return eng.err();
   }

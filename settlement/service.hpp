@@ -6,12 +6,15 @@
 
 #include "core/transport.hpp"
 #include "settlement/engine.hpp"
+#include "settlement/notify.hpp"
 
 namespace cbdc::settlement {
 
 struct service_config {
   std::string db_url;
   std::string endpoint{"tcp://127.0.0.1:7100"};
+  /// Where settled transactions are published; empty: no notifications.
+  std::string pub_endpoint;
   engine_config engine;
   std::size_t query_queue{10'000};  ///< pending queries before "overloaded"
 };
@@ -27,6 +30,10 @@ class service {
 
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
   [[nodiscard]] auto engine_ref() -> engine& { return *m_engine; }
+  /// The bound PUB endpoint, empty when notifications are off.
+  [[nodiscard]] auto pub_endpoint() const -> std::string {
+    return m_publisher ? m_publisher->endpoint() : std::string{};
+  }
 
  private:
   struct query {
@@ -40,6 +47,7 @@ class service {
 
   service_config m_config;
   std::unique_ptr<store> m_query_db;
+  std::unique_ptr<publisher> m_publisher;
   std::unique_ptr<engine> m_engine;
   bounded_queue<query> m_queries;
   std::thread m_query_thread;

@@ -4,7 +4,9 @@
 #include <set>
 
 #include "settlement/client.hpp"
+#include "settlement/notify.hpp"
 #include "settlement/service.hpp"
+#include <thread>
 #include "tests/support/pg_scratch.hpp"
 #include "wallet/wallet.hpp"
 
@@ -32,6 +34,7 @@ struct world {
     config.engine.issuers[currency::cny] = issuer.pub();
     config.engine.queue_capacity = queue;
     config.engine.verify_threads = verifiers;
+    config.pub_endpoint = "tcp://127.0.0.1:0";
     start();
   }
   void start() {
@@ -321,4 +324,30 @@ TEST_CASE("sm2 deployments settle and a full queue answers overloaded",
   CHECK(w.balance(w.alice) == std::int64_t{100} * ok);
   // An overloaded transaction was not settled and can be sent again.
   CHECK(w.client->supply(currency::cny)->issued_minor == std::int64_t{100} * ok);
+}
+
+TEST_CASE("settled transactions are published to the payee's topic", "[settlement][integration]") {
+  world w;
+  settlement::subscriber bob_sub(w.svc->pub_endpoint(),
+                                 {settlement::settled_topic(currency::cny, w.bob.pub())});
+  settlement::subscriber all_sub(w.svc->pub_endpoint(), {"CNY:"});
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});  // let the subscriptions arrive
+  const auto mint = w.issue(w.alice.pub(), 5000, 1);
+  REQUIRE(w.submit(mint).status == status_code::ok);
+  const auto pay = w.pay(w.alice, w.bob.pub(), 1234, 2);
+  const auto paid = w.submit(pay);
+  REQUIRE(paid.status == status_code::ok);
+
+  auto got = bob_sub.next(5000);
+  REQUIRE(got.has_value());
+  CHECK(got->tx_id() == id_to_wire(pay.id));  // bob's topic never carried the mint
+  CHECK(got->batch_seq() == paid.batch_seq);
+  REQUIRE(got->outputs_size() == 2);
+  CHECK(got->outputs(0).amount_minor() == 1234);
+  REQUIRE(got->spent_size() == 1);
+  CHECK(got->spent(0) == id_to_wire(token_id_of(profile::ed25519, mint.id, 0)));
+
+  auto first = all_sub.next(5000);
+  REQUIRE(first.has_value());
+  CHECK(first->tx_id() == id_to_wire(mint.id));
 }

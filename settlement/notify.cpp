@@ -1,0 +1,90 @@
+#include "settlement/notify.hpp"
+
+#include <set>
+#include <zmq.hpp>
+
+#include "core/transport.hpp"
+
+namespace cbdc::settlement {
+
+auto settled_topic(currency cur, const public_key& owner) -> std::string {
+  return std::string{currency_code(cur)} + ":" + owner.hex();
+}
+
+publisher::publisher(std::string endpoint) : m_endpoint(std::move(endpoint)) {}
+publisher::~publisher() = default;
+
+auto publisher::start() -> status {
+  auto sock = std::make_unique<zmq::socket_t>(shared_context(), zmq::socket_type::pub);
+  sock->set(zmq::sockopt::sndhwm, 100'000);
+  sock->set(zmq::sockopt::linger, 0);
+  try {
+    sock->bind(m_endpoint);
+  } catch (const zmq::error_t& e) {
+    return error{status_code::unavailable, "cannot bind " + m_endpoint + ": " + e.what()};
+  }
+  m_endpoint = sock->get(zmq::sockopt::last_endpoint);
+  m_socket = std::move(sock);
+  return ok_status();
+}
+
+void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt& batch) {
+  CBDC_ASSERT(m_socket != nullptr);
+  for (const auto* stx : txs) {
+    wire::TxSettled msg;
+    msg.set_tx_id(id_to_wire(stx->id));
+    msg.set_kind(static_cast<std::uint32_t>(stx->tx.kind));
+    msg.set_shard(batch.shard);
+    msg.set_batch_seq(batch.batch_seq);
+    msg.set_settled_at_us(batch.settled_at_us);
+    std::set<std::string> topics;
+    for (std::uint32_t i = 0; i < stx->tx.outputs.size(); ++i) {
+      const auto& out = stx->tx.outputs[i];
+      token_info t{token_id_of(stx->tx.prof, stx->id, i), out.cur, out.amount_minor, out.owner,
+                   stx->id, false, {}};
+      *msg.add_outputs() = to_wire(t);
+      topics.insert(settled_topic(out.cur, out.owner));
+    }
+    for (const auto& in : stx->tx.inputs) {
+      msg.add_spent(id_to_wire(in));
+    }
+    if (topics.empty()) {
+      topics.insert("redeem:");
+    }
+    const auto payload = msg.SerializeAsString();
+    for (const auto& topic : topics) {
+      // PUB never blocks; past the high-water mark a slow subscriber misses messages and
+      // catches up with queries.
+      (void)m_socket->send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      (void)m_socket->send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    }
+  }
+}
+
+subscriber::subscriber(const std::string& endpoint, const std::vector<std::string>& prefixes)
+    : m_socket(std::make_unique<zmq::socket_t>(shared_context(), zmq::socket_type::sub)) {
+  m_socket->set(zmq::sockopt::rcvhwm, 100'000);
+  m_socket->set(zmq::sockopt::linger, 0);
+  for (const auto& p : prefixes) {
+    m_socket->set(zmq::sockopt::subscribe, p);
+  }
+  m_socket->connect(endpoint);
+}
+
+subscriber::~subscriber() = default;
+
+auto subscriber::next(int timeout_ms) -> std::optional<wire::TxSettled> {
+  m_socket->set(zmq::sockopt::rcvtimeo, timeout_ms);
+  zmq::message_t topic;
+  zmq::message_t payload;
+  if (!m_socket->recv(topic) || !m_socket->recv(payload)) {
+    return std::nullopt;
+  }
+  wire::TxSettled msg;
+  if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return std::nullopt;
+  }
+  return msg;
+}
+
+}  // namespace cbdc::settlement

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/codec.hpp"
+#include "core/wire.hpp"
+#include "settlement/receipt.hpp"
+
+namespace zmq {
+class socket_t;
+}
+
+namespace cbdc::settlement {
+
+/// The topic of a settled output: "<CUR>:<owner key hex>".
+auto settled_topic(currency cur, const public_key& owner) -> std::string;
+
+/// Publishes settled transactions on a PUB socket. Used from one thread only (the batcher's).
+class publisher {
+ public:
+  explicit publisher(std::string endpoint);
+  ~publisher();
+  publisher(const publisher&) = delete;
+  auto operator=(const publisher&) -> publisher& = delete;
+
+  /// Binds. Errors: unavailable.
+  auto start() -> status;
+  [[nodiscard]] auto endpoint() const -> const std::string& { return m_endpoint; }
+  /// Announces each transaction of a committed batch (at most once per topic per transaction).
+  void publish(const std::vector<const signed_tx*>& txs, const receipt& batch);
+
+ private:
+  std::string m_endpoint;
+  std::unique_ptr<zmq::socket_t> m_socket;
+};
+
+/// Receives settled transactions whose topics start with the subscribed prefixes.
+class subscriber {
+ public:
+  subscriber(const std::string& endpoint, const std::vector<std::string>& prefixes);
+  ~subscriber();
+  subscriber(const subscriber&) = delete;
+  auto operator=(const subscriber&) -> subscriber& = delete;
+  /// The next notification, or nullopt after timeout_ms.
+  auto next(int timeout_ms) -> std::optional<wire::TxSettled>;
+
+ private:
+  std::unique_ptr<zmq::socket_t> m_socket;
+};
+
+}  // namespace cbdc::settlement
