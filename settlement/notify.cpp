@@ -40,8 +40,13 @@ void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt&
     std::set<std::string> topics;
     for (std::uint32_t i = 0; i < stx->tx.outputs.size(); ++i) {
       const auto& out = stx->tx.outputs[i];
-      token_info t{token_id_of(stx->tx.prof, stx->id, i), out.cur, out.amount_minor, out.owner,
-                   stx->id, false, {}};
+      token_info t{token_id_of(stx->tx.prof, stx->id, i),
+                   out.cur,
+                   out.amount_minor,
+                   out.owner,
+                   stx->id,
+                   false,
+                   {}};
       *msg.add_outputs() = to_wire(t);
       topics.insert(settled_topic(out.cur, out.owner));
     }
@@ -55,7 +60,8 @@ void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt&
     for (const auto& topic : topics) {
       // PUB never blocks; past the high-water mark a slow subscriber misses messages and
       // catches up with queries.
-      (void)m_socket->send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+      (void)m_socket->send(zmq::buffer(topic),
+                           zmq::send_flags::sndmore | zmq::send_flags::dontwait);
       (void)m_socket->send(zmq::buffer(payload), zmq::send_flags::dontwait);
     }
   }
