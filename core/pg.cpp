@@ -107,4 +107,26 @@ auto int_array(const std::vector<std::int64_t>& values) -> std::string {
   return out;
 }
 
+auto with_database(const std::string& url, const std::string& db) -> std::string {
+  const auto scheme = url.find("://");
+  const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (slash == std::string::npos) {
+    return url + "/" + db;
+  }
+  const auto query = url.find('?', slash);
+  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
+}
+
+auto fresh_database(const std::string& base_url, const std::string& name) -> result<std::string> {
+  try {
+    pqxx::connection conn(base_url);
+    pqxx::nontransaction tx(conn);
+    tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
+    tx.exec("CREATE DATABASE " + tx.quote_name(name));
+    return with_database(base_url, name);
+  } catch (const std::exception& e) {
+    return error{status_code::unavailable, "cannot create database " + name + ": " + e.what()};
+  }
+}
+
 }  // namespace cbdc::pg

@@ -36,6 +36,11 @@ auto bytea_param(const void* data, std::size_t size) -> std::string;
 }  // namespace cbdc::pg
 
 namespace cbdc::pg {
+/// The URL with its database name replaced (postgresql:///NAME?... or postgresql://h:p/NAME?...).
+auto with_database(const std::string& url, const std::string& db) -> std::string;
+/// Drops (if present) and creates an empty database on the cluster of base_url; returns its URL.
+auto fresh_database(const std::string& base_url, const std::string& name) -> result<std::string>;
+
 /// A PostgreSQL array literal of text values, every element quoted and escaped, for binding a
 /// whole column as one parameter ("{\"a\",\"b\"}").
 auto text_array(const std::vector<std::string>& values) -> std::string;

@@ -37,7 +37,9 @@ auto token_of(const pqxx::row& row) -> token_info {
 }
 
 constexpr const char* k_token_columns =
-    "token_id, currency, amount_minor, owner_key, created_by, spent_by";
+    "t.token_id, t.currency, t.amount_minor, t.owner_key, t.created_by, s.spent_by";
+constexpr const char* k_token_from =
+    " FROM settlement.token AS t LEFT JOIN settlement.spent AS s ON s.token_id = t.token_id";
 
 template <typename Fn>
 auto guarded(Fn&& fn) -> decltype(fn()) {
@@ -71,8 +73,8 @@ auto store::migrate() -> result<int> {
 auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status {
   return guarded([&]() -> status {
     pqxx::read_transaction tx(*m_conn);
-    const auto rows = tx.exec(std::string{"SELECT "} + k_token_columns +
-                              " FROM settlement.token WHERE spent_by IS NULL");
+    const auto rows = tx.exec(std::string{"SELECT "} + k_token_columns + k_token_from +
+                              " WHERE s.spent_by IS NULL");
     for (const auto& row : rows) {
       fn(token_of(row));
     }
@@ -165,17 +167,12 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
           pg::text_array(tok_cur), pg::int_array(tok_amount), pg::text_array(tok_owner));
     }
     if (!spent_ids.empty()) {
-      const auto marked = tx.exec_params(
-          "UPDATE settlement.token AS k SET spent_by = decode(u.tx, 'hex') FROM "
-          "unnest($1::text[], $2::text[]) AS u(id, tx) WHERE k.token_id = decode(u.id, 'hex') "
-          "AND k.spent_by IS NULL",
+      // The registry said every input was unspent; the primary key of settlement.spent makes the
+      // database agree or refuse the whole batch.
+      tx.exec_params(
+          "INSERT INTO settlement.spent (token_id, spent_by) SELECT decode(u.id, 'hex'), "
+          "decode(u.tx, 'hex') FROM unnest($1::text[], $2::text[]) AS u(id, tx)",
           pg::text_array(spent_ids), pg::text_array(spent_by));
-      // The in-memory registry said every input was unspent; the database must agree.
-      if (marked.affected_rows() != spent_ids.size()) {
-        return error{status_code::internal,
-                     "registry and database disagree: " + std::to_string(spent_ids.size()) +
-                         " inputs, " + std::to_string(marked.affected_rows()) + " unspent"};
-      }
     }
     for (const auto& [cur, delta] : supply_delta) {
       const std::string code{currency_code(cur)};
@@ -217,10 +214,9 @@ auto store::find_tx(const hash256& id, std::uint32_t shard)
 auto store::find_token(const hash256& id) -> result<token_info> {
   return guarded([&]() -> result<token_info> {
     pqxx::read_transaction tx(*m_conn);
-    const auto rows =
-        tx.exec_params(std::string{"SELECT "} + k_token_columns +
-                           " FROM settlement.token WHERE token_id = decode($1, 'hex')",
-                       id.hex());
+    const auto rows = tx.exec_params(std::string{"SELECT "} + k_token_columns + k_token_from +
+                                         " WHERE t.token_id = decode($1, 'hex')",
+                                     id.hex());
     if (rows.empty()) {
       return error{status_code::not_found, "token " + id.hex() + " does not exist"};
     }
@@ -232,11 +228,11 @@ auto store::list_unspent(const public_key& owner, std::size_t limit)
     -> result<std::vector<token_info>> {
   return guarded([&]() -> result<std::vector<token_info>> {
     pqxx::read_transaction tx(*m_conn);
-    const auto rows = tx.exec_params(
-        std::string{"SELECT "} + k_token_columns +
-            " FROM settlement.token WHERE owner_key = decode($1, 'hex') AND spent_by IS NULL "
-            "ORDER BY amount_minor DESC, token_id LIMIT $2",
-        owner.hex(), static_cast<std::int64_t>(limit));
+    const auto rows =
+        tx.exec_params(std::string{"SELECT "} + k_token_columns + k_token_from +
+                           " WHERE t.owner_key = decode($1, 'hex') AND s.spent_by IS NULL "
+                           "ORDER BY t.amount_minor DESC, t.token_id LIMIT $2",
+                       owner.hex(), static_cast<std::int64_t>(limit));
     std::vector<token_info> out;
     out.reserve(rows.size());
     for (const auto& row : rows) {
@@ -253,8 +249,9 @@ auto store::supply(currency cur) -> result<supply_totals> {
     const auto totals = tx.exec_params(
         "SELECT coalesce((SELECT issued_minor FROM settlement.supply WHERE currency = $1), 0), "
         "coalesce((SELECT redeemed_minor FROM settlement.supply WHERE currency = $1), 0), "
-        "coalesce((SELECT sum(amount_minor) FROM settlement.token WHERE currency = $1 AND "
-        "spent_by IS NULL), 0)::bigint",
+        "coalesce((SELECT sum(t.amount_minor) FROM settlement.token AS t WHERE t.currency = $1 "
+        "AND NOT EXISTS (SELECT 1 FROM settlement.spent AS s WHERE s.token_id = t.token_id)), "
+        "0)::bigint",
         code);
     supply_totals out;
     out.issued_minor = totals[0][0].as<std::int64_t>();

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <random>
 
+#include "core/process.hpp"
 #include "tests/support/pg_scratch.hpp"
-#include "tests/support/process.hpp"
 
 using namespace cbdc;
 namespace fs = std::filesystem;
@@ -27,7 +27,7 @@ auto trim(std::string s) -> std::string {
 }
 
 auto ok_run(const std::vector<std::string>& argv) -> std::string {
-  auto r = test::run(argv);
+  auto r = run(argv);
   INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << " printed: " << r.out);
   REQUIRE(r.exit_code == 0);
   return trim(r.out);
@@ -48,13 +48,13 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   const std::string d = dir.string();
 
   const auto issuer_key = ok_run({tool("cbdc-issuer"), "keygen", "--key", d + "/issuer.key"});
-  test::child settle({tool("cbdc-settle"), "serve", "--db", db.url(), "--bind", settle_ep,
-                      "--issuer", "CNY=" + issuer_key},
-                     d + "/settle.log");
+  child settle({tool("cbdc-settle"), "serve", "--db", db.url(), "--bind", settle_ep, "--issuer",
+                "CNY=" + issuer_key},
+               d + "/settle.log");
   REQUIRE(settle.wait_for_output("listening", 10'000));
-  test::child issuer({tool("cbdc-issuer"), "serve", "--db", db.url(), "--key", d + "/issuer.key",
-                      "--currency", "CNY", "--bind", issuer_ep, "--settle", settle_ep},
-                     d + "/issuer.log");
+  child issuer({tool("cbdc-issuer"), "serve", "--db", db.url(), "--key", d + "/issuer.key",
+                "--currency", "CNY", "--bind", issuer_ep, "--settle", settle_ep},
+               d + "/issuer.log");
   REQUIRE(issuer.wait_for_output("listening", 10'000));
 
   const auto vault = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank"});
@@ -86,8 +86,8 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   CHECK(audit.find("PASS") != std::string::npos);
 
   // A payment beyond the balance is refused with a typed error and changes nothing.
-  auto over = test::run({tool("cbdc-wallet"), "pay", "--dir", d + "/bob", "--settle", settle_ep,
-                         "--to", alice, "--amount", "12.35 CNY", "--json"});
+  auto over = run({tool("cbdc-wallet"), "pay", "--dir", d + "/bob", "--settle", settle_ep, "--to",
+                   alice, "--amount", "12.35 CNY", "--json"});
   CHECK(over.exit_code == 1);
   CHECK(over.out.find("insufficient_funds") != std::string::npos);
   CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==

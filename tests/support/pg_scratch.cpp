@@ -1,5 +1,7 @@
 #include "tests/support/pg_scratch.hpp"
 
+#include "core/pg.hpp"
+
 #include <unistd.h>
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -7,17 +9,6 @@
 #include <pqxx/pqxx>
 
 namespace cbdc::test {
-
-auto with_database(const std::string& url, const std::string& db) -> std::string {
-  // Accepts postgresql:///NAME?params and postgresql://host:port/NAME?params.
-  const auto scheme = url.find("://");
-  const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (slash == std::string::npos) {
-    return url + "/" + db;
-  }
-  const auto query = url.find('?', slash);
-  return url.substr(0, slash + 1) + db + (query == std::string::npos ? "" : url.substr(query));
-}
 
 pg_scratch::pg_scratch() {
   const char* env = std::getenv("CBDC_PG_URL");
@@ -29,11 +20,11 @@ pg_scratch::pg_scratch() {
   m_base = env;
   static std::atomic<int> counter{0};
   m_name = "cbdc_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-  pqxx::connection conn(m_base);
-  pqxx::nontransaction tx(conn);
-  tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(m_name));
-  tx.exec("CREATE DATABASE " + tx.quote_name(m_name));
-  m_url = with_database(m_base, m_name);
+  auto url = pg::fresh_database(m_base, m_name);
+  if (!url) {
+    FAIL(to_string(url.err()));
+  }
+  m_url = *url;
 }
 
 pg_scratch::~pg_scratch() {

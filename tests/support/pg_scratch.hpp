@@ -22,7 +22,4 @@ class pg_scratch {
   std::string m_url;
 };
 
-/// The cluster URL with the database name replaced.
-auto with_database(const std::string& url, const std::string& db) -> std::string;
-
 }  // namespace cbdc::test

@@ -1,4 +1,4 @@
-#include "tests/support/process.hpp"
+#include "core/process.hpp"
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace cbdc::test {
+namespace cbdc {
 namespace {
 
 auto to_argv(const std::vector<std::string>& args) -> std::vector<char*> {
@@ -107,4 +107,4 @@ auto run(const std::vector<std::string>& argv) -> run_result {
   return out;
 }
 
-}  // namespace cbdc::test
+}  // namespace cbdc

@@ -4,9 +4,10 @@
 #include <string>
 #include <vector>
 
-namespace cbdc::test {
+namespace cbdc {
 
-/// A child process with stdout and stderr going to a log file; killed on destruction.
+/// A child process (a service under test, benchmark or simulation) with stdout and stderr going
+/// to a log file; stopped with SIGTERM on destruction.
 class child {
  public:
   child(const std::vector<std::string>& argv, const std::string& log_path);
@@ -33,4 +34,4 @@ struct run_result {
 };
 auto run(const std::vector<std::string>& argv) -> run_result;
 
-}  // namespace cbdc::test
+}  // namespace cbdc

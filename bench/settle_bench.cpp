@@ -1,0 +1,260 @@
+// bench/settle: settlement throughput and latency on this machine, against the real
+// cbdc-settle process with durable PostgreSQL commits, and libsodium's raw Ed25519 verify rate
+// measured in the same run as the ceiling. Run with scripts/bench-settle.
+#include <sodium.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "core/pg.hpp"
+#include "core/process.hpp"
+#include "settlement/client.hpp"
+
+namespace po = boost::program_options;
+using namespace cbdc;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+auto seed_of(std::uint32_t i, std::uint8_t salt) -> std::array<std::uint8_t, 32> {
+  std::array<std::uint8_t, 32> s{};
+  for (std::size_t b = 0; b < 4; ++b) {
+    s[b] = static_cast<std::uint8_t>(i >> (8 * b));
+  }
+  s[31] = salt;
+  return s;
+}
+
+/// Raw Ed25519 verifications per second on `threads` threads, over transaction-sized messages.
+auto verify_rate(unsigned threads, double seconds) -> double {
+  const auto key = key_pair::from_seed(profile::ed25519, seed_of(1, 0x55));
+  bytes msg(260, 0x42);
+  const auto sig = key.sign(msg);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> total{0};
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      std::uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        CBDC_ASSERT(crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(),
+                                                key.pub().raw.data()) == 0);
+        ++n;
+      }
+      total += n;
+    });
+  }
+  const auto start = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : pool) {
+    t.join();
+  }
+  const double elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  return static_cast<double>(total.load()) / elapsed;
+}
+
+struct workload {
+  std::vector<signed_tx> mints;
+  std::vector<signed_tx> payments;
+};
+
+/// n payers, each minted two tokens, each paying once with both: 2-input/2-output payments
+/// needing one signature verification each.
+auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n) -> workload {
+  workload w;
+  w.mints.reserve(n);
+  w.payments.reserve(n);
+  for (std::uint32_t i = first; i < first + n; ++i) {
+    const auto payer = key_pair::from_seed(profile::ed25519, seed_of(i, 1));
+    const auto payee = key_pair::from_seed(profile::ed25519, seed_of(i, 2));
+    transaction mint;
+    mint.kind = tx_kind::issue;
+    mint.nonce = i;
+    mint.outputs = {tx_output{currency::cny, 6'000, payer.pub()},
+                    tx_output{currency::cny, 4'000, payer.pub()}};
+    auto m = signed_tx::make(std::move(mint));
+    m.sign_with(issuer);
+    transaction pay;
+    pay.kind = tx_kind::transfer;
+    pay.nonce = i;
+    pay.inputs = {token_id_of(profile::ed25519, m.id, 0), token_id_of(profile::ed25519, m.id, 1)};
+    pay.outputs = {tx_output{currency::cny, 7'300, payee.pub()},
+                   tx_output{currency::cny, 2'700, payer.pub()}};
+    auto p = signed_tx::make(std::move(pay));
+    p.sign_with(payer);
+    w.mints.push_back(std::move(m));
+    w.payments.push_back(std::move(p));
+  }
+  return w;
+}
+
+struct run_stats {
+  double seconds{0};
+  std::uint64_t settled{0};
+  std::uint64_t failed{0};
+  std::vector<std::int64_t> latency_us;
+  [[nodiscard]] auto rate() const -> double { return static_cast<double>(settled) / seconds; }
+  [[nodiscard]] auto pct(double p) -> std::int64_t {
+    if (latency_us.empty()) {
+      return 0;
+    }
+    std::sort(latency_us.begin(), latency_us.end());
+    const auto idx =
+        static_cast<std::size_t>(p / 100.0 * static_cast<double>(latency_us.size() - 1));
+    return latency_us[idx];
+  }
+};
+
+/// Submits txs with at most `window` in flight; paced at `rate_per_s` when it is > 0.
+auto drive(settlement::client& cli, const std::vector<signed_tx>& txs, std::size_t window,
+           double rate_per_s) -> run_stats {
+  run_stats stats;
+  stats.latency_us.resize(txs.size());
+  std::mutex m;
+  std::condition_variable cv;
+  std::size_t in_flight = 0;
+  std::size_t done = 0;
+  std::atomic<std::uint64_t> settled{0};
+  std::atomic<std::uint64_t> failed{0};
+  const auto start = clock_type::now();
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    if (rate_per_s > 0) {
+      const auto due =
+          start + std::chrono::duration_cast<clock_type::duration>(
+                      std::chrono::duration<double>(static_cast<double>(i) / rate_per_s));
+      std::this_thread::sleep_until(due);
+    }
+    {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return in_flight < window; });
+      ++in_flight;
+    }
+    const auto sent = clock_type::now();
+    cli.submit_async(txs[i], "", [&, i, sent](result<settlement::receipt> r) {
+      stats.latency_us[i] =
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - sent).count();
+      if (r && r->status == status_code::ok) {
+        ++settled;
+      } else {
+        ++failed;
+      }
+      std::lock_guard lock(m);
+      --in_flight;
+      ++done;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return done == txs.size(); });
+  stats.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+  stats.settled = settled;
+  stats.failed = failed;
+  return stats;
+}
+
+}  // namespace
+
+auto main(int argc, char** argv) -> int {
+  std::uint32_t payments = 60'000;
+  std::size_t window = 8'000;
+  std::string base_url;
+  std::string port = "17900";
+  std::size_t max_batch = 4'000;
+  int batch_ms = 2;
+  po::options_description opts("bench-settle [options]");
+  opts.add_options()("help,h", "this help")(
+      "payments", po::value(&payments)->default_value(payments), "payments per phase")(
+      "window", po::value(&window)->default_value(window), "payments in flight at most")(
+      "max-batch", po::value(&max_batch)->default_value(max_batch), "cbdc-settle --max-batch")(
+      "batch-ms", po::value(&batch_ms)->default_value(batch_ms), "cbdc-settle --batch-ms")(
+      "port", po::value(&port)->default_value(port), "loopback port for cbdc-settle")(
+      "db", po::value(&base_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)");
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, opts), vm);
+  po::notify(vm);
+  if (vm.count("help") != 0U) {
+    std::cout << opts << "\n";
+    return 0;
+  }
+  CBDC_ASSERT(sodium_init() >= 0);
+  auto url = pg::resolve_url(base_url);
+  if (!url) {
+    std::fprintf(stderr, "bench-settle: %s\n", to_string(url.err()).c_str());
+    return 1;
+  }
+  const unsigned cores = std::max(1U, std::thread::hardware_concurrency());
+  const auto exe_dir = std::filesystem::canonical("/proc/self/exe").parent_path().parent_path();
+  const auto settle_bin = (exe_dir / "settlement" / "cbdc-settle").string();
+
+  std::printf("bench-settle: %u cores, %u payments per phase, window %zu, max batch %zu, %d ms\n",
+              cores, payments, window, max_batch, batch_ms);
+  const double verify_per_s = verify_rate(cores, 3.0);
+  std::printf("raw Ed25519 verify (libsodium, %u threads): %.0f verifications/s\n", cores,
+              verify_per_s);
+
+  auto db = pg::fresh_database(*url, "cbdc_bench");
+  if (!db) {
+    std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
+    return 1;
+  }
+  const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(0, 0xee));
+  const std::string ep = "tcp://127.0.0.1:" + port;
+  const auto log = std::filesystem::temp_directory_path() / "cbdc-bench-settle.log";
+  child settle({settle_bin, "serve", "--db", *db, "--bind", ep, "--issuer",
+                "CNY=" + issuer.pub().hex(), "--max-batch", std::to_string(max_batch), "--batch-ms",
+                std::to_string(batch_ms), "--queue", "200000"},
+               log.string());
+  if (!settle.wait_for_output("listening", 30'000)) {
+    std::fprintf(stderr, "bench-settle: cbdc-settle did not start:\n%s", settle.log().c_str());
+    return 1;
+  }
+
+  const auto t0 = clock_type::now();
+  auto peak_load = make_workload(issuer, 0, payments);
+  auto half_load = make_workload(issuer, payments, payments);
+  std::printf("pre-signed %u mints and %u payments in %.1f s\n", 2 * payments, 2 * payments,
+              std::chrono::duration<double>(clock_type::now() - t0).count());
+
+  socket_options sock;
+  sock.timeout_ms = 60'000;
+  settlement::client cli(ep, sock);
+  auto mints = peak_load.mints;
+  mints.insert(mints.end(), half_load.mints.begin(), half_load.mints.end());
+  auto minted = drive(cli, mints, window, 0);
+  std::printf("setup: %llu mints settled (%.0f/s)\n",
+              static_cast<unsigned long long>(minted.settled), minted.rate());
+  if (minted.failed != 0) {
+    std::fprintf(stderr, "bench-settle: %llu mints failed\n",
+                 static_cast<unsigned long long>(minted.failed));
+    return 1;
+  }
+
+  auto peak = drive(cli, peak_load.payments, window, 0);
+  std::printf(
+      "peak:  %llu payments settled in %.2f s = %.0f payments/s (%llu failed); latency p50 %.1f ms "
+      "p99 %.1f ms p99.9 %.1f ms\n",
+      static_cast<unsigned long long>(peak.settled), peak.seconds, peak.rate(),
+      static_cast<unsigned long long>(peak.failed), static_cast<double>(peak.pct(50)) / 1000.0,
+      static_cast<double>(peak.pct(99)) / 1000.0, static_cast<double>(peak.pct(99.9)) / 1000.0);
+  const double half_rate = peak.rate() / 2.0;
+  auto half = drive(cli, half_load.payments, window, half_rate);
+  std::printf(
+      "50%%:   offered %.0f payments/s, settled %.0f payments/s (%llu failed); latency p50 %.1f ms "
+      "p99 %.1f ms p99.9 %.1f ms\n",
+      half_rate, half.rate(), static_cast<unsigned long long>(half.failed),
+      static_cast<double>(half.pct(50)) / 1000.0, static_cast<double>(half.pct(99)) / 1000.0,
+      static_cast<double>(half.pct(99.9)) / 1000.0);
+  std::printf("settled / raw verify rate: %.2f (target >= 0.5)\n", peak.rate() / verify_per_s);
+  settle.stop();
+  return peak.failed == 0 && half.failed == 0 ? 0 : 1;
+}
