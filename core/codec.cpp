@@ -1,5 +1,6 @@
 #include "core/codec.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace cbdc {
@@ -201,6 +202,44 @@ auto token_id_of(profile prof, const hash256& tx_id, std::uint32_t index) -> has
     buf[32 + i] = static_cast<std::uint8_t>(index >> (8 * (3 - i)));
   }
   return hash(prof, buf);
+}
+
+auto shards_of(const transaction& tx, const hash256& tx_id, std::uint32_t shard_count)
+    -> std::vector<std::uint32_t> {
+  CBDC_ASSERT(shard_count > 0);
+  std::vector<std::uint32_t> out;
+  const auto add = [&](std::uint32_t s) {
+    if (std::find(out.begin(), out.end(), s) == out.end()) {
+      out.push_back(s);
+    }
+  };
+  for (const auto& in : tx.inputs) {
+    add(shard_of(in, shard_count));
+  }
+  for (std::uint32_t i = 0; i < tx.outputs.size(); ++i) {
+    add(shard_of(token_id_of(tx.prof, tx_id, i), shard_count));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+auto co_locate(transaction& tx, std::uint32_t shard, std::uint32_t shard_count,
+               std::uint64_t start, int max_tries) -> bool {
+  CBDC_ASSERT(shard < shard_count);
+  const auto original = tx.nonce;
+  for (int i = 0; i < max_tries; ++i) {
+    tx.nonce = start + static_cast<std::uint64_t>(i);
+    const auto id = tx_id_of(tx.prof, encode(tx));
+    bool all_here = true;
+    for (std::uint32_t k = 0; k < tx.outputs.size() && all_here; ++k) {
+      all_here = shard_of(token_id_of(tx.prof, id, k), shard_count) == shard;
+    }
+    if (all_here) {
+      return true;
+    }
+  }
+  tx.nonce = original;
+  return false;
 }
 
 auto signed_tx::make(transaction tx) -> signed_tx {

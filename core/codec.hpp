@@ -56,6 +56,21 @@ auto tx_id_of(profile prof, byte_view canonical) -> hash256;
 /// token_id = H(tx_id || index as 4 bytes big-endian).
 auto token_id_of(profile prof, const hash256& tx_id, std::uint32_t index) -> hash256;
 
+/// The shard that holds a token: shards own equal ranges of the first id byte.
+constexpr auto shard_of(const hash256& token_id, std::uint32_t shard_count) -> std::uint32_t {
+  return static_cast<std::uint32_t>(token_id.data[0]) * shard_count / 256U;
+}
+
+/// The shards a transaction touches: those of its inputs and of its outputs, ascending.
+auto shards_of(const transaction& tx, const hash256& tx_id, std::uint32_t shard_count)
+    -> std::vector<std::uint32_t>;
+
+/// Sets tx.nonce, starting from start and counting up, to the first value whose outputs all
+/// land on `shard` (so a payment whose inputs live there commits on one shard). Bounded:
+/// returns false, nonce unchanged, after max_tries.
+auto co_locate(transaction& tx, std::uint32_t shard, std::uint32_t shard_count,
+               std::uint64_t start, int max_tries = 100'000) -> bool;
+
 struct tx_signature {
   public_key signer;
   bytes sig;

@@ -19,6 +19,8 @@ auto to_string(status_code code) -> std::string_view {
     case status_code::value_not_conserved: return "value_not_conserved";
     case status_code::overloaded: return "overloaded";
     case status_code::not_permitted: return "not_permitted";
+    case status_code::wrong_shard: return "wrong_shard";
+    case status_code::input_locked: return "input_locked";
     case status_code::parse_error: return "parse_error";
     case status_code::overflow: return "overflow";
     case status_code::unknown_currency: return "unknown_currency";
@@ -40,7 +42,7 @@ auto to_string(status_code code) -> std::string_view {
 }
 
 auto is_transient(status_code code) -> bool {
-  return code == status_code::overloaded || code == status_code::timeout ||
+  return code == status_code::overloaded || code == status_code::input_locked || code == status_code::timeout ||
          code == status_code::unavailable || code == status_code::db_error;
 }
 

@@ -29,6 +29,8 @@ enum class status_code : std::uint32_t {
   value_not_conserved = 12,
   overloaded = 13,
   not_permitted = 14,
+  wrong_shard = 15,   ///< a token of the transaction lives on another shard
+  input_locked = 16,  ///< an input is held by a cross-shard transaction in progress (transient)
   // core and services
   parse_error = 20,
   overflow = 21,

@@ -72,6 +72,9 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kTokenStatus: return make(env.token_status().status(), "");
     case wire::Envelope::kUnspentList: return make(env.unspent_list().status(), "");
     case wire::Envelope::kSupply: return make(env.supply().status(), "");
+    case wire::Envelope::kPrepared: return make(env.prepared().status(), env.prepared().detail());
+    case wire::Envelope::kResolved: return make(env.resolved().status(), env.resolved().detail());
+    case wire::Envelope::kDecision: return make(env.decision().status(), "");
     case wire::Envelope::kMintResult:
       return make(env.mint_result().status(), env.mint_result().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};

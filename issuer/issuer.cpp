@@ -44,13 +44,15 @@ auto mint_tx(const key_pair& key, const public_key& vault, money amount,
 
 }  // namespace
 
-issuer::issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn)
-    : m_config(std::move(config)),
-      m_key(std::move(key)),
-      m_conn(std::move(conn)),
-      m_settle(m_config.settle_endpoint) {}
+issuer::issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn,
+               const settlement::cluster& where)
+    : m_config(std::move(config)), m_key(std::move(key)), m_conn(std::move(conn)), m_settle(where) {}
 
 auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<issuer>> {
+  auto where = settlement::cluster::parse(config.settle_endpoint);
+  if (!where) {
+    return where.err();
+  }
   auto conn = pg::connect(config.db_url);
   if (!conn) {
     return conn.err();
@@ -58,7 +60,8 @@ auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<
   if (auto applied = pg::migrate(**conn, "issuer", migrations()); !applied) {
     return applied.err();
   }
-  return std::unique_ptr<issuer>(new issuer(std::move(config), std::move(key), std::move(*conn)));
+  return std::unique_ptr<issuer>(
+      new issuer(std::move(config), std::move(key), std::move(*conn), *where));
 }
 
 auto issuer::add_bank(const std::string& bank_id, const public_key& vault, bool domestic)

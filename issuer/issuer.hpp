@@ -25,7 +25,7 @@ struct mint_result {
 struct issuer_config {
   std::string db_url;
   currency cur{currency::cny};
-  std::string settle_endpoint{"tcp://127.0.0.1:7100"};
+  std::string settle_endpoint{"tcp://127.0.0.1:7100"};  ///< a settlement::cluster spec
   std::string endpoint{"tcp://127.0.0.1:7200"};
 };
 
@@ -49,7 +49,8 @@ class issuer {
   auto minted_total() -> result<std::int64_t>;
 
  private:
-  issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn);
+  issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn,
+         const settlement::cluster& where);
   issuer_config m_config;
   key_pair m_key;
   std::unique_ptr<pqxx::connection> m_conn;

@@ -49,7 +49,7 @@ auto main(int argc, char** argv) -> int {
       "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "for serve")(
       "settle", po::value(&config.settle_endpoint)->default_value(config.settle_endpoint),
-      "cbdc-settle endpoint")("issuer", po::value(&issuer_ep)->default_value(issuer_ep),
+      "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")("issuer", po::value(&issuer_ep)->default_value(issuer_ep),
                               "for mint: the issuer endpoint")(
       "bank-id", po::value(&bank_id), "operator bank id")("vault-key", po::value(&vault_hex),
                                                           "the bank's vault public key (hex)")(
@@ -152,7 +152,11 @@ auto main(int argc, char** argv) -> int {
     return 0;
   }
   if (command == "audit") {
-    settlement::client settle(config.settle_endpoint);
+    auto where = settlement::cluster::parse(config.settle_endpoint);
+    if (!where) {
+      return fail(where.err());
+    }
+    settlement::client settle(*where);
     auto report = issuer::audit(**iss, settle, config.cur);
     if (!report) {
       return fail(report.err());

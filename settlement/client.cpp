@@ -31,43 +31,110 @@ auto to_receipt(result<wire::Envelope> answer) -> result<receipt> {
 
 }  // namespace
 
-client::client(std::string endpoint, socket_options opts) : m_rpc(std::move(endpoint), opts) {}
+auto cluster::parse(const std::string& spec) -> result<cluster> {
+  cluster out;
+  const auto at = spec.find('@');
+  const std::string shards = spec.substr(0, at);
+  if (at != std::string::npos) {
+    out.coordinator = spec.substr(at + 1);
+  }
+  for (std::size_t start = 0; start <= shards.size();) {
+    const auto comma = shards.find(',', start);
+    const auto one = shards.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (one.empty()) {
+      return error{status_code::bad_request, "empty shard endpoint in '" + spec + "'"};
+    }
+    out.shards.push_back(one);
+    if (comma == std::string::npos) {
+      break;
+    }
+    start = comma + 1;
+  }
+  if (out.shards.size() > 1 && out.coordinator.empty()) {
+    return error{status_code::bad_request,
+                 "several shards need a coordinator: 'tcp://a,tcp://b@tcp://coordinator'"};
+  }
+  if (out.shards.size() > 256) {
+    return error{status_code::bad_request, "at most 256 shards"};
+  }
+  return out;
+}
+
+client::client(const std::string& endpoint, socket_options opts)
+    : client(cluster{{endpoint}, {}}, opts) {}
+
+client::client(const cluster& where, socket_options opts) {
+  CBDC_ASSERT(!where.shards.empty());
+  for (const auto& ep : where.shards) {
+    m_shards.push_back(std::make_unique<rpc_client>(ep, opts));
+  }
+  if (!where.coordinator.empty()) {
+    m_coordinator = std::make_unique<rpc_client>(where.coordinator, opts);
+  }
+}
+
+auto client::route(const signed_tx& tx) -> rpc_client* {
+  if (m_shards.size() == 1) {
+    return m_shards.front().get();
+  }
+  const auto shards = shards_of(tx.tx, tx.id, static_cast<std::uint32_t>(m_shards.size()));
+  if (shards.size() == 1) {
+    return m_shards.at(shards.front()).get();
+  }
+  return m_coordinator.get();
+}
 
 auto client::submit(const signed_tx& tx, const std::string& client_request_id) -> result<receipt> {
+  auto* to = route(tx);
+  if (to == nullptr) {
+    return error{status_code::unavailable, "the transaction spans shards and no coordinator is set"};
+  }
   wire::Envelope req;
   *req.mutable_submit_tx()->mutable_tx() = to_wire(tx);
   req.mutable_submit_tx()->set_client_request_id(client_request_id);
-  return to_receipt(m_rpc.call(std::move(req)));
+  return to_receipt(to->call(std::move(req)));
 }
 
 void client::submit_async(const signed_tx& tx, const std::string& client_request_id,
                           std::function<void(result<receipt>)> done) {
+  auto* to = route(tx);
+  if (to == nullptr) {
+    done(error{status_code::unavailable, "the transaction spans shards and no coordinator is set"});
+    return;
+  }
   wire::Envelope req;
   *req.mutable_submit_tx()->mutable_tx() = to_wire(tx);
   req.mutable_submit_tx()->set_client_request_id(client_request_id);
-  m_rpc.call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
+  to->call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
     done(to_receipt(std::move(answer)));
   });
 }
 
 auto client::get_tx(const hash256& id) -> result<receipt> {
-  wire::Envelope req;
-  req.mutable_get_tx()->set_tx_id(id_to_wire(id));
-  auto env = expect(m_rpc.call(std::move(req)), wire::Envelope::kTxStatus);
-  if (!env) {
-    return env.err();
+  // A transaction is recorded on every shard it touched: ask each until one knows it.
+  for (auto& shard : m_shards) {
+    wire::Envelope req;
+    req.mutable_get_tx()->set_tx_id(id_to_wire(id));
+    auto env = expect(shard->call(std::move(req)), wire::Envelope::kTxStatus);
+    if (!env) {
+      return env.err();
+    }
+    const auto code = static_cast<status_code>(env->tx_status().status());
+    if (code == status_code::ok) {
+      return receipt_from_wire(env->tx_status().receipt());
+    }
+    if (code != status_code::not_found) {
+      return error{code, "transaction " + id.hex()};
+    }
   }
-  const auto code = static_cast<status_code>(env->tx_status().status());
-  if (code != status_code::ok) {
-    return error{code, "transaction " + id.hex()};
-  }
-  return receipt_from_wire(env->tx_status().receipt());
+  return error{status_code::not_found, "transaction " + id.hex()};
 }
 
 auto client::get_token(const hash256& id) -> result<token_info> {
   wire::Envelope req;
   req.mutable_get_token()->set_token_id(id_to_wire(id));
-  auto env = expect(m_rpc.call(std::move(req)), wire::Envelope::kTokenStatus);
+  auto& shard = *m_shards.at(shard_of(id, static_cast<std::uint32_t>(m_shards.size())));
+  auto env = expect(shard.call(std::move(req)), wire::Envelope::kTokenStatus);
   if (!env) {
     return env.err();
   }
@@ -80,33 +147,44 @@ auto client::get_token(const hash256& id) -> result<token_info> {
 
 auto client::list_unspent(const public_key& owner, std::uint32_t limit)
     -> result<std::vector<token_info>> {
-  wire::Envelope req;
-  req.mutable_list_unspent()->set_owner(bytes_to_wire(owner.encode()));
-  req.mutable_list_unspent()->set_limit(limit);
-  auto env = expect(m_rpc.call(std::move(req)), wire::Envelope::kUnspentList);
-  if (!env) {
-    return env.err();
-  }
   std::vector<token_info> out;
-  for (const auto& t : env->unspent_list().tokens()) {
-    auto token = token_from_wire(t);
-    if (!token) {
-      return token.err();
+  for (auto& shard : m_shards) {
+    wire::Envelope req;
+    req.mutable_list_unspent()->set_owner(bytes_to_wire(owner.encode()));
+    req.mutable_list_unspent()->set_limit(limit);
+    auto env = expect(shard->call(std::move(req)), wire::Envelope::kUnspentList);
+    if (!env) {
+      return env.err();
     }
-    out.push_back(std::move(*token));
+    for (const auto& t : env->unspent_list().tokens()) {
+      auto token = token_from_wire(t);
+      if (!token) {
+        return token.err();
+      }
+      out.push_back(std::move(*token));
+    }
   }
   return out;
 }
 
 auto client::supply(currency cur) -> result<store::supply_totals> {
-  wire::Envelope req;
-  req.mutable_get_supply()->set_currency(static_cast<std::uint32_t>(cur));
-  auto env = expect(m_rpc.call(std::move(req)), wire::Envelope::kSupply);
-  if (!env) {
-    return env.err();
+  store::supply_totals total;
+  for (auto& shard : m_shards) {
+    wire::Envelope req;
+    req.mutable_get_supply()->set_currency(static_cast<std::uint32_t>(cur));
+    auto env = expect(shard->call(std::move(req)), wire::Envelope::kSupply);
+    if (!env) {
+      return env.err();
+    }
+    auto issued = checked_add(total.issued_minor, env->supply().issued_minor());
+    auto redeemed = checked_add(total.redeemed_minor, env->supply().redeemed_minor());
+    auto unspent = checked_add(total.unspent_minor, env->supply().unspent_minor());
+    if (!issued || !redeemed || !unspent) {
+      return error{status_code::overflow, "supply overflows 64 bits"};
+    }
+    total = store::supply_totals{*issued, *redeemed, *unspent};
   }
-  return store::supply_totals{env->supply().issued_minor(), env->supply().redeemed_minor(),
-                              env->supply().unspent_minor()};
+  return total;
 }
 
 auto submit_with_retry(client& settle, const signed_tx& tx, const std::string& request_id,

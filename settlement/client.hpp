@@ -11,11 +11,24 @@
 
 namespace cbdc::settlement {
 
-/// Talks to a cbdc-settle over ZeroMQ. A refused transaction is a receipt with its status;
-/// an error result means no answer (timeout, unavailable) or a malformed exchange.
+/// Where settlement runs: one endpoint per shard, shard 0 first, and with several shards the
+/// coordinator that commits transactions spanning them.
+struct cluster {
+  std::vector<std::string> shards;
+  std::string coordinator;
+  /// "tcp://127.0.0.1:7100" (one shard) or "tcp://a,tcp://b,tcp://c@tcp://coordinator".
+  static auto parse(const std::string& spec) -> result<cluster>;
+};
+
+/// Talks to settlement over ZeroMQ, routing by shard: a transaction whose tokens all live on
+/// one shard goes to that shard, one spanning shards to the coordinator; queries go to the
+/// shard of a token or to every shard. A refused transaction is a receipt with its status; an
+/// error result means no answer (timeout, unavailable) or a malformed exchange.
 class client {
  public:
-  explicit client(std::string endpoint, socket_options opts = {});
+  /// A single-shard deployment at endpoint.
+  explicit client(const std::string& endpoint, socket_options opts = {});
+  explicit client(const cluster& where, socket_options opts = {});
 
   auto submit(const signed_tx& tx, const std::string& client_request_id = {}) -> result<receipt>;
   void submit_async(const signed_tx& tx, const std::string& client_request_id,
@@ -26,9 +39,14 @@ class client {
   auto list_unspent(const public_key& owner, std::uint32_t limit = 0)
       -> result<std::vector<token_info>>;
   auto supply(currency cur) -> result<store::supply_totals>;
+  [[nodiscard]] auto shard_count() const -> std::uint32_t {
+    return static_cast<std::uint32_t>(m_shards.size());
+  }
 
  private:
-  rpc_client m_rpc;
+  auto route(const signed_tx& tx) -> rpc_client*;
+  std::vector<std::unique_ptr<rpc_client>> m_shards;
+  std::unique_ptr<rpc_client> m_coordinator;
 };
 
 /// Submits tx, resending the identical transaction (so it settles at most once) while the

@@ -6,6 +6,8 @@
 #include <set>
 #include <unordered_set>
 
+#include "core/transport.hpp"
+
 namespace cbdc::settlement {
 namespace {
 
@@ -15,20 +17,23 @@ auto now_us() -> std::int64_t {
       .count();
 }
 
-auto short_key(const public_key& key) -> std::string {
-  return key.hex().substr(0, 18);
+auto short_key(const bytes& encoded) -> std::string { return to_hex(encoded).substr(0, 18); }
+
+auto overloaded_error() -> error {
+  return error{status_code::overloaded, "settlement queue is full; retry later"};
 }
 
 }  // namespace
 
-auto check_stateless(const signed_tx& stx, const engine_config& config) -> status {
+auto check_stateless(const signed_tx& stx, const engine_config& config, bool whole_on_this_shard)
+    -> status {
   const auto& tx = stx.tx;
   if (tx.prof != config.prof) {
-    return error{status_code::profile_mismatch,
-                 "a " + std::string{profile_name(tx.prof)} + " transaction on a " +
-                     std::string{profile_name(config.prof)} + " deployment"};
+    return error{status_code::profile_mismatch, "a " + std::string{profile_name(tx.prof)} +
+                                                    " transaction on a " +
+                                                    std::string{profile_name(config.prof)} +
+                                                    " deployment"};
   }
-  // The shape of each kind.
   switch (tx.kind) {
     case tx_kind::issue:
       if (!tx.inputs.empty() || tx.outputs.empty()) {
@@ -66,19 +71,109 @@ auto check_stateless(const signed_tx& stx, const engine_config& config) -> statu
       }
     }
   }
+  if (whole_on_this_shard && config.shard_count > 1) {
+    const auto shards = shards_of(tx, stx.id, config.shard_count);
+    if (shards.size() != 1 || shards.front() != config.shard) {
+      return error{status_code::wrong_shard,
+                   "the transaction touches " + std::to_string(shards.size()) +
+                       " shard(s), not only shard " + std::to_string(config.shard) +
+                       "; send it to the coordinator or its shard"};
+    }
+  }
   if (stx.sigs.empty()) {
     return error{status_code::missing_signature, "the transaction carries no signature"};
   }
   std::set<bytes> signers;
   for (const auto& s : stx.sigs) {
     if (!signers.insert(s.signer.encode()).second) {
-      return error{status_code::malformed, "two signatures by key " + short_key(s.signer)};
+      return error{status_code::malformed, "two signatures by key " + short_key(s.signer.encode())};
     }
   }
   for (const auto& s : stx.sigs) {
     if (!verify(s.signer, stx.body, s.sig)) {
       return error{status_code::bad_signature,
-                   "signature by " + short_key(s.signer) + " does not verify"};
+                   "signature by " + short_key(s.signer.encode()) + " does not verify"};
+    }
+  }
+  return ok_status();
+}
+
+auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>& inputs,
+                             const engine_config& config) -> status {
+  const auto& tx = stx.tx;
+  std::set<bytes> required;
+  if (tx.kind == tx_kind::issue) {
+    const currency cur = tx.outputs.front().cur;
+    for (const auto& out : tx.outputs) {
+      if (out.cur != cur) {
+        return error{status_code::currency_mismatch, "an issuance is in one currency"};
+      }
+    }
+    const auto issuer = config.issuers.find(cur);
+    if (issuer == config.issuers.end()) {
+      return error{status_code::not_permitted,
+                   "no " + std::string{currency_code(cur)} + " issuer on this deployment"};
+    }
+    required.insert(issuer->second.encode());
+  } else {
+    std::map<currency, std::int64_t> in_sums;
+    std::map<currency, std::int64_t> out_sums;
+    for (const auto& t : inputs) {
+      required.insert(t.owner.encode());
+      auto sum = checked_add(in_sums[t.cur], t.amount_minor);
+      if (!sum) {
+        return error{status_code::amount_invalid, "inputs overflow 64 bits"};
+      }
+      in_sums[t.cur] = *sum;
+    }
+    for (const auto& o : tx.outputs) {
+      out_sums[o.cur] += o.amount_minor;  // overflow refused by check_stateless
+    }
+    if (tx.kind == tx_kind::redeem) {
+      if (in_sums.size() != 1) {
+        return error{status_code::currency_mismatch, "a redemption is in one currency"};
+      }
+      const auto issuer = config.issuers.find(in_sums.begin()->first);
+      if (issuer == config.issuers.end()) {
+        return error{status_code::not_permitted,
+                     "no " + std::string{currency_code(in_sums.begin()->first)} +
+                         " issuer on this deployment"};
+      }
+      required.insert(issuer->second.encode());
+    } else {
+      for (const auto& [cur, amount] : out_sums) {
+        if (!in_sums.contains(cur)) {
+          return error{status_code::currency_mismatch,
+                       "outputs in " + std::string{currency_code(cur)} + " but no inputs"};
+        }
+      }
+      for (const auto& [cur, amount] : in_sums) {
+        const auto out = out_sums.find(cur);
+        if (out == out_sums.end()) {
+          return error{status_code::currency_mismatch,
+                       "inputs in " + std::string{currency_code(cur)} + " but no outputs"};
+        }
+        if (out->second != amount) {
+          return error{status_code::value_not_conserved,
+                       std::string{currency_code(cur)} + " inputs " + std::to_string(amount) +
+                           " != outputs " + std::to_string(out->second)};
+        }
+      }
+    }
+  }
+  std::set<bytes> signers;
+  for (const auto& s : stx.sigs) {
+    signers.insert(s.signer.encode());
+  }
+  for (const auto& key : required) {
+    if (!signers.contains(key)) {
+      return error{status_code::missing_signature, "no signature by " + short_key(key)};
+    }
+  }
+  for (const auto& key : signers) {
+    if (!required.contains(key)) {
+      return error{status_code::bad_signature,
+                   "signature by " + short_key(key) + ", which owns no input"};
     }
   }
   return ok_status();
@@ -95,7 +190,11 @@ auto engine::start(engine_config config, std::unique_ptr<store> db, settled_fn o
     -> result<std::unique_ptr<engine>> {
   CBDC_ASSERT(db != nullptr);
   CBDC_ASSERT(config.max_batch > 0 && config.queue_capacity > 0);
+  CBDC_ASSERT(config.shard_count > 0 && config.shard < config.shard_count);
   std::unique_ptr<engine> e(new engine(std::move(config), std::move(db), std::move(on_settled)));
+  if (auto resolved = e->resolve_in_doubt(); !resolved) {
+    return resolved.err();
+  }
   auto loaded = e->m_db->load_unspent([&](token_info&& t) {
     const auto id = t.token_id;
     e->m_unspent.emplace(id, std::move(t));
@@ -120,9 +219,51 @@ auto engine::start(engine_config config, std::unique_ptr<store> db, settled_fn o
   return e;
 }
 
-engine::~engine() {
-  stop();
+auto engine::resolve_in_doubt() -> status {
+  auto gids = m_db->list_prepared();
+  if (!gids) {
+    return gids.err();
+  }
+  if (gids->empty()) {
+    return ok_status();
+  }
+  if (m_config.coordinator_endpoint.empty()) {
+    return error{status_code::unavailable,
+                 std::to_string(gids->size()) +
+                     " in-doubt prepared transaction(s) and no --coordinator to ask about them"};
+  }
+  socket_options opts;
+  opts.timeout_ms = 2000;
+  rpc_client coordinator(m_config.coordinator_endpoint, opts);
+  constexpr int k_max_rounds = 60;  // about two minutes with the coordinator away
+  for (const auto& gid : *gids) {
+    bool done = false;
+    for (int round = 0; round < k_max_rounds && !done; ++round) {
+      wire::Envelope req;
+      req.mutable_get_decision()->set_gid(gid);
+      auto answer = coordinator.call(std::move(req));
+      if (answer && answer->payload_case() == wire::Envelope::kDecision &&
+          answer->decision().outcome() != 3) {
+        const bool commit = answer->decision().outcome() == 1;
+        if (auto finished = m_db->finish_prepared(gid, commit);
+            !finished && finished.code() != status_code::not_found) {
+          return finished.err();
+        }
+        std::fprintf(stderr, "cbdc-settle: in-doubt %s resolved: %s\n", gid.c_str(),
+                     commit ? "commit" : "abort");
+        done = true;
+      } else {
+        std::this_thread::sleep_for(std::chrono::seconds{1});
+      }
+    }
+    if (!done) {
+      return error{status_code::unavailable, "the coordinator did not decide " + gid};
+    }
+  }
+  return ok_status();
 }
+
+engine::~engine() { stop(); }
 
 void engine::stop() {
   if (m_stopped.exchange(true)) {
@@ -136,29 +277,62 @@ void engine::stop() {
   m_batcher.join();
 }
 
-void engine::submit(signed_tx tx, std::string client_request_id, done_fn done) {
-  const auto id = tx.id;
-  pending p{std::move(tx), std::move(client_request_id), std::move(done), ok_status()};
-  if (!m_incoming.try_push(p)) {
-    receipt r;
-    r.status = status_code::overloaded;
-    r.detail = "settlement queue is full; retry later";
-    r.tx_id = id;
-    r.shard = m_config.shard;
-    p.done(r);
+void engine::refuse(pending& p, const error& err) {
+  switch (p.what) {
+    case op::submit: {
+      receipt r;
+      r.status = err.code;
+      r.detail = err.message;
+      r.tx_id = p.tx.id;
+      r.shard = m_config.shard;
+      p.done(r);
+      break;
+    }
+    case op::prepare: p.on_prepared(err, {}); break;
+    case op::resolve: p.on_resolved(err); break;
   }
+}
+
+void engine::enqueue(pending&& p) {
+  if (!m_incoming.try_push(p)) {
+    refuse(p, overloaded_error());
+  }
+}
+
+void engine::submit(signed_tx tx, std::string client_request_id, done_fn done) {
+  pending p;
+  p.what = op::submit;
+  p.tx = std::move(tx);
+  p.client_request_id = std::move(client_request_id);
+  p.done = std::move(done);
+  enqueue(std::move(p));
+}
+
+void engine::prepare(std::string gid, signed_tx tx, prepared_fn done) {
+  pending p;
+  p.what = op::prepare;
+  p.tx = std::move(tx);
+  p.client_request_id = std::move(gid);
+  p.on_prepared = std::move(done);
+  enqueue(std::move(p));
+}
+
+void engine::resolve(std::string gid, bool commit, resolved_fn done) {
+  pending p;
+  p.what = op::resolve;
+  p.client_request_id = std::move(gid);
+  p.commit = commit;
+  p.on_resolved = std::move(done);
+  enqueue(std::move(p));
 }
 
 void engine::verify_loop() {
   while (auto p = m_incoming.pop()) {
-    p->verified = check_stateless(p->tx, m_config);
+    if (p->what != op::resolve) {
+      p->verified = check_stateless(p->tx, m_config, p->what == op::submit);
+    }
     if (!m_verified.try_push(*p)) {
-      receipt r;
-      r.status = status_code::overloaded;
-      r.detail = "settlement queue is full; retry later";
-      r.tx_id = p->tx.id;
-      r.shard = m_config.shard;
-      p->done(r);
+      refuse(*p, overloaded_error());
     }
   }
 }
@@ -169,12 +343,12 @@ void engine::batch_loop() {
   bool open = true;
   while (open) {
     batch.clear();
-    // Wait for a first transaction, then give the batch batch_wait_ms to fill.
     open = m_verified.pop_some(batch, m_config.max_batch,
                                std::chrono::steady_clock::now() + std::chrono::milliseconds{200});
     if (batch.empty()) {
       continue;
     }
+    // Give the batch batch_wait_ms to fill after its first arrival.
     const auto fill_until =
         std::chrono::steady_clock::now() + std::chrono::milliseconds{m_config.batch_wait_ms};
     while (batch.size() < m_config.max_batch && std::chrono::steady_clock::now() < fill_until) {
@@ -186,145 +360,106 @@ void engine::batch_loop() {
   }
 }
 
-auto engine::check_against_registry(pending& p, std::unordered_map<hash256, token_info>& spent_here,
-                                    std::vector<token_info>& inputs) -> receipt {
-  const auto& stx = p.tx;
-  const auto& tx = stx.tx;
+auto engine::settled_before(const hash256& id) -> std::optional<receipt> {
+  auto found = m_db->find_tx(id, m_config.shard);
+  if (!found) {
+    return std::nullopt;
+  }
+  receipt first = found->first;
+  first.status = status_code::already_settled;
+  first.detail = "settled before in batch " + std::to_string(first.batch_seq);
+  return first;
+}
+
+auto engine::collect_inputs(const signed_tx& stx, bool local_only,
+                            const std::unordered_map<hash256, token_info>& spent_here,
+                            std::vector<token_info>& inputs) -> receipt {
   receipt r;
   r.tx_id = stx.id;
   r.shard = m_config.shard;
-  const auto refuse = [&](status_code code, std::string detail) {
+  const auto refuse_with = [&](status_code code, std::string detail) {
     r.status = code;
     r.detail = std::move(detail);
     return r;
   };
-  const auto settled_before = [&]() -> std::optional<receipt> {
-    auto found = m_db->find_tx(stx.id, m_config.shard);
-    if (!found) {
-      return std::nullopt;
+  bool missing = false;
+  for (const auto& in : stx.tx.inputs) {
+    if (local_only && shard_of(in, m_config.shard_count) != m_config.shard) {
+      continue;
     }
-    receipt first = found->first;
-    first.status = status_code::already_settled;
-    first.detail = "settled before in batch " + std::to_string(first.batch_seq);
-    return first;
-  };
-  std::set<bytes> signers;
-  for (const auto& s : stx.sigs) {
-    signers.insert(s.signer.encode());
+    if (const auto it = m_unspent.find(in); it != m_unspent.end()) {
+      inputs.push_back(it->second);
+      continue;
+    }
+    if (const auto it = spent_here.find(in); it != spent_here.end()) {
+      return refuse_with(status_code::input_spent,
+                         "input " + in.hex() + " spent by " + it->second.spent_by.hex());
+    }
+    if (const auto it = m_locked.find(in); it != m_locked.end()) {
+      return refuse_with(status_code::input_locked,
+                         "input " + in.hex() + " is held by cross-shard transaction " + it->second);
+    }
+    missing = true;
+    break;
   }
-  std::set<bytes> required;
+  if (!missing) {
+    r.status = status_code::ok;
+    return r;
+  }
+  if (auto first = settled_before(stx.id)) {
+    return *first;
+  }
+  for (const auto& in : stx.tx.inputs) {
+    if (m_unspent.contains(in) ||
+        (local_only && shard_of(in, m_config.shard_count) != m_config.shard)) {
+      continue;
+    }
+    auto known = m_db->find_token(in);
+    if (known && known->spent) {
+      return refuse_with(status_code::input_spent,
+                         "input " + in.hex() + " spent by " + known->spent_by.hex());
+    }
+    if (known.code() != status_code::not_found && !known.ok()) {
+      return refuse_with(known.code(), known.err().message);
+    }
+    return refuse_with(status_code::input_unknown, "input " + in.hex() + " does not exist");
+  }
+  CBDC_ASSERT(false && "a missing input was not found again");
+  return r;
+}
 
-  if (tx.kind == tx_kind::issue) {
-    const currency cur = tx.outputs.front().cur;
-    for (const auto& out : tx.outputs) {
-      if (out.cur != cur) {
-        return refuse(status_code::currency_mismatch, "an issuance is in one currency");
-      }
-    }
-    const auto issuer = m_config.issuers.find(cur);
-    if (issuer == m_config.issuers.end()) {
-      return refuse(status_code::not_permitted,
-                    "no " + std::string{currency_code(cur)} + " issuer on this shard");
-    }
-    required.insert(issuer->second.encode());
-    if (m_unspent.contains(token_id_of(tx.prof, stx.id, 0))) {
-      if (auto first = settled_before()) {
+auto engine::check_against_registry(pending& p, std::unordered_map<hash256, token_info>& spent_here,
+                                    std::vector<token_info>& inputs) -> receipt {
+  const auto& stx = p.tx;
+  if (stx.tx.kind == tx_kind::issue) {
+    // A repeated issuance: its first output exists already.
+    if (m_unspent.contains(token_id_of(stx.tx.prof, stx.id, 0))) {
+      if (auto first = settled_before(stx.id)) {
         return *first;
       }
     }
   } else {
-    bool missing = false;
-    for (const auto& in : tx.inputs) {
-      if (const auto it = m_unspent.find(in); it != m_unspent.end()) {
-        inputs.push_back(it->second);
-        continue;
-      }
-      if (const auto it = spent_here.find(in); it != spent_here.end()) {
-        return refuse(status_code::input_spent,
-                      "input " + in.hex() + " spent by " + it->second.spent_by.hex());
-      }
-      missing = true;
-      break;
-    }
-    if (missing) {
-      if (auto first = settled_before()) {
-        return *first;
-      }
-      for (const auto& in : tx.inputs) {
-        if (m_unspent.contains(in)) {
-          continue;
-        }
-        auto known = m_db->find_token(in);
-        if (known) {
-          return refuse(status_code::input_spent,
-                        "input " + in.hex() + " spent by " + known->spent_by.hex());
-        }
-        if (known.code() != status_code::not_found) {
-          return refuse(known.code(), known.err().message);
-        }
-        return refuse(status_code::input_unknown, "input " + in.hex() + " does not exist");
-      }
-    }
-    for (const auto& t : inputs) {
-      required.insert(t.owner.encode());
-    }
-    std::map<currency, std::int64_t> in_sums;
-    std::map<currency, std::int64_t> out_sums;
-    for (const auto& t : inputs) {
-      auto sum = checked_add(in_sums[t.cur], t.amount_minor);
-      if (!sum) {
-        return refuse(status_code::amount_invalid, "inputs overflow 64 bits");
-      }
-      in_sums[t.cur] = *sum;
-    }
-    for (const auto& o : tx.outputs) {
-      out_sums[o.cur] += o.amount_minor;  // checked in check_stateless
-    }
-    if (tx.kind == tx_kind::redeem) {
-      if (in_sums.size() != 1) {
-        return refuse(status_code::currency_mismatch, "a redemption is in one currency");
-      }
-      const auto issuer = m_config.issuers.find(in_sums.begin()->first);
-      if (issuer == m_config.issuers.end()) {
-        return refuse(
-            status_code::not_permitted,
-            "no " + std::string{currency_code(in_sums.begin()->first)} + " issuer on this shard");
-      }
-      required.insert(issuer->second.encode());
-    } else {
-      for (const auto& [cur, amount] : out_sums) {
-        if (!in_sums.contains(cur)) {
-          return refuse(status_code::currency_mismatch,
-                        "outputs in " + std::string{currency_code(cur)} + " but no inputs");
-        }
-      }
-      for (const auto& [cur, amount] : in_sums) {
-        const auto out = out_sums.find(cur);
-        if (out == out_sums.end()) {
-          return refuse(status_code::currency_mismatch,
-                        "inputs in " + std::string{currency_code(cur)} + " but no outputs");
-        }
-        if (out->second != amount) {
-          return refuse(status_code::value_not_conserved,
-                        std::string{currency_code(cur)} + " inputs " + std::to_string(amount) +
-                            " != outputs " + std::to_string(out->second));
-        }
-      }
+    auto collected = collect_inputs(stx, false, spent_here, inputs);
+    if (collected.status != status_code::ok) {
+      return collected;
     }
   }
-  for (const auto& key : required) {
-    if (!signers.contains(key)) {
-      return refuse(status_code::missing_signature, "no signature by " + to_hex(key).substr(0, 18));
-    }
-  }
-  for (const auto& key : signers) {
-    if (!required.contains(key)) {
-      return refuse(status_code::bad_signature,
-                    "signature by " + to_hex(key).substr(0, 18) + ", which owns no input");
-    }
+  receipt r;
+  r.tx_id = stx.id;
+  r.shard = m_config.shard;
+  if (auto checked = check_value_and_signers(stx, inputs, m_config); !checked) {
+    r.status = checked.code();
+    r.detail = checked.err().message;
+    return r;
   }
   r.status = status_code::ok;
   return r;
+}
+
+void engine::publish(const std::vector<const signed_tx*>& txs, const receipt& r) {
+  if (m_on_settled && !txs.empty()) {
+    m_on_settled(txs, r);
+  }
 }
 
 void engine::settle_batch(std::vector<pending>& batch) {
@@ -338,9 +473,12 @@ void engine::settle_batch(std::vector<pending>& batch) {
 
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& p = batch[i];
+    if (p.what != op::submit) {
+      continue;  // cross-shard steps run after the batch, in order
+    }
     if (!p.verified) {
-      receipts[i] =
-          receipt{p.verified.code(), p.verified.err().message, p.tx.id, m_config.shard, 0, 0};
+      receipts[i] = receipt{p.verified.code(), p.verified.err().message, p.tx.id,
+                            m_config.shard, 0, 0};
       continue;
     }
     if (in_batch.contains(p.tx.id)) {
@@ -362,16 +500,11 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto& tx = p.tx.tx;
     for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
       const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, token_info{tid,
-                                        tx.outputs[k].cur,
-                                        tx.outputs[k].amount_minor,
-                                        tx.outputs[k].owner,
-                                        p.tx.id,
-                                        false,
-                                        {}});
+      m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
+                                        tx.outputs[k].owner, p.tx.id, false, {}});
       created_here.push_back(tid);
     }
-    accepted.push_back(commit_item{&p.tx, p.client_request_id, std::move(inputs)});
+    accepted.push_back(commit_item{&p.tx, p.client_request_id, std::move(inputs), all_outputs(p.tx)});
     accepted_index.push_back(i);
   }
 
@@ -380,8 +513,8 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto at = now_us();
     auto committed = m_db->commit_batch(seq, at, accepted);
     if (!committed && committed.code() == status_code::internal) {
-      // The database and memory disagree or the commit is in doubt: stop; the restart
-      // reloads the truth from PostgreSQL and clients retry with the same ids.
+      // The commit is in doubt: stop; the restart reloads the truth from PostgreSQL and
+      // clients retry with the same ids.
       std::fprintf(stderr, "cbdc-settle: fatal: %s\n", to_string(committed.err()).c_str());
       std::abort();
     }
@@ -404,14 +537,12 @@ void engine::settle_batch(std::vector<pending>& batch) {
         receipts[i].batch_seq = seq;
         receipts[i].settled_at_us = at;
       }
-      if (m_on_settled) {
-        std::vector<const signed_tx*> txs;
-        txs.reserve(accepted.size());
-        for (const auto& item : accepted) {
-          txs.push_back(item.tx);
-        }
-        m_on_settled(txs, receipts[accepted_index.front()]);
+      std::vector<const signed_tx*> txs;
+      txs.reserve(accepted.size());
+      for (const auto& item : accepted) {
+        txs.push_back(item.tx);
       }
+      publish(txs, receipts[accepted_index.front()]);
     }
   }
   for (const auto i : duplicates) {
@@ -421,10 +552,95 @@ void engine::settle_batch(std::vector<pending>& batch) {
       receipts[i].detail = "settled before in batch " + std::to_string(receipts[i].batch_seq);
     }
   }
-  m_unspent_count = m_unspent.size();
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].done(receipts[i]);
+    switch (batch[i].what) {
+      case op::submit: batch[i].done(receipts[i]); break;
+      case op::prepare: do_prepare(batch[i]); break;
+      case op::resolve: do_resolve(batch[i]); break;
+    }
   }
+  m_unspent_count = m_unspent.size();
+}
+
+void engine::do_prepare(pending& p) {
+  const auto& gid = p.client_request_id;
+  if (!p.verified) {
+    p.on_prepared(p.verified.err(), {});
+    return;
+  }
+  if (m_reservations.contains(gid)) {
+    p.on_prepared(error{status_code::bad_request, gid + " is prepared already"}, {});
+    return;
+  }
+  std::vector<token_info> inputs;
+  const auto collected = collect_inputs(p.tx, true, {}, inputs);
+  if (collected.status != status_code::ok) {
+    p.on_prepared(error{collected.status, collected.detail}, {});
+    return;
+  }
+  if (p.tx.tx.kind == tx_kind::issue || inputs.empty()) {
+    // No input here: a replay of a settled transaction shows as its tx row.
+    if (auto first = settled_before(p.tx.id)) {
+      p.on_prepared(error{status_code::already_settled, first->detail}, {});
+      return;
+    }
+  }
+  reservation held{p.tx, inputs, {}};
+  for (std::uint32_t k = 0; k < p.tx.tx.outputs.size(); ++k) {
+    if (shard_of(token_id_of(p.tx.tx.prof, p.tx.id, k), m_config.shard_count) == m_config.shard) {
+      held.outputs.push_back(k);
+    }
+  }
+  const auto seq = m_batch_seq + 1;
+  commit_item item{&held.tx, gid, inputs, held.outputs};
+  auto prepared = m_db->prepare(gid, seq, now_us(), item);
+  if (!prepared) {
+    p.on_prepared(prepared.err(), {});
+    return;
+  }
+  m_batch_seq = seq;
+  for (const auto& t : inputs) {
+    m_unspent.erase(t.token_id);
+    m_locked.emplace(t.token_id, gid);
+  }
+  m_reservations.emplace(gid, std::move(held));
+  p.on_prepared(error{status_code::ok, ""}, inputs);
+}
+
+void engine::do_resolve(pending& p) {
+  const auto& gid = p.client_request_id;
+  auto finished = m_db->finish_prepared(gid, p.commit);
+  if (!finished && finished.code() != status_code::not_found) {
+    p.on_resolved(finished.err());  // transient: the coordinator asks again
+    return;
+  }
+  const auto it = m_reservations.find(gid);
+  if (it != m_reservations.end()) {
+    auto& held = it->second;
+    for (const auto& t : held.inputs) {
+      m_locked.erase(t.token_id);
+      if (!p.commit) {
+        m_unspent.emplace(t.token_id, t);
+      }
+    }
+    if (p.commit) {
+      const auto& tx = held.tx.tx;
+      for (const auto k : held.outputs) {
+        const auto tid = token_id_of(tx.prof, held.tx.id, k);
+        m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
+                                          tx.outputs[k].owner, held.tx.id, false, {}});
+      }
+      receipt r;
+      r.tx_id = held.tx.id;
+      r.shard = m_config.shard;
+      r.batch_seq = m_batch_seq;
+      r.settled_at_us = now_us();
+      publish({&held.tx}, r);
+    }
+    m_reservations.erase(it);
+  }
+  // Not found and no reservation: resolved before (a repeated word from the coordinator).
+  p.on_resolved(error{status_code::ok, ""});
 }
 
 }  // namespace cbdc::settlement

@@ -19,29 +19,44 @@ namespace cbdc::settlement {
 
 struct engine_config {
   profile prof{profile::ed25519};
-  /// The issuer key of each currency this shard accepts issuance and redemption for.
+  /// The issuer key of each currency whose issuance and redemption this deployment accepts.
   std::map<currency, public_key> issuers;
   std::uint32_t shard{0};
+  std::uint32_t shard_count{1};        ///< shards own equal ranges of the token id's first byte
+  std::string coordinator_endpoint;    ///< asked about in-doubt transactions at start
   std::size_t max_batch{2000};         ///< transactions per database transaction, at most
   int batch_wait_ms{2};                ///< how long a batch waits to fill after its first arrival
   std::size_t queue_capacity{50'000};  ///< pending transactions before "overloaded"
   unsigned verify_threads{0};          ///< signature workers; 0 = one per core
 };
 
-/// Checks what can be checked without the registry, signatures included: profile,
-/// amounts, repeated inputs, the shape of each kind. Pure; safe from any thread.
-auto check_stateless(const signed_tx& tx, const engine_config& config) -> status;
+/// Checks what can be checked without the registry, signatures included: profile, amounts,
+/// repeated inputs, the shape of each kind and, when `whole_on_this_shard`, that every token
+/// lives on this shard (else wrong_shard). Pure; safe from any thread.
+auto check_stateless(const signed_tx& tx, const engine_config& config, bool whole_on_this_shard = true)
+    -> status;
 
-/// The settlement pipeline: verify workers -> batcher -> one PostgreSQL transaction per batch
-/// -> receipts, sent only after COMMIT returned. The unspent set lives in memory, reloaded from
-/// PostgreSQL at start.
+/// Given all the input tokens, checks value conservation per currency and that exactly the
+/// right keys signed: the inputs' owners, plus the currency's issuer for issuance (alone) and
+/// redemption. Pure; used by the shards and by the cross-shard coordinator.
+auto check_value_and_signers(const signed_tx& tx, const std::vector<token_info>& inputs,
+                             const engine_config& config) -> status;
+
+/// The settlement pipeline of one shard: verify workers -> batcher -> one PostgreSQL transaction
+/// per batch -> receipts, sent only after COMMIT returned. The unspent set lives in memory,
+/// reloaded from PostgreSQL at start. The batcher also takes this shard's part in cross-shard
+/// transactions (prepare, then commit or abort, on the coordinator's word).
 class engine {
  public:
   using done_fn = std::function<void(const receipt&)>;
   /// Called after each committed batch with the accepted transactions (for notifications).
   using settled_fn = std::function<void(const std::vector<const signed_tx*>&, const receipt&)>;
+  /// The answer to a prepare: the status and this shard's input tokens.
+  using prepared_fn = std::function<void(const error&, const std::vector<token_info>&)>;
+  using resolved_fn = std::function<void(const error&)>;
 
-  /// Loads the unspent set and starts the threads. Errors from the store.
+  /// Resolves in-doubt prepared transactions (asking the coordinator), loads the unspent set and
+  /// starts the threads. Errors from the store, or unavailable when the coordinator cannot say.
   static auto start(engine_config config, std::unique_ptr<store> db, settled_fn on_settled = {})
       -> result<std::unique_ptr<engine>>;
   ~engine();
@@ -51,33 +66,64 @@ class engine {
   /// Queues a transaction; done is called exactly once, from an engine thread, with the
   /// receipt (overloaded at once when the queue is full).
   void submit(signed_tx tx, std::string client_request_id, done_fn done);
+  /// This shard's part of a cross-shard transaction: hold its inputs, write its part and
+  /// PREPARE TRANSACTION gid.
+  void prepare(std::string gid, signed_tx tx, prepared_fn done);
+  /// COMMIT PREPARED or ROLLBACK PREPARED gid. Idempotent.
+  void resolve(std::string gid, bool commit, resolved_fn done);
 
   [[nodiscard]] auto unspent_count() const -> std::size_t { return m_unspent_count.load(); }
   void stop();
 
  private:
+  enum class op : std::uint8_t { submit, prepare, resolve };
   struct pending {
+    op what{op::submit};
     signed_tx tx;
-    std::string client_request_id;
+    std::string client_request_id;  // for prepare and resolve: the gid
+    bool commit{false};
     done_fn done;
+    prepared_fn on_prepared;
+    resolved_fn on_resolved;
     status verified{ok_status()};
+  };
+  /// A prepared cross-shard transaction's hold on this shard.
+  struct reservation {
+    signed_tx tx;
+    std::vector<token_info> inputs;
+    std::vector<std::uint32_t> outputs;  // indices of the outputs that live here
   };
 
   engine(engine_config config, std::unique_ptr<store> db, settled_fn on_settled);
+  auto resolve_in_doubt() -> status;
+  void enqueue(pending&& p);
+  void refuse(pending& p, const error& err);
   void verify_loop();
   void batch_loop();
   void settle_batch(std::vector<pending>& batch);
+  void do_prepare(pending& p);
+  void do_resolve(pending& p);
+  /// Collects the inputs (those on this shard when `local_only`) from the unspent set; a missing
+  /// one gives the receipt's status (already_settled, input_spent, input_locked, input_unknown).
+  auto collect_inputs(const signed_tx& stx, bool local_only,
+                      const std::unordered_map<hash256, token_info>& spent_here,
+                      std::vector<token_info>& inputs) -> receipt;
   auto check_against_registry(pending& p, std::unordered_map<hash256, token_info>& spent_here,
                               std::vector<token_info>& inputs) -> receipt;
+  auto settled_before(const hash256& id) -> std::optional<receipt>;
+  void publish(const std::vector<const signed_tx*>& txs, const receipt& r);
 
   engine_config m_config;
   std::unique_ptr<store> m_db;
   settled_fn m_on_settled;
   bounded_queue<pending> m_incoming;
   bounded_queue<pending> m_verified;
-  std::unordered_map<hash256, token_info> m_unspent;  // only the batch thread touches it
-  std::atomic<std::size_t> m_unspent_count{0};
+  // Touched only by the batch thread:
+  std::unordered_map<hash256, token_info> m_unspent;
+  std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
+  std::map<std::string, reservation> m_reservations;
   std::uint64_t m_batch_seq{0};
+  std::atomic<std::size_t> m_unspent_count{0};
   std::vector<std::thread> m_verifiers;
   std::thread m_batcher;
   std::atomic<bool> m_stopped{false};

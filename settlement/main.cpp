@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/daemon.hpp"
+#include "settlement/coordinator.hpp"
 #include "settlement/service.hpp"
 
 namespace po = boost::program_options;
@@ -45,7 +46,10 @@ auto main(int argc, char** argv) -> int {
   settlement::service_config config;
   std::vector<std::string> issuers;
   std::string prof_name = "ed25519";
-  po::options_description opts("cbdc-settle (migrate | serve) [options]");
+  std::string shard_list;
+  std::string crash_after;
+  unsigned coordinator_workers = 4;
+  po::options_description opts("cbdc-settle (migrate | serve | coordinate) [options]");
   opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
                                             "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
@@ -54,6 +58,9 @@ auto main(int argc, char** argv) -> int {
       "profile", po::value(&prof_name)->default_value(prof_name), "ed25519 or sm2")(
       "issuer", po::value(&issuers)->composing(), "CUR=PUBLIC_KEY_HEX, once per currency")(
       "shard", po::value(&config.engine.shard)->default_value(0), "this shard's number")(
+      "shards", po::value(&config.engine.shard_count)->default_value(1), "how many shards")(
+      "coordinator", po::value(&config.engine.coordinator_endpoint)->default_value(""),
+      "the cross-shard coordinator, asked about in-doubt transactions at start")(
       "max-batch", po::value(&config.engine.max_batch)->default_value(config.engine.max_batch),
       "transactions per database commit, at most")(
       "batch-ms",
@@ -75,7 +82,8 @@ auto main(int argc, char** argv) -> int {
     std::fprintf(stderr, "cbdc-settle: %s\n", e.what());
     return 2;
   }
-  if (vm.count("help") != 0U || (command != "migrate" && command != "serve")) {
+  if (vm.count("help") != 0U ||
+      (command != "migrate" && command != "serve" && command != "coordinate")) {
     std::cout << opts << "\n";
     return command.empty() && vm.count("help") != 0U ? 0 : 2;
   }
@@ -106,6 +114,31 @@ auto main(int argc, char** argv) -> int {
     return fail(parsed.err());
   }
   config.engine.issuers = std::move(*parsed);
+  if (command == "coordinate") {
+    settlement::coordinator_config cc;
+    cc.db_url = config.db_url;
+    cc.endpoint = config.endpoint;
+    cc.rules = config.engine;
+    cc.workers = std::max(1U, coordinator_workers);
+    cc.crash_after = crash_after;
+    for (std::size_t start = 0; start < shard_list.size();) {
+      const auto comma = shard_list.find(',', start);
+      cc.shard_endpoints.push_back(shard_list.substr(start, comma - start));
+      start = comma == std::string::npos ? shard_list.size() : comma + 1;
+    }
+    auto coord = settlement::coordinator::start(cc);
+    if (!coord) {
+      return fail(coord.err());
+    }
+    std::printf("cbdc-settle: coordinator of %zu shards listening on %s\n",
+                cc.shard_endpoints.size(), (*coord)->endpoint().c_str());
+    std::fflush(stdout);
+    wait_for_shutdown();
+    return 0;
+  }
+  if (config.engine.shard_count == 0 || config.engine.shard >= config.engine.shard_count) {
+    return fail(error{status_code::bad_request, "--shard must be below --shards"});
+  }
   auto svc = settlement::service::start(config);
   if (!svc) {
     return fail(svc.err());

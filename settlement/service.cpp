@@ -79,6 +79,38 @@ void service::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply
     });
     return;
   }
+  if (request.payload_case() == wire::Envelope::kPrepare) {
+    auto tx = from_wire(request.prepare().tx());
+    if (!tx) {
+      wire::Envelope answer;
+      answer.mutable_prepared()->set_status(static_cast<std::uint32_t>(tx.code()));
+      answer.mutable_prepared()->set_detail(tx.err().message);
+      reply(std::move(answer));
+      return;
+    }
+    m_engine->prepare(request.prepare().gid(), std::move(*tx),
+                      [reply](const error& err, const std::vector<token_info>& inputs) {
+                        wire::Envelope answer;
+                        auto* out = answer.mutable_prepared();
+                        out->set_status(static_cast<std::uint32_t>(err.code));
+                        out->set_detail(err.message);
+                        for (const auto& t : inputs) {
+                          *out->add_inputs() = to_wire(t);
+                        }
+                        reply(std::move(answer));
+                      });
+    return;
+  }
+  if (request.payload_case() == wire::Envelope::kResolve) {
+    m_engine->resolve(request.resolve().gid(), request.resolve().commit(),
+                      [reply](const error& err) {
+                        wire::Envelope answer;
+                        answer.mutable_resolved()->set_status(static_cast<std::uint32_t>(err.code));
+                        answer.mutable_resolved()->set_detail(err.message);
+                        reply(std::move(answer));
+                      });
+    return;
+  }
   query q{std::move(request), reply};
   if (!m_queries.try_push(q)) {
     reply(error_envelope(0, error{status_code::overloaded, "query queue is full"}));

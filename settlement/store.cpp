@@ -63,6 +63,13 @@ auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
   if (!conn) {
     return conn.err();
   }
+  try {
+    // A safety net: no statement of the engine may wait on a row lock for long.
+    pqxx::nontransaction tx(**conn);
+    tx.exec("SET lock_timeout = '5s'");
+  } catch (const std::exception& e) {
+    return error{status_code::unavailable, e.what()};
+  }
   return std::unique_ptr<store>(new store(std::move(*conn)));
 }
 
@@ -90,12 +97,20 @@ auto store::last_batch_seq() -> result<std::uint64_t> {
   });
 }
 
-auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
-                         const std::vector<commit_item>& items) -> status {
-  CBDC_ASSERT(batch_seq > 0);
-  if (items.empty()) {
-    return ok_status();
+auto all_outputs(const signed_tx& tx) -> std::vector<std::uint32_t> {
+  std::vector<std::uint32_t> out(tx.tx.outputs.size());
+  for (std::uint32_t i = 0; i < out.size(); ++i) {
+    out[i] = i;
   }
+  return out;
+}
+
+namespace {
+
+/// Inserts the items' transactions, new tokens, spends and supply changes with one statement
+/// per table (array-bound parameters; no per-row round trips).
+void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64_t settled_at_us,
+                 const std::vector<commit_item>& items) {
   std::vector<std::string> tx_ids;
   std::vector<std::int64_t> kinds;
   std::vector<std::string> wires;
@@ -116,11 +131,11 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
     kinds.push_back(static_cast<std::int64_t>(stx.tx.kind));
     std::string wire_bytes;
     CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
-    wires.push_back(to_hex(
-        byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()}));
+    wires.push_back(to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
+                                     wire_bytes.size()}));
     request_ids.push_back(item.client_request_id);
-    for (std::uint32_t i = 0; i < stx.tx.outputs.size(); ++i) {
-      const auto& out = stx.tx.outputs[i];
+    for (const auto i : item.outputs) {
+      const auto& out = stx.tx.outputs.at(i);
       CBDC_ASSERT(out.amount_minor > 0);
       tok_ids.push_back(token_id_of(stx.tx.prof, stx.id, i).hex());
       tok_tx.push_back(id_hex);
@@ -146,45 +161,105 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
       }
     }
   }
+  tx.exec_params(
+      "INSERT INTO settlement.tx (tx_id, kind, signed_tx, batch_seq, client_request_id, "
+      "settled_at) SELECT decode(t.id, 'hex'), t.kind, decode(t.w, 'hex'), $5, t.crid, "
+      "timestamptz 'epoch' + $6::bigint * interval '1 microsecond' FROM unnest($1::text[], "
+      "$2::int2[], $3::text[], $4::text[]) AS t(id, kind, w, crid)",
+      pg::text_array(tx_ids), pg::int_array(kinds), pg::text_array(wires),
+      pg::text_array(request_ids), static_cast<std::int64_t>(batch_seq), settled_at_us);
+  if (!tok_ids.empty()) {
+    tx.exec_params(
+        "INSERT INTO settlement.token (token_id, created_by, idx, currency, amount_minor, "
+        "owner_key) SELECT decode(t.id, 'hex'), decode(t.tx, 'hex'), t.idx, t.cur, t.amount, "
+        "decode(t.owner, 'hex') FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], "
+        "$5::int8[], $6::text[]) AS t(id, tx, idx, cur, amount, owner)",
+        pg::text_array(tok_ids), pg::text_array(tok_tx), pg::int_array(tok_idx),
+        pg::text_array(tok_cur), pg::int_array(tok_amount), pg::text_array(tok_owner));
+  }
+  if (!spent_ids.empty()) {
+    // The registry said every input was unspent; the primary key of settlement.spent makes the
+    // database agree or refuse the whole batch.
+    tx.exec_params(
+        "INSERT INTO settlement.spent (token_id, spent_by) SELECT decode(u.id, 'hex'), "
+        "decode(u.tx, 'hex') FROM unnest($1::text[], $2::text[]) AS u(id, tx)",
+        pg::text_array(spent_ids), pg::text_array(spent_by));
+  }
+  for (const auto& [cur, delta] : supply_delta) {
+    const std::string code{currency_code(cur)};
+    tx.exec_params("INSERT INTO settlement.supply (currency) VALUES ($1) ON CONFLICT DO NOTHING",
+                   code);
+    tx.exec_params(
+        "UPDATE settlement.supply SET issued_minor = issued_minor + $2, redeemed_minor = "
+        "redeemed_minor + $3 WHERE currency = $1",
+        code, delta.first, delta.second);
+  }
+}
+
+}  // namespace
+
+auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
+                         const std::vector<commit_item>& items) -> status {
+  CBDC_ASSERT(batch_seq > 0);
+  if (items.empty()) {
+    return ok_status();
+  }
   return guarded([&]() -> status {
     pqxx::work tx(*m_conn);
-    const auto at = std::to_string(settled_at_us);
-    tx.exec_params(
-        "INSERT INTO settlement.tx (tx_id, kind, signed_tx, batch_seq, client_request_id, "
-        "settled_at) SELECT decode(t.id, 'hex'), t.kind, decode(t.w, 'hex'), $5, t.crid, "
-        "timestamptz 'epoch' + $6::bigint * interval '1 microsecond' FROM unnest($1::text[], "
-        "$2::int2[], $3::text[], "
-        "$4::text[]) AS t(id, kind, w, crid)",
-        pg::text_array(tx_ids), pg::int_array(kinds), pg::text_array(wires),
-        pg::text_array(request_ids), static_cast<std::int64_t>(batch_seq), at);
-    if (!tok_ids.empty()) {
-      tx.exec_params(
-          "INSERT INTO settlement.token (token_id, created_by, idx, currency, amount_minor, "
-          "owner_key) SELECT decode(t.id, 'hex'), decode(t.tx, 'hex'), t.idx, t.cur, t.amount, "
-          "decode(t.owner, 'hex') FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], "
-          "$5::int8[], $6::text[]) AS t(id, tx, idx, cur, amount, owner)",
-          pg::text_array(tok_ids), pg::text_array(tok_tx), pg::int_array(tok_idx),
-          pg::text_array(tok_cur), pg::int_array(tok_amount), pg::text_array(tok_owner));
-    }
-    if (!spent_ids.empty()) {
-      // The registry said every input was unspent; the primary key of settlement.spent makes the
-      // database agree or refuse the whole batch.
-      tx.exec_params(
-          "INSERT INTO settlement.spent (token_id, spent_by) SELECT decode(u.id, 'hex'), "
-          "decode(u.tx, 'hex') FROM unnest($1::text[], $2::text[]) AS u(id, tx)",
-          pg::text_array(spent_ids), pg::text_array(spent_by));
-    }
-    for (const auto& [cur, delta] : supply_delta) {
-      const std::string code{currency_code(cur)};
-      tx.exec_params("INSERT INTO settlement.supply (currency) VALUES ($1) ON CONFLICT DO NOTHING",
-                     code);
-      tx.exec_params(
-          "UPDATE settlement.supply SET issued_minor = issued_minor + $2, redeemed_minor = "
-          "redeemed_minor + $3 WHERE currency = $1",
-          code, delta.first, delta.second);
-    }
+    write_items(tx, batch_seq, settled_at_us, items);
     tx.commit();
     return ok_status();
+  });
+}
+
+auto store::prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_t settled_at_us,
+                    const commit_item& item) -> status {
+  CBDC_ASSERT(batch_seq > 0 && !gid.empty());
+  return guarded([&]() -> status {
+    // PREPARE TRANSACTION ends the transaction block itself, so it runs on a nontransaction
+    // with an explicit BEGIN rather than inside a pqxx::work.
+    pqxx::nontransaction tx(*m_conn);
+    tx.exec("BEGIN");
+    try {
+      write_items(tx, batch_seq, settled_at_us, {item});
+      tx.exec("PREPARE TRANSACTION " + tx.quote(gid));
+    } catch (...) {
+      try {
+        tx.exec("ROLLBACK");
+      } catch (const std::exception&) {
+        // The connection is gone; the server rolled back.
+      }
+      throw;
+    }
+    return ok_status();
+  });
+}
+
+auto store::finish_prepared(const std::string& gid, bool commit) -> status {
+  return guarded([&]() -> status {
+    pqxx::nontransaction tx(*m_conn);
+    const auto found =
+        tx.exec_params("SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
+                       "current_database()",
+                       gid);
+    if (found.empty()) {
+      return error{status_code::not_found, "no prepared transaction " + gid};
+    }
+    tx.exec(std::string{commit ? "COMMIT PREPARED " : "ROLLBACK PREPARED "} + tx.quote(gid));
+    return ok_status();
+  });
+}
+
+auto store::list_prepared() -> result<std::vector<std::string>> {
+  return guarded([&]() -> result<std::vector<std::string>> {
+    pqxx::nontransaction tx(*m_conn);
+    std::vector<std::string> out;
+    for (const auto& row :
+         tx.exec("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER "
+                 "BY prepared")) {
+      out.push_back(row[0].as<std::string>());
+    }
+    return out;
   });
 }
 

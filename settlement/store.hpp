@@ -15,13 +15,19 @@ namespace cbdc::settlement {
 
 auto migrations() -> std::vector<pg::migration>;
 
-/// One accepted transaction of a batch, ready to be written.
+/// One accepted transaction, ready to be written: the whole of it on a single-shard
+/// deployment, or this shard's part of a cross-shard one.
 struct commit_item {
   const signed_tx* tx{nullptr};
   std::string client_request_id;
-  /// The input tokens, as the registry had them (for the supply totals of redemptions).
+  /// The input tokens on this shard, as the registry had them.
   std::vector<token_info> inputs;
+  /// The indices of the outputs that live on this shard.
+  std::vector<std::uint32_t> outputs;
 };
+
+/// Every output index of a transaction.
+auto all_outputs(const signed_tx& tx) -> std::vector<std::uint32_t>;
 
 /// What settlement keeps in PostgreSQL (schema "settlement"). Not thread-safe: one store per
 /// thread, each with its own connection. Errors are typed: db_error, unavailable.
@@ -42,6 +48,15 @@ class store {
   /// the database; if one is not, nothing is written and the error is internal.
   auto commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
                     const std::vector<commit_item>& items) -> status;
+
+  /// Writes one item in its own database transaction and PREPARE TRANSACTION gid: durable,
+  /// invisible, and holding its rows until finish_prepared.
+  auto prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_t settled_at_us,
+               const commit_item& item) -> status;
+  /// COMMIT PREPARED (commit) or ROLLBACK PREPARED gid. not_found when no such gid is prepared.
+  auto finish_prepared(const std::string& gid, bool commit) -> status;
+  /// The gids of this database's prepared transactions.
+  auto list_prepared() -> result<std::vector<std::string>>;
 
   /// The receipt of a settled transaction (not_found when never settled).
   auto find_tx(const hash256& id, std::uint32_t shard) -> result<std::pair<receipt, std::string>>;

@@ -44,7 +44,7 @@ auto main(int argc, char** argv) -> int {
   po::options_description opts("options");
   opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
                                             "wallet folder")(
-      "settle", po::value(&settle_ep)->default_value(settle_ep), "cbdc-settle endpoint")(
+      "settle", po::value(&settle_ep)->default_value(settle_ep), "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init: ed25519 or sm2")(
       "to", po::value(&to), "payee public key (hex)")("amount", po::value(&amount_text),
                                                       "amount with currency, e.g. \"12.34 CNY\"")(
@@ -88,7 +88,11 @@ auto main(int argc, char** argv) -> int {
   }
   socket_options sock;
   sock.timeout_ms = 5000;
-  settlement::client settle(settle_ep, sock);
+  auto where = settlement::cluster::parse(settle_ep);
+  if (!where) {
+    return fail(where.err(), json);
+  }
+  settlement::client settle(*where, sock);
   if (command == "balance") {
     auto unspent = settle.list_unspent(key->pub());
     if (!unspent) {

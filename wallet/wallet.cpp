@@ -40,7 +40,7 @@ auto totals(const std::vector<settlement::token_info>& unspent)
 
 auto build_payment(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
                    const public_key& payee, money amount, std::uint64_t nonce,
-                   const std::string& memo) -> result<signed_tx> {
+                   const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
   if (amount.minor() <= 0) {
     return error{status_code::amount_invalid, "a payment must be positive, not " + amount.format()};
   }
@@ -107,6 +107,16 @@ auto build_payment(const key_pair& payer, const std::vector<settlement::token_in
   if (have > amount.minor()) {
     tx.outputs.push_back(tx_output{amount.cur(), have - amount.minor(), payer.pub()});
   }
+  if (shard_count > 1) {
+    const auto home = shard_of(tx.inputs.front(), shard_count);
+    const bool one_shard = std::all_of(tx.inputs.begin(), tx.inputs.end(), [&](const hash256& in) {
+      return shard_of(in, shard_count) == home;
+    });
+    if (one_shard) {
+      // Expected tries: shard_count ^ outputs; bounded, else the coordinator takes it.
+      co_locate(tx, home, shard_count, nonce);
+    }
+  }
   auto stx = signed_tx::make(std::move(tx));
   stx.sign_with(payer);
   return stx;
@@ -125,7 +135,7 @@ auto pay(settlement::client& settle, const key_pair& payer, const public_key& pa
   if (!unspent) {
     return unspent.err();
   }
-  auto tx = build_payment(payer, *unspent, payee, amount, random_nonce(), memo);
+  auto tx = build_payment(payer, *unspent, payee, amount, random_nonce(), memo, settle.shard_count());
   if (!tx) {
     return tx.err();
   }

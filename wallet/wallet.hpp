@@ -24,11 +24,13 @@ auto totals(const std::vector<settlement::token_info>& unspent)
     -> result<std::map<currency, std::int64_t>>;
 
 /// Builds and signs a transfer of `amount` from payer's tokens to payee: the largest tokens of
-/// the currency first, change back to the payer. Errors: amount_invalid, insufficient_funds,
-/// too_large (would need more than the codec's input limit).
+/// the currency first, change back to the payer. With several shards, when the chosen tokens
+/// live on one shard the nonce is chosen (from `nonce` up) so that the outputs live there too and
+/// the payment commits on that shard alone. Errors: amount_invalid, insufficient_funds,
+/// too_large (would need more than the codec's input limit), profile_mismatch.
 auto build_payment(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
                    const public_key& payee, money amount, std::uint64_t nonce,
-                   const std::string& memo) -> result<signed_tx>;
+                   const std::string& memo, std::uint32_t shard_count = 1) -> result<signed_tx>;
 
 /// A fresh random nonce for a transaction.
 auto random_nonce() -> std::uint64_t;
