@@ -17,7 +17,19 @@ auto now_us() -> std::int64_t {
       .count();
 }
 
-auto short_key(const bytes& encoded) -> std::string { return to_hex(encoded).substr(0, 18); }
+auto short_key(const bytes& encoded) -> std::string {
+  return to_hex(encoded).substr(0, 18);
+}
+
+/// PostgreSQL's prepared-transaction ids are unique across a whole cluster, and shards may share
+/// one: each shard prepares the coordinator's gid under "<gid>.s<shard>".
+auto local_gid(const std::string& gid, std::uint32_t shard) -> std::string {
+  return gid + ".s" + std::to_string(shard);
+}
+
+auto coordinator_gid(const std::string& local) -> std::string {
+  return local.substr(0, local.rfind(".s"));
+}
 
 auto overloaded_error() -> error {
   return error{status_code::overloaded, "settlement queue is full; retry later"};
@@ -29,10 +41,9 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
     -> status {
   const auto& tx = stx.tx;
   if (tx.prof != config.prof) {
-    return error{status_code::profile_mismatch, "a " + std::string{profile_name(tx.prof)} +
-                                                    " transaction on a " +
-                                                    std::string{profile_name(config.prof)} +
-                                                    " deployment"};
+    return error{status_code::profile_mismatch,
+                 "a " + std::string{profile_name(tx.prof)} + " transaction on a " +
+                     std::string{profile_name(config.prof)} + " deployment"};
   }
   switch (tx.kind) {
     case tx_kind::issue:
@@ -236,7 +247,13 @@ auto engine::resolve_in_doubt() -> status {
   opts.timeout_ms = 2000;
   rpc_client coordinator(m_config.coordinator_endpoint, opts);
   constexpr int k_max_rounds = 60;  // about two minutes with the coordinator away
-  for (const auto& gid : *gids) {
+  for (const auto& local : *gids) {
+    const auto suffix = local.rfind(".s");
+    if (local.rfind("cbdc-", 0) != 0 || suffix == std::string::npos ||
+        local.substr(suffix + 2) != std::to_string(m_config.shard)) {
+      continue;  // not a settlement shard's, or another shard's in the same database
+    }
+    const auto gid = coordinator_gid(local);
     bool done = false;
     for (int round = 0; round < k_max_rounds && !done; ++round) {
       wire::Envelope req;
@@ -245,7 +262,7 @@ auto engine::resolve_in_doubt() -> status {
       if (answer && answer->payload_case() == wire::Envelope::kDecision &&
           answer->decision().outcome() != 3) {
         const bool commit = answer->decision().outcome() == 1;
-        if (auto finished = m_db->finish_prepared(gid, commit);
+        if (auto finished = m_db->finish_prepared(local, commit);
             !finished && finished.code() != status_code::not_found) {
           return finished.err();
         }
@@ -263,7 +280,9 @@ auto engine::resolve_in_doubt() -> status {
   return ok_status();
 }
 
-engine::~engine() { stop(); }
+engine::~engine() {
+  stop();
+}
 
 void engine::stop() {
   if (m_stopped.exchange(true)) {
@@ -477,8 +496,8 @@ void engine::settle_batch(std::vector<pending>& batch) {
       continue;  // cross-shard steps run after the batch, in order
     }
     if (!p.verified) {
-      receipts[i] = receipt{p.verified.code(), p.verified.err().message, p.tx.id,
-                            m_config.shard, 0, 0};
+      receipts[i] =
+          receipt{p.verified.code(), p.verified.err().message, p.tx.id, m_config.shard, 0, 0};
       continue;
     }
     if (in_batch.contains(p.tx.id)) {
@@ -500,11 +519,17 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto& tx = p.tx.tx;
     for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
       const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
-                                        tx.outputs[k].owner, p.tx.id, false, {}});
+      m_unspent.emplace(tid, token_info{tid,
+                                        tx.outputs[k].cur,
+                                        tx.outputs[k].amount_minor,
+                                        tx.outputs[k].owner,
+                                        p.tx.id,
+                                        false,
+                                        {}});
       created_here.push_back(tid);
     }
-    accepted.push_back(commit_item{&p.tx, p.client_request_id, std::move(inputs), all_outputs(p.tx)});
+    accepted.push_back(
+        commit_item{&p.tx, p.client_request_id, std::move(inputs), all_outputs(p.tx)});
     accepted_index.push_back(i);
   }
 
@@ -593,7 +618,7 @@ void engine::do_prepare(pending& p) {
   }
   const auto seq = m_batch_seq + 1;
   commit_item item{&held.tx, gid, inputs, held.outputs};
-  auto prepared = m_db->prepare(gid, seq, now_us(), item);
+  auto prepared = m_db->prepare(local_gid(gid, m_config.shard), seq, now_us(), item);
   if (!prepared) {
     p.on_prepared(prepared.err(), {});
     return;
@@ -609,7 +634,7 @@ void engine::do_prepare(pending& p) {
 
 void engine::do_resolve(pending& p) {
   const auto& gid = p.client_request_id;
-  auto finished = m_db->finish_prepared(gid, p.commit);
+  auto finished = m_db->finish_prepared(local_gid(gid, m_config.shard), p.commit);
   if (!finished && finished.code() != status_code::not_found) {
     p.on_resolved(finished.err());  // transient: the coordinator asks again
     return;
@@ -627,8 +652,13 @@ void engine::do_resolve(pending& p) {
       const auto& tx = held.tx.tx;
       for (const auto k : held.outputs) {
         const auto tid = token_id_of(tx.prof, held.tx.id, k);
-        m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
-                                          tx.outputs[k].owner, held.tx.id, false, {}});
+        m_unspent.emplace(tid, token_info{tid,
+                                          tx.outputs[k].cur,
+                                          tx.outputs[k].amount_minor,
+                                          tx.outputs[k].owner,
+                                          held.tx.id,
+                                          false,
+                                          {}});
       }
       receipt r;
       r.tx_id = held.tx.id;

@@ -70,8 +70,14 @@ auto main(int argc, char** argv) -> int {
       po::value(&config.engine.queue_capacity)->default_value(config.engine.queue_capacity),
       "pending transactions before answering overloaded")(
       "verify-threads", po::value(&config.engine.verify_threads)->default_value(0),
-      "signature workers (0: one per core)")("command", po::value(&command)->default_value(""),
-                                             "migrate or serve");
+      "signature workers (0: one per core)")(
+      "shard-endpoints", po::value(&shard_list)->default_value(""),
+      "for coordinate: the shards' endpoints, comma-separated, shard 0 first")(
+      "workers", po::value(&coordinator_workers)->default_value(coordinator_workers),
+      "for coordinate: transactions in two-phase commit at once")(
+      "crash-after", po::value(&crash_after)->default_value(""),
+      "for coordinate, a test hook: prepare or decision")(
+      "command", po::value(&command)->default_value(""), "migrate, serve or coordinate");
   po::positional_options_description pos;
   pos.add("command", 1);
   po::variables_map vm;
