@@ -43,7 +43,8 @@ auto main(int argc, char** argv) -> int {
   opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
                                             "bank folder")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
-      "settle", po::value(&settle_ep)->default_value(settle_ep), "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
+      "settle", po::value(&settle_ep)->default_value(settle_ep),
+      "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
       "issuer", po::value(&issuer_ep)->default_value(issuer_ep), "cbdc-issuer endpoint")(
       "bank-id", po::value(&bank_id), "this bank's id at the issuer")(
       "amount", po::value(&amount_text), "amount with currency")(

@@ -223,8 +223,8 @@ auto shards_of(const transaction& tx, const hash256& tx_id, std::uint32_t shard_
   return out;
 }
 
-auto co_locate(transaction& tx, std::uint32_t shard, std::uint32_t shard_count,
-               std::uint64_t start, int max_tries) -> bool {
+auto co_locate(transaction& tx, std::uint32_t shard, std::uint32_t shard_count, std::uint64_t start,
+               int max_tries) -> bool {
   CBDC_ASSERT(shard < shard_count);
   const auto original = tx.nonce;
   for (int i = 0; i < max_tries; ++i) {

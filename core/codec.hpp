@@ -68,8 +68,8 @@ auto shards_of(const transaction& tx, const hash256& tx_id, std::uint32_t shard_
 /// Sets tx.nonce, starting from start and counting up, to the first value whose outputs all
 /// land on `shard` (so a payment whose inputs live there commits on one shard). Bounded:
 /// returns false, nonce unchanged, after max_tries.
-auto co_locate(transaction& tx, std::uint32_t shard, std::uint32_t shard_count,
-               std::uint64_t start, int max_tries = 100'000) -> bool;
+auto co_locate(transaction& tx, std::uint32_t shard, std::uint32_t shard_count, std::uint64_t start,
+               int max_tries = 100'000) -> bool;
 
 struct tx_signature {
   public_key signer;

@@ -42,8 +42,9 @@ auto to_string(status_code code) -> std::string_view {
 }
 
 auto is_transient(status_code code) -> bool {
-  return code == status_code::overloaded || code == status_code::input_locked || code == status_code::timeout ||
-         code == status_code::unavailable || code == status_code::db_error;
+  return code == status_code::overloaded || code == status_code::input_locked ||
+         code == status_code::timeout || code == status_code::unavailable ||
+         code == status_code::db_error;
 }
 
 auto to_string(const error& err) -> std::string {

@@ -46,7 +46,10 @@ auto mint_tx(const key_pair& key, const public_key& vault, money amount,
 
 issuer::issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn,
                const settlement::cluster& where)
-    : m_config(std::move(config)), m_key(std::move(key)), m_conn(std::move(conn)), m_settle(where) {}
+    : m_config(std::move(config)),
+      m_key(std::move(key)),
+      m_conn(std::move(conn)),
+      m_settle(where) {}
 
 auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<issuer>> {
   auto where = settlement::cluster::parse(config.settle_endpoint);

@@ -49,8 +49,8 @@ auto main(int argc, char** argv) -> int {
       "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "for serve")(
       "settle", po::value(&config.settle_endpoint)->default_value(config.settle_endpoint),
-      "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")("issuer", po::value(&issuer_ep)->default_value(issuer_ep),
-                              "for mint: the issuer endpoint")(
+      "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
+      "issuer", po::value(&issuer_ep)->default_value(issuer_ep), "for mint: the issuer endpoint")(
       "bank-id", po::value(&bank_id), "operator bank id")("vault-key", po::value(&vault_hex),
                                                           "the bank's vault public key (hex)")(
       "foreign", po::bool_switch(&foreign), "for add-bank: a foreign bank (no issuance)")(

@@ -40,7 +40,8 @@ auto cluster::parse(const std::string& spec) -> result<cluster> {
   }
   for (std::size_t start = 0; start <= shards.size();) {
     const auto comma = shards.find(',', start);
-    const auto one = shards.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto one =
+        shards.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (one.empty()) {
       return error{status_code::bad_request, "empty shard endpoint in '" + spec + "'"};
     }
@@ -87,7 +88,8 @@ auto client::route(const signed_tx& tx) -> rpc_client* {
 auto client::submit(const signed_tx& tx, const std::string& client_request_id) -> result<receipt> {
   auto* to = route(tx);
   if (to == nullptr) {
-    return error{status_code::unavailable, "the transaction spans shards and no coordinator is set"};
+    return error{status_code::unavailable,
+                 "the transaction spans shards and no coordinator is set"};
   }
   wire::Envelope req;
   *req.mutable_submit_tx()->mutable_tx() = to_wire(tx);

@@ -41,8 +41,7 @@ enum : std::uint32_t { k_outcome_commit = 1, k_outcome_abort = 2, k_outcome_pend
 
 }  // namespace
 
-coordinator::coordinator(coordinator_config config)
-    : m_config(std::move(config)), m_jobs(10'000) {}
+coordinator::coordinator(coordinator_config config) : m_config(std::move(config)), m_jobs(10'000) {}
 
 auto coordinator::start(coordinator_config config) -> result<std::unique_ptr<coordinator>> {
   if (config.shard_endpoints.size() < 2) {
@@ -119,8 +118,8 @@ void coordinator::work() {
       continue;
     }
     if (j->request.payload_case() != wire::Envelope::kSubmitTx) {
-      j->reply(error_envelope(0, error{status_code::malformed,
-                                       "the coordinator answers SubmitTx and GetDecision"}));
+      j->reply(error_envelope(
+          0, error{status_code::malformed, "the coordinator answers SubmitTx and GetDecision"}));
       continue;
     }
     auto tx = from_wire(j->request.submit_tx().tx());
@@ -160,7 +159,7 @@ auto coordinator::decision_of(pqxx::connection& db, const std::string& gid) -> w
     std::uint32_t outcome = k_outcome_abort;
     if (!rows.empty()) {
       const auto state = rows[0][0].as<std::string>();
-      outcome = state == "commit" ? k_outcome_commit
+      outcome = state == "commit"  ? k_outcome_commit
                 : state == "abort" ? k_outcome_abort
                                    : k_outcome_pending;
     }
@@ -186,8 +185,7 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
   const auto shards = shards_of(stx.tx, stx.id, m_config.rules.shard_count);
   if (shards.size() < 2) {
     return refuse(status_code::wrong_shard, "the transaction lives on shard " +
-                                                std::to_string(shards.front()) +
-                                                "; send it there");
+                                                std::to_string(shards.front()) + "; send it there");
   }
   std::string gid;
   try {
@@ -251,9 +249,9 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
   }
   if (refusal.code == status_code::ok) {
     if (inputs.size() != stx.tx.inputs.size()) {
-      refusal = error{status_code::internal, "shards returned " + std::to_string(inputs.size()) +
-                                                 " of " + std::to_string(stx.tx.inputs.size()) +
-                                                 " inputs"};
+      refusal =
+          error{status_code::internal, "shards returned " + std::to_string(inputs.size()) + " of " +
+                                           std::to_string(stx.tx.inputs.size()) + " inputs"};
     } else if (auto checked = check_value_and_signers(stx, inputs, m_config.rules); !checked) {
       refusal = checked.err();
     }
@@ -263,7 +261,8 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
   try {
     pqxx::work tx(db);
     tx.exec_params(
-        "UPDATE coordinator.decision SET state = $2, status = $3, decided_at = now() WHERE gid = $1",
+        "UPDATE coordinator.decision SET state = $2, status = $3, decided_at = now() WHERE gid = "
+        "$1",
         gid, std::string{commit ? "commit" : "abort"}, static_cast<std::int64_t>(refusal.code));
     tx.commit();
   } catch (const std::exception& e) {
@@ -318,10 +317,10 @@ void coordinator::redrive_loop() {
     std::vector<std::tuple<std::string, std::vector<std::uint32_t>, bool>> open;
     try {
       pqxx::read_transaction tx(**conn);
-      for (const auto& row : tx.exec(
-               "SELECT gid, shards::text, state = 'commit' FROM coordinator.decision WHERE NOT "
-               "done AND state <> 'preparing' AND decided_at < now() - interval '2 seconds' "
-               "ORDER BY created_at LIMIT 1000")) {
+      for (const auto& row :
+           tx.exec("SELECT gid, shards::text, state = 'commit' FROM coordinator.decision WHERE NOT "
+                   "done AND state <> 'preparing' AND decided_at < now() - interval '2 seconds' "
+                   "ORDER BY created_at LIMIT 1000")) {
         open.emplace_back(row[0].as<std::string>(), parse_shards(row[1].as<std::string>()),
                           row[2].as<bool>());
       }

@@ -50,8 +50,8 @@ class coordinator {
   void redrive_loop();
   auto settle(pqxx::connection& db, const signed_tx& tx) -> receipt;
   /// Sends the decision to the shards until each has carried it out (bounded), then marks done.
-  auto carry_out(pqxx::connection& db, const std::string& gid, const std::vector<std::uint32_t>& shards,
-                 bool commit) -> bool;
+  auto carry_out(pqxx::connection& db, const std::string& gid,
+                 const std::vector<std::uint32_t>& shards, bool commit) -> bool;
   auto decision_of(pqxx::connection& db, const std::string& gid) -> wire::Envelope;
 
   coordinator_config m_config;

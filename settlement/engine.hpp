@@ -33,8 +33,8 @@ struct engine_config {
 /// Checks what can be checked without the registry, signatures included: profile, amounts,
 /// repeated inputs, the shape of each kind and, when `whole_on_this_shard`, that every token
 /// lives on this shard (else wrong_shard). Pure; safe from any thread.
-auto check_stateless(const signed_tx& tx, const engine_config& config, bool whole_on_this_shard = true)
-    -> status;
+auto check_stateless(const signed_tx& tx, const engine_config& config,
+                     bool whole_on_this_shard = true) -> status;
 
 /// Given all the input tokens, checks value conservation per currency and that exactly the
 /// right keys signed: the inputs' owners, plus the currency's issuer for issuance (alone) and

@@ -131,8 +131,8 @@ void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64
     kinds.push_back(static_cast<std::int64_t>(stx.tx.kind));
     std::string wire_bytes;
     CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
-    wires.push_back(to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
-                                     wire_bytes.size()}));
+    wires.push_back(to_hex(
+        byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()}));
     request_ids.push_back(item.client_request_id);
     for (const auto i : item.outputs) {
       const auto& out = stx.tx.outputs.at(i);
@@ -238,10 +238,10 @@ auto store::prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_
 auto store::finish_prepared(const std::string& gid, bool commit) -> status {
   return guarded([&]() -> status {
     pqxx::nontransaction tx(*m_conn);
-    const auto found =
-        tx.exec_params("SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
-                       "current_database()",
-                       gid);
+    const auto found = tx.exec_params(
+        "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
+        "current_database()",
+        gid);
     if (found.empty()) {
       return error{status_code::not_found, "no prepared transaction " + gid};
     }

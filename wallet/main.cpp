@@ -44,7 +44,8 @@ auto main(int argc, char** argv) -> int {
   po::options_description opts("options");
   opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
                                             "wallet folder")(
-      "settle", po::value(&settle_ep)->default_value(settle_ep), "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
+      "settle", po::value(&settle_ep)->default_value(settle_ep),
+      "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init: ed25519 or sm2")(
       "to", po::value(&to), "payee public key (hex)")("amount", po::value(&amount_text),
                                                       "amount with currency, e.g. \"12.34 CNY\"")(

@@ -135,7 +135,8 @@ auto pay(settlement::client& settle, const key_pair& payer, const public_key& pa
   if (!unspent) {
     return unspent.err();
   }
-  auto tx = build_payment(payer, *unspent, payee, amount, random_nonce(), memo, settle.shard_count());
+  auto tx =
+      build_payment(payer, *unspent, payee, amount, random_nonce(), memo, settle.shard_count());
   if (!tx) {
     return tx.err();
   }

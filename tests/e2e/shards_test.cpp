@@ -13,7 +13,6 @@
 #include "tests/support/pg_scratch.hpp"
 
 using namespace cbdc;
-using settlement::receipt;
 
 namespace {
 

@@ -3,10 +3,10 @@
 #include <pqxx/pqxx>
 #include <set>
 
+#include <thread>
 #include "settlement/client.hpp"
 #include "settlement/notify.hpp"
 #include "settlement/service.hpp"
-#include <thread>
 #include "tests/support/pg_scratch.hpp"
 #include "wallet/wallet.hpp"
 
