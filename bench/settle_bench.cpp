@@ -69,8 +69,11 @@ struct workload {
 };
 
 /// n payers, each minted two tokens, each paying once with both: 2-input/2-output payments
-/// needing one signature verification each.
-auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n) -> workload {
+/// needing one signature verification each. With several shards, payer i's tokens live on shard
+/// i % shards, and the payment's outputs on the same shard, or on the next one for the given
+/// percentage of payments (which then commit through the coordinator).
+auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n,
+                   std::uint32_t shards, std::uint32_t cross_pct) -> workload {
   workload w;
   w.mints.reserve(n);
   w.payments.reserve(n);
@@ -82,6 +85,10 @@ auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n)
     mint.nonce = i;
     mint.outputs = {tx_output{currency::cny, 6'000, payer.pub()},
                     tx_output{currency::cny, 4'000, payer.pub()}};
+    const auto home = i % shards;
+    if (shards > 1) {
+      CBDC_ASSERT(co_locate(mint, home, shards, std::uint64_t{i} << 20U));
+    }
     auto m = signed_tx::make(std::move(mint));
     m.sign_with(issuer);
     transaction pay;
@@ -90,6 +97,10 @@ auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n)
     pay.inputs = {token_id_of(profile::ed25519, m.id, 0), token_id_of(profile::ed25519, m.id, 1)};
     pay.outputs = {tx_output{currency::cny, 7'300, payee.pub()},
                    tx_output{currency::cny, 2'700, payer.pub()}};
+    if (shards > 1) {
+      const bool cross = (i * 37U) % 100U < cross_pct;  // spread evenly through the run
+      CBDC_ASSERT(co_locate(pay, cross ? (home + 1) % shards : home, shards, std::uint64_t{i} << 20U));
+    }
     auto p = signed_tx::make(std::move(pay));
     p.sign_with(payer);
     w.mints.push_back(std::move(m));
@@ -170,6 +181,8 @@ auto main(int argc, char** argv) -> int {
   std::string base_url;
   std::string port = "17900";
   std::size_t max_batch = 4'000;
+  std::uint32_t shards = 1;
+  std::uint32_t cross_pct = 0;
   int batch_ms = 2;
   po::options_description opts("bench-settle [options]");
   opts.add_options()("help,h", "this help")(
@@ -177,7 +190,10 @@ auto main(int argc, char** argv) -> int {
       "window", po::value(&window)->default_value(window), "payments in flight at most")(
       "max-batch", po::value(&max_batch)->default_value(max_batch), "cbdc-settle --max-batch")(
       "batch-ms", po::value(&batch_ms)->default_value(batch_ms), "cbdc-settle --batch-ms")(
-      "port", po::value(&port)->default_value(port), "loopback port for cbdc-settle")(
+      "shards", po::value(&shards)->default_value(shards), "settlement shards")(
+      "cross", po::value(&cross_pct)->default_value(cross_pct),
+      "percentage of payments spanning two shards (with --shards > 1)")(
+      "port", po::value(&port)->default_value(port), "first loopback port")(
       "db", po::value(&base_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)");
   po::variables_map vm;
   po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -202,32 +218,70 @@ auto main(int argc, char** argv) -> int {
   std::printf("raw Ed25519 verify (libsodium, %u threads): %.0f verifications/s\n", cores,
               verify_per_s);
 
-  auto db = pg::fresh_database(*url, "cbdc_bench");
-  if (!db) {
-    std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
-    return 1;
+  if (shards == 0 || shards > 16 || cross_pct > 100 || (shards == 1 && cross_pct > 0)) {
+    std::fprintf(stderr, "bench-settle: --shards 1..16, --cross 0..100 and only with shards\n");
+    return 2;
   }
   const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(0, 0xee));
-  const std::string ep = "tcp://127.0.0.1:" + port;
-  const auto log = std::filesystem::temp_directory_path() / "cbdc-bench-settle.log";
-  child settle({settle_bin, "serve", "--db", *db, "--bind", ep, "--issuer",
-                "CNY=" + issuer.pub().hex(), "--max-batch", std::to_string(max_batch), "--batch-ms",
-                std::to_string(batch_ms), "--queue", "200000"},
-               log.string());
-  if (!settle.wait_for_output("listening", 30'000)) {
-    std::fprintf(stderr, "bench-settle: cbdc-settle did not start:\n%s", settle.log().c_str());
-    return 1;
+  const int first_port = std::stoi(port);
+  std::vector<std::string> shard_eps;
+  std::vector<std::unique_ptr<child>> procs;
+  const std::string coord_ep = "tcp://127.0.0.1:" + std::to_string(first_port + 50);
+  const auto start = [&](const std::vector<std::string>& args, const std::string& name) -> bool {
+    const auto log = std::filesystem::temp_directory_path() / ("cbdc-bench-" + name + ".log");
+    procs.push_back(std::make_unique<child>(args, log.string()));
+    if (!procs.back()->wait_for_output("listening", 30'000)) {
+      std::fprintf(stderr, "bench-settle: %s did not start:\n%s", name.c_str(),
+                   procs.back()->log().c_str());
+      return false;
+    }
+    return true;
+  };
+  for (std::uint32_t i = 0; i < shards; ++i) {
+    auto db = pg::fresh_database(*url, "cbdc_bench_s" + std::to_string(i));
+    if (!db) {
+      std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
+      return 1;
+    }
+    shard_eps.push_back("tcp://127.0.0.1:" + std::to_string(first_port + static_cast<int>(i)));
+    if (!start({settle_bin, "serve", "--db", *db, "--bind", shard_eps.back(), "--issuer",
+                "CNY=" + issuer.pub().hex(), "--max-batch", std::to_string(max_batch),
+                "--batch-ms", std::to_string(batch_ms), "--queue", "200000", "--shard",
+                std::to_string(i), "--shards", std::to_string(shards), "--coordinator", coord_ep},
+               "shard" + std::to_string(i))) {
+      return 1;
+    }
   }
+  settlement::cluster where{shard_eps, {}};
+  if (shards > 1) {
+    auto db = pg::fresh_database(*url, "cbdc_bench_coordinator");
+    if (!db) {
+      std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
+      return 1;
+    }
+    std::string list;
+    for (const auto& ep : shard_eps) {
+      list += (list.empty() ? "" : ",") + ep;
+    }
+    if (!start({settle_bin, "coordinate", "--db", *db, "--bind", coord_ep, "--shard-endpoints", list,
+                "--issuer", "CNY=" + issuer.pub().hex(), "--workers", "32"},
+               "coordinator")) {
+      return 1;
+    }
+    where.coordinator = coord_ep;
+  }
+  std::printf("%u shard(s)%s, %u%% of payments spanning two shards\n", shards,
+              shards > 1 ? " and a coordinator" : "", cross_pct);
 
   const auto t0 = clock_type::now();
-  auto peak_load = make_workload(issuer, 0, payments);
-  auto half_load = make_workload(issuer, payments, payments);
+  auto peak_load = make_workload(issuer, 0, payments, shards, cross_pct);
+  auto half_load = make_workload(issuer, payments, payments, shards, cross_pct);
   std::printf("pre-signed %u mints and %u payments in %.1f s\n", 2 * payments, 2 * payments,
               std::chrono::duration<double>(clock_type::now() - t0).count());
 
   socket_options sock;
   sock.timeout_ms = 60'000;
-  settlement::client cli(ep, sock);
+  settlement::client cli(where, sock);
   auto mints = peak_load.mints;
   mints.insert(mints.end(), half_load.mints.begin(), half_load.mints.end());
   auto minted = drive(cli, mints, window, 0);
@@ -255,6 +309,6 @@ auto main(int argc, char** argv) -> int {
       static_cast<double>(half.pct(50)) / 1000.0, static_cast<double>(half.pct(99)) / 1000.0,
       static_cast<double>(half.pct(99.9)) / 1000.0);
   std::printf("settled / raw verify rate: %.2f (target >= 0.5)\n", peak.rate() / verify_per_s);
-  settle.stop();
+  procs.clear();
   return peak.failed == 0 && half.failed == 0 ? 0 : 1;
 }

@@ -31,6 +31,20 @@ class bounded_queue {
     return true;
   }
 
+  /// Waits for room, then moves item in; false (item untouched) once closed.
+  auto push_wait(T& item) -> bool {
+    {
+      std::unique_lock lock(m_mutex);
+      m_space.wait(lock, [&] { return m_closed || m_items.size() < m_capacity; });
+      if (m_closed) {
+        return false;
+      }
+      m_items.push_back(std::move(item));
+    }
+    m_ready.notify_one();
+    return true;
+  }
+
   /// Waits for one item; nullopt once closed and empty.
   auto pop() -> std::optional<T> {
     std::unique_lock lock(m_mutex);
@@ -40,6 +54,8 @@ class bounded_queue {
     }
     T item = std::move(m_items.front());
     m_items.pop_front();
+    lock.unlock();
+    m_space.notify_one();
     return item;
   }
 
@@ -54,7 +70,10 @@ class bounded_queue {
       out.push_back(std::move(m_items.front()));
       m_items.pop_front();
     }
-    return !(m_closed && m_items.empty());
+    const bool open = !(m_closed && m_items.empty());
+    lock.unlock();
+    m_space.notify_all();
+    return open;
   }
 
   void close() {
@@ -63,6 +82,7 @@ class bounded_queue {
       m_closed = true;
     }
     m_ready.notify_all();
+    m_space.notify_all();
   }
 
   [[nodiscard]] auto size() const -> std::size_t {
@@ -74,6 +94,7 @@ class bounded_queue {
   std::size_t m_capacity;
   mutable std::mutex m_mutex;
   std::condition_variable m_ready;
+  std::condition_variable m_space;
   std::deque<T> m_items;
   bool m_closed{false};
 };

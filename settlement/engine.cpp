@@ -197,12 +197,22 @@ engine::engine(engine_config config, std::unique_ptr<store> db, settled_fn on_se
       m_incoming(m_config.queue_capacity),
       m_verified(2 * m_config.queue_capacity + 64) {}
 
-auto engine::start(engine_config config, std::unique_ptr<store> db, settled_fn on_settled)
+auto engine::start(engine_config config, const store_factory& open_store, settled_fn on_settled)
     -> result<std::unique_ptr<engine>> {
-  CBDC_ASSERT(db != nullptr);
   CBDC_ASSERT(config.max_batch > 0 && config.queue_capacity > 0);
   CBDC_ASSERT(config.shard_count > 0 && config.shard < config.shard_count);
-  std::unique_ptr<engine> e(new engine(std::move(config), std::move(db), std::move(on_settled)));
+  auto db = open_store();
+  if (!db) {
+    return db.err();
+  }
+  std::unique_ptr<engine> e(new engine(std::move(config), std::move(*db), std::move(on_settled)));
+  for (unsigned i = 0; i < e->m_config.commit_threads; ++i) {
+    auto extra = open_store();
+    if (!extra) {
+      return extra.err();
+    }
+    e->m_commit_dbs.push_back(std::move(*extra));
+  }
   if (auto resolved = e->resolve_in_doubt(); !resolved) {
     return resolved.err();
   }
@@ -225,6 +235,9 @@ auto engine::start(engine_config config, std::unique_ptr<store> db, settled_fn o
   }
   for (unsigned i = 0; i < n; ++i) {
     e->m_verifiers.emplace_back([raw = e.get()] { raw->verify_loop(); });
+  }
+  for (auto& db_conn : e->m_commit_dbs) {
+    e->m_committers.emplace_back([raw = e.get(), conn = db_conn.get()] { raw->commit_loop(*conn); });
   }
   e->m_batcher = std::thread([raw = e.get()] { raw->batch_loop(); });
   return e;
@@ -294,6 +307,59 @@ void engine::stop() {
   }
   m_verified.close();
   m_batcher.join();
+  m_commits.close();
+  for (auto& t : m_committers) {
+    t.join();
+  }
+}
+
+void engine::drain() {
+  std::unique_lock lock(m_outstanding_mutex);
+  m_outstanding_done.wait(lock, [&] { return m_outstanding == 0; });
+}
+
+void engine::commit_loop(store& db) {
+  while (auto job = m_commits.pop()) {
+    commit(db, **job);
+    {
+      std::lock_guard lock(m_outstanding_mutex);
+      --m_outstanding;
+    }
+    m_outstanding_done.notify_all();
+  }
+}
+
+void engine::commit(store& db, commit_job& job) {
+  const auto at = now_us();
+  auto committed = db.commit_batch(job.seq, at, job.items);
+  if (!committed) {
+    // Memory already counts this batch (and later ones may build on it). Rather than unwind,
+    // stop: the restart reloads the truth from PostgreSQL, and clients resend with the same ids.
+    std::fprintf(stderr, "cbdc-settle: fatal: batch %llu did not commit: %s\n",
+                 static_cast<unsigned long long>(job.seq), to_string(committed.err()).c_str());
+    std::abort();
+  }
+  for (auto& r : job.receipts) {
+    r.batch_seq = job.seq;
+    r.settled_at_us = at;
+  }
+  std::vector<const signed_tx*> txs;
+  txs.reserve(job.items.size());
+  for (const auto& item : job.items) {
+    txs.push_back(item.tx);
+  }
+  publish(txs, job.receipts.front());
+  std::unordered_map<hash256, const receipt*> by_id;
+  for (std::size_t i = 0; i < job.accepted.size(); ++i) {
+    job.accepted[i].done(job.receipts[i]);
+    by_id.emplace(job.receipts[i].tx_id, &job.receipts[i]);
+  }
+  for (auto& p : job.repeats) {
+    receipt r = *by_id.at(p.tx.id);
+    r.status = status_code::already_settled;
+    r.detail = "settled before in batch " + std::to_string(r.batch_seq);
+    p.done(r);
+  }
 }
 
 void engine::refuse(pending& p, const error& err) {
@@ -380,6 +446,7 @@ void engine::batch_loop() {
 }
 
 auto engine::settled_before(const hash256& id) -> std::optional<receipt> {
+  drain();
   auto found = m_db->find_tx(id, m_config.shard);
   if (!found) {
     return std::nullopt;
@@ -476,40 +543,40 @@ auto engine::check_against_registry(pending& p, std::unordered_map<hash256, toke
 }
 
 void engine::publish(const std::vector<const signed_tx*>& txs, const receipt& r) {
+  std::lock_guard lock(m_publish_mutex);
   if (m_on_settled && !txs.empty()) {
     m_on_settled(txs, r);
   }
 }
 
 void engine::settle_batch(std::vector<pending>& batch) {
-  std::vector<receipt> receipts(batch.size());
-  std::vector<commit_item> accepted;
-  std::vector<std::size_t> accepted_index;
-  std::unordered_map<hash256, std::size_t> in_batch;  // tx id -> index of its first copy
+  auto job = std::make_unique<commit_job>();
+  std::unordered_set<hash256> in_batch;
   std::unordered_map<hash256, token_info> spent_here;
-  std::vector<hash256> created_here;
-  std::vector<std::size_t> duplicates;
+  std::vector<std::vector<token_info>> inputs_of;
+  std::vector<std::size_t> two_phase;
 
   for (std::size_t i = 0; i < batch.size(); ++i) {
     auto& p = batch[i];
     if (p.what != op::submit) {
-      continue;  // cross-shard steps run after the batch, in order
+      two_phase.push_back(i);  // cross-shard steps run after the batch, in order
+      continue;
     }
     if (!p.verified) {
-      receipts[i] =
-          receipt{p.verified.code(), p.verified.err().message, p.tx.id, m_config.shard, 0, 0};
+      p.done(receipt{p.verified.code(), p.verified.err().message, p.tx.id, m_config.shard, 0, 0});
       continue;
     }
     if (in_batch.contains(p.tx.id)) {
-      duplicates.push_back(i);
+      job->repeats.push_back(std::move(p));
       continue;
     }
     std::vector<token_info> inputs;
-    receipts[i] = check_against_registry(p, spent_here, inputs);
-    if (receipts[i].status != status_code::ok) {
+    auto r = check_against_registry(p, spent_here, inputs);
+    if (r.status != status_code::ok) {
+      p.done(r);
       continue;
     }
-    in_batch.emplace(p.tx.id, i);
+    in_batch.insert(p.tx.id);
     for (auto& t : inputs) {
       m_unspent.erase(t.token_id);
       t.spent = true;
@@ -519,69 +586,42 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto& tx = p.tx.tx;
     for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
       const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, token_info{tid,
-                                        tx.outputs[k].cur,
-                                        tx.outputs[k].amount_minor,
-                                        tx.outputs[k].owner,
-                                        p.tx.id,
-                                        false,
-                                        {}});
-      created_here.push_back(tid);
+      m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
+                                        tx.outputs[k].owner, p.tx.id, false, {}});
     }
-    accepted.push_back(
-        commit_item{&p.tx, p.client_request_id, std::move(inputs), all_outputs(p.tx)});
-    accepted_index.push_back(i);
+    job->receipts.push_back(r);
+    job->accepted.push_back(std::move(p));
+    inputs_of.push_back(std::move(inputs));
   }
+  m_unspent_count = m_unspent.size();
 
-  if (!accepted.empty()) {
-    const auto seq = m_batch_seq + 1;
-    const auto at = now_us();
-    auto committed = m_db->commit_batch(seq, at, accepted);
-    if (!committed && committed.code() == status_code::internal) {
-      // The commit is in doubt: stop; the restart reloads the truth from PostgreSQL and
-      // clients retry with the same ids.
-      std::fprintf(stderr, "cbdc-settle: fatal: %s\n", to_string(committed.err()).c_str());
-      std::abort();
+  if (!job->accepted.empty()) {
+    job->seq = ++m_batch_seq;
+    // The items point into job->accepted, which no longer changes.
+    for (std::size_t k = 0; k < job->accepted.size(); ++k) {
+      auto& p = job->accepted[k];
+      job->items.push_back(
+          commit_item{&p.tx, p.client_request_id, std::move(inputs_of[k]), all_outputs(p.tx)});
     }
-    if (!committed) {
-      for (const auto& tid : created_here) {
-        m_unspent.erase(tid);
-      }
-      for (auto& [tid, t] : spent_here) {
-        t.spent = false;
-        t.spent_by = {};
-        m_unspent.emplace(tid, std::move(t));
-      }
-      for (const auto i : accepted_index) {
-        receipts[i].status = committed.code();
-        receipts[i].detail = committed.err().message;
-      }
+    if (m_committers.empty()) {
+      commit(*m_db, *job);
     } else {
-      m_batch_seq = seq;
-      for (const auto i : accepted_index) {
-        receipts[i].batch_seq = seq;
-        receipts[i].settled_at_us = at;
+      {
+        std::lock_guard lock(m_outstanding_mutex);
+        ++m_outstanding;
       }
-      std::vector<const signed_tx*> txs;
-      txs.reserve(accepted.size());
-      for (const auto& item : accepted) {
-        txs.push_back(item.tx);
-      }
-      publish(txs, receipts[accepted_index.front()]);
+      const bool queued = m_commits.push_wait(job);
+      CBDC_ASSERT(queued);
     }
+  } else {
+    // Repeats of nothing accepted in this batch cannot exist.
+    CBDC_ASSERT(job->repeats.empty());
   }
-  for (const auto i : duplicates) {
-    receipts[i] = receipts[in_batch.at(batch[i].tx.id)];
-    if (receipts[i].status == status_code::ok) {
-      receipts[i].status = status_code::already_settled;
-      receipts[i].detail = "settled before in batch " + std::to_string(receipts[i].batch_seq);
-    }
-  }
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    switch (batch[i].what) {
-      case op::submit: batch[i].done(receipts[i]); break;
-      case op::prepare: do_prepare(batch[i]); break;
-      case op::resolve: do_resolve(batch[i]); break;
+  for (const auto i : two_phase) {
+    if (batch[i].what == op::prepare) {
+      do_prepare(batch[i]);
+    } else {
+      do_resolve(batch[i]);
     }
   }
   m_unspent_count = m_unspent.size();

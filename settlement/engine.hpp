@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -28,6 +30,9 @@ struct engine_config {
   int batch_wait_ms{2};                ///< how long a batch waits to fill after its first arrival
   std::size_t queue_capacity{50'000};  ///< pending transactions before "overloaded"
   unsigned verify_threads{0};          ///< signature workers; 0 = one per core
+  /// Batches committing at once, each on its own connection, so that PostgreSQL works on one
+  /// batch while the next is checked and written. 0: commit on the batcher's thread.
+  unsigned commit_threads{2};
 };
 
 /// Checks what can be checked without the registry, signatures included: profile, amounts,
@@ -55,10 +60,13 @@ class engine {
   using prepared_fn = std::function<void(const error&, const std::vector<token_info>&)>;
   using resolved_fn = std::function<void(const error&)>;
 
+  using store_factory = std::function<result<std::unique_ptr<store>>()>;
+
   /// Resolves in-doubt prepared transactions (asking the coordinator), loads the unspent set and
-  /// starts the threads. Errors from the store, or unavailable when the coordinator cannot say.
-  static auto start(engine_config config, std::unique_ptr<store> db, settled_fn on_settled = {})
-      -> result<std::unique_ptr<engine>>;
+  /// starts the threads, each with its own connection from open_store. Errors from the store,
+  /// or unavailable when the coordinator cannot say.
+  static auto start(engine_config config, const store_factory& open_store,
+                    settled_fn on_settled = {}) -> result<std::unique_ptr<engine>>;
   ~engine();
   engine(const engine&) = delete;
   auto operator=(const engine&) -> engine& = delete;
@@ -94,7 +102,22 @@ class engine {
     std::vector<std::uint32_t> outputs;  // indices of the outputs that live here
   };
 
+  /// A checked batch on its way to PostgreSQL: the accepted transactions, their receipts, and
+  /// repeats of them within the batch, answered already_settled once the batch committed.
+  struct commit_job {
+    std::uint64_t seq{0};
+    std::vector<pending> accepted;
+    std::vector<receipt> receipts;
+    std::vector<commit_item> items;
+    std::vector<pending> repeats;
+  };
+
   engine(engine_config config, std::unique_ptr<store> db, settled_fn on_settled);
+  void commit_loop(store& db);
+  void commit(store& db, commit_job& job);
+  /// Waits until every batch handed to the commit threads has committed (before answering from
+  /// the database what memory no longer knows).
+  void drain();
   auto resolve_in_doubt() -> status;
   void enqueue(pending&& p);
   void refuse(pending& p, const error& err);
@@ -126,6 +149,13 @@ class engine {
   std::atomic<std::size_t> m_unspent_count{0};
   std::vector<std::thread> m_verifiers;
   std::thread m_batcher;
+  std::vector<std::unique_ptr<store>> m_commit_dbs;
+  bounded_queue<std::unique_ptr<commit_job>> m_commits{2};
+  std::vector<std::thread> m_committers;
+  std::mutex m_outstanding_mutex;
+  std::condition_variable m_outstanding_done;
+  std::size_t m_outstanding{0};  // batches handed over and not yet committed
+  std::mutex m_publish_mutex;
   std::atomic<bool> m_stopped{false};
 };
 

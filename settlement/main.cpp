@@ -71,6 +71,8 @@ auto main(int argc, char** argv) -> int {
       "pending transactions before answering overloaded")(
       "verify-threads", po::value(&config.engine.verify_threads)->default_value(0),
       "signature workers (0: one per core)")(
+      "commit-threads", po::value(&config.engine.commit_threads)->default_value(2),
+      "batches committing at once, each on its own connection")(
       "shard-endpoints", po::value(&shard_list)->default_value(""),
       "for coordinate: the shards' endpoints, comma-separated, shard 0 first")(
       "workers", po::value(&coordinator_workers)->default_value(coordinator_workers),

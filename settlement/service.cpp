@@ -7,12 +7,14 @@ service::service(service_config config)
 
 auto service::start(service_config config) -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service(std::move(config)));
-  auto batch_db = store::open(s->m_config.db_url);
-  if (!batch_db) {
-    return batch_db.err();
-  }
-  if (auto migrated = (*batch_db)->migrate(); !migrated) {
-    return migrated.err();
+  {
+    auto migrator = store::open(s->m_config.db_url);
+    if (!migrator) {
+      return migrator.err();
+    }
+    if (auto migrated = (*migrator)->migrate(); !migrated) {
+      return migrated.err();
+    }
   }
   auto query_db = store::open(s->m_config.db_url);
   if (!query_db) {
@@ -28,7 +30,9 @@ auto service::start(service_config config) -> result<std::unique_ptr<service>> {
     on_settled = [pub = s->m_publisher.get()](const std::vector<const signed_tx*>& txs,
                                               const receipt& batch) { pub->publish(txs, batch); };
   }
-  auto eng = engine::start(s->m_config.engine, std::move(*batch_db), std::move(on_settled));
+  auto eng = engine::start(
+      s->m_config.engine, [url = s->m_config.db_url] { return store::open(url); },
+      std::move(on_settled));
   if (!eng) {
     return eng.err();
   }
