@@ -237,7 +237,8 @@ auto engine::start(engine_config config, const store_factory& open_store, settle
     e->m_verifiers.emplace_back([raw = e.get()] { raw->verify_loop(); });
   }
   for (auto& db_conn : e->m_commit_dbs) {
-    e->m_committers.emplace_back([raw = e.get(), conn = db_conn.get()] { raw->commit_loop(*conn); });
+    e->m_committers.emplace_back(
+        [raw = e.get(), conn = db_conn.get()] { raw->commit_loop(*conn); });
   }
   e->m_batcher = std::thread([raw = e.get()] { raw->batch_loop(); });
   return e;
@@ -329,7 +330,57 @@ void engine::commit_loop(store& db) {
   }
 }
 
+void engine::hand_over(std::unique_ptr<commit_job> job) {
+  if (m_committers.empty()) {
+    commit(*m_db, *job);
+    return;
+  }
+  {
+    std::lock_guard lock(m_outstanding_mutex);
+    ++m_outstanding;
+  }
+  const bool queued = m_commits.push_wait(job);
+  CBDC_ASSERT(queued);
+}
+
+void engine::commit_two_phase(store& db, commit_job& job) {
+  auto& p = job.accepted.front();
+  if (job.what == commit_job::kind::prepare) {
+    commit_item item{&job.tx, p.client_request_id, job.items.front().inputs, job.outputs};
+    auto prepared = db.prepare(job.local_gid, job.seq, now_us(), item);
+    if (!prepared) {
+      // Memory holds the inputs for this gid; stop rather than unwind (see commit()).
+      std::fprintf(stderr, "cbdc-settle: fatal: prepare %s failed: %s\n", job.local_gid.c_str(),
+                   to_string(prepared.err()).c_str());
+      std::abort();
+    }
+    p.on_prepared(error{status_code::ok, ""}, item.inputs);
+    return;
+  }
+  auto finished = db.finish_prepared(job.local_gid, job.commit);
+  if (!finished && finished.code() != status_code::not_found) {
+    std::fprintf(stderr, "cbdc-settle: fatal: %s %s failed: %s\n",
+                 job.commit ? "commit" : "rollback", job.local_gid.c_str(),
+                 to_string(finished.err()).c_str());
+    std::abort();
+  }
+  if (job.commit && !job.outputs.empty()) {
+    receipt r;
+    r.tx_id = job.tx.id;
+    r.shard = m_config.shard;
+    r.batch_seq = job.seq;
+    r.settled_at_us = now_us();
+    publish({&job.tx}, r);
+  }
+  // Not found: resolved before (a repeated word from the coordinator).
+  p.on_resolved(error{status_code::ok, ""});
+}
+
 void engine::commit(store& db, commit_job& job) {
+  if (job.what != commit_job::kind::batch) {
+    commit_two_phase(db, job);
+    return;
+  }
   const auto at = now_us();
   auto committed = db.commit_batch(job.seq, at, job.items);
   if (!committed) {
@@ -586,8 +637,13 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto& tx = p.tx.tx;
     for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
       const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, token_info{tid, tx.outputs[k].cur, tx.outputs[k].amount_minor,
-                                        tx.outputs[k].owner, p.tx.id, false, {}});
+      m_unspent.emplace(tid, token_info{tid,
+                                        tx.outputs[k].cur,
+                                        tx.outputs[k].amount_minor,
+                                        tx.outputs[k].owner,
+                                        p.tx.id,
+                                        false,
+                                        {}});
     }
     job->receipts.push_back(r);
     job->accepted.push_back(std::move(p));
@@ -603,16 +659,7 @@ void engine::settle_batch(std::vector<pending>& batch) {
       job->items.push_back(
           commit_item{&p.tx, p.client_request_id, std::move(inputs_of[k]), all_outputs(p.tx)});
     }
-    if (m_committers.empty()) {
-      commit(*m_db, *job);
-    } else {
-      {
-        std::lock_guard lock(m_outstanding_mutex);
-        ++m_outstanding;
-      }
-      const bool queued = m_commits.push_wait(job);
-      CBDC_ASSERT(queued);
-    }
+    hand_over(std::move(job));
   } else {
     // Repeats of nothing accepted in this batch cannot exist.
     CBDC_ASSERT(job->repeats.empty());
@@ -656,31 +703,35 @@ void engine::do_prepare(pending& p) {
       held.outputs.push_back(k);
     }
   }
-  const auto seq = m_batch_seq + 1;
-  commit_item item{&held.tx, gid, inputs, held.outputs};
-  auto prepared = m_db->prepare(local_gid(gid, m_config.shard), seq, now_us(), item);
-  if (!prepared) {
-    p.on_prepared(prepared.err(), {});
-    return;
-  }
-  m_batch_seq = seq;
+  // Hold the inputs now; the commit thread writes and prepares, then answers.
   for (const auto& t : inputs) {
     m_unspent.erase(t.token_id);
     m_locked.emplace(t.token_id, gid);
   }
+  auto job = std::make_unique<commit_job>();
+  job->what = commit_job::kind::prepare;
+  job->seq = ++m_batch_seq;
+  job->local_gid = local_gid(gid, m_config.shard);
+  job->tx = p.tx;
+  job->outputs = held.outputs;
+  job->items.push_back(commit_item{nullptr, gid, std::move(inputs), {}});
   m_reservations.emplace(gid, std::move(held));
-  p.on_prepared(error{status_code::ok, ""}, inputs);
+  job->accepted.push_back(std::move(p));
+  hand_over(std::move(job));
 }
 
 void engine::do_resolve(pending& p) {
   const auto& gid = p.client_request_id;
-  auto finished = m_db->finish_prepared(local_gid(gid, m_config.shard), p.commit);
-  if (!finished && finished.code() != status_code::not_found) {
-    p.on_resolved(finished.err());  // transient: the coordinator asks again
-    return;
-  }
+  auto job = std::make_unique<commit_job>();
+  job->what = commit_job::kind::finish;
+  job->seq = m_batch_seq;
+  job->local_gid = local_gid(gid, m_config.shard);
+  job->commit = p.commit;
   const auto it = m_reservations.find(gid);
   if (it != m_reservations.end()) {
+    // The coordinator's decision is durable, so memory takes it now; the commit thread makes
+    // PostgreSQL follow before answering. A later spend of a new output waits in PostgreSQL
+    // for COMMIT PREPARED (the foreign key of settlement.spent).
     auto& held = it->second;
     for (const auto& t : held.inputs) {
       m_locked.erase(t.token_id);
@@ -700,17 +751,13 @@ void engine::do_resolve(pending& p) {
                                           false,
                                           {}});
       }
-      receipt r;
-      r.tx_id = held.tx.id;
-      r.shard = m_config.shard;
-      r.batch_seq = m_batch_seq;
-      r.settled_at_us = now_us();
-      publish({&held.tx}, r);
     }
+    job->tx = std::move(held.tx);
+    job->outputs = std::move(held.outputs);
     m_reservations.erase(it);
   }
-  // Not found and no reservation: resolved before (a repeated word from the coordinator).
-  p.on_resolved(error{status_code::ok, ""});
+  job->accepted.push_back(std::move(p));
+  hand_over(std::move(job));
 }
 
 }  // namespace cbdc::settlement

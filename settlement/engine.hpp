@@ -2,11 +2,11 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -105,16 +105,25 @@ class engine {
   /// A checked batch on its way to PostgreSQL: the accepted transactions, their receipts, and
   /// repeats of them within the batch, answered already_settled once the batch committed.
   struct commit_job {
+    enum class kind : std::uint8_t { batch, prepare, finish } what{kind::batch};
     std::uint64_t seq{0};
     std::vector<pending> accepted;
     std::vector<receipt> receipts;
     std::vector<commit_item> items;
     std::vector<pending> repeats;
+    // prepare and finish: this shard's gid, the transaction and its local part
+    std::string local_gid;
+    signed_tx tx;
+    std::vector<std::uint32_t> outputs;
+    bool commit{false};
   };
 
   engine(engine_config config, std::unique_ptr<store> db, settled_fn on_settled);
   void commit_loop(store& db);
   void commit(store& db, commit_job& job);
+  void commit_two_phase(store& db, commit_job& job);
+  /// Hands a job to the commit threads (or runs it here when there are none).
+  void hand_over(std::unique_ptr<commit_job> job);
   /// Waits until every batch handed to the commit threads has committed (before answering from
   /// the database what memory no longer knows).
   void drain();

@@ -351,3 +351,48 @@ TEST_CASE("settled transactions are published to the payee's topic", "[settlemen
   REQUIRE(first.has_value());
   CHECK(first->tx_id() == id_to_wire(mint.id));
 }
+
+TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
+          "[settlement][integration]") {
+  world w;
+  const auto mint = w.issue(w.alice.pub(), 5000, 1);
+  REQUIRE(w.submit(mint).status == status_code::ok);
+  const auto held = w.pay(w.alice, w.bob.pub(), 5000, 2);
+  auto prepare = [&](const std::string& gid, const signed_tx& tx) {
+    std::promise<error> done;
+    w.svc->engine_ref().prepare(
+        gid, tx, [&](const error& e, const std::vector<settlement::token_info>& in) {
+          CHECK(in.size() == (e.code == status_code::ok ? tx.tx.inputs.size() : 0U));
+          done.set_value(e);
+        });
+    return done.get_future().get();
+  };
+  auto resolve = [&](const std::string& gid, bool commit) {
+    std::promise<error> done;
+    w.svc->engine_ref().resolve(gid, commit, [&](const error& e) { done.set_value(e); });
+    return done.get_future().get();
+  };
+  const std::string gid = "cbdc-" + held.id.hex() + "-0";
+  REQUIRE(prepare(gid, held).code == status_code::ok);
+
+  // While prepared, the input is locked for everyone else: a transient refusal.
+  const auto other = w.pay(w.alice, w.alice.pub(), 5000, 3);
+  const auto locked = w.submit(other);
+  CHECK(locked.status == status_code::input_locked);
+  CHECK(is_transient(locked.status));
+  CHECK(prepare(gid + "x", other).code == status_code::input_locked);
+
+  // Abort: the input is free again; a repeated abort is answered ok.
+  REQUIRE(resolve(gid, false).code == status_code::ok);
+  CHECK(resolve(gid, false).code == status_code::ok);
+  CHECK(w.balance(w.alice) == 5000);
+
+  // Prepare again and commit: the payee has it, once.
+  const std::string gid2 = "cbdc-" + held.id.hex() + "-1";
+  REQUIRE(prepare(gid2, held).code == status_code::ok);
+  REQUIRE(resolve(gid2, true).code == status_code::ok);
+  CHECK(w.balance(w.bob) == 5000);
+  CHECK(w.balance(w.alice) == 0);
+  CHECK(w.submit(held).status == status_code::already_settled);
+  CHECK(w.submit(other).status == status_code::input_spent);
+}
