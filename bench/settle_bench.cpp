@@ -99,7 +99,8 @@ auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n,
                    tx_output{currency::cny, 2'700, payer.pub()}};
     if (shards > 1) {
       const bool cross = (i * 37U) % 100U < cross_pct;  // spread evenly through the run
-      CBDC_ASSERT(co_locate(pay, cross ? (home + 1) % shards : home, shards, std::uint64_t{i} << 20U));
+      CBDC_ASSERT(
+          co_locate(pay, cross ? (home + 1) % shards : home, shards, std::uint64_t{i} << 20U));
     }
     auto p = signed_tx::make(std::move(pay));
     p.sign_with(payer);
@@ -244,10 +245,16 @@ auto main(int argc, char** argv) -> int {
       return 1;
     }
     shard_eps.push_back("tcp://127.0.0.1:" + std::to_string(first_port + static_cast<int>(i)));
-    if (!start({settle_bin, "serve", "--db", *db, "--bind", shard_eps.back(), "--issuer",
-                "CNY=" + issuer.pub().hex(), "--max-batch", std::to_string(max_batch),
-                "--batch-ms", std::to_string(batch_ms), "--queue", "200000", "--shard",
-                std::to_string(i), "--shards", std::to_string(shards), "--coordinator", coord_ep},
+    if (!start({settle_bin,      "serve",
+                "--db",          *db,
+                "--bind",        shard_eps.back(),
+                "--issuer",      "CNY=" + issuer.pub().hex(),
+                "--max-batch",   std::to_string(max_batch),
+                "--batch-ms",    std::to_string(batch_ms),
+                "--queue",       "200000",
+                "--shard",       std::to_string(i),
+                "--shards",      std::to_string(shards),
+                "--coordinator", coord_ep},
                "shard" + std::to_string(i))) {
       return 1;
     }
@@ -263,8 +270,8 @@ auto main(int argc, char** argv) -> int {
     for (const auto& ep : shard_eps) {
       list += (list.empty() ? "" : ",") + ep;
     }
-    if (!start({settle_bin, "coordinate", "--db", *db, "--bind", coord_ep, "--shard-endpoints", list,
-                "--issuer", "CNY=" + issuer.pub().hex(), "--workers", "32"},
+    if (!start({settle_bin, "coordinate", "--db", *db, "--bind", coord_ep, "--shard-endpoints",
+                list, "--issuer", "CNY=" + issuer.pub().hex(), "--workers", "32"},
                "coordinator")) {
       return 1;
     }
