@@ -75,6 +75,10 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kPrepared: return make(env.prepared().status(), env.prepared().detail());
     case wire::Envelope::kResolved: return make(env.resolved().status(), env.resolved().detail());
     case wire::Envelope::kDecision: return make(env.decision().status(), "");
+    case wire::Envelope::kRedeemResult:
+      return make(env.redeem_result().status(), env.redeem_result().detail());
+    case wire::Envelope::kReserveBalance:
+      return make(env.reserve_balance().status(), env.reserve_balance().detail());
     case wire::Envelope::kMintResult:
       return make(env.mint_result().status(), env.mint_result().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};

@@ -1,5 +1,6 @@
 #include "issuer/issuer.hpp"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 
 namespace cbdc::issuer {
@@ -42,7 +43,46 @@ auto mint_tx(const key_pair& key, const public_key& vault, money amount,
   return stx;
 }
 
+auto balance_of(pqxx::transaction_base& tx, const std::string& account) -> std::int64_t {
+  return tx
+      .exec_params1(
+          "SELECT coalesce(sum(amount_minor), 0)::bigint FROM issuer.entry WHERE "
+          "account = $1",
+          account)[0]
+      .as<std::int64_t>();
+}
+
+/// Records a movement and its entries (zero amounts left out); the deferred trigger checks that
+/// they balance at commit.
+void record_movement(pqxx::transaction_base& tx, const std::string& kind,
+                     const std::string& request_id, const std::string& bank_id, std::int64_t amount,
+                     const std::string& tx_id_hex,
+                     const std::vector<std::pair<std::string, std::int64_t>>& entries) {
+  const auto id = tx.exec_params1(
+                        "INSERT INTO issuer.movement (kind, request_id, bank_id, amount_minor, "
+                        "tx_id) VALUES ($1, $2, $3, $4, CASE WHEN $5 = '' THEN NULL ELSE "
+                        "decode($5, 'hex') END) RETURNING movement_id",
+                        kind, kind + ":" + request_id, bank_id, amount, tx_id_hex)[0]
+                      .as<std::int64_t>();
+  for (const auto& [account, value] : entries) {
+    if (value != 0) {
+      tx.exec_params(
+          "INSERT INTO issuer.entry (movement_id, account, amount_minor) VALUES ($1, $2, $3)", id,
+          account, value);
+    }
+  }
+}
+
 }  // namespace
+
+auto backing_for(std::int64_t amount_minor, std::int64_t ratio_bp) -> result<std::int64_t> {
+  CBDC_ASSERT(ratio_bp >= 0 && ratio_bp <= k_full_reserve_bp);
+  std::int64_t product = 0;
+  if (__builtin_mul_overflow(amount_minor, ratio_bp, &product)) {
+    return error{status_code::overflow, "amount too large for the reserve computation"};
+  }
+  return product / k_full_reserve_bp + (product % k_full_reserve_bp != 0 ? 1 : 0);
+}
 
 issuer::issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn,
                const settlement::cluster& where)
@@ -67,17 +107,70 @@ auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<
       new issuer(std::move(config), std::move(key), std::move(*conn), *where));
 }
 
-auto issuer::add_bank(const std::string& bank_id, const public_key& vault, bool domestic)
-    -> status {
+auto issuer::add_bank(const std::string& bank_id, const public_key& vault, bool domestic,
+                      std::optional<std::int64_t> quota_minor) -> status {
+  if (quota_minor && *quota_minor < 0) {
+    return error{status_code::amount_invalid, "a quota cannot be negative"};
+  }
   return guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     tx.exec_params(
-        "INSERT INTO issuer.bank (bank_id, currency, domestic, vault_key) VALUES ($1, $2, $3, "
-        "decode($4, 'hex')) ON CONFLICT (bank_id) DO UPDATE SET domestic = EXCLUDED.domestic, "
-        "vault_key = EXCLUDED.vault_key",
-        bank_id, std::string{currency_code(m_config.cur)}, domestic, vault.hex());
+        "INSERT INTO issuer.bank (bank_id, currency, domestic, vault_key, quota_minor) VALUES ($1, "
+        "$2, $3, decode($4, 'hex'), NULLIF($5, '')::bigint) ON CONFLICT (bank_id) DO UPDATE SET "
+        "domestic = EXCLUDED.domestic, vault_key = EXCLUDED.vault_key, quota_minor = "
+        "EXCLUDED.quota_minor",
+        bank_id, std::string{currency_code(m_config.cur)}, domestic, vault.hex(),
+        quota_minor ? std::to_string(*quota_minor) : std::string{});
     tx.commit();
     return ok_status();
+  });
+}
+
+auto issuer::deposit(const std::string& bank_id, money amount, const std::string& request_id)
+    -> status {
+  if (amount.cur() != m_config.cur) {
+    return error{status_code::currency_mismatch,
+                 "reserves here are in " + std::string{currency_code(m_config.cur)}};
+  }
+  if (amount.minor() <= 0) {
+    return error{status_code::amount_invalid, "a deposit must be positive"};
+  }
+  if (request_id.empty() || request_id.size() > 128) {
+    return error{status_code::bad_request, "a deposit needs a request id of 1 to 128 characters"};
+  }
+  return guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    if (tx.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1 FOR UPDATE", bank_id)
+            .empty()) {
+      return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
+    }
+    const auto seen =
+        tx.exec_params("SELECT bank_id, amount_minor FROM issuer.movement WHERE request_id = $1",
+                       "deposit:" + request_id);
+    if (!seen.empty()) {
+      if (seen[0][0].as<std::string>() != bank_id ||
+          seen[0][1].as<std::int64_t>() != amount.minor()) {
+        return error{status_code::bad_request,
+                     "request id '" + request_id + "' was used for another deposit"};
+      }
+      return ok_status();
+    }
+    record_movement(tx, "deposit", request_id, bank_id, amount.minor(), "",
+                    {{"external", -amount.minor()}, {"reserve:" + bank_id, amount.minor()}});
+    tx.commit();
+    return ok_status();
+  });
+}
+
+auto issuer::reserve(const std::string& bank_id) -> result<reserve_balance> {
+  return guarded([&]() -> result<reserve_balance> {
+    pqxx::read_transaction tx(*m_conn);
+    if (tx.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1", bank_id).empty()) {
+      return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
+    }
+    return reserve_balance{balance_of(tx, "reserve:" + bank_id),
+                           balance_of(tx, "backing:" + bank_id),
+                           balance_of(tx, "issued:" + bank_id)};
   });
 }
 
@@ -99,7 +192,9 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
   auto recorded = guarded([&]() -> result<std::pair<signed_tx, bool>> {
     pqxx::work tx(*m_conn);
     const auto bank = tx.exec_params(
-        "SELECT domestic, currency, vault_key FROM issuer.bank WHERE bank_id = $1", bank_id);
+        "SELECT domestic, currency, vault_key, quota_minor FROM issuer.bank WHERE bank_id = $1 "
+        "FOR UPDATE",
+        bank_id);
     if (bank.empty()) {
       return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
     }
@@ -126,7 +221,34 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
       CBDC_ASSERT(stx.ok());
       return std::make_pair(std::move(*stx), true);
     }
+    // The reserve ratio and the quota, from the ledger, under the bank row's lock.
+    const auto issued = balance_of(tx, "issued:" + bank_id);
+    if (!bank[0][3].is_null()) {
+      const auto quota = bank[0][3].as<std::int64_t>();
+      if (issued + amount.minor() > quota) {
+        return error{status_code::quota_exceeded,
+                     "bank '" + bank_id + "' holds " + money{issued, amount.cur()}.format() +
+                         " of its quota " + money{quota, amount.cur()}.format() + "; minting " +
+                         amount.format() + " would pass it"};
+      }
+    }
+    auto backing = backing_for(amount.minor(), m_config.reserve_ratio_bp);
+    if (!backing) {
+      return backing.err();
+    }
+    const auto free_reserve = balance_of(tx, "reserve:" + bank_id);
+    if (free_reserve < *backing) {
+      return error{status_code::insufficient_reserve,
+                   "minting " + amount.format() + " needs " +
+                       money{*backing, amount.cur()}.format() + " of reserve; bank '" + bank_id +
+                       "' has " + money{free_reserve, amount.cur()}.format()};
+    }
     auto stx = mint_tx(m_key, *vault, amount, request_id);
+    record_movement(tx, "mint", request_id, bank_id, amount.minor(), stx.id.hex(),
+                    {{"reserve:" + bank_id, -*backing},
+                     {"backing:" + bank_id, *backing},
+                     {"issued:" + bank_id, amount.minor()},
+                     {"issuance", -amount.minor()}});
     std::string wire_bytes;
     CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
     tx.exec_params(
@@ -147,6 +269,20 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
     return receipt.err();
   }
   if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+    if (!is_transient(receipt->status)) {
+      // Refused for good: nothing was issued, so the mint and its movement go.
+      (void)guarded([&]() -> status {
+        pqxx::work tx(*m_conn);
+        tx.exec_params(
+            "DELETE FROM issuer.entry WHERE movement_id = (SELECT movement_id FROM "
+            "issuer.movement WHERE request_id = $1)",
+            "mint:" + request_id);
+        tx.exec_params("DELETE FROM issuer.movement WHERE request_id = $1", "mint:" + request_id);
+        tx.exec_params("DELETE FROM issuer.mint WHERE request_id = $1", request_id);
+        tx.commit();
+        return ok_status();
+      });
+    }
     return error{receipt->status, "settlement refused the mint: " + receipt->detail};
   }
   auto marked = guarded([&]() -> status {
@@ -175,6 +311,150 @@ auto issuer::minted_total() -> result<std::int64_t> {
         "currency = $1",
         std::string{currency_code(m_config.cur)});
     return row[0].as<std::int64_t>();
+  });
+}
+
+auto issuer::redeem(const std::string& bank_id, signed_tx tx, const std::string& request_id)
+    -> result<redeem_result> {
+  if (request_id.empty() || request_id.size() > 128) {
+    return error{status_code::bad_request,
+                 "a redemption needs a request id of 1 to 128 characters"};
+  }
+  if (tx.tx.kind != tx_kind::redeem || tx.tx.inputs.empty() || !tx.tx.outputs.empty()) {
+    return error{status_code::bad_request, "not a redemption: inputs and no outputs"};
+  }
+  auto bank = guarded([&]() -> result<std::pair<public_key, std::optional<redeem_result>>> {
+    pqxx::read_transaction rtx(*m_conn);
+    const auto rows = rtx.exec_params(
+        "SELECT domestic, encode(vault_key, 'hex') FROM issuer.bank WHERE bank_id = $1", bank_id);
+    if (rows.empty()) {
+      return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
+    }
+    if (!rows[0][0].as<bool>()) {
+      return error{status_code::not_domestic, "bank '" + bank_id + "' is not a domestic " +
+                                                  std::string{currency_code(m_config.cur)} +
+                                                  " bank"};
+    }
+    auto vault = public_key::from_hex(rows[0][1].as<std::string>());
+    CBDC_ASSERT(vault.ok());
+    const auto seen = rtx.exec_params(
+        "SELECT bank_id, amount_minor, encode(tx_id, 'hex') FROM issuer.movement WHERE "
+        "request_id = $1",
+        "redeem:" + request_id);
+    std::optional<redeem_result> already;
+    if (!seen.empty()) {
+      auto id = hash256::from_hex(seen[0][2].as<std::string>());
+      CBDC_ASSERT(id.ok());
+      if (seen[0][0].as<std::string>() != bank_id || *id != tx.id) {
+        return error{status_code::bad_request,
+                     "request id '" + request_id + "' was used for another redemption"};
+      }
+      already = redeem_result{*id, seen[0][1].as<std::int64_t>(), true};
+    }
+    return std::make_pair(std::move(*vault), already);
+  });
+  if (!bank) {
+    return bank.err();
+  }
+  if (bank->second) {
+    return *bank->second;
+  }
+  // Every input must be a token of this currency held by the bank's vault (or already spent by
+  // this very redemption, when a retry follows a crash).
+  std::int64_t amount = 0;
+  for (const auto& in : tx.tx.inputs) {
+    auto token = m_settle.get_token(in);
+    if (!token) {
+      return token.code() == status_code::not_found
+                 ? error{status_code::input_unknown, "token " + in.hex() + " does not exist"}
+                 : token.err();
+    }
+    if (token->owner != bank->first) {
+      return error{status_code::bad_request,
+                   "token " + in.hex() + " is not in the vault of '" + bank_id + "'"};
+    }
+    if (token->cur != m_config.cur) {
+      return error{status_code::currency_mismatch,
+                   "this central bank redeems " + std::string{currency_code(m_config.cur)}};
+    }
+    if (token->spent && token->spent_by != tx.id) {
+      return error{status_code::input_spent, "token " + in.hex() + " is spent"};
+    }
+    auto sum = checked_add(amount, token->amount_minor);
+    if (!sum) {
+      return sum.err();
+    }
+    amount = *sum;
+  }
+  if (std::none_of(tx.sigs.begin(), tx.sigs.end(),
+                   [&](const tx_signature& s) { return s.signer == m_key.pub(); })) {
+    tx.sign_with(m_key);
+  }
+  auto receipt = settlement::submit_with_retry(m_settle, tx, "redeem:" + request_id);
+  if (!receipt) {
+    return receipt.err();
+  }
+  if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+    return error{receipt->status, "settlement refused the redemption: " + receipt->detail};
+  }
+  if (auto recorded = record_redemption(bank_id, tx, amount, request_id); !recorded) {
+    return recorded.err();
+  }
+  return redeem_result{tx.id, amount, false};
+}
+
+auto issuer::record_redemption(const std::string& bank_id, const signed_tx& tx, std::int64_t amount,
+                               const std::string& request_id) -> status {
+  return guarded([&]() -> status {
+    pqxx::work w(*m_conn);
+    w.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1 FOR UPDATE", bank_id);
+    if (!w.exec_params("SELECT 1 FROM issuer.movement WHERE request_id = $1",
+                       "redeem:" + request_id)
+             .empty()) {
+      return ok_status();
+    }
+    auto release = backing_for(amount, m_config.reserve_ratio_bp);
+    if (!release) {
+      return release.err();
+    }
+    const auto held = balance_of(w, "backing:" + bank_id);
+    const auto freed = std::min(held, *release);
+    record_movement(w, "redeem", request_id, bank_id, amount, tx.id.hex(),
+                    {{"issued:" + bank_id, -amount},
+                     {"issuance", amount},
+                     {"backing:" + bank_id, -freed},
+                     {"reserve:" + bank_id, freed}});
+    w.commit();
+    return ok_status();
+  });
+}
+
+auto issuer::check_ledger() -> result<ledger_check> {
+  return guarded([&]() -> result<ledger_check> {
+    pqxx::read_transaction tx(*m_conn);
+    ledger_check out;
+    out.entries_sum = tx.exec1("SELECT coalesce(sum(amount_minor), 0)::bigint FROM issuer.entry")[0]
+                          .as<std::int64_t>();
+    // Outstanding: redemptions, and mints that settlement confirmed.
+    out.outstanding_minor =
+        -tx.exec1(
+               "SELECT coalesce(sum(e.amount_minor), 0)::bigint FROM issuer.entry e JOIN "
+               "issuer.movement m USING (movement_id) WHERE e.account = 'issuance' AND "
+               "(m.kind = 'redeem' OR (m.kind = 'mint' AND EXISTS (SELECT 1 FROM issuer.mint "
+               "i WHERE 'mint:' || i.request_id = m.request_id AND i.settled)))")[0]
+             .as<std::int64_t>();
+    for (const auto& row :
+         tx.exec("SELECT account, sum(amount_minor)::bigint FROM issuer.entry WHERE account LIKE "
+                 "'reserve:%' OR account LIKE 'backing:%' OR account LIKE 'issued:%' GROUP BY "
+                 "account HAVING sum(amount_minor) < 0 ORDER BY account")) {
+      out.problems.push_back("account " + row[0].as<std::string>() + " is negative: " +
+                             money{row[1].as<std::int64_t>(), m_config.cur}.format());
+    }
+    if (out.entries_sum != 0) {
+      out.problems.push_back("the ledger's entries sum to " +
+                             money{out.entries_sum, m_config.cur}.format() + ", not 0");
+    }
+    return out;
   });
 }
 
@@ -214,8 +494,44 @@ service::~service() {
 
 void service::work() {
   while (auto j = m_jobs.pop()) {
+    if (j->request.payload_case() == wire::Envelope::kRedeem) {
+      const auto& r = j->request.redeem();
+      wire::Envelope answer;
+      auto* out = answer.mutable_redeem_result();
+      auto stx = from_wire(r.tx());
+      result<redeem_result> redeemed =
+          stx ? m_issuer->redeem(r.bank_id(), std::move(*stx), r.request_id())
+              : result<redeem_result>{stx.err()};
+      if (redeemed) {
+        out->set_status(static_cast<std::uint32_t>(redeemed->already ? status_code::already_settled
+                                                                     : status_code::ok));
+        out->set_tx_id(id_to_wire(redeemed->tx_id));
+        out->set_amount_minor(redeemed->amount_minor);
+      } else {
+        out->set_status(static_cast<std::uint32_t>(redeemed.code()));
+        out->set_detail(redeemed.err().message);
+      }
+      j->reply(std::move(answer));
+      continue;
+    }
+    if (j->request.payload_case() == wire::Envelope::kGetReserve) {
+      wire::Envelope answer;
+      auto* out = answer.mutable_reserve_balance();
+      auto bal = m_issuer->reserve(j->request.get_reserve().bank_id());
+      out->set_status(static_cast<std::uint32_t>(bal.code()));
+      if (bal) {
+        out->set_reserve_minor(bal->reserve_minor);
+        out->set_backing_minor(bal->backing_minor);
+        out->set_issued_minor(bal->issued_minor);
+      } else {
+        out->set_detail(bal.err().message);
+      }
+      j->reply(std::move(answer));
+      continue;
+    }
     if (j->request.payload_case() != wire::Envelope::kMint) {
-      j->reply(error_envelope(0, error{status_code::malformed, "the issuer answers Mint"}));
+      j->reply(error_envelope(
+          0, error{status_code::malformed, "the issuer answers Mint, Redeem and GetReserve"}));
       continue;
     }
     const auto& m = j->request.mint();
@@ -282,6 +598,51 @@ auto client::mint(const std::string& bank_id, money amount, const std::string& r
   return out;
 }
 
+auto client::redeem(const std::string& bank_id, const signed_tx& tx, const std::string& request_id)
+    -> result<redeem_result> {
+  wire::Envelope req;
+  auto* r = req.mutable_redeem();
+  r->set_bank_id(bank_id);
+  *r->mutable_tx() = to_wire(tx);
+  r->set_request_id(request_id);
+  auto answer = m_rpc.call(std::move(req));
+  if (!answer) {
+    return answer.err();
+  }
+  if (answer->payload_case() != wire::Envelope::kRedeemResult) {
+    auto err = answer_status(*answer);
+    return err.code == status_code::ok ? error{status_code::malformed, "unexpected answer"} : err;
+  }
+  const auto& res = answer->redeem_result();
+  const auto code = static_cast<status_code>(res.status());
+  if (code != status_code::ok && code != status_code::already_settled) {
+    return error{code, res.detail()};
+  }
+  auto id = id_from_wire(res.tx_id());
+  if (!id) {
+    return id.err();
+  }
+  return redeem_result{*id, res.amount_minor(), code == status_code::already_settled};
+}
+
+auto client::reserve(const std::string& bank_id) -> result<reserve_balance> {
+  wire::Envelope req;
+  req.mutable_get_reserve()->set_bank_id(bank_id);
+  auto answer = m_rpc.call(std::move(req));
+  if (!answer) {
+    return answer.err();
+  }
+  auto status = answer_status(*answer);
+  if (status.code != status_code::ok) {
+    return status;
+  }
+  if (answer->payload_case() != wire::Envelope::kReserveBalance) {
+    return error{status_code::malformed, "unexpected answer"};
+  }
+  const auto& b = answer->reserve_balance();
+  return reserve_balance{b.reserve_minor(), b.backing_minor(), b.issued_minor()};
+}
+
 // ---- audit ----
 
 auto audit(issuer& iss, settlement::client& settle, currency cur) -> result<audit_report> {
@@ -304,6 +665,19 @@ auto audit(issuer& iss, settlement::client& settle, currency cur) -> result<audi
     report.problems.push_back("issued " + fmt(report.issued_minor) + " - redeemed " +
                               fmt(report.redeemed_minor) + " != unspent supply " +
                               fmt(report.unspent_minor));
+  }
+  auto ledger = iss.check_ledger();
+  if (!ledger) {
+    return ledger.err();
+  }
+  report.ledger_outstanding_minor = ledger->outstanding_minor;
+  for (const auto& p : ledger->problems) {
+    report.problems.push_back(p);
+  }
+  if (ledger->outstanding_minor != report.issued_minor - report.redeemed_minor) {
+    report.problems.push_back("the reserve ledger counts " + fmt(ledger->outstanding_minor) +
+                              " outstanding but settlement holds issued - redeemed = " +
+                              fmt(report.issued_minor - report.redeemed_minor));
   }
   if (report.minted_minor != report.issued_minor) {
     report.problems.push_back("the issuer minted " + fmt(report.minted_minor) +

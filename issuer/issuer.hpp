@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,9 +23,31 @@ struct mint_result {
   bool already{false};  ///< the request id had been answered before
 };
 
+struct redeem_result {
+  hash256 tx_id;
+  std::int64_t amount_minor{0};
+  bool already{false};
+};
+
+/// A bank's position at the central bank, in minor units.
+struct reserve_balance {
+  std::int64_t reserve_minor{0};  ///< free reserve
+  std::int64_t backing_minor{0};  ///< reserve set aside to back issued e-CNY
+  std::int64_t issued_minor{0};   ///< e-CNY issued to the bank and not redeemed
+};
+
+/// Basis points: 10,000 = 100%.
+inline constexpr std::int64_t k_full_reserve_bp = 10'000;
+
+/// The reserve a mint of amount_minor sets aside at ratio_bp, rounded up. Overflow is an error.
+auto backing_for(std::int64_t amount_minor, std::int64_t ratio_bp) -> result<std::int64_t>;
+
 struct issuer_config {
   std::string db_url;
   currency cur{currency::cny};
+  /// The share of each mint the bank's reserve must cover, in basis points (10,000 = 100%;
+  /// e-CNY moved to partial reserve on 2026-01-01, so a deployment may set less).
+  std::int64_t reserve_ratio_bp{k_full_reserve_bp};
   std::string settle_endpoint{"tcp://127.0.0.1:7100"};  ///< a settlement::cluster spec
   std::string endpoint{"tcp://127.0.0.1:7200"};
 };
@@ -37,7 +60,22 @@ class issuer {
 
   /// Registers an operator bank and its vault key. domestic=false records a foreign bank,
   /// which may hold this currency but not ask for issuance.
-  auto add_bank(const std::string& bank_id, const public_key& vault, bool domestic) -> status;
+  auto add_bank(const std::string& bank_id, const public_key& vault, bool domestic,
+                std::optional<std::int64_t> quota_minor = std::nullopt) -> status;
+
+  /// Credits a bank's reserve account (funds arriving from outside), once per request id.
+  /// Errors: unknown_bank, amount_invalid, bad_request.
+  auto deposit(const std::string& bank_id, money amount, const std::string& request_id) -> status;
+
+  /// The bank's reserve, backing and issued balances from the ledger. Errors: unknown_bank.
+  auto reserve(const std::string& bank_id) -> result<reserve_balance>;
+
+  /// Redeems e-CNY: tx must be a redemption of tokens held by the bank's vault, signed by the
+  /// vault key. The issuer co-signs and settles it, then releases the backing into the bank's
+  /// reserve. Idempotent per request id. Errors: unknown_bank, not_domestic, bad_request,
+  /// currency_mismatch, and settlement's refusals.
+  auto redeem(const std::string& bank_id, signed_tx tx, const std::string& request_id)
+      -> result<redeem_result>;
 
   /// Issues amount to the bank's vault. Idempotent per request id: the same id returns the
   /// first result; the same id with other content is bad_request. Errors: unknown_bank,
@@ -48,9 +86,21 @@ class issuer {
   /// Total minted (settled) in this currency, from the issuer's own records.
   auto minted_total() -> result<std::int64_t>;
 
+  /// The ledger's view for the audit: the sum of every entry (0 when every movement balances),
+  /// e-CNY outstanding from settled movements, and the banks whose reserve or backing is
+  /// negative or whose issued balance disagrees with their settled mints and redemptions.
+  struct ledger_check {
+    std::int64_t entries_sum{0};
+    std::int64_t outstanding_minor{0};
+    std::vector<std::string> problems;
+  };
+  auto check_ledger() -> result<ledger_check>;
+
  private:
   issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn,
          const settlement::cluster& where);
+  auto record_redemption(const std::string& bank_id, const signed_tx& tx, std::int64_t amount,
+                         const std::string& request_id) -> status;
   issuer_config m_config;
   key_pair m_key;
   std::unique_ptr<pqxx::connection> m_conn;
@@ -86,16 +136,22 @@ class client {
   explicit client(std::string endpoint, socket_options opts = {});
   auto mint(const std::string& bank_id, money amount, const std::string& request_id)
       -> result<mint_result>;
+  auto redeem(const std::string& bank_id, const signed_tx& tx, const std::string& request_id)
+      -> result<redeem_result>;
+  auto reserve(const std::string& bank_id) -> result<reserve_balance>;
 
  private:
   rpc_client m_rpc;
 };
 
 /// What `cbdc-issuer audit` checks, per currency: settlement's issued - redeemed == its
-/// unspent supply, and settlement's issued total == what this issuer minted.
+/// unspent supply; settlement's issued total == what this issuer minted; the reserve ledger
+/// balances, no bank's reserve or backing is negative, and the e-CNY outstanding in the ledger
+/// equals settlement's issued - redeemed.
 struct audit_report {
   currency cur{currency::cny};
   std::int64_t minted_minor{0};
+  std::int64_t ledger_outstanding_minor{0};
   std::int64_t issued_minor{0};
   std::int64_t redeemed_minor{0};
   std::int64_t unspent_minor{0};

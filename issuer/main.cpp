@@ -20,8 +20,12 @@ constexpr const char* k_usage =
     "usage: cbdc-issuer COMMAND [options]\n"
     "  keygen    create the issuer key (--key FILE, --profile ed25519|sm2); prints the public key\n"
     "  migrate   apply the issuer schema\n"
-    "  add-bank  register an operator bank (--bank-id ID --vault-key HEX [--foreign])\n"
-    "  serve     run the issuer (--key FILE --currency CUR --bind EP --settle EP)\n"
+    "  add-bank  register an operator bank (--bank-id ID --vault-key HEX [--foreign]\n"
+    "            [--quota \"1000000.00 CNY\"])\n"
+    "  deposit   credit a bank's reserve account (--bank-id ID --amount \"...\" --request-id ID)\n"
+    "  reserve   print a bank's reserve, backing and issued balances (--bank-id ID)\n"
+    "  serve     run the issuer (--key FILE --currency CUR --bind EP --settle EP\n"
+    "            [--reserve-ratio-bp N], 10000 = 100% reserve)\n"
     "  mint      ask a running issuer to mint (--issuer EP --bank-id ID --amount \"1000.00 CNY\"\n"
     "            --request-id ID)\n"
     "  audit     check supply against settlement (--settle EP --currency CUR); exit 1 on failure\n";
@@ -41,6 +45,7 @@ auto main(int argc, char** argv) -> int {
   std::string request_id;
   std::string issuer_ep = config.endpoint;
   bool foreign = false;
+  std::string quota_text;
   po::options_description opts("options");
   opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
                                             "PostgreSQL URL (else $CBDC_PG_URL)")(
@@ -54,6 +59,10 @@ auto main(int argc, char** argv) -> int {
       "bank-id", po::value(&bank_id), "operator bank id")("vault-key", po::value(&vault_hex),
                                                           "the bank's vault public key (hex)")(
       "foreign", po::bool_switch(&foreign), "for add-bank: a foreign bank (no issuance)")(
+      "quota", po::value(&quota_text)->default_value(""), "for add-bank: issuance quota")(
+      "reserve-ratio-bp",
+      po::value(&config.reserve_ratio_bp)->default_value(config.reserve_ratio_bp),
+      "reserve each mint sets aside, in basis points (10000 = 100%)")(
       "amount", po::value(&amount_text), "for mint: \"1000.00 CNY\"")(
       "request-id", po::value(&request_id), "for mint: idempotency id")(
       "command", po::value(&command)->default_value(""), "command");
@@ -76,6 +85,9 @@ auto main(int argc, char** argv) -> int {
     return fail(cur.err());
   }
   config.cur = *cur;
+  if (config.reserve_ratio_bp < 0 || config.reserve_ratio_bp > issuer::k_full_reserve_bp) {
+    return fail(error{status_code::bad_request, "--reserve-ratio-bp must be 0..10000"});
+  }
 
   if (command == "keygen") {
     auto prof = parse_profile(prof_name);
@@ -145,10 +157,40 @@ auto main(int argc, char** argv) -> int {
     if (!vault) {
       return fail(vault.err());
     }
-    if (auto added = (*iss)->add_bank(bank_id, *vault, !foreign); !added) {
+    std::optional<std::int64_t> quota;
+    if (!quota_text.empty()) {
+      auto q = parse_money(quota_text);
+      if (!q) {
+        return fail(q.err());
+      }
+      quota = q->minor();
+    }
+    if (auto added = (*iss)->add_bank(bank_id, *vault, !foreign, quota); !added) {
       return fail(added.err());
     }
     std::printf("bank %s registered (%s)\n", bank_id.c_str(), foreign ? "foreign" : "domestic");
+    return 0;
+  }
+  if (command == "deposit") {
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err());
+    }
+    if (auto done = (*iss)->deposit(bank_id, *amount, request_id); !done) {
+      return fail(done.err());
+    }
+    std::printf("credited %s to the reserve of %s\n", amount->format().c_str(), bank_id.c_str());
+    return 0;
+  }
+  if (command == "reserve") {
+    auto bal = (*iss)->reserve(bank_id);
+    if (!bal) {
+      return fail(bal.err());
+    }
+    std::printf("%s: reserve %s, backing %s, issued %s\n", bank_id.c_str(),
+                money{bal->reserve_minor, config.cur}.format().c_str(),
+                money{bal->backing_minor, config.cur}.format().c_str(),
+                money{bal->issued_minor, config.cur}.format().c_str());
     return 0;
   }
   if (command == "audit") {

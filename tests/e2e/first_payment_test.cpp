@@ -60,6 +60,8 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   const auto vault = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank"});
   ok_run({tool("cbdc-issuer"), "add-bank", "--db", db.url(), "--key", d + "/issuer.key",
           "--bank-id", "bank-a", "--vault-key", vault});
+  ok_run({tool("cbdc-issuer"), "deposit", "--db", db.url(), "--key", d + "/issuer.key", "--bank-id",
+          "bank-a", "--amount", "1000.00 CNY", "--request-id", "e2e-reserve"});
   ok_run({tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", issuer_ep, "--bank-id",
           "bank-a", "--amount", "1000.00 CNY", "--request-id", "e2e-1"});
   const auto alice = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/alice"});

@@ -10,7 +10,8 @@ using namespace cbdc;
 namespace {
 
 struct world {
-  world()
+  explicit world(std::int64_t ratio_bp = issuer::k_full_reserve_bp,
+                 std::int64_t reserve_minor = 100'000'000)
       : issuer_key(key_pair::generate(profile::ed25519)),
         vault(key_pair::generate(profile::ed25519)) {
     settlement::service_config sc;
@@ -26,6 +27,7 @@ struct world {
     ic.cur = currency::cny;
     ic.settle_endpoint = settle_svc->endpoint();
     ic.endpoint = "tcp://127.0.0.1:0";
+    ic.reserve_ratio_bp = ratio_bp;
     auto svc = issuer::service::start(ic, issuer_key);
     REQUIRE(svc.ok());
     issuer_svc = std::move(*svc);
@@ -34,6 +36,9 @@ struct world {
     iss = std::move(*direct);
     REQUIRE(iss->add_bank("bank-a", vault.pub(), true).ok());
     REQUIRE(iss->add_bank("hsbc-hk", vault.pub(), false).ok());
+    if (reserve_minor > 0) {
+      REQUIRE(iss->deposit("bank-a", money{reserve_minor, currency::cny}, "funding").ok());
+    }
     client = std::make_unique<issuer::client>(issuer_svc->endpoint());
   }
 
@@ -111,4 +116,114 @@ TEST_CASE("the audit passes on a consistent ledger and catches a corrupted one",
   CHECK_FALSE(broken->passed());
   REQUIRE(broken->problems.size() == 1);
   CHECK(broken->problems[0].find("unspent supply 1000.01 CNY") != std::string::npos);
+}
+
+TEST_CASE("full reserve: a mint needs as much free reserve as it issues", "[issuer][integration]") {
+  world w(issuer::k_full_reserve_bp, 100'000);
+  REQUIRE(w.client->mint("bank-a", cny(60'000), "m1").ok());
+  REQUIRE(w.client->mint("bank-a", cny(40'000), "m2").ok());  // exactly the rest
+  auto refused = w.client->mint("bank-a", cny(1), "m3");
+  CHECK(refused.code() == status_code::insufficient_reserve);
+  CHECK(refused.err().message.find("has 0.00 CNY") != std::string::npos);
+  auto bal = w.client->reserve("bank-a");
+  REQUIRE(bal.ok());
+  CHECK(bal->reserve_minor == 0);
+  CHECK(bal->backing_minor == 100'000);
+  CHECK(bal->issued_minor == 100'000);
+  CHECK(w.client->reserve("nobody").code() == status_code::unknown_bank);
+}
+
+TEST_CASE("partial reserve: at 20% a reserve backs five times its amount",
+          "[issuer][integration]") {
+  world w(2'000, 10'000);                                     // 20%, 100.00 CNY of reserve
+  REQUIRE(w.client->mint("bank-a", cny(50'000), "m1").ok());  // 500.00 needs 100.00
+  CHECK(w.client->mint("bank-a", cny(1), "m2").code() == status_code::insufficient_reserve);
+  REQUIRE(w.iss->deposit("bank-a", cny(1), "top-up").ok());
+  // 0.01 of reserve backs up to 0.05 at 20%; 0.06 would need 0.02 (rounded up).
+  CHECK(w.client->mint("bank-a", cny(6), "m3").code() == status_code::insufficient_reserve);
+  REQUIRE(w.client->mint("bank-a", cny(5), "m4").ok());
+  CHECK(issuer::backing_for(6, 2'000).value() == 2);
+  CHECK(issuer::backing_for(5, 2'000).value() == 1);
+}
+
+TEST_CASE("a bank's issuance quota at under and over its boundary", "[issuer][integration]") {
+  world w;
+  REQUIRE(w.iss->add_bank("bank-a", w.vault.pub(), true, 100'000).ok());
+  REQUIRE(w.client->mint("bank-a", cny(99'999), "m1").ok());  // under
+  REQUIRE(w.client->mint("bank-a", cny(1), "m2").ok());       // at
+  auto over = w.client->mint("bank-a", cny(1), "m3");         // over
+  CHECK(over.code() == status_code::quota_exceeded);
+  CHECK(over.err().message.find("quota 1000.00 CNY") != std::string::npos);
+}
+
+TEST_CASE("deposits are idempotent and typed", "[issuer][integration]") {
+  world w(issuer::k_full_reserve_bp, 0);
+  REQUIRE(w.iss->deposit("bank-a", cny(500), "d1").ok());
+  REQUIRE(w.iss->deposit("bank-a", cny(500), "d1").ok());  // the same request again
+  CHECK(w.iss->reserve("bank-a")->reserve_minor == 500);
+  CHECK(w.iss->deposit("bank-a", cny(501), "d1").code() == status_code::bad_request);
+  CHECK(w.iss->deposit("nobody", cny(1), "d2").code() == status_code::unknown_bank);
+  CHECK(w.iss->deposit("bank-a", cny(0), "d3").code() == status_code::amount_invalid);
+  CHECK(w.iss->deposit("bank-a", money{1, currency::hkd}, "d4").code() ==
+        status_code::currency_mismatch);
+}
+
+TEST_CASE("redemption settles, frees the backing and shrinks the supply", "[issuer][integration]") {
+  world w(issuer::k_full_reserve_bp, 100'000);
+  auto minted = w.client->mint("bank-a", cny(100'000), "m1");
+  REQUIRE(minted.ok());
+  transaction tx;
+  tx.kind = tx_kind::redeem;
+  tx.inputs = {minted->token_ids.at(0)};
+  auto stx = signed_tx::make(tx);
+  stx.sign_with(w.vault);
+  auto redeemed = w.client->redeem("bank-a", stx, "r1");
+  REQUIRE(redeemed.ok());
+  CHECK(redeemed->amount_minor == 100'000);
+  auto again = w.client->redeem("bank-a", stx, "r1");
+  REQUIRE(again.ok());
+  CHECK(again->already);
+  auto bal = w.client->reserve("bank-a");
+  REQUIRE(bal.ok());
+  CHECK(bal->reserve_minor == 100'000);
+  CHECK(bal->backing_minor == 0);
+  CHECK(bal->issued_minor == 0);
+  auto supply = w.settle->supply(currency::cny);
+  REQUIRE(supply.ok());
+  CHECK(supply->redeemed_minor == 100'000);
+  CHECK(supply->unspent_minor == 0);
+  auto report = issuer::audit(*w.iss, *w.settle, currency::cny);
+  REQUIRE(report.ok());
+  CHECK(report->passed());
+  // A foreign bank may not redeem here.
+  CHECK(w.client->redeem("hsbc-hk", stx, "r2").code() == status_code::not_domestic);
+}
+
+TEST_CASE("the ledger refuses an unbalanced movement and the audit catches a forced one",
+          "[issuer][integration]") {
+  world w;
+  REQUIRE(w.client->mint("bank-a", cny(10'000), "m1").ok());
+  pqxx::connection conn(w.db.url());
+  {
+    pqxx::work tx(conn);
+    tx.exec(
+        "INSERT INTO issuer.entry (movement_id, account, amount_minor) SELECT min(movement_id), "
+        "'reserve:bank-a', 1 FROM issuer.movement");
+    CHECK_THROWS(tx.commit());  // the deferred trigger: entries must sum to zero
+  }
+  {
+    pqxx::work tx(conn);
+    tx.exec("ALTER TABLE issuer.entry DISABLE TRIGGER entry_balances");
+    tx.exec(
+        "UPDATE issuer.entry SET amount_minor = amount_minor + 1 WHERE account = "
+        "'reserve:bank-a' AND entry_id = (SELECT min(entry_id) FROM issuer.entry WHERE "
+        "account = 'reserve:bank-a')");
+    tx.exec("ALTER TABLE issuer.entry ENABLE TRIGGER entry_balances");
+    tx.commit();
+  }
+  auto report = issuer::audit(*w.iss, *w.settle, currency::cny);
+  REQUIRE(report.ok());
+  CHECK_FALSE(report->passed());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].find("sum to 0.01 CNY") != std::string::npos);
 }
