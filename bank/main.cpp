@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "bank/vault.hpp"
+#include "core/cli.hpp"
 #include "issuer/issuer.hpp"
 
 namespace po = boost::program_options;
@@ -13,8 +14,7 @@ using namespace cbdc;
 namespace {
 
 auto fail(const error& err) -> int {
-  std::fprintf(stderr, "cbdc-bank: %s\n", to_string(err).c_str());
-  return 1;
+  return cli::fail("cbdc-bank", err);
 }
 
 constexpr const char* k_usage =
@@ -40,8 +40,7 @@ auto main(int argc, char** argv) -> int {
   std::string request_id;
   std::string to;
   po::options_description opts("options");
-  opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
-                                            "bank folder")(
+  opts.add_options()("dir", po::value(&dir)->default_value(dir), "bank folder")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
       "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
@@ -49,21 +48,9 @@ auto main(int argc, char** argv) -> int {
       "bank-id", po::value(&bank_id), "this bank's id at the issuer")(
       "amount", po::value(&amount_text), "amount with currency")(
       "request-id", po::value(&request_id), "idempotency id of a mint")("to", po::value(&to),
-                                                                        "wallet public key (hex)")(
-      "command", po::value(&command)->default_value(""), "command");
-  po::positional_options_description pos;
-  pos.add("command", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cbdc-bank: %s\n%s", e.what(), k_usage);
-    return 2;
-  }
-  if (vm.count("help") != 0U || command.empty()) {
-    std::cout << k_usage << opts << "\n";
-    return vm.count("help") != 0U ? 0 : 2;
+                                                                        "wallet public key (hex)");
+  if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-bank", k_usage, command)) {
+    return *exit_code;
   }
   if (command == "init") {
     auto prof = parse_profile(prof_name);

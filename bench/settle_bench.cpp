@@ -25,18 +25,9 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-auto seed_of(std::uint32_t i, std::uint8_t salt) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  for (std::size_t b = 0; b < 4; ++b) {
-    s[b] = static_cast<std::uint8_t>(i >> (8 * b));
-  }
-  s[31] = salt;
-  return s;
-}
-
 /// Raw Ed25519 verifications per second on `threads` threads, over transaction-sized messages.
 auto verify_rate(unsigned threads, double seconds) -> double {
-  const auto key = key_pair::from_seed(profile::ed25519, seed_of(1, 0x55));
+  const auto key = key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x55));
   bytes msg(260, 0x42);
   const auto sig = key.sign(msg);
   std::atomic<bool> stop{false};
@@ -78,8 +69,8 @@ auto make_workload(const key_pair& issuer, std::uint32_t first, std::uint32_t n,
   w.mints.reserve(n);
   w.payments.reserve(n);
   for (std::uint32_t i = first; i < first + n; ++i) {
-    const auto payer = key_pair::from_seed(profile::ed25519, seed_of(i, 1));
-    const auto payee = key_pair::from_seed(profile::ed25519, seed_of(i, 2));
+    const auto payer = key_pair::from_seed(profile::ed25519, indexed_seed(i, 1));
+    const auto payee = key_pair::from_seed(profile::ed25519, indexed_seed(i, 2));
     transaction mint;
     mint.kind = tx_kind::issue;
     mint.nonce = i;
@@ -223,7 +214,7 @@ auto main(int argc, char** argv) -> int {
     std::fprintf(stderr, "bench-settle: --shards 1..16, --cross 0..100 and only with shards\n");
     return 2;
   }
-  const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(0, 0xee));
+  const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
   const int first_port = std::stoi(port);
   std::vector<std::string> shard_eps;
   std::vector<std::unique_ptr<child>> procs;

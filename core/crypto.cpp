@@ -248,6 +248,15 @@ auto verify(const public_key& key, byte_view message, byte_view signature) -> bo
   return ok;
 }
 
+auto indexed_seed(std::uint64_t index, std::uint8_t salt) -> std::array<std::uint8_t, 32> {
+  std::array<std::uint8_t, 32> s{};
+  for (std::size_t b = 0; b < 8; ++b) {
+    s[b] = static_cast<std::uint8_t>(index >> (8 * b));
+  }
+  s[31] = salt;
+  return s;
+}
+
 auto key_pair::save(const std::filesystem::path& path) const -> status {
   std::error_code ec;
   if (path.has_parent_path()) {

@@ -65,6 +65,10 @@ class key_pair {
   std::shared_ptr<impl> m_impl;
 };
 
+/// A deterministic 32-byte seed for key number `index` of family `salt` (tests, benchmarks and
+/// simulations derive many keys without storing them). Not secret: never for real keys.
+auto indexed_seed(std::uint64_t index, std::uint8_t salt) -> std::array<std::uint8_t, 32>;
+
 /// Verifies a signature made by key over message. False for any failure, including a key or
 /// signature of the wrong size.
 auto verify(const public_key& key, byte_view message, byte_view signature) -> bool;

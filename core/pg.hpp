@@ -8,6 +8,7 @@
 #include "core/status.hpp"
 
 #include <pqxx/connection>
+#include <pqxx/except>
 
 namespace cbdc::pg {
 
@@ -29,6 +30,22 @@ auto connect(const std::string& url) -> result<std::unique_ptr<pqxx::connection>
 /// processes migrating at once apply each file once. Returns how many were applied.
 auto migrate(pqxx::connection& conn, std::string_view schema,
              const std::vector<migration>& migrations) -> result<int>;
+
+/// Runs fn, turning libpqxx exceptions into typed errors: unavailable for a lost connection,
+/// internal for a commit in doubt (never resend: the caller stops and the restart reloads the
+/// truth), db_error for the rest. Domain code never sees a pqxx exception.
+template <typename Fn>
+auto guarded(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const pqxx::broken_connection& e) {
+    return error{status_code::unavailable, std::string{"PostgreSQL connection lost: "} + e.what()};
+  } catch (const pqxx::in_doubt_error& e) {
+    return error{status_code::internal, std::string{"commit in doubt: "} + e.what()};
+  } catch (const std::exception& e) {
+    return error{status_code::db_error, e.what()};
+  }
+}
 
 /// Text for a PostgreSQL bytea literal of raw bytes, as a parameter: "\\x0a1b...".
 auto bytea_param(const void* data, std::size_t size) -> std::string;

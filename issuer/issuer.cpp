@@ -6,17 +6,6 @@
 namespace cbdc::issuer {
 namespace {
 
-template <typename Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const pqxx::broken_connection& e) {
-    return error{status_code::unavailable, std::string{"PostgreSQL connection lost: "} + e.what()};
-  } catch (const std::exception& e) {
-    return error{status_code::db_error, e.what()};
-  }
-}
-
 auto unhex(const pqxx::field& f) -> bytes {
   auto raw = from_hex(std::string_view{f.c_str()}.substr(2));
   CBDC_ASSERT(raw.ok());
@@ -112,7 +101,7 @@ auto issuer::add_bank(const std::string& bank_id, const public_key& vault, bool 
   if (quota_minor && *quota_minor < 0) {
     return error{status_code::amount_invalid, "a quota cannot be negative"};
   }
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     tx.exec_params(
         "INSERT INTO issuer.bank (bank_id, currency, domestic, vault_key, quota_minor) VALUES ($1, "
@@ -138,7 +127,7 @@ auto issuer::deposit(const std::string& bank_id, money amount, const std::string
   if (request_id.empty() || request_id.size() > 128) {
     return error{status_code::bad_request, "a deposit needs a request id of 1 to 128 characters"};
   }
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     if (tx.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1 FOR UPDATE", bank_id)
             .empty()) {
@@ -163,7 +152,7 @@ auto issuer::deposit(const std::string& bank_id, money amount, const std::string
 }
 
 auto issuer::reserve(const std::string& bank_id) -> result<reserve_balance> {
-  return guarded([&]() -> result<reserve_balance> {
+  return pg::guarded([&]() -> result<reserve_balance> {
     pqxx::read_transaction tx(*m_conn);
     if (tx.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1", bank_id).empty()) {
       return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
@@ -189,7 +178,7 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
   }
   // Record the request and its transaction first, so that a crash after settlement and before
   // the answer is repaired by the retry.
-  auto recorded = guarded([&]() -> result<std::pair<signed_tx, bool>> {
+  auto recorded = pg::guarded([&]() -> result<std::pair<signed_tx, bool>> {
     pqxx::work tx(*m_conn);
     const auto bank = tx.exec_params(
         "SELECT domestic, currency, vault_key, quota_minor FROM issuer.bank WHERE bank_id = $1 "
@@ -271,7 +260,7 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
   if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
     if (!is_transient(receipt->status)) {
       // Refused for good: nothing was issued, so the mint and its movement go.
-      (void)guarded([&]() -> status {
+      (void)pg::guarded([&]() -> status {
         pqxx::work tx(*m_conn);
         tx.exec_params(
             "DELETE FROM issuer.entry WHERE movement_id = (SELECT movement_id FROM "
@@ -285,7 +274,7 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
     }
     return error{receipt->status, "settlement refused the mint: " + receipt->detail};
   }
-  auto marked = guarded([&]() -> status {
+  auto marked = pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     tx.exec_params("UPDATE issuer.mint SET settled = true WHERE request_id = $1", request_id);
     tx.commit();
@@ -304,7 +293,7 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
 }
 
 auto issuer::minted_total() -> result<std::int64_t> {
-  return guarded([&]() -> result<std::int64_t> {
+  return pg::guarded([&]() -> result<std::int64_t> {
     pqxx::read_transaction tx(*m_conn);
     const auto row = tx.exec_params1(
         "SELECT coalesce(sum(amount_minor), 0)::bigint FROM issuer.mint WHERE settled AND "
@@ -323,7 +312,7 @@ auto issuer::redeem(const std::string& bank_id, signed_tx tx, const std::string&
   if (tx.tx.kind != tx_kind::redeem || tx.tx.inputs.empty() || !tx.tx.outputs.empty()) {
     return error{status_code::bad_request, "not a redemption: inputs and no outputs"};
   }
-  auto bank = guarded([&]() -> result<std::pair<public_key, std::optional<redeem_result>>> {
+  auto bank = pg::guarded([&]() -> result<std::pair<public_key, std::optional<redeem_result>>> {
     pqxx::read_transaction rtx(*m_conn);
     const auto rows = rtx.exec_params(
         "SELECT domestic, encode(vault_key, 'hex') FROM issuer.bank WHERE bank_id = $1", bank_id);
@@ -405,7 +394,7 @@ auto issuer::redeem(const std::string& bank_id, signed_tx tx, const std::string&
 
 auto issuer::record_redemption(const std::string& bank_id, const signed_tx& tx, std::int64_t amount,
                                const std::string& request_id) -> status {
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     pqxx::work w(*m_conn);
     w.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1 FOR UPDATE", bank_id);
     if (!w.exec_params("SELECT 1 FROM issuer.movement WHERE request_id = $1",
@@ -430,7 +419,7 @@ auto issuer::record_redemption(const std::string& bank_id, const signed_tx& tx, 
 }
 
 auto issuer::check_ledger() -> result<ledger_check> {
-  return guarded([&]() -> result<ledger_check> {
+  return pg::guarded([&]() -> result<ledger_check> {
     pqxx::read_transaction tx(*m_conn);
     ledger_check out;
     out.entries_sum = tx.exec1("SELECT coalesce(sum(amount_minor), 0)::bigint FROM issuer.entry")[0]

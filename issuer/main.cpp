@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/cli.hpp"
 #include "core/daemon.hpp"
 #include "issuer/issuer.hpp"
 
@@ -12,8 +13,7 @@ using namespace cbdc;
 namespace {
 
 auto fail(const error& err) -> int {
-  std::fprintf(stderr, "cbdc-issuer: %s\n", to_string(err).c_str());
-  return 1;
+  return cli::fail("cbdc-issuer", err);
 }
 
 constexpr const char* k_usage =
@@ -47,8 +47,8 @@ auto main(int argc, char** argv) -> int {
   bool foreign = false;
   std::string quota_text;
   po::options_description opts("options");
-  opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
-                                            "PostgreSQL URL (else $CBDC_PG_URL)")(
+  opts.add_options()("db", po::value(&config.db_url)->default_value(""),
+                     "PostgreSQL URL (else $CBDC_PG_URL)")(
       "key", po::value(&key_file)->default_value(key_file), "issuer key file")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for keygen")(
       "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(
@@ -64,21 +64,9 @@ auto main(int argc, char** argv) -> int {
       po::value(&config.reserve_ratio_bp)->default_value(config.reserve_ratio_bp),
       "reserve each mint sets aside, in basis points (10000 = 100%)")(
       "amount", po::value(&amount_text), "for mint: \"1000.00 CNY\"")(
-      "request-id", po::value(&request_id), "for mint: idempotency id")(
-      "command", po::value(&command)->default_value(""), "command");
-  po::positional_options_description pos;
-  pos.add("command", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cbdc-issuer: %s\n%s", e.what(), k_usage);
-    return 2;
-  }
-  if (vm.count("help") != 0U || command.empty()) {
-    std::cout << k_usage << opts << "\n";
-    return vm.count("help") != 0U ? 0 : 2;
+      "request-id", po::value(&request_id), "for mint: idempotency id");
+  if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-issuer", k_usage, command)) {
+    return *exit_code;
   }
   auto cur = parse_currency(cur_name);
   if (!cur) {

@@ -1,18 +1,14 @@
 #include "settlement/coordinator.hpp"
 
 #include <chrono>
+
 #include <cstdio>
 #include <future>
 #include <pqxx/pqxx>
+#include "core/clock.hpp"
 
 namespace cbdc::settlement {
 namespace {
-
-auto now_us() -> std::int64_t {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 auto shards_literal(const std::vector<std::uint32_t>& shards) -> std::string {
   std::vector<std::int64_t> v(shards.begin(), shards.end());
@@ -280,7 +276,7 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
     return refuse(refusal.code, refusal.message);
   }
   r.status = status_code::ok;
-  r.settled_at_us = now_us();
+  r.settled_at_us = unix_now_us();
   return r;
 }
 

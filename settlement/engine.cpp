@@ -2,20 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+
 #include <cstdio>
 #include <set>
 #include <unordered_set>
+#include "core/clock.hpp"
 
 #include "core/transport.hpp"
 
 namespace cbdc::settlement {
 namespace {
-
-auto now_us() -> std::int64_t {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 auto short_key(const bytes& encoded) -> std::string {
   return to_hex(encoded).substr(0, 18);
@@ -347,7 +343,7 @@ void engine::commit_two_phase(store& db, commit_job& job) {
   auto& p = job.accepted.front();
   if (job.what == commit_job::kind::prepare) {
     commit_item item{&job.tx, p.client_request_id, job.items.front().inputs, job.outputs};
-    auto prepared = db.prepare(job.local_gid, job.seq, now_us(), item);
+    auto prepared = db.prepare(job.local_gid, job.seq, unix_now_us(), item);
     if (!prepared) {
       // Memory holds the inputs for this gid; stop rather than unwind (see commit()).
       std::fprintf(stderr, "cbdc-settle: fatal: prepare %s failed: %s\n", job.local_gid.c_str(),
@@ -369,7 +365,7 @@ void engine::commit_two_phase(store& db, commit_job& job) {
     r.tx_id = job.tx.id;
     r.shard = m_config.shard;
     r.batch_seq = job.seq;
-    r.settled_at_us = now_us();
+    r.settled_at_us = unix_now_us();
     publish({&job.tx}, r);
   }
   // Not found: resolved before (a repeated word from the coordinator).
@@ -381,7 +377,7 @@ void engine::commit(store& db, commit_job& job) {
     commit_two_phase(db, job);
     return;
   }
-  const auto at = now_us();
+  const auto at = unix_now_us();
   auto committed = db.commit_batch(job.seq, at, job.items);
   if (!committed) {
     // Memory already counts this batch (and later ones may build on it). Rather than unwind,

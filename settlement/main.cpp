@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/cli.hpp"
 #include "core/daemon.hpp"
 #include "settlement/coordinator.hpp"
 #include "settlement/service.hpp"
@@ -13,8 +14,7 @@ using namespace cbdc;
 namespace {
 
 auto fail(const error& err) -> int {
-  std::fprintf(stderr, "cbdc-settle: %s\n", to_string(err).c_str());
-  return 1;
+  return cli::fail("cbdc-settle", err);
 }
 
 auto parse_issuers(const std::vector<std::string>& specs)
@@ -50,8 +50,8 @@ auto main(int argc, char** argv) -> int {
   std::string crash_after;
   unsigned coordinator_workers = 4;
   po::options_description opts("cbdc-settle (migrate | serve | coordinate) [options]");
-  opts.add_options()("help,h", "this help")("db", po::value(&config.db_url)->default_value(""),
-                                            "PostgreSQL URL (else $CBDC_PG_URL)")(
+  opts.add_options()("db", po::value(&config.db_url)->default_value(""),
+                     "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
       "pub", po::value(&config.pub_endpoint)->default_value(""),
       "PUB endpoint for settled-transaction notifications (empty: none)")(
@@ -78,22 +78,13 @@ auto main(int argc, char** argv) -> int {
       "workers", po::value(&coordinator_workers)->default_value(coordinator_workers),
       "for coordinate: transactions in two-phase commit at once")(
       "crash-after", po::value(&crash_after)->default_value(""),
-      "for coordinate, a test hook: prepare or decision")(
-      "command", po::value(&command)->default_value(""), "migrate, serve or coordinate");
-  po::positional_options_description pos;
-  pos.add("command", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cbdc-settle: %s\n", e.what());
-    return 2;
+      "for coordinate, a test hook: prepare or decision");
+  constexpr const char* k_usage = "usage: cbdc-settle (migrate | serve | coordinate) [options]\n";
+  if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-settle", k_usage, command)) {
+    return *exit_code;
   }
-  if (vm.count("help") != 0U ||
-      (command != "migrate" && command != "serve" && command != "coordinate")) {
-    std::cout << opts << "\n";
-    return command.empty() && vm.count("help") != 0U ? 0 : 2;
+  if (command != "migrate" && command != "serve" && command != "coordinate") {
+    return fail(error{status_code::bad_request, "unknown command '" + command + "'"});
   }
   auto url = pg::resolve_url(config.db_url);
   if (!url) {

@@ -41,21 +41,6 @@ constexpr const char* k_token_columns =
 constexpr const char* k_token_from =
     " FROM settlement.token AS t LEFT JOIN settlement.spent AS s ON s.token_id = t.token_id";
 
-template <typename Fn>
-auto guarded(Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const pqxx::broken_connection& e) {
-    return error{status_code::unavailable, std::string{"PostgreSQL connection lost: "} + e.what()};
-  } catch (const pqxx::in_doubt_error& e) {
-    // The commit may or may not have happened. Never resend: the caller stops and the restart
-    // reloads the truth from the database.
-    return error{status_code::internal, std::string{"commit in doubt: "} + e.what()};
-  } catch (const std::exception& e) {
-    return error{status_code::db_error, e.what()};
-  }
-}
-
 }  // namespace
 
 auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
@@ -78,7 +63,7 @@ auto store::migrate() -> result<int> {
 }
 
 auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status {
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     pqxx::read_transaction tx(*m_conn);
     const auto rows = tx.exec(std::string{"SELECT "} + k_token_columns + k_token_from +
                               " WHERE s.spent_by IS NULL");
@@ -90,7 +75,7 @@ auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status 
 }
 
 auto store::last_batch_seq() -> result<std::uint64_t> {
-  return guarded([&]() -> result<std::uint64_t> {
+  return pg::guarded([&]() -> result<std::uint64_t> {
     pqxx::read_transaction tx(*m_conn);
     const auto row = tx.exec1("SELECT coalesce(max(batch_seq), 0) FROM settlement.tx");
     return row[0].as<std::uint64_t>();
@@ -204,7 +189,7 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
   if (items.empty()) {
     return ok_status();
   }
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     write_items(tx, batch_seq, settled_at_us, items);
     tx.commit();
@@ -215,7 +200,7 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
 auto store::prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_t settled_at_us,
                     const commit_item& item) -> status {
   CBDC_ASSERT(batch_seq > 0 && !gid.empty());
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     // PREPARE TRANSACTION ends the transaction block itself, so it runs on a nontransaction
     // with an explicit BEGIN rather than inside a pqxx::work.
     pqxx::nontransaction tx(*m_conn);
@@ -236,7 +221,7 @@ auto store::prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_
 }
 
 auto store::finish_prepared(const std::string& gid, bool commit) -> status {
-  return guarded([&]() -> status {
+  return pg::guarded([&]() -> status {
     pqxx::nontransaction tx(*m_conn);
     const auto found = tx.exec_params(
         "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
@@ -251,7 +236,7 @@ auto store::finish_prepared(const std::string& gid, bool commit) -> status {
 }
 
 auto store::list_prepared() -> result<std::vector<std::string>> {
-  return guarded([&]() -> result<std::vector<std::string>> {
+  return pg::guarded([&]() -> result<std::vector<std::string>> {
     pqxx::nontransaction tx(*m_conn);
     std::vector<std::string> out;
     for (const auto& row :
@@ -265,7 +250,7 @@ auto store::list_prepared() -> result<std::vector<std::string>> {
 
 auto store::find_tx(const hash256& id, std::uint32_t shard)
     -> result<std::pair<receipt, std::string>> {
-  return guarded([&]() -> result<std::pair<receipt, std::string>> {
+  return pg::guarded([&]() -> result<std::pair<receipt, std::string>> {
     pqxx::read_transaction tx(*m_conn);
     const auto rows = tx.exec_params(
         "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx FROM "
@@ -287,7 +272,7 @@ auto store::find_tx(const hash256& id, std::uint32_t shard)
 }
 
 auto store::find_token(const hash256& id) -> result<token_info> {
-  return guarded([&]() -> result<token_info> {
+  return pg::guarded([&]() -> result<token_info> {
     pqxx::read_transaction tx(*m_conn);
     const auto rows = tx.exec_params(std::string{"SELECT "} + k_token_columns + k_token_from +
                                          " WHERE t.token_id = decode($1, 'hex')",
@@ -301,7 +286,7 @@ auto store::find_token(const hash256& id) -> result<token_info> {
 
 auto store::list_unspent(const public_key& owner, std::size_t limit)
     -> result<std::vector<token_info>> {
-  return guarded([&]() -> result<std::vector<token_info>> {
+  return pg::guarded([&]() -> result<std::vector<token_info>> {
     pqxx::read_transaction tx(*m_conn);
     const auto rows =
         tx.exec_params(std::string{"SELECT "} + k_token_columns + k_token_from +
@@ -318,7 +303,7 @@ auto store::list_unspent(const public_key& owner, std::size_t limit)
 }
 
 auto store::supply(currency cur) -> result<supply_totals> {
-  return guarded([&]() -> result<supply_totals> {
+  return pg::guarded([&]() -> result<supply_totals> {
     pqxx::read_transaction tx(*m_conn);
     const std::string code{currency_code(cur)};
     const auto totals = tx.exec_params(

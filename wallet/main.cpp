@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/cli.hpp"
 #include "wallet/wallet.hpp"
 
 namespace po = boost::program_options;
@@ -42,29 +43,16 @@ auto main(int argc, char** argv) -> int {
   std::string memo;
   bool json = false;
   po::options_description opts("options");
-  opts.add_options()("help,h", "this help")("dir", po::value(&dir)->default_value(dir),
-                                            "wallet folder")(
+  opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
       "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init: ed25519 or sm2")(
       "to", po::value(&to), "payee public key (hex)")("amount", po::value(&amount_text),
                                                       "amount with currency, e.g. \"12.34 CNY\"")(
       "memo", po::value(&memo)->default_value(""), "payment memo")("json", po::bool_switch(&json),
-                                                                   "machine-readable output")(
-      "command", po::value(&command)->default_value(""), "command");
-  po::positional_options_description pos;
-  pos.add("command", 1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "cbdc-wallet: %s\n%s", e.what(), k_usage);
-    return 2;
-  }
-  if (vm.count("help") != 0U || command.empty()) {
-    std::cout << k_usage << opts << "\n";
-    return vm.count("help") != 0U ? 0 : 2;
+                                                                   "machine-readable output");
+  if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command)) {
+    return *exit_code;
   }
 
   if (command == "init") {

@@ -22,15 +22,6 @@ namespace {
 
 constexpr std::string_view k_build = CBDC_BUILD_DIR;
 
-auto seed_of(std::uint32_t i, std::uint8_t salt) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  for (std::size_t b = 0; b < 4; ++b) {
-    s[b] = static_cast<std::uint8_t>(i >> (8 * b));
-  }
-  s[31] = salt;
-  return s;
-}
-
 auto acknowledged(const result<receipt>& r) -> bool {
   return r.ok() && (r->status == status_code::ok || r->status == status_code::already_settled);
 }
@@ -60,7 +51,7 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
   std::filesystem::create_directories(dir);
   std::mt19937 rng(std::random_device{}());
   const std::string ep = "tcp://127.0.0.1:" + std::to_string(20000 + rng() % 20000);
-  const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(0, 0xee));
+  const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
   const std::vector<std::string> argv{std::string{k_build} + "/settlement/cbdc-settle",
                                       "serve",
                                       "--db",
@@ -81,8 +72,8 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
   std::vector<signed_tx> mints;
   std::vector<signed_tx> payments;
   for (std::uint32_t i = 0; i < k_payments; ++i) {
-    payers.push_back(key_pair::from_seed(profile::ed25519, seed_of(i, 1)));
-    payees.push_back(key_pair::from_seed(profile::ed25519, seed_of(i, 2)));
+    payers.push_back(key_pair::from_seed(profile::ed25519, indexed_seed(i, 1)));
+    payees.push_back(key_pair::from_seed(profile::ed25519, indexed_seed(i, 2)));
     transaction mint;
     mint.kind = tx_kind::issue;
     mint.nonce = i;

@@ -19,15 +19,6 @@ namespace {
 constexpr std::string_view k_build = CBDC_BUILD_DIR;
 constexpr std::uint32_t k_shards = 3;
 
-auto seed_of(std::uint32_t i, std::uint8_t salt) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  for (std::size_t b = 0; b < 4; ++b) {
-    s[b] = static_cast<std::uint8_t>(i >> (8 * b));
-  }
-  s[31] = salt;
-  return s;
-}
-
 auto wait_until(const std::function<bool()>& done, int timeout_ms) -> bool {
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{timeout_ms};
   while (std::chrono::steady_clock::now() < until) {
@@ -40,7 +31,7 @@ auto wait_until(const std::function<bool()>& done, int timeout_ms) -> bool {
 }
 
 struct deployment {
-  deployment() : issuer(key_pair::from_seed(profile::ed25519, seed_of(0, 0xee))) {
+  deployment() : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee))) {
     std::mt19937 rng(std::random_device{}());
     base_port = 20000 + static_cast<int>(rng() % 20000);
     dir = std::filesystem::temp_directory_path() / ("cbdc_shards_" + coord_db.name());
@@ -169,8 +160,8 @@ struct deployment {
 
 TEST_CASE("three shards settle single-shard and cross-shard payments", "[e2e][shards]") {
   deployment d;
-  const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1, 1));
-  const auto bob = key_pair::from_seed(profile::ed25519, seed_of(2, 1));
+  const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 1));
+  const auto bob = key_pair::from_seed(profile::ed25519, indexed_seed(2, 1));
   const auto coin1 = d.mint(alice.pub(), 10'000, 1);
   const auto coin2 = d.mint(alice.pub(), 5'000, 2);
   const auto home1 = shard_of(coin1, k_shards);
@@ -224,8 +215,8 @@ TEST_CASE("three shards settle single-shard and cross-shard payments", "[e2e][sh
 TEST_CASE("a coordinator killed between PREPARE and its decision aborts on restart",
           "[e2e][shards]") {
   deployment d;
-  const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1, 2));
-  const auto bob = key_pair::from_seed(profile::ed25519, seed_of(2, 2));
+  const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 2));
+  const auto bob = key_pair::from_seed(profile::ed25519, indexed_seed(2, 2));
   const auto coin = d.mint(alice.pub(), 8'000, 1);
   const auto from = shard_of(coin, k_shards);
   const auto to = (from + 1) % k_shards;
@@ -256,8 +247,8 @@ TEST_CASE("a coordinator killed between PREPARE and its decision aborts on resta
 
 TEST_CASE("a coordinator killed after logging commit completes it on restart", "[e2e][shards]") {
   deployment d;
-  const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1, 3));
-  const auto bob = key_pair::from_seed(profile::ed25519, seed_of(2, 3));
+  const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 3));
+  const auto bob = key_pair::from_seed(profile::ed25519, indexed_seed(2, 3));
   const auto coin = d.mint(alice.pub(), 9'000, 1);
   const auto from = shard_of(coin, k_shards);
   const auto to = (from + 2) % k_shards;
