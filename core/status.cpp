@@ -36,6 +36,10 @@ auto to_string(status_code code) -> std::string_view {
     case status_code::insufficient_reserve: return "insufficient_reserve";
     case status_code::quota_exceeded: return "quota_exceeded";
     case status_code::bad_request: return "bad_request";
+    case status_code::unknown_wallet: return "unknown_wallet";
+    case status_code::per_payment_limit: return "per_payment_limit";
+    case status_code::daily_limit: return "daily_limit";
+    case status_code::balance_limit: return "balance_limit";
     case status_code::internal: return "internal";
   }
   return "unknown_status";

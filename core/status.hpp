@@ -48,6 +48,11 @@ enum class status_code : std::uint32_t {
   insufficient_reserve = 42,
   quota_exceeded = 43,
   bad_request = 44,
+  // bank: wallet-class limits, each naming the limit it enforces
+  unknown_wallet = 50,
+  per_payment_limit = 51,
+  daily_limit = 52,
+  balance_limit = 53,  ///< the payee's balance would pass its class's (or sub-wallet's) cap
   internal = 99,
 };
 
