@@ -1,0 +1,236 @@
+#include "bank/bank.hpp"
+
+#include <pqxx/pqxx>
+
+#include "wallet/wallet.hpp"
+
+namespace cbdc::bank {
+namespace {
+
+auto wallet_id_of(const public_key& owner) -> std::string {
+  return "w" + hash(owner.prof, owner.encode()).hex().substr(0, 16);
+}
+
+auto kind_name(wallet_kind k) -> std::string {
+  return k == wallet_kind::merchant ? "merchant" : "personal";
+}
+
+auto record_of(const pqxx::row& row) -> wallet_record {
+  wallet_record w;
+  w.wallet_id = row[0].as<std::string>();
+  auto owner = public_key::from_hex(row[1].as<std::string>());
+  CBDC_ASSERT(owner.ok());
+  w.owner = std::move(*owner);
+  w.kind = row[2].as<std::string>() == "merchant" ? wallet_kind::merchant : wallet_kind::personal;
+  const auto cls = row[3].as<int>();
+  CBDC_ASSERT(cls >= 1 && cls <= 4);
+  w.cls = static_cast<wallet_class>(cls);
+  if (!row[4].is_null()) {
+    w.parent_id = row[4].as<std::string>();
+  }
+  if (!row[5].is_null()) {
+    w.sub_cap_minor = row[5].as<std::int64_t>();
+  }
+  return w;
+}
+
+constexpr const char* k_wallet_columns =
+    "wallet_id, encode(owner_key, 'hex'), kind, class, parent_id, sub_cap_minor";
+
+}  // namespace
+
+bank::bank(bank_config config, key_pair vault, std::unique_ptr<pqxx::connection> conn,
+           const settlement::cluster& where)
+    : m_config(std::move(config)),
+      m_vault(std::move(vault)),
+      m_conn(std::move(conn)),
+      m_settle(where) {}
+
+auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<bank>> {
+  auto where = settlement::cluster::parse(config.settle_spec);
+  if (!where) {
+    return where.err();
+  }
+  auto conn = pg::connect(config.db_url);
+  if (!conn) {
+    return conn.err();
+  }
+  if (auto applied = pg::migrate(**conn, "bank", migrations()); !applied) {
+    return applied.err();
+  }
+  return std::unique_ptr<bank>(
+      new bank(std::move(config), std::move(vault), std::move(*conn), *where));
+}
+
+auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind kind,
+                       std::optional<std::string> parent_id,
+                       std::optional<std::int64_t> sub_cap_minor) -> result<wallet_record> {
+  if (sub_cap_minor && !parent_id) {
+    return error{status_code::bad_request, "only a sub-wallet has a cap of its own"};
+  }
+  if (sub_cap_minor && *sub_cap_minor < 0) {
+    return error{status_code::amount_invalid, "a sub-wallet cap cannot be negative"};
+  }
+  return pg::guarded([&]() -> result<wallet_record> {
+    pqxx::work tx(*m_conn);
+    if (!tx.exec_params("SELECT 1 FROM bank.wallet WHERE owner_key = decode($1, 'hex')",
+                        owner.hex())
+             .empty()) {
+      return error{status_code::bad_request, "this key already has a wallet here"};
+    }
+    if (parent_id &&
+        tx.exec_params("SELECT 1 FROM bank.wallet WHERE wallet_id = $1", *parent_id).empty()) {
+      return error{status_code::unknown_wallet, "no parent wallet '" + *parent_id + "'"};
+    }
+    wallet_record w{wallet_id_of(owner), owner, kind, cls, parent_id, sub_cap_minor};
+    tx.exec_params(
+        "INSERT INTO bank.wallet (wallet_id, owner_key, kind, class, parent_id, sub_cap_minor) "
+        "VALUES ($1, decode($2, 'hex'), $3, $4, NULLIF($5, ''), NULLIF($6, '')::bigint)",
+        w.wallet_id, owner.hex(), kind_name(kind), static_cast<int>(cls), parent_id.value_or(""),
+        sub_cap_minor ? std::to_string(*sub_cap_minor) : std::string{});
+    tx.commit();
+    return w;
+  });
+}
+
+auto bank::find_wallet(const public_key& owner) -> result<wallet_record> {
+  return pg::guarded([&]() -> result<wallet_record> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto rows = tx.exec_params(std::string{"SELECT "} + k_wallet_columns +
+                                         " FROM bank.wallet WHERE owner_key = decode($1, 'hex')",
+                                     owner.hex());
+    if (rows.empty()) {
+      return error{status_code::unknown_wallet,
+                   "no wallet here for key " + owner.hex().substr(0, 18)};
+    }
+    return record_of(rows[0]);
+  });
+}
+
+auto bank::spent_on_day(const std::string& wallet_id, std::int64_t day) -> result<std::int64_t> {
+  return pg::guarded([&]() -> result<std::int64_t> {
+    pqxx::read_transaction tx(*m_conn);
+    return tx
+        .exec_params1(
+            "SELECT coalesce(sum(amount_minor), 0)::bigint FROM bank.payment "
+            "WHERE wallet_id = $1 AND local_day = $2",
+            wallet_id, day)[0]
+        .as<std::int64_t>();
+  });
+}
+
+auto bank::balance(const public_key& owner) -> result<std::int64_t> {
+  auto unspent = m_settle.list_unspent(owner);
+  if (!unspent) {
+    return unspent.err();
+  }
+  auto sums = wallet::totals(*unspent);
+  if (!sums) {
+    return sums.err();
+  }
+  return (*sums)[m_config.limits.cur];
+}
+
+auto bank::receiving_check(const public_key& payee, payment_check& check) -> status {
+  auto hosted = find_wallet(payee);
+  if (!hosted) {
+    // A payee at another bank: its own bank checks what it may receive.
+    return hosted.code() == status_code::unknown_wallet ? ok_status() : status{hosted.err()};
+  }
+  auto held = balance(payee);
+  if (!held) {
+    return held.err();
+  }
+  check.payee_class = hosted->cls;
+  check.payee_sub_cap_minor = hosted->sub_cap_minor;
+  check.payee_balance_minor = *held;
+  return ok_status();
+}
+
+auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::receipt> {
+  if (tx.tx.kind != tx_kind::transfer || tx.sigs.size() != 1) {
+    return error{status_code::bad_request, "a wallet payment is a transfer signed by its payer"};
+  }
+  const auto& payer_key = tx.sigs.front().signer;
+  auto payer = find_wallet(payer_key);
+  if (!payer) {
+    return payer.err();
+  }
+  // The payment is what leaves the payer (change comes back); one payee per payment.
+  std::int64_t amount = 0;
+  std::optional<public_key> payee;
+  for (const auto& out : tx.tx.outputs) {
+    if (out.owner == payer_key) {
+      continue;
+    }
+    if (out.cur != m_config.limits.cur) {
+      return error{status_code::currency_mismatch,
+                   "this bank's wallets pay in " + std::string{currency_code(m_config.limits.cur)}};
+    }
+    if (payee && !(out.owner == *payee)) {
+      return error{status_code::bad_request, "a wallet payment has one payee"};
+    }
+    payee = out.owner;
+    auto sum = checked_add(amount, out.amount_minor);
+    if (!sum) {
+      return sum.err();
+    }
+    amount = *sum;
+  }
+  if (!payee) {
+    return error{status_code::bad_request, "the payment pays nobody but its payer"};
+  }
+  const auto day = local_day(now_us, m_config.utc_offset_minutes);
+  auto spent = spent_on_day(payer->wallet_id, day);
+  if (!spent) {
+    return spent.err();
+  }
+  payment_check check;
+  check.payer_class = payer->cls;
+  check.amount_minor = amount;
+  check.payer_spent_today_minor = *spent;
+  if (auto receiving = receiving_check(*payee, check); !receiving) {
+    return receiving.err();
+  }
+  if (auto allowed = check_payment(m_config.limits, check); !allowed) {
+    return allowed.err();
+  }
+  auto receipt = settlement::submit_with_retry(m_settle, tx, tx.id.hex());
+  if (!receipt) {
+    return receipt.err();
+  }
+  if (receipt->status == status_code::ok || receipt->status == status_code::already_settled) {
+    auto recorded = pg::guarded([&]() -> status {
+      pqxx::work w(*m_conn);
+      w.exec_params(
+          "INSERT INTO bank.payment (tx_id, wallet_id, local_day, amount_minor) VALUES "
+          "(decode($1, 'hex'), $2, $3, $4) ON CONFLICT (tx_id) DO NOTHING",
+          tx.id.hex(), payer->wallet_id, day, amount);
+      w.commit();
+      return ok_status();
+    });
+    if (!recorded) {
+      return recorded.err();
+    }
+  }
+  return receipt;
+}
+
+auto bank::fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt> {
+  payment_check check;
+  check.payer_class = wallet_class::i;  // the vault has no class
+  check.amount_minor = amount.minor();
+  auto hosted = find_wallet(wallet_owner);
+  if (!hosted) {
+    return hosted.err();
+  }
+  if (auto receiving = receiving_check(wallet_owner, check); !receiving) {
+    return receiving.err();
+  }
+  if (auto allowed = check_payment(m_config.limits, check); !allowed) {
+    return allowed.err();
+  }
+  return wallet::pay(m_settle, m_vault, wallet_owner, amount, "exchange");
+}
+
+}  // namespace cbdc::bank

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bank/limits.hpp"
+#include "core/codec.hpp"
+#include "core/pg.hpp"
+#include "settlement/client.hpp"
+
+namespace cbdc::bank {
+
+auto migrations() -> std::vector<pg::migration>;
+
+enum class wallet_kind : std::uint8_t { personal, merchant };
+
+struct wallet_record {
+  std::string wallet_id;
+  public_key owner;
+  wallet_kind kind{wallet_kind::personal};
+  wallet_class cls{wallet_class::iv};
+  std::optional<std::string> parent_id;
+  std::optional<std::int64_t> sub_cap_minor;
+};
+
+struct bank_config {
+  std::string db_url;
+  std::string settle_spec{"tcp://127.0.0.1:7100"};  ///< a settlement::cluster spec
+  limits_config limits{default_limits()};
+  int utc_offset_minutes{480};  ///< the bank's calendar day for daily limits (China: +8 h)
+};
+
+/// An operator bank hosting wallets: it enforces the wallet-class limits on every payment
+/// before settlement sees it. Not thread-safe: the bank serves requests one at a time.
+class bank {
+ public:
+  static auto open(bank_config config, key_pair vault) -> result<std::unique_ptr<bank>>;
+
+  /// Hosts a wallet for owner. A sub-wallet names its parent (hosted here) and its cap.
+  /// Errors: bad_request (already hosted, cap without parent), unknown_wallet (parent).
+  auto open_wallet(const public_key& owner, wallet_class cls, wallet_kind kind,
+                   std::optional<std::string> parent_id = std::nullopt,
+                   std::optional<std::int64_t> sub_cap_minor = std::nullopt)
+      -> result<wallet_record>;
+  auto find_wallet(const public_key& owner) -> result<wallet_record>;
+
+  /// A hosted wallet's payment: checks the payer's per-payment and daily caps and, when the
+  /// payee is hosted here, its balance cap; then settles it and records it for the day.
+  /// Errors: unknown_wallet (payer not hosted here), bad_request (not a payment by one wallet),
+  /// the limits' statuses, and settlement's refusals (as the receipt's status).
+  auto pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::receipt>;
+
+  /// Exchange: moves amount from the bank's vault into a hosted wallet, within its balance cap.
+  auto fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt>;
+
+  /// The wallet's balance in the bank's currency.
+  auto balance(const public_key& owner) -> result<std::int64_t>;
+
+ private:
+  bank(bank_config config, key_pair vault, std::unique_ptr<pqxx::connection> conn,
+       const settlement::cluster& where);
+  auto spent_on_day(const std::string& wallet_id, std::int64_t day) -> result<std::int64_t>;
+  auto receiving_check(const public_key& payee, payment_check& check) -> status;
+
+  bank_config m_config;
+  key_pair m_vault;
+  std::unique_ptr<pqxx::connection> m_conn;
+  settlement::client m_settle;
+};
+
+}  // namespace cbdc::bank

@@ -1,0 +1,141 @@
+#include <catch2/catch.hpp>
+
+#include "bank/bank.hpp"
+#include "core/clock.hpp"
+#include "settlement/service.hpp"
+#include "tests/support/pg_scratch.hpp"
+#include "wallet/wallet.hpp"
+
+using namespace cbdc;
+using bank::wallet_class;
+using bank::wallet_kind;
+
+namespace {
+
+auto yuan(std::int64_t y, std::int64_t fen = 0) -> money {
+  return money{y * 100 + fen, currency::cny};
+}
+
+/// Settlement, a vault holding 1,000,000.00 CNY, and a bank hosting wallets.
+struct world {
+  world()
+      : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee))),
+        vault(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba))) {
+    settlement::service_config sc;
+    sc.db_url = db.url();
+    sc.endpoint = "tcp://127.0.0.1:0";
+    sc.engine.issuers[currency::cny] = issuer.pub();
+    auto s = settlement::service::start(sc);
+    REQUIRE(s.ok());
+    settle_svc = std::move(*s);
+    settle = std::make_unique<settlement::client>(settle_svc->endpoint());
+    transaction mint;
+    mint.kind = tx_kind::issue;
+    mint.outputs = {tx_output{currency::cny, 100'000'000, vault.pub()}};
+    auto stx = signed_tx::make(mint);
+    stx.sign_with(issuer);
+    REQUIRE(settle->submit(stx)->status == status_code::ok);
+    bank::bank_config bc;
+    bc.db_url = db.url();
+    bc.settle_spec = settle_svc->endpoint();
+    auto b = bank::bank::open(bc, vault);
+    REQUIRE(b.ok());
+    the_bank = std::move(*b);
+  }
+
+  auto wallet(std::uint64_t n, wallet_class cls, money funded) -> key_pair {
+    auto key = key_pair::from_seed(profile::ed25519, indexed_seed(n, 0x77));
+    REQUIRE(the_bank->open_wallet(key.pub(), cls, wallet_kind::personal).ok());
+    if (funded.minor() > 0) {
+      auto r = the_bank->fund(key.pub(), funded);
+      REQUIRE(r.ok());
+      REQUIRE(r->status == status_code::ok);
+    }
+    return key;
+  }
+
+  /// payer pays payee through the bank; the status of the attempt.
+  auto pay(const key_pair& payer, const public_key& payee, money amount) -> status_code {
+    auto unspent = settle->list_unspent(payer.pub());
+    REQUIRE(unspent.ok());
+    auto tx = wallet::build_payment(payer, *unspent, payee, amount, ++nonce, "");
+    if (!tx) {
+      return tx.code();
+    }
+    auto r = the_bank->pay(*tx, unix_now_us());
+    if (!r) {
+      return r.code();
+    }
+    return r->status;
+  }
+
+  test::pg_scratch db;
+  key_pair issuer;
+  key_pair vault;
+  std::unique_ptr<settlement::service> settle_svc;
+  std::unique_ptr<settlement::client> settle;
+  std::unique_ptr<bank::bank> the_bank;
+  std::uint64_t nonce{0};
+};
+
+}  // namespace
+
+TEST_CASE("a class IV wallet is refused 2000.01 CNY while a class II wallet pays it",
+          "[bank][integration]") {
+  world w;
+  const auto alice = w.wallet(1, wallet_class::iv, yuan(6'000));
+  const auto carol = w.wallet(2, wallet_class::ii, yuan(6'000));
+  const auto shop = w.wallet(3, wallet_class::i, yuan(0));
+  CHECK(w.pay(alice, shop.pub(), yuan(2'000, 1)) == status_code::per_payment_limit);
+  CHECK(w.pay(carol, shop.pub(), yuan(2'000, 1)) == status_code::ok);
+  CHECK(*w.the_bank->balance(alice.pub()) == yuan(6'000).minor());
+  CHECK(*w.the_bank->balance(shop.pub()) == yuan(2'000, 1).minor());
+}
+
+TEST_CASE("the daily cap counts the day's settled payments", "[bank][integration]") {
+  world w;
+  const auto alice = w.wallet(1, wallet_class::iv, yuan(6'000));
+  const auto shop = w.wallet(3, wallet_class::i, yuan(0));
+  CHECK(w.pay(alice, shop.pub(), yuan(2'000)) == status_code::ok);
+  CHECK(w.pay(alice, shop.pub(), yuan(2'000)) == status_code::ok);
+  CHECK(w.pay(alice, shop.pub(), yuan(1'000, 1)) == status_code::daily_limit);  // over
+  CHECK(w.pay(alice, shop.pub(), yuan(1'000)) == status_code::ok);              // at
+  CHECK(w.pay(alice, shop.pub(), yuan(0, 1)) == status_code::daily_limit);
+}
+
+TEST_CASE("a payee's balance cap and a sub-wallet's cap are enforced", "[bank][integration]") {
+  world w;
+  const auto carol = w.wallet(2, wallet_class::ii, yuan(20'000));
+  const auto bob = w.wallet(4, wallet_class::iv, yuan(9'000));
+  CHECK(w.pay(carol, bob.pub(), yuan(1'000, 1)) == status_code::balance_limit);
+  CHECK(w.pay(carol, bob.pub(), yuan(1'000)) == status_code::ok);  // exactly 10,000.00
+
+  const auto parent = w.the_bank->find_wallet(carol.pub());
+  REQUIRE(parent.ok());
+  const auto kid = key_pair::from_seed(profile::ed25519, indexed_seed(5, 0x77));
+  REQUIRE(w.the_bank
+              ->open_wallet(kid.pub(), wallet_class::ii, wallet_kind::personal, parent->wallet_id,
+                            yuan(300).minor())
+              .ok());
+  CHECK(w.pay(carol, kid.pub(), yuan(300)) == status_code::ok);
+  CHECK(w.pay(carol, kid.pub(), yuan(0, 1)) == status_code::balance_limit);
+  // The vault cannot overfill a wallet either.
+  CHECK(w.the_bank->fund(bob.pub(), yuan(0, 1)).code() == status_code::balance_limit);
+}
+
+TEST_CASE("bank refusals are typed", "[bank][integration]") {
+  world w;
+  const auto stranger = key_pair::from_seed(profile::ed25519, indexed_seed(9, 0x77));
+  const auto shop = w.wallet(3, wallet_class::i, yuan(0));
+  CHECK(w.the_bank->find_wallet(stranger.pub()).code() == status_code::unknown_wallet);
+  CHECK(w.the_bank->fund(stranger.pub(), yuan(1)).code() == status_code::unknown_wallet);
+  CHECK(w.the_bank->open_wallet(shop.pub(), wallet_class::i, wallet_kind::merchant).code() ==
+        status_code::bad_request);
+  CHECK(
+      w.the_bank
+          ->open_wallet(stranger.pub(), wallet_class::iv, wallet_kind::personal, "wnothere00000000")
+          .code() == status_code::unknown_wallet);
+  CHECK(w.the_bank
+            ->open_wallet(stranger.pub(), wallet_class::iv, wallet_kind::personal, std::nullopt, 5)
+            .code() == status_code::bad_request);
+}
