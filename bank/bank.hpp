@@ -57,6 +57,7 @@ class bank {
 
   /// The wallet's balance in the bank's currency.
   auto balance(const public_key& owner) -> result<std::int64_t>;
+  [[nodiscard]] auto cur() const -> currency { return m_config.limits.cur; }
 
  private:
   bank(bank_config config, key_pair vault, std::unique_ptr<pqxx::connection> conn,

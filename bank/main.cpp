@@ -4,8 +4,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bank/service.hpp"
 #include "bank/vault.hpp"
 #include "core/cli.hpp"
+#include "core/daemon.hpp"
 #include "issuer/issuer.hpp"
 
 namespace po = boost::program_options;
@@ -24,7 +26,10 @@ constexpr const char* k_usage =
     "  mint     ask the issuer to mint into the vault (--issuer EP --bank-id ID --amount \"1000.00 "
     "CNY\"\n"
     "           --request-id ID)\n"
-    "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY (--settle EP)\n"
+    "  serve    run the bank: host wallets, enforce their class limits (--dir --db --bind\n"
+    "           --settle [--utc-offset-minutes 480])\n"
+    "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY; through the\n"
+    "           running bank and its limits with --bank EP, else straight (--settle EP)\n"
     "  balance  the vault's balance per currency (--settle EP)\n";
 
 }  // namespace
@@ -39,6 +44,9 @@ auto main(int argc, char** argv) -> int {
   std::string amount_text;
   std::string request_id;
   std::string to;
+  std::string bank_ep;
+  std::string bind = "tcp://127.0.0.1:7300";
+  bank::bank_config config;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "bank folder")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
@@ -48,7 +56,12 @@ auto main(int argc, char** argv) -> int {
       "bank-id", po::value(&bank_id), "this bank's id at the issuer")(
       "amount", po::value(&amount_text), "amount with currency")(
       "request-id", po::value(&request_id), "idempotency id of a mint")("to", po::value(&to),
-                                                                        "wallet public key (hex)");
+                                                                        "wallet public key (hex)")(
+      "bank", po::value(&bank_ep)->default_value(""), "a running cbdc-bank's endpoint")(
+      "bind", po::value(&bind)->default_value(bind), "for serve")(
+      "db", po::value(&config.db_url)->default_value(""), "for serve: PostgreSQL URL")(
+      "utc-offset-minutes", po::value(&config.utc_offset_minutes)->default_value(480),
+      "for serve: the bank's zone, for daily limits");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-bank", k_usage, command)) {
     return *exit_code;
   }
@@ -70,6 +83,23 @@ auto main(int argc, char** argv) -> int {
   }
   if (command == "address") {
     std::printf("%s\n", vault->pub().hex().c_str());
+    return 0;
+  }
+  if (command == "serve") {
+    block_shutdown_signals();
+    auto url = pg::resolve_url(config.db_url);
+    if (!url) {
+      return fail(url.err());
+    }
+    config.db_url = *url;
+    config.settle_spec = settle_ep;
+    auto svc = bank::service::start(config, *vault, bind);
+    if (!svc) {
+      return fail(svc.err());
+    }
+    std::printf("cbdc-bank: listening on %s\n", (*svc)->endpoint().c_str());
+    std::fflush(stdout);
+    wait_for_shutdown();
     return 0;
   }
   if (command == "mint") {
@@ -100,7 +130,8 @@ auto main(int argc, char** argv) -> int {
     if (!amount) {
       return fail(amount.err());
     }
-    auto receipt = bank::fund_wallet(settle, *vault, *wallet_key, *amount);
+    auto receipt = bank_ep.empty() ? bank::fund_wallet(settle, *vault, *wallet_key, *amount)
+                                   : bank::client(bank_ep).fund(*wallet_key, *amount);
     if (!receipt) {
       return fail(receipt.err());
     }

@@ -79,6 +79,9 @@ auto answer_status(const wire::Envelope& env) -> error {
       return make(env.redeem_result().status(), env.redeem_result().detail());
     case wire::Envelope::kReserveBalance:
       return make(env.reserve_balance().status(), env.reserve_balance().detail());
+    case wire::Envelope::kWalletInfo:
+      return make(env.wallet_info().status(), env.wallet_info().detail());
+    case wire::Envelope::kBalance: return make(env.balance().status(), env.balance().detail());
     case wire::Envelope::kMintResult:
       return make(env.mint_result().status(), env.mint_result().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};

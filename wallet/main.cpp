@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bank/service.hpp"
 #include "core/cli.hpp"
 #include "wallet/wallet.hpp"
 
@@ -29,7 +30,10 @@ constexpr const char* k_usage =
     "  init     create a wallet key in --dir (--profile ed25519|sm2)\n"
     "  address  print the wallet's public key\n"
     "  balance  print the balance per currency (--json)\n"
-    "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json)\n";
+    "  register open this wallet at its bank (--bank EP --class I|II|III|IV [--merchant]\n"
+    "           [--parent WALLET_ID --sub-cap \"300.00 CNY\"])\n"
+    "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json); with\n"
+    "           --bank EP the bank checks the wallet's class limits first\n";
 
 }  // namespace
 
@@ -42,6 +46,11 @@ auto main(int argc, char** argv) -> int {
   std::string amount_text;
   std::string memo;
   bool json = false;
+  std::string bank_ep;
+  std::string class_text = "IV";
+  bool merchant = false;
+  std::string parent;
+  std::string sub_cap_text;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
@@ -49,8 +58,13 @@ auto main(int argc, char** argv) -> int {
       "profile", po::value(&prof_name)->default_value(prof_name), "for init: ed25519 or sm2")(
       "to", po::value(&to), "payee public key (hex)")("amount", po::value(&amount_text),
                                                       "amount with currency, e.g. \"12.34 CNY\"")(
-      "memo", po::value(&memo)->default_value(""), "payment memo")("json", po::bool_switch(&json),
-                                                                   "machine-readable output");
+      "memo", po::value(&memo)->default_value(""), "payment memo")(
+      "bank", po::value(&bank_ep)->default_value(""), "the wallet's bank (cbdc-bank serve)")(
+      "class", po::value(&class_text)->default_value(class_text), "for register")(
+      "merchant", po::bool_switch(&merchant), "for register: a merchant wallet")(
+      "parent", po::value(&parent)->default_value(""), "for register: parent wallet id")(
+      "sub-cap", po::value(&sub_cap_text)->default_value(""), "for register: sub-wallet cap")(
+      "json", po::bool_switch(&json), "machine-readable output");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command)) {
     return *exit_code;
   }
@@ -82,6 +96,26 @@ auto main(int argc, char** argv) -> int {
     return fail(where.err(), json);
   }
   settlement::client settle(*where, sock);
+  if (command == "register") {
+    auto cls = bank::parse_class(class_text);
+    if (!cls) {
+      return fail(cls.err(), json);
+    }
+    std::int64_t sub_cap = 0;
+    if (!sub_cap_text.empty()) {
+      auto cap = parse_money(sub_cap_text);
+      if (!cap) {
+        return fail(cap.err(), json);
+      }
+      sub_cap = cap->minor();
+    }
+    auto id = bank::client(bank_ep, sock).open_wallet(key->pub(), *cls, merchant, parent, sub_cap);
+    if (!id) {
+      return fail(id.err(), json);
+    }
+    std::printf("%s\n", id->c_str());
+    return 0;
+  }
   if (command == "balance") {
     auto unspent = settle.list_unspent(key->pub());
     if (!unspent) {
@@ -116,7 +150,21 @@ auto main(int argc, char** argv) -> int {
     if (!amount) {
       return fail(amount.err(), json);
     }
-    auto receipt = wallet::pay(settle, *key, *payee, *amount, memo);
+    result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
+    if (bank_ep.empty()) {
+      receipt = wallet::pay(settle, *key, *payee, *amount, memo);
+    } else {
+      auto unspent = settle.list_unspent(key->pub());
+      if (!unspent) {
+        return fail(unspent.err(), json);
+      }
+      auto tx = wallet::build_payment(*key, *unspent, *payee, *amount, wallet::random_nonce(), memo,
+                                      settle.shard_count());
+      if (!tx) {
+        return fail(tx.err(), json);
+      }
+      receipt = bank::client(bank_ep, sock).pay(*tx);
+    }
     if (!receipt) {
       return fail(receipt.err(), json);
     }

@@ -94,5 +94,38 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   CHECK(over.out.find("insufficient_funds") != std::string::npos);
   CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
         "12.34 CNY");
+
+  // Wallet classes through the running bank: class IV is refused 2,000.01 CNY, class II pays.
+  const std::string bank_ep = "tcp://127.0.0.1:" + std::to_string(base + 2);
+  child bank({tool("cbdc-bank"), "serve", "--dir", d + "/bank", "--db", db.url(), "--bind", bank_ep,
+              "--settle", settle_ep},
+             d + "/bank.log");
+  REQUIRE(bank.wait_for_output("listening", 10'000));
+  ok_run({tool("cbdc-issuer"), "deposit", "--db", db.url(), "--key", d + "/issuer.key", "--bank-id",
+          "bank-a", "--amount", "5000.00 CNY", "--request-id", "e2e-reserve-2"});
+  ok_run({tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", issuer_ep, "--bank-id",
+          "bank-a", "--amount", "5000.00 CNY", "--request-id", "e2e-2"});
+  const auto dave = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/dave"});
+  const auto carol = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/carol"});
+  ok_run(
+      {tool("cbdc-wallet"), "register", "--dir", d + "/dave", "--bank", bank_ep, "--class", "IV"});
+  ok_run(
+      {tool("cbdc-wallet"), "register", "--dir", d + "/carol", "--bank", bank_ep, "--class", "II"});
+  ok_run({tool("cbdc-wallet"), "register", "--dir", d + "/bob", "--bank", bank_ep, "--class", "I"});
+  for (const auto& who : {dave, carol}) {
+    ok_run({tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", bank_ep, "--to", who,
+            "--amount", "2500.00 CNY"});
+  }
+  auto refused = run({tool("cbdc-wallet"), "pay", "--dir", d + "/dave", "--settle", settle_ep,
+                      "--bank", bank_ep, "--to", bob, "--amount", "2000.01 CNY", "--json"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.out.find("\"per_payment_limit\"") != std::string::npos);
+  CHECK(refused.out.find("2000.00 CNY") != std::string::npos);
+  ok_run({tool("cbdc-wallet"), "pay", "--dir", d + "/carol", "--settle", settle_ep, "--bank",
+          bank_ep, "--to", bob, "--amount", "2000.01 CNY"});
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/dave", "--settle", settle_ep}) ==
+        "2500.00 CNY");
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
+        "2012.35 CNY");
   fs::remove_all(dir);
 }

@@ -1,0 +1,204 @@
+#include "bank/service.hpp"
+
+#include "core/clock.hpp"
+
+namespace cbdc::bank {
+namespace {
+
+auto key_of(const std::string& raw) -> result<public_key> {
+  auto key =
+      public_key::decode(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+  if (!key) {
+    return error{status_code::malformed, key.err().message};
+  }
+  return key;
+}
+
+auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
+  wire::Envelope answer;
+  if (r) {
+    *answer.mutable_receipt() = settlement::to_wire(*r);
+  } else {
+    settlement::receipt refused;
+    refused.status = r.code();
+    refused.detail = r.err().message;
+    *answer.mutable_receipt() = settlement::to_wire(refused);
+  }
+  return answer;
+}
+
+}  // namespace
+
+auto service::start(bank_config config, key_pair vault, std::string endpoint)
+    -> result<std::unique_ptr<service>> {
+  std::unique_ptr<service> s(new service());
+  auto b = bank::open(std::move(config), std::move(vault));
+  if (!b) {
+    return b.err();
+  }
+  s->m_bank = std::move(*b);
+  s->m_worker = std::thread([raw = s.get()] { raw->work(); });
+  s->m_server = std::make_unique<rpc_server>(
+      std::move(endpoint),
+      [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
+        job j{std::move(req), reply};
+        if (!raw->m_jobs.try_push(j)) {
+          reply(error_envelope(0, error{status_code::overloaded, "bank queue is full"}));
+        }
+      });
+  if (auto bound = s->m_server->start(); !bound) {
+    return bound.err();
+  }
+  return s;
+}
+
+service::~service() {
+  if (m_server) {
+    m_server->stop();
+  }
+  m_jobs.close();
+  if (m_worker.joinable()) {
+    m_worker.join();
+  }
+}
+
+void service::work() {
+  while (auto j = m_jobs.pop()) {
+    j->reply(answer(j->request));
+  }
+}
+
+auto service::answer(const wire::Envelope& request) -> wire::Envelope {
+  switch (request.payload_case()) {
+    case wire::Envelope::kOpenWallet: {
+      const auto& m = request.open_wallet();
+      wire::Envelope answer;
+      auto* info = answer.mutable_wallet_info();
+      auto owner = key_of(m.owner());
+      if (!owner || m.wallet_class() < 1 || m.wallet_class() > 4) {
+        info->set_status(static_cast<std::uint32_t>(status_code::malformed));
+        info->set_detail(owner ? "wallet class must be 1..4" : owner.err().message);
+        return answer;
+      }
+      auto opened = m_bank->open_wallet(
+          *owner, static_cast<wallet_class>(m.wallet_class()),
+          m.merchant() ? wallet_kind::merchant : wallet_kind::personal,
+          m.parent_id().empty() ? std::nullopt : std::optional<std::string>{m.parent_id()},
+          m.parent_id().empty() ? std::nullopt : std::optional<std::int64_t>{m.sub_cap_minor()});
+      info->set_status(static_cast<std::uint32_t>(opened.code()));
+      if (opened) {
+        info->set_wallet_id(opened->wallet_id);
+        info->set_wallet_class(static_cast<std::uint32_t>(opened->cls));
+        info->set_merchant(opened->kind == wallet_kind::merchant);
+      } else {
+        info->set_detail(opened.err().message);
+      }
+      return answer;
+    }
+    case wire::Envelope::kPay: {
+      auto tx = from_wire(request.pay().tx());
+      if (!tx) {
+        return receipt_answer(tx.err());
+      }
+      return receipt_answer(m_bank->pay(*tx, unix_now_us()));
+    }
+    case wire::Envelope::kFund: {
+      auto owner = key_of(request.fund().owner());
+      auto cur = currency_from_wire(request.fund().currency());
+      if (!owner || !cur) {
+        return receipt_answer(error{status_code::malformed, "bad owner or currency"});
+      }
+      return receipt_answer(m_bank->fund(*owner, money{request.fund().amount_minor(), *cur}));
+    }
+    case wire::Envelope::kGetBalance: {
+      wire::Envelope answer;
+      auto* b = answer.mutable_balance();
+      auto owner = key_of(request.get_balance().owner());
+      auto held = owner ? m_bank->balance(*owner) : result<std::int64_t>{owner.err()};
+      b->set_status(static_cast<std::uint32_t>(held.code()));
+      if (held) {
+        b->set_amount_minor(*held);
+        b->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+      } else {
+        b->set_detail(held.err().message);
+      }
+      return answer;
+    }
+    default:
+      return error_envelope(0, error{status_code::malformed,
+                                     "the bank answers OpenWallet, Pay, Fund and GetBalance"});
+  }
+}
+
+client::client(std::string endpoint, socket_options opts) : m_rpc(std::move(endpoint), opts) {}
+
+auto client::open_wallet(const public_key& owner, wallet_class cls, bool merchant,
+                         const std::string& parent_id, std::int64_t sub_cap_minor)
+    -> result<std::string> {
+  wire::Envelope req;
+  auto* m = req.mutable_open_wallet();
+  m->set_owner(bytes_to_wire(owner.encode()));
+  m->set_wallet_class(static_cast<std::uint32_t>(cls));
+  m->set_merchant(merchant);
+  m->set_parent_id(parent_id);
+  m->set_sub_cap_minor(sub_cap_minor);
+  auto answer = m_rpc.call(std::move(req));
+  if (!answer) {
+    return answer.err();
+  }
+  auto status = answer_status(*answer);
+  if (status.code != status_code::ok) {
+    return status;
+  }
+  return answer->wallet_info().wallet_id();
+}
+
+auto client::receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt> {
+  if (!answer) {
+    return answer.err();
+  }
+  if (answer->payload_case() != wire::Envelope::kReceipt) {
+    auto status = answer_status(*answer);
+    return status.code == status_code::ok ? error{status_code::malformed, "unexpected answer"}
+                                          : status;
+  }
+  auto r = settlement::receipt_from_wire(answer->receipt());
+  if (r.status != status_code::ok && r.status != status_code::already_settled) {
+    return error{r.status, r.detail};
+  }
+  return r;
+}
+
+auto client::pay(const signed_tx& tx) -> result<settlement::receipt> {
+  wire::Envelope req;
+  *req.mutable_pay()->mutable_tx() = to_wire(tx);
+  return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::fund(const public_key& owner, money amount) -> result<settlement::receipt> {
+  wire::Envelope req;
+  req.mutable_fund()->set_owner(bytes_to_wire(owner.encode()));
+  req.mutable_fund()->set_amount_minor(amount.minor());
+  req.mutable_fund()->set_currency(static_cast<std::uint32_t>(amount.cur()));
+  return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::balance(const public_key& owner) -> result<money> {
+  wire::Envelope req;
+  req.mutable_get_balance()->set_owner(bytes_to_wire(owner.encode()));
+  auto answer = m_rpc.call(std::move(req));
+  if (!answer) {
+    return answer.err();
+  }
+  auto status = answer_status(*answer);
+  if (status.code != status_code::ok) {
+    return status;
+  }
+  auto cur = currency_from_wire(answer->balance().currency());
+  if (!cur) {
+    return cur.err();
+  }
+  return money{answer->balance().amount_minor(), *cur};
+}
+
+}  // namespace cbdc::bank

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "bank/bank.hpp"
+#include "core/queue.hpp"
+#include "core/transport.hpp"
+
+namespace cbdc::bank {
+
+/// The bank behind a ROUTER socket (cbdc-bank serve); requests run one at a time on a worker.
+class service {
+ public:
+  static auto start(bank_config config, key_pair vault, std::string endpoint)
+      -> result<std::unique_ptr<service>>;
+  ~service();
+  service(const service&) = delete;
+  auto operator=(const service&) -> service& = delete;
+  [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
+
+ private:
+  struct job {
+    wire::Envelope request;
+    rpc_server::reply_fn reply;
+  };
+  service() : m_jobs(10'000) {}
+  void work();
+  auto answer(const wire::Envelope& request) -> wire::Envelope;
+
+  std::unique_ptr<bank> m_bank;
+  bounded_queue<job> m_jobs;
+  std::thread m_worker;
+  std::unique_ptr<rpc_server> m_server;
+};
+
+/// A client of cbdc-bank: what a wallet asks its bank.
+class client {
+ public:
+  explicit client(std::string endpoint, socket_options opts = {});
+  auto open_wallet(const public_key& owner, wallet_class cls, bool merchant,
+                   const std::string& parent_id = {}, std::int64_t sub_cap_minor = 0)
+      -> result<std::string>;
+  /// The payment's receipt; limit refusals come back as errors naming the limit.
+  auto pay(const signed_tx& tx) -> result<settlement::receipt>;
+  auto fund(const public_key& owner, money amount) -> result<settlement::receipt>;
+  auto balance(const public_key& owner) -> result<money>;
+
+ private:
+  auto receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt>;
+  rpc_client m_rpc;
+};
+
+}  // namespace cbdc::bank
