@@ -40,6 +40,7 @@ auto to_string(status_code code) -> std::string_view {
     case status_code::per_payment_limit: return "per_payment_limit";
     case status_code::daily_limit: return "daily_limit";
     case status_code::balance_limit: return "balance_limit";
+    case status_code::request_expired: return "request_expired";
     case status_code::internal: return "internal";
   }
   return "unknown_status";

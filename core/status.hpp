@@ -52,7 +52,8 @@ enum class status_code : std::uint32_t {
   unknown_wallet = 50,
   per_payment_limit = 51,
   daily_limit = 52,
-  balance_limit = 53,  ///< the payee's balance would pass its class's (or sub-wallet's) cap
+  balance_limit = 53,    ///< the payee's balance would pass its class's (or sub-wallet's) cap
+  request_expired = 54,  ///< a merchant's payment request is past its expiry
   internal = 99,
 };
 

@@ -7,7 +7,10 @@
 
 #include "bank/service.hpp"
 #include "core/cli.hpp"
+#include "wallet/request.hpp"
 #include "wallet/wallet.hpp"
+
+#include <chrono>
 
 namespace po = boost::program_options;
 using namespace cbdc;
@@ -33,7 +36,9 @@ constexpr const char* k_usage =
     "  register open this wallet at its bank (--bank EP --class I|II|III|IV [--merchant]\n"
     "           [--parent WALLET_ID --sub-cap \"300.00 CNY\"])\n"
     "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json); with\n"
-    "           --bank EP the bank checks the wallet's class limits first\n";
+    "           --bank EP the bank checks the wallet's class limits first\n"
+    "  request  print a signed payment request URI for --amount (--ref TEXT --expires-in S)\n"
+    "  pay-request  pay exactly what --uri \"cbdc:pay?...\" asks (with --bank as for pay)\n";
 
 }  // namespace
 
@@ -51,6 +56,9 @@ auto main(int argc, char** argv) -> int {
   bool merchant = false;
   std::string parent;
   std::string sub_cap_text;
+  std::string reference;
+  std::string uri;
+  std::int64_t expires_in_s = 600;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
@@ -64,6 +72,10 @@ auto main(int argc, char** argv) -> int {
       "merchant", po::bool_switch(&merchant), "for register: a merchant wallet")(
       "parent", po::value(&parent)->default_value(""), "for register: parent wallet id")(
       "sub-cap", po::value(&sub_cap_text)->default_value(""), "for register: sub-wallet cap")(
+      "ref", po::value(&reference)->default_value(""), "for request: the merchant's reference")(
+      "expires-in", po::value(&expires_in_s)->default_value(expires_in_s),
+      "for request: seconds until the request expires")("uri", po::value(&uri)->default_value(""),
+                                                        "for pay-request: the cbdc: URI")(
       "json", po::bool_switch(&json), "machine-readable output");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command)) {
     return *exit_code;
@@ -96,6 +108,32 @@ auto main(int argc, char** argv) -> int {
     return fail(where.err(), json);
   }
   settlement::client settle(*where, sock);
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  if (command == "request") {
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err(), json);
+    }
+    auto req = wallet::make_request(*key, *amount, reference, now_s + expires_in_s);
+    if (!req) {
+      return fail(req.err(), json);
+    }
+    std::printf("%s\n", req->to_uri().c_str());
+    return 0;
+  }
+  if (command == "pay-request") {
+    auto req = wallet::parse_request(uri, now_s);
+    if (!req) {
+      return fail(req.err(), json);
+    }
+    // Pay exactly the request: its merchant, amount and currency, with its reference as memo.
+    to = req->merchant.hex();
+    amount_text = req->amount.format();
+    memo = req->reference;
+    command = "pay";
+  }
   if (command == "register") {
     auto cls = bank::parse_class(class_text);
     if (!cls) {

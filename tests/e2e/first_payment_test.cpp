@@ -127,5 +127,20 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
         "2500.00 CNY");
   CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
         "2012.35 CNY");
+
+  // A merchant's signed request, paid exactly from the URI.
+  const auto uri = ok_run({tool("cbdc-wallet"), "request", "--dir", d + "/bob", "--amount",
+                           "100.00 CNY", "--ref", "order 7"});
+  CHECK(uri.rfind("cbdc:pay?", 0) == 0);
+  ok_run({tool("cbdc-wallet"), "pay-request", "--dir", d + "/carol", "--settle", settle_ep,
+          "--bank", bank_ep, "--uri", uri});
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
+        "2112.35 CNY");
+  auto tampered = uri;
+  tampered.replace(tampered.find("amount=100.00"), 13, "amount=1.00");
+  auto refused_request = run({tool("cbdc-wallet"), "pay-request", "--dir", d + "/carol", "--settle",
+                              settle_ep, "--uri", tampered, "--json"});
+  CHECK(refused_request.exit_code == 1);
+  CHECK(refused_request.out.find("bad_signature") != std::string::npos);
   fs::remove_all(dir);
 }
