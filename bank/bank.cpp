@@ -83,6 +83,7 @@ auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind ki
       return error{status_code::unknown_wallet, "no parent wallet '" + *parent_id + "'"};
     }
     wallet_record w{wallet_id_of(owner), owner, kind, cls, parent_id, sub_cap_minor};
+    // (A new wallet's tokens, if any arrived before it registered, come in by reconcile().)
     tx.exec_params(
         "INSERT INTO bank.wallet (wallet_id, owner_key, kind, class, parent_id, sub_cap_minor) "
         "VALUES ($1, decode($2, 'hex'), $3, $4, NULLIF($5, ''), NULLIF($6, '')::bigint)",
@@ -120,6 +121,18 @@ auto bank::spent_on_day(const std::string& wallet_id, std::int64_t day) -> resul
 }
 
 auto bank::balance(const public_key& owner) -> result<std::int64_t> {
+  if (!m_config.settle_pub.empty()) {
+    return pg::guarded([&]() -> result<std::int64_t> {
+      pqxx::read_transaction tx(*m_conn);
+      return tx
+          .exec_params1(
+              "SELECT coalesce(sum(i.amount_minor), 0)::bigint FROM bank.token_index i JOIN "
+              "bank.wallet w USING (wallet_id) WHERE w.owner_key = decode($1, 'hex') AND "
+              "i.spent_by IS NULL",
+              owner.hex())[0]
+          .as<std::int64_t>();
+    });
+  }
   auto unspent = m_settle.list_unspent(owner);
   if (!unspent) {
     return unspent.err();
@@ -129,6 +142,93 @@ auto bank::balance(const public_key& owner) -> result<std::int64_t> {
     return sums.err();
   }
   return (*sums)[m_config.limits.cur];
+}
+
+auto bank::index(const wire::TxSettled& settled) -> status {
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    const auto tx_id = to_hex(byte_view{
+        reinterpret_cast<const std::uint8_t*>(settled.tx_id().data()), settled.tx_id().size()});
+    for (const auto& out : settled.outputs()) {
+      if (out.currency() != static_cast<std::uint32_t>(m_config.limits.cur)) {
+        continue;
+      }
+      const auto owner = to_hex(
+          byte_view{reinterpret_cast<const std::uint8_t*>(out.owner().data()), out.owner().size()});
+      const auto token = to_hex(byte_view{
+          reinterpret_cast<const std::uint8_t*>(out.token_id().data()), out.token_id().size()});
+      tx.exec_params(
+          "INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) SELECT "
+          "decode($1, 'hex'), wallet_id, $2, decode($3, 'hex') FROM bank.wallet WHERE owner_key = "
+          "decode($4, 'hex') ON CONFLICT (token_id) DO NOTHING",
+          token, out.amount_minor(), tx_id, owner);
+    }
+    for (const auto& spent : settled.spent()) {
+      tx.exec_params(
+          "UPDATE bank.token_index SET spent_by = decode($2, 'hex') WHERE token_id = "
+          "decode($1, 'hex') AND spent_by IS NULL",
+          to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(spent.data()), spent.size()}),
+          tx_id);
+    }
+    tx.commit();
+    return ok_status();
+  });
+}
+
+auto bank::reconcile(const public_key& owner) -> status {
+  auto unspent = m_settle.list_unspent(owner);
+  if (!unspent) {
+    return unspent.err();
+  }
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    std::vector<std::string> live;
+    for (const auto& t : *unspent) {
+      if (t.cur != m_config.limits.cur) {
+        continue;
+      }
+      live.push_back(t.token_id.hex());
+      tx.exec_params(
+          "INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) SELECT "
+          "decode($1, 'hex'), wallet_id, $2, decode($3, 'hex') FROM bank.wallet WHERE owner_key = "
+          "decode($4, 'hex') ON CONFLICT (token_id) DO NOTHING",
+          t.token_id.hex(), t.amount_minor, t.created_by.hex(), owner.hex());
+    }
+    // Indexed as unspent but no longer unspent in settlement: spent while we were not listening.
+    tx.exec_params(
+        "UPDATE bank.token_index i SET spent_by = decode(repeat('00', 32), 'hex') FROM bank.wallet "
+        "w WHERE w.wallet_id = i.wallet_id AND w.owner_key = decode($1, 'hex') AND i.spent_by IS "
+        "NULL AND NOT (encode(i.token_id, 'hex') = ANY ($2::text[]))",
+        owner.hex(), pg::text_array(live));
+    tx.commit();
+    return ok_status();
+  });
+}
+
+auto bank::history(const public_key& owner, std::size_t limit)
+    -> result<std::vector<history_entry>> {
+  return pg::guarded([&]() -> result<std::vector<history_entry>> {
+    pqxx::read_transaction tx(*m_conn);
+    std::vector<history_entry> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT at_us, amount, tx FROM ("
+             " SELECT (extract(epoch FROM i.received_at) * 1000000)::bigint AS at_us, "
+             "  i.amount_minor AS amount, encode(i.created_by, 'hex') AS tx FROM bank.token_index "
+             "i "
+             "  JOIN bank.wallet w USING (wallet_id) WHERE w.owner_key = decode($1, 'hex') "
+             "  AND NOT EXISTS (SELECT 1 FROM bank.payment p WHERE p.tx_id = i.created_by "
+             "  AND p.wallet_id = i.wallet_id) "
+             " UNION ALL "
+             " SELECT (extract(epoch FROM p.created_at) * 1000000)::bigint, -p.amount_minor, "
+             "  encode(p.tx_id, 'hex') FROM bank.payment p JOIN bank.wallet w USING (wallet_id) "
+             "  WHERE w.owner_key = decode($1, 'hex')) h ORDER BY at_us DESC LIMIT $2",
+             owner.hex(), static_cast<std::int64_t>(limit))) {
+      auto id = hash256::from_hex(row[2].as<std::string>());
+      CBDC_ASSERT(id.ok());
+      out.push_back(history_entry{row[0].as<std::int64_t>(), row[1].as<std::int64_t>(), *id});
+    }
+    return out;
+  });
 }
 
 auto bank::receiving_check(const public_key& payee, payment_check& check) -> status {

@@ -8,6 +8,7 @@
 #include "bank/limits.hpp"
 #include "core/codec.hpp"
 #include "core/pg.hpp"
+#include "core/wire.hpp"
 #include "settlement/client.hpp"
 
 namespace cbdc::bank {
@@ -30,6 +31,14 @@ struct bank_config {
   std::string settle_spec{"tcp://127.0.0.1:7100"};  ///< a settlement::cluster spec
   limits_config limits{default_limits()};
   int utc_offset_minutes{480};  ///< the bank's calendar day for daily limits (China: +8 h)
+  std::string settle_pub;       ///< settlement's PUB endpoint; empty: balances from settlement
+};
+
+/// One line of a wallet's history.
+struct history_entry {
+  std::int64_t at_us{0};
+  std::int64_t amount_minor{0};  ///< positive received, negative sent
+  hash256 tx_id;
 };
 
 /// An operator bank hosting wallets: it enforces the wallet-class limits on every payment
@@ -55,8 +64,19 @@ class bank {
   /// Exchange: moves amount from the bank's vault into a hosted wallet, within its balance cap.
   auto fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt>;
 
-  /// The wallet's balance in the bank's currency.
+  /// The wallet's balance in the bank's currency: from the bank's own index when it follows
+  /// settlement's notifications, else asked of settlement.
   auto balance(const public_key& owner) -> result<std::int64_t>;
+
+  /// Takes one settled-transaction notification into the index: outputs to hosted wallets,
+  /// and spends of indexed tokens. Idempotent.
+  auto index(const wire::TxSettled& settled) -> status;
+  /// Brings a wallet's index up to date from settlement's list of its unspent tokens (after a
+  /// registration, or notifications missed while the bank was down).
+  auto reconcile(const public_key& owner) -> status;
+
+  /// The wallet's most recent payments and receipts, newest first, at most `limit`.
+  auto history(const public_key& owner, std::size_t limit) -> result<std::vector<history_entry>>;
   [[nodiscard]] auto cur() const -> currency { return m_config.limits.cur; }
 
  private:

@@ -27,7 +27,7 @@ constexpr const char* k_usage =
     "CNY\"\n"
     "           --request-id ID)\n"
     "  serve    run the bank: host wallets, enforce their class limits (--dir --db --bind\n"
-    "           --settle [--utc-offset-minutes 480])\n"
+    "           --settle [--settle-pub EP] [--utc-offset-minutes 480])\n"
     "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY; through the\n"
     "           running bank and its limits with --bank EP, else straight (--settle EP)\n"
     "  balance  the vault's balance per currency (--settle EP)\n";
@@ -61,7 +61,10 @@ auto main(int argc, char** argv) -> int {
       "bind", po::value(&bind)->default_value(bind), "for serve")(
       "db", po::value(&config.db_url)->default_value(""), "for serve: PostgreSQL URL")(
       "utc-offset-minutes", po::value(&config.utc_offset_minutes)->default_value(480),
-      "for serve: the bank's zone, for daily limits");
+      "for serve: the bank's zone, for daily limits")(
+      "settle-pub", po::value(&config.settle_pub)->default_value(""),
+      "for serve: settlement's PUB endpoint; the bank then keeps its own index of its "
+      "wallets' tokens for balances and history");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-bank", k_usage, command)) {
     return *exit_code;
   }

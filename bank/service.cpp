@@ -1,6 +1,9 @@
 #include "bank/service.hpp"
 
+#include <cstdio>
+
 #include "core/clock.hpp"
+#include "settlement/notify.hpp"
 
 namespace cbdc::bank {
 namespace {
@@ -32,12 +35,17 @@ auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
 auto service::start(bank_config config, key_pair vault, std::string endpoint)
     -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service());
-  auto b = bank::open(std::move(config), std::move(vault));
+  auto b = bank::open(config, std::move(vault));
   if (!b) {
     return b.err();
   }
   s->m_bank = std::move(*b);
   s->m_worker = std::thread([raw = s.get()] { raw->work(); });
+  if (!config.settle_pub.empty()) {
+    s->m_listener = std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur] {
+      raw->listen(pub, cur);
+    });
+  }
   s->m_server = std::make_unique<rpc_server>(
       std::move(endpoint),
       [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
@@ -56,9 +64,29 @@ service::~service() {
   if (m_server) {
     m_server->stop();
   }
+  m_stop = true;
+  if (m_listener.joinable()) {
+    m_listener.join();
+  }
   m_jobs.close();
   if (m_worker.joinable()) {
     m_worker.join();
+  }
+}
+
+void service::listen(const std::string& pub_endpoint, currency cur) {
+  // Every settled transaction in the bank's currency; the worker keeps what concerns it.
+  settlement::subscriber sub(pub_endpoint, {std::string{currency_code(cur)} + ":"});
+  while (!m_stop) {
+    auto settled = sub.next(200);
+    if (!settled) {
+      continue;
+    }
+    wire::Envelope note;
+    *note.mutable_tx_settled() = std::move(*settled);
+    job j{std::move(note), [](const wire::Envelope&) {}};
+    // A full queue drops the notification; reconcile() repairs the index from settlement.
+    (void)m_jobs.try_push(j);
   }
 }
 
@@ -87,6 +115,7 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
           m.parent_id().empty() ? std::nullopt : std::optional<std::int64_t>{m.sub_cap_minor()});
       info->set_status(static_cast<std::uint32_t>(opened.code()));
       if (opened) {
+        (void)m_bank->reconcile(*owner);
         info->set_wallet_id(opened->wallet_id);
         info->set_wallet_class(static_cast<std::uint32_t>(opened->cls));
         info->set_merchant(opened->kind == wallet_kind::merchant);
@@ -124,9 +153,39 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
       }
       return answer;
     }
+    case wire::Envelope::kGetHistory: {
+      wire::Envelope answer;
+      auto* h = answer.mutable_history();
+      auto owner = key_of(request.get_history().owner());
+      constexpr std::uint32_t k_max_entries = 1000;
+      const auto asked = request.get_history().limit();
+      auto entries =
+          owner
+              ? m_bank->history(*owner, asked == 0 || asked > k_max_entries ? k_max_entries : asked)
+              : result<std::vector<history_entry>>{owner.err()};
+      h->set_status(static_cast<std::uint32_t>(entries.code()));
+      if (!entries) {
+        h->set_detail(entries.err().message);
+        return answer;
+      }
+      for (const auto& e : *entries) {
+        auto* out = h->add_entries();
+        out->set_at_us(e.at_us);
+        out->set_amount_minor(e.amount_minor);
+        out->set_tx_id(id_to_wire(e.tx_id));
+      }
+      return answer;
+    }
+    case wire::Envelope::kTxSettled: {
+      if (auto indexed = m_bank->index(request.tx_settled()); !indexed) {
+        std::fprintf(stderr, "cbdc-bank: index: %s\n", to_string(indexed.err()).c_str());
+      }
+      return {};
+    }
     default:
-      return error_envelope(0, error{status_code::malformed,
-                                     "the bank answers OpenWallet, Pay, Fund and GetBalance"});
+      return error_envelope(
+          0, error{status_code::malformed,
+                   "the bank answers OpenWallet, Pay, Fund, GetBalance and GetHistory"});
   }
 }
 
@@ -181,6 +240,30 @@ auto client::fund(const public_key& owner, money amount) -> result<settlement::r
   req.mutable_fund()->set_amount_minor(amount.minor());
   req.mutable_fund()->set_currency(static_cast<std::uint32_t>(amount.cur()));
   return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::history(const public_key& owner, std::uint32_t limit)
+    -> result<std::vector<history_entry>> {
+  wire::Envelope req;
+  req.mutable_get_history()->set_owner(bytes_to_wire(owner.encode()));
+  req.mutable_get_history()->set_limit(limit);
+  auto answer = m_rpc.call(std::move(req));
+  if (!answer) {
+    return answer.err();
+  }
+  auto status = answer_status(*answer);
+  if (status.code != status_code::ok) {
+    return status;
+  }
+  std::vector<history_entry> out;
+  for (const auto& e : answer->history().entries()) {
+    auto id = id_from_wire(e.tx_id());
+    if (!id) {
+      return id.err();
+    }
+    out.push_back(history_entry{e.at_us(), e.amount_minor(), *id});
+  }
+  return out;
 }
 
 auto client::balance(const public_key& owner) -> result<money> {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -29,9 +30,13 @@ class service {
   void work();
   auto answer(const wire::Envelope& request) -> wire::Envelope;
 
+  void listen(const std::string& pub_endpoint, currency cur);
+
   std::unique_ptr<bank> m_bank;
   bounded_queue<job> m_jobs;
   std::thread m_worker;
+  std::atomic<bool> m_stop{false};
+  std::thread m_listener;
   std::unique_ptr<rpc_server> m_server;
 };
 
@@ -46,6 +51,7 @@ class client {
   auto pay(const signed_tx& tx) -> result<settlement::receipt>;
   auto fund(const public_key& owner, money amount) -> result<settlement::receipt>;
   auto balance(const public_key& owner) -> result<money>;
+  auto history(const public_key& owner, std::uint32_t limit) -> result<std::vector<history_entry>>;
 
  private:
   auto receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt>;

@@ -32,7 +32,8 @@ constexpr const char* k_usage =
     "usage: cbdc-wallet COMMAND [options]\n"
     "  init     create a wallet key in --dir (--profile ed25519|sm2)\n"
     "  address  print the wallet's public key\n"
-    "  balance  print the balance per currency (--json)\n"
+    "  balance  print the balance per currency (--json); with --bank, as the bank sees it\n"
+    "  history  the wallet's recent payments and receipts, from its bank (--bank EP)\n"
     "  register open this wallet at its bank (--bank EP --class I|II|III|IV [--merchant]\n"
     "           [--parent WALLET_ID --sub-cap \"300.00 CNY\"])\n"
     "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json); with\n"
@@ -152,6 +153,37 @@ auto main(int argc, char** argv) -> int {
       return fail(id.err(), json);
     }
     std::printf("%s\n", id->c_str());
+    return 0;
+  }
+  if (command == "history") {
+    auto entries = bank::client(bank_ep, sock).history(key->pub(), 50);
+    if (!entries) {
+      return fail(entries.err(), json);
+    }
+    boost::json::array rows;
+    for (const auto& e : *entries) {
+      const auto amount = money{e.amount_minor, currency::cny};
+      if (json) {
+        rows.push_back(boost::json::object{
+            {"at_us", e.at_us}, {"amount", amount.format()}, {"tx_id", e.tx_id.hex()}});
+      } else {
+        std::printf("%lld  %12s  %s\n", static_cast<long long>(e.at_us / 1'000'000),
+                    amount.format().c_str(), e.tx_id.hex().c_str());
+      }
+    }
+    if (json) {
+      std::printf(
+          "%s\n",
+          boost::json::serialize(boost::json::object{{"status", "ok"}, {"history", rows}}).c_str());
+    }
+    return 0;
+  }
+  if (command == "balance" && !bank_ep.empty()) {
+    auto held = bank::client(bank_ep, sock).balance(key->pub());
+    if (!held) {
+      return fail(held.err(), json);
+    }
+    std::printf("%s\n", held->format().c_str());
     return 0;
   }
   if (command == "balance") {

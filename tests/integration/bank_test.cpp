@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
 #include "bank/bank.hpp"
+#include "bank/service.hpp"
+
+#include <chrono>
+#include <thread>
 #include "core/clock.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/pg_scratch.hpp"
@@ -138,4 +142,64 @@ TEST_CASE("bank refusals are typed", "[bank][integration]") {
   CHECK(w.the_bank
             ->open_wallet(stranger.pub(), wallet_class::iv, wallet_kind::personal, std::nullopt, 5)
             .code() == status_code::bad_request);
+}
+
+TEST_CASE("the bank service indexes notifications for balances and history",
+          "[bank][integration]") {
+  test::pg_scratch db;
+  const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
+  const auto vault = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba));
+  settlement::service_config sc;
+  sc.db_url = db.url();
+  sc.endpoint = "tcp://127.0.0.1:0";
+  sc.pub_endpoint = "tcp://127.0.0.1:0";
+  sc.engine.issuers[currency::cny] = issuer.pub();
+  auto settle_svc = settlement::service::start(sc);
+  REQUIRE(settle_svc.ok());
+  settlement::client settle((*settle_svc)->endpoint());
+  transaction mint;
+  mint.kind = tx_kind::issue;
+  mint.outputs = {tx_output{currency::cny, 1'000'000, vault.pub()}};
+  auto minted = signed_tx::make(mint);
+  minted.sign_with(issuer);
+  REQUIRE(settle.submit(minted)->status == status_code::ok);
+
+  bank::bank_config bc;
+  bc.db_url = db.url();
+  bc.settle_spec = (*settle_svc)->endpoint();
+  bc.settle_pub = (*settle_svc)->pub_endpoint();
+  auto svc = bank::service::start(bc, vault, "tcp://127.0.0.1:0");
+  REQUIRE(svc.ok());
+  bank::client cli((*svc)->endpoint());
+  const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x77));
+  const auto shop = key_pair::from_seed(profile::ed25519, indexed_seed(2, 0x77));
+  REQUIRE(cli.open_wallet(alice.pub(), wallet_class::ii, false).ok());
+  REQUIRE(cli.open_wallet(shop.pub(), wallet_class::i, true).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});  // the subscription settles in
+  REQUIRE(cli.fund(alice.pub(), yuan(100)).ok());
+  const auto wait_for = [&](const public_key& who, std::int64_t minor) {
+    for (int i = 0; i < 100; ++i) {
+      auto held = cli.balance(who);
+      if (held && held->minor() == minor) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    return false;
+  };
+  REQUIRE(wait_for(alice.pub(), yuan(100).minor()));
+  auto unspent = settle.list_unspent(alice.pub());
+  REQUIRE(unspent.ok());
+  auto tx = wallet::build_payment(alice, *unspent, shop.pub(), yuan(12, 34), 7, "coffee");
+  REQUIRE(tx.ok());
+  REQUIRE(cli.pay(*tx).ok());
+  CHECK(wait_for(alice.pub(), yuan(87, 66).minor()));
+  CHECK(wait_for(shop.pub(), yuan(12, 34).minor()));
+  auto history = cli.history(alice.pub(), 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 2);
+  CHECK(history->at(0).amount_minor == -yuan(12, 34).minor());  // newest first: the payment
+  CHECK(history->at(0).tx_id == tx->id);
+  CHECK(history->at(1).amount_minor == yuan(100).minor());  // the funding
+  CHECK(cli.history(issuer.pub(), 10)->empty());
 }
