@@ -333,4 +333,218 @@ auto bank::fund(const public_key& wallet_owner, money amount) -> result<settleme
   return wallet::pay(m_settle, m_vault, wallet_owner, amount, "exchange");
 }
 
+auto bank::credit_deposit(const public_key& owner, money amount, const std::string& request_id)
+    -> status {
+  if (amount.cur() != m_config.limits.cur || amount.minor() <= 0) {
+    return error{status_code::amount_invalid, "a deposit credit is a positive amount in " +
+                                                  std::string{currency_code(m_config.limits.cur)}};
+  }
+  auto w = find_wallet(owner);
+  if (!w) {
+    return w.err();
+  }
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    const auto seen = tx.exec_params(
+        "INSERT INTO bank.exchange (request_id, wallet_id, direction, amount_minor, done) VALUES "
+        "($1, $2, 'credit', $3, true) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
+        request_id, w->wallet_id, amount.minor());
+    if (seen.empty()) {
+      return ok_status();  // credited before
+    }
+    tx.exec_params(
+        "INSERT INTO bank.deposit_account (wallet_id, balance_minor) VALUES ($1, $2) ON CONFLICT "
+        "(wallet_id) DO UPDATE SET balance_minor = deposit_account.balance_minor + $2",
+        w->wallet_id, amount.minor());
+    tx.commit();
+    return ok_status();
+  });
+}
+
+auto bank::deposit_balance(const public_key& owner) -> result<std::int64_t> {
+  auto w = find_wallet(owner);
+  if (!w) {
+    return w.err();
+  }
+  return pg::guarded([&]() -> result<std::int64_t> {
+    pqxx::read_transaction tx(*m_conn);
+    return tx
+        .exec_params1(
+            "SELECT coalesce((SELECT balance_minor FROM bank.deposit_account "
+            "WHERE wallet_id = $1), 0)::bigint",
+            w->wallet_id)[0]
+        .as<std::int64_t>();
+  });
+}
+
+auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)
+    -> result<settlement::receipt> {
+  if (request_id.empty() || request_id.size() > 128) {
+    return error{status_code::bad_request, "an exchange needs a request id of 1 to 128 characters"};
+  }
+  if (amount.cur() != m_config.limits.cur || amount.minor() <= 0) {
+    return error{status_code::amount_invalid, "an exchange is a positive amount in " +
+                                                  std::string{currency_code(m_config.limits.cur)}};
+  }
+  auto w = find_wallet(owner);
+  if (!w) {
+    return w.err();
+  }
+  // Step 1, once: check, then debit the deposit and record the vault's signed payment in one
+  // database transaction. A retry finds the recorded payment and sends it again.
+  auto recorded = pg::guarded([&]() -> result<std::optional<signed_tx>> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto seen = tx.exec_params(
+        "SELECT wallet_id, amount_minor, direction, encode(signed_tx, 'hex') FROM bank.exchange "
+        "WHERE request_id = $1",
+        request_id);
+    if (seen.empty()) {
+      return std::optional<signed_tx>{};
+    }
+    if (seen[0][0].as<std::string>() != w->wallet_id ||
+        seen[0][1].as<std::int64_t>() != amount.minor() ||
+        seen[0][2].as<std::string>() != "to_ecny") {
+      return error{status_code::bad_request,
+                   "request id '" + request_id + "' was used for another exchange"};
+    }
+    auto raw = from_hex(seen[0][3].as<std::string>());
+    CBDC_ASSERT(raw.ok());
+    wire::SignedTx msg;
+    CBDC_ASSERT(msg.ParseFromArray(raw->data(), static_cast<int>(raw->size())));
+    auto stx = from_wire(msg);
+    CBDC_ASSERT(stx.ok());
+    return std::optional<signed_tx>{std::move(*stx)};
+  });
+  if (!recorded) {
+    return recorded.err();
+  }
+  auto prepared = [&]() -> result<signed_tx> {
+    if (*recorded) {
+      return std::move(**recorded);
+    }
+    payment_check check;
+    check.payer_class = wallet_class::i;
+    check.amount_minor = amount.minor();
+    if (auto receiving = receiving_check(owner, check); !receiving) {
+      return receiving.err();
+    }
+    if (auto allowed = check_payment(m_config.limits, check); !allowed) {
+      return allowed.err();
+    }
+    auto unspent = m_settle.list_unspent(m_vault.pub());
+    if (!unspent) {
+      return unspent.err();
+    }
+    auto stx =
+        wallet::build_payment(m_vault, *unspent, owner, amount, wallet::random_nonce(),
+                              "exchange " + request_id.substr(0, 64), m_settle.shard_count());
+    if (!stx) {
+      return stx.err();
+    }
+    return pg::guarded([&]() -> result<signed_tx> {
+      pqxx::work tx(*m_conn);
+      const auto debited = tx.exec_params(
+          "UPDATE bank.deposit_account SET balance_minor = balance_minor - $2 WHERE wallet_id = "
+          "$1 AND balance_minor >= $2 RETURNING 1",
+          w->wallet_id, amount.minor());
+      if (debited.empty()) {
+        return error{status_code::insufficient_funds,
+                     "the deposit account holds less than " + amount.format()};
+      }
+      std::string wire_bytes;
+      CBDC_ASSERT(cbdc::to_wire(*stx).SerializeToString(&wire_bytes));
+      tx.exec_params(
+          "INSERT INTO bank.exchange (request_id, wallet_id, direction, amount_minor, signed_tx, "
+          "tx_id) VALUES ($1, $2, 'to_ecny', $3, decode($4, 'hex'), decode($5, 'hex'))",
+          request_id, w->wallet_id, amount.minor(),
+          to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
+                           wire_bytes.size()}),
+          stx->id.hex());
+      tx.commit();
+      return *stx;
+    });
+  }();
+  if (!prepared) {
+    return prepared.err();
+  }
+  // Step 2: settle that very transaction (a retry answers already_settled).
+  auto receipt = settlement::submit_with_retry(m_settle, *prepared, "exchange:" + request_id);
+  if (!receipt) {
+    return receipt.err();
+  }
+  if (receipt->status == status_code::ok || receipt->status == status_code::already_settled) {
+    (void)pg::guarded([&]() -> status {
+      pqxx::work tx(*m_conn);
+      tx.exec_params("UPDATE bank.exchange SET done = true WHERE request_id = $1", request_id);
+      tx.commit();
+      return ok_status();
+    });
+  } else if (!is_transient(receipt->status)) {
+    // Refused for good (the vault's tokens moved meanwhile): give the deposit back.
+    (void)pg::guarded([&]() -> status {
+      pqxx::work tx(*m_conn);
+      tx.exec_params("DELETE FROM bank.exchange WHERE request_id = $1 AND NOT done", request_id);
+      tx.exec_params(
+          "UPDATE bank.deposit_account SET balance_minor = balance_minor + $2 WHERE wallet_id = $1",
+          w->wallet_id, amount.minor());
+      tx.commit();
+      return ok_status();
+    });
+  }
+  return receipt;
+}
+
+auto bank::exchange_to_deposit(const signed_tx& tx, const std::string& request_id)
+    -> result<settlement::receipt> {
+  if (tx.tx.kind != tx_kind::transfer || tx.sigs.size() != 1) {
+    return error{status_code::bad_request, "an exchange is a transfer signed by the wallet"};
+  }
+  auto w = find_wallet(tx.sigs.front().signer);
+  if (!w) {
+    return w.err();
+  }
+  std::int64_t amount = 0;
+  for (const auto& out : tx.tx.outputs) {
+    if (out.owner == m_vault.pub()) {
+      if (out.cur != m_config.limits.cur) {
+        return error{status_code::currency_mismatch,
+                     "the vault takes " + std::string{currency_code(m_config.limits.cur)}};
+      }
+      amount += out.amount_minor;  // bounded by check_stateless's overflow check
+    } else if (!(out.owner == w->owner)) {
+      return error{status_code::bad_request, "an exchange pays only the bank's vault"};
+    }
+  }
+  if (amount <= 0) {
+    return error{status_code::bad_request, "the transaction pays nothing to the bank's vault"};
+  }
+  auto receipt = settlement::submit_with_retry(m_settle, tx, "exchange:" + request_id);
+  if (!receipt) {
+    return receipt.err();
+  }
+  if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+    return receipt;
+  }
+  auto credited = pg::guarded([&]() -> status {
+    pqxx::work db(*m_conn);
+    const auto fresh = db.exec_params(
+        "INSERT INTO bank.exchange (request_id, wallet_id, direction, amount_minor, tx_id, done) "
+        "VALUES ($1, $2, 'to_deposit', $3, decode($4, 'hex'), true) ON CONFLICT DO NOTHING "
+        "RETURNING 1",
+        request_id, w->wallet_id, amount, tx.id.hex());
+    if (!fresh.empty()) {
+      db.exec_params(
+          "INSERT INTO bank.deposit_account (wallet_id, balance_minor) VALUES ($1, $2) ON "
+          "CONFLICT (wallet_id) DO UPDATE SET balance_minor = deposit_account.balance_minor + $2",
+          w->wallet_id, amount);
+    }
+    db.commit();
+    return ok_status();
+  });
+  if (!credited) {
+    return credited.err();
+  }
+  return receipt;
+}
+
 }  // namespace cbdc::bank

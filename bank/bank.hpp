@@ -61,8 +61,23 @@ class bank {
   /// the limits' statuses, and settlement's refusals (as the receipt's status).
   auto pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::receipt>;
 
-  /// Exchange: moves amount from the bank's vault into a hosted wallet, within its balance cap.
+  /// Moves amount from the bank's vault into a hosted wallet, within its balance cap (the bank's
+  /// own funding, with no deposit behind it).
   auto fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt>;
+
+  /// Credits a customer's deposit account (money arriving from outside), once per request id.
+  auto credit_deposit(const public_key& owner, money amount, const std::string& request_id)
+      -> status;
+  /// Exchange, deposit to e-CNY: debits the deposit account and pays the wallet from the vault,
+  /// within its class's balance cap. Idempotent per request id. Errors: unknown_wallet,
+  /// insufficient_funds (deposit), balance_limit, bad_request, settlement's refusals.
+  auto exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)
+      -> result<settlement::receipt>;
+  /// Exchange, e-CNY to deposit: tx is the wallet's payment to the vault; once settled, its
+  /// amount is credited to the deposit account, once. Errors: unknown_wallet, bad_request.
+  auto exchange_to_deposit(const signed_tx& tx, const std::string& request_id)
+      -> result<settlement::receipt>;
+  auto deposit_balance(const public_key& owner) -> result<std::int64_t>;
 
   /// The wallet's balance in the bank's currency: from the bank's own index when it follows
   /// settlement's notifications, else asked of settlement.

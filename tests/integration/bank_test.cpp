@@ -203,3 +203,43 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   CHECK(history->at(1).amount_minor == yuan(100).minor());  // the funding
   CHECK(cli.history(issuer.pub(), 10)->empty());
 }
+
+TEST_CASE("exchange between a deposit account and e-CNY both ways once per request",
+          "[bank][integration]") {
+  world w;
+  const auto alice = w.wallet(1, wallet_class::ii, yuan(0));
+  auto& b = *w.the_bank;
+  REQUIRE(b.credit_deposit(alice.pub(), yuan(1'000), "salary-1").ok());
+  REQUIRE(b.credit_deposit(alice.pub(), yuan(1'000), "salary-1").ok());  // once
+  CHECK(*b.deposit_balance(alice.pub()) == yuan(1'000).minor());
+
+  auto in = b.exchange_to_ecny(alice.pub(), yuan(300), "x1");
+  INFO((in.ok() ? std::string{"ok"} : to_string(in.err())));
+  REQUIRE(in.ok());
+  CHECK(in->status == status_code::ok);
+  auto again = b.exchange_to_ecny(alice.pub(), yuan(300), "x1");
+  REQUIRE(again.ok());
+  CHECK(again->status == status_code::already_settled);
+  CHECK(*b.deposit_balance(alice.pub()) == yuan(700).minor());
+  CHECK(*b.balance(alice.pub()) == yuan(300).minor());
+  CHECK(b.exchange_to_ecny(alice.pub(), yuan(700, 1), "x2").code() ==
+        status_code::insufficient_funds);
+  CHECK(b.exchange_to_ecny(alice.pub(), yuan(5), "x1").code() == status_code::bad_request);
+
+  // Back to the deposit: the wallet pays the vault.
+  auto unspent = w.settle->list_unspent(alice.pub());
+  REQUIRE(unspent.ok());
+  auto back = wallet::build_payment(alice, *unspent, w.vault.pub(), yuan(120), 99, "");
+  REQUIRE(back.ok());
+  REQUIRE(b.exchange_to_deposit(*back, "y1").ok());
+  REQUIRE(b.exchange_to_deposit(*back, "y1").ok());  // credited once
+  CHECK(*b.deposit_balance(alice.pub()) == yuan(820).minor());
+  CHECK(*b.balance(alice.pub()) == yuan(180).minor());
+
+  // A class IV wallet cannot be exchanged past its balance cap; the deposit stays.
+  const auto dave = w.wallet(2, wallet_class::iv, yuan(9'900));
+  REQUIRE(b.credit_deposit(dave.pub(), yuan(500), "d1").ok());
+  CHECK(b.exchange_to_ecny(dave.pub(), yuan(100, 1), "x3").code() == status_code::balance_limit);
+  CHECK(*b.deposit_balance(dave.pub()) == yuan(500).minor());
+  CHECK(b.exchange_to_ecny(dave.pub(), yuan(100), "x4")->status == status_code::ok);
+}
