@@ -196,7 +196,8 @@ auto bank::reconcile(const public_key& owner) -> status {
     }
     // Indexed as unspent but no longer unspent in settlement: spent while we were not listening.
     tx.exec_params(
-        "UPDATE bank.token_index i SET spent_by = decode(repeat('00', 32), 'hex') FROM bank.wallet "
+        "UPDATE bank.token_index i SET spent_by = decode(repeat('00', 32), 'hex'), spent_at = "
+        "now() FROM bank.wallet "
         "w WHERE w.wallet_id = i.wallet_id AND w.owner_key = decode($1, 'hex') AND i.spent_by IS "
         "NULL AND NOT (encode(i.token_id, 'hex') = ANY ($2::text[]))",
         owner.hex(), pg::text_array(live));
@@ -210,22 +211,22 @@ auto bank::history(const public_key& owner, std::size_t limit)
   return pg::guarded([&]() -> result<std::vector<history_entry>> {
     pqxx::read_transaction tx(*m_conn);
     std::vector<history_entry> out;
+    // Per transaction: what it brought the wallet minus what it took (change nets out).
     for (const auto& row : tx.exec_params(
-             "SELECT at_us, amount, tx FROM ("
-             " SELECT (extract(epoch FROM i.received_at) * 1000000)::bigint AS at_us, "
-             "  i.amount_minor AS amount, encode(i.created_by, 'hex') AS tx FROM bank.token_index "
-             "i "
-             "  JOIN bank.wallet w USING (wallet_id) WHERE w.owner_key = decode($1, 'hex') "
-             "  AND NOT EXISTS (SELECT 1 FROM bank.payment p WHERE p.tx_id = i.created_by "
-             "  AND p.wallet_id = i.wallet_id) "
-             " UNION ALL "
-             " SELECT (extract(epoch FROM p.created_at) * 1000000)::bigint, -p.amount_minor, "
-             "  encode(p.tx_id, 'hex') FROM bank.payment p JOIN bank.wallet w USING (wallet_id) "
-             "  WHERE w.owner_key = decode($1, 'hex')) h ORDER BY at_us DESC LIMIT $2",
+             "WITH mine AS (SELECT i.* FROM bank.token_index i JOIN bank.wallet w USING "
+             "(wallet_id) WHERE w.owner_key = decode($1, 'hex')), moves AS ("
+             " SELECT created_by AS tx, received_at AS at, amount_minor AS amount FROM mine"
+             " UNION ALL"
+             " SELECT spent_by, spent_at, -amount_minor FROM mine WHERE spent_by IS NOT NULL) "
+             "SELECT (extract(epoch FROM min(at)) * 1000000)::bigint, sum(amount)::bigint, "
+             "encode(tx, 'hex') FROM moves GROUP BY tx HAVING sum(amount) <> 0 "
+             "ORDER BY min(at) DESC LIMIT $2",
              owner.hex(), static_cast<std::int64_t>(limit))) {
+      const auto at_us = row[0].as<std::int64_t>();
+      const auto amount = row[1].as<std::int64_t>();
       auto id = hash256::from_hex(row[2].as<std::string>());
       CBDC_ASSERT(id.ok());
-      out.push_back(history_entry{row[0].as<std::int64_t>(), row[1].as<std::int64_t>(), *id});
+      out.push_back(history_entry{at_us, amount, *id});
     }
     return out;
   });

@@ -93,6 +93,7 @@ class bank {
   /// The wallet's most recent payments and receipts, newest first, at most `limit`.
   auto history(const public_key& owner, std::size_t limit) -> result<std::vector<history_entry>>;
   [[nodiscard]] auto cur() const -> currency { return m_config.limits.cur; }
+  [[nodiscard]] auto vault_key() const -> const public_key& { return m_vault.pub(); }
 
  private:
   bank(bank_config config, key_pair vault, std::unique_ptr<pqxx::connection> conn,

@@ -30,7 +30,9 @@ constexpr const char* k_usage =
     "           --settle [--settle-pub EP] [--utc-offset-minutes 480])\n"
     "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY; through the\n"
     "           running bank and its limits with --bank EP, else straight (--settle EP)\n"
-    "  balance  the vault's balance per currency (--settle EP)\n";
+    "  balance  the vault's balance per currency (--settle EP)\n"
+    "  credit-deposit  credit a customer's deposit account (--db --to WALLET_KEY --amount\n"
+    "           --request-id ID), e.g. a salary arriving\n";
 
 }  // namespace
 
@@ -103,6 +105,29 @@ auto main(int argc, char** argv) -> int {
     std::printf("cbdc-bank: listening on %s\n", (*svc)->endpoint().c_str());
     std::fflush(stdout);
     wait_for_shutdown();
+    return 0;
+  }
+  if (command == "credit-deposit") {
+    auto url = pg::resolve_url(config.db_url);
+    if (!url) {
+      return fail(url.err());
+    }
+    config.db_url = *url;
+    config.settle_spec = settle_ep;
+    auto b = bank::bank::open(config, *vault);
+    if (!b) {
+      return fail(b.err());
+    }
+    auto owner = public_key::from_hex(to);
+    auto amount = parse_money(amount_text);
+    if (!owner || !amount) {
+      return fail(!owner ? owner.err() : amount.err());
+    }
+    if (auto credited = (*b)->credit_deposit(*owner, *amount, request_id); !credited) {
+      return fail(credited.err());
+    }
+    std::printf("credited %s to the deposit account of %s\n", amount->format().c_str(),
+                to.substr(0, 18).c_str());
     return 0;
   }
   if (command == "mint") {

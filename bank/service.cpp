@@ -153,6 +153,30 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
       }
       return answer;
     }
+    case wire::Envelope::kExchange: {
+      const auto& x = request.exchange();
+      if (x.to_ecny()) {
+        auto owner = key_of(x.owner());
+        auto cur = currency_from_wire(x.currency());
+        if (!owner || !cur) {
+          return receipt_answer(error{status_code::malformed, "bad owner or currency"});
+        }
+        return receipt_answer(
+            m_bank->exchange_to_ecny(*owner, money{x.amount_minor(), *cur}, x.request_id()));
+      }
+      auto tx = from_wire(x.tx());
+      if (!tx) {
+        return receipt_answer(tx.err());
+      }
+      return receipt_answer(m_bank->exchange_to_deposit(*tx, x.request_id()));
+    }
+    case wire::Envelope::kGetBankInfo: {
+      wire::Envelope answer;
+      answer.mutable_bank_info()->set_status(0);
+      answer.mutable_bank_info()->set_vault(bytes_to_wire(m_bank->vault_key().encode()));
+      answer.mutable_bank_info()->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+      return answer;
+    }
     case wire::Envelope::kGetHistory: {
       wire::Envelope answer;
       auto* h = answer.mutable_history();
@@ -240,6 +264,40 @@ auto client::fund(const public_key& owner, money amount) -> result<settlement::r
   req.mutable_fund()->set_amount_minor(amount.minor());
   req.mutable_fund()->set_currency(static_cast<std::uint32_t>(amount.cur()));
   return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)
+    -> result<settlement::receipt> {
+  wire::Envelope req;
+  auto* x = req.mutable_exchange();
+  x->set_owner(bytes_to_wire(owner.encode()));
+  x->set_amount_minor(amount.minor());
+  x->set_currency(static_cast<std::uint32_t>(amount.cur()));
+  x->set_to_ecny(true);
+  x->set_request_id(request_id);
+  return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::exchange_to_deposit(const signed_tx& tx, const std::string& request_id)
+    -> result<settlement::receipt> {
+  wire::Envelope req;
+  auto* x = req.mutable_exchange();
+  *x->mutable_tx() = to_wire(tx);
+  x->set_request_id(request_id);
+  return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::vault_key() -> result<public_key> {
+  wire::Envelope req;
+  req.mutable_get_bank_info();
+  auto answer = m_rpc.call(std::move(req));
+  if (!answer) {
+    return answer.err();
+  }
+  if (answer->payload_case() != wire::Envelope::kBankInfo) {
+    return error{status_code::malformed, "unexpected answer"};
+  }
+  return key_of(answer->bank_info().vault());
 }
 
 auto client::history(const public_key& owner, std::uint32_t limit)

@@ -51,6 +51,12 @@ class client {
   auto pay(const signed_tx& tx) -> result<settlement::receipt>;
   auto fund(const public_key& owner, money amount) -> result<settlement::receipt>;
   auto balance(const public_key& owner) -> result<money>;
+  /// The bank's vault key (to pay it when exchanging e-CNY back to a deposit).
+  auto vault_key() -> result<public_key>;
+  auto exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)
+      -> result<settlement::receipt>;
+  auto exchange_to_deposit(const signed_tx& tx, const std::string& request_id)
+      -> result<settlement::receipt>;
   auto history(const public_key& owner, std::uint32_t limit) -> result<std::vector<history_entry>>;
 
  private:

@@ -34,6 +34,8 @@ constexpr const char* k_usage =
     "  address  print the wallet's public key\n"
     "  balance  print the balance per currency (--json); with --bank, as the bank sees it\n"
     "  history  the wallet's recent payments and receipts, from its bank (--bank EP)\n"
+    "  exchange move --amount between the deposit account and e-CNY at the bank (--bank EP\n"
+    "           --request-id ID, and --to-deposit for e-CNY back to the deposit)\n"
     "  register open this wallet at its bank (--bank EP --class I|II|III|IV [--merchant]\n"
     "           [--parent WALLET_ID --sub-cap \"300.00 CNY\"])\n"
     "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json); with\n"
@@ -60,6 +62,8 @@ auto main(int argc, char** argv) -> int {
   std::string reference;
   std::string uri;
   std::int64_t expires_in_s = 600;
+  std::string request_id;
+  bool to_deposit = false;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
@@ -77,6 +81,8 @@ auto main(int argc, char** argv) -> int {
       "expires-in", po::value(&expires_in_s)->default_value(expires_in_s),
       "for request: seconds until the request expires")("uri", po::value(&uri)->default_value(""),
                                                         "for pay-request: the cbdc: URI")(
+      "request-id", po::value(&request_id)->default_value(""), "for exchange: idempotency id")(
+      "to-deposit", po::bool_switch(&to_deposit), "for exchange: e-CNY back to the deposit")(
       "json", po::bool_switch(&json), "machine-readable output");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command)) {
     return *exit_code;
@@ -153,6 +159,39 @@ auto main(int argc, char** argv) -> int {
       return fail(id.err(), json);
     }
     std::printf("%s\n", id->c_str());
+    return 0;
+  }
+  if (command == "exchange") {
+    auto amount = parse_money(amount_text);
+    if (!amount) {
+      return fail(amount.err(), json);
+    }
+    bank::client at_bank(bank_ep, sock);
+    result<settlement::receipt> done = error{status_code::internal, "not sent"};
+    if (!to_deposit) {
+      done = at_bank.exchange_to_ecny(key->pub(), *amount, request_id);
+    } else {
+      // Pay the bank's vault; its key is on every token the bank funded us from.
+      auto vault = bank::client(bank_ep, sock).vault_key();
+      if (!vault) {
+        return fail(vault.err(), json);
+      }
+      auto unspent = settle.list_unspent(key->pub());
+      if (!unspent) {
+        return fail(unspent.err(), json);
+      }
+      auto tx = wallet::build_payment(*key, *unspent, *vault, *amount, wallet::random_nonce(),
+                                      "to deposit", settle.shard_count());
+      if (!tx) {
+        return fail(tx.err(), json);
+      }
+      done = at_bank.exchange_to_deposit(*tx, request_id);
+    }
+    if (!done) {
+      return fail(done.err(), json);
+    }
+    std::printf("exchanged %s %s: tx %s\n", amount->format().c_str(),
+                to_deposit ? "to the deposit account" : "into e-CNY", done->tx_id.hex().c_str());
     return 0;
   }
   if (command == "history") {

@@ -6,6 +6,7 @@ CREATE TABLE bank.token_index (
   amount_minor bigint NOT NULL CHECK (amount_minor > 0),
   created_by   bytea NOT NULL CHECK (length(created_by) = 32),
   received_at  timestamptz NOT NULL DEFAULT now(),
-  spent_by     bytea CHECK (spent_by IS NULL OR length(spent_by) = 32)
+  spent_by     bytea CHECK (spent_by IS NULL OR length(spent_by) = 32),
+  spent_at     timestamptz
 );
 CREATE INDEX token_index_wallet ON bank.token_index (wallet_id) WHERE spent_by IS NULL;

@@ -136,6 +136,21 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
           "--bank", bank_ep, "--uri", uri});
   CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/bob", "--settle", settle_ep}) ==
         "2112.35 CNY");
+  // Exchange: a deposit credited at the bank becomes e-CNY in the wallet, and back.
+  ok_run({tool("cbdc-bank"), "credit-deposit", "--dir", d + "/bank", "--db", db.url(), "--settle",
+          settle_ep, "--to", dave, "--amount", "500.00 CNY", "--request-id", "salary-1"});
+  ok_run({tool("cbdc-wallet"), "exchange", "--dir", d + "/dave", "--settle", settle_ep, "--bank",
+          bank_ep, "--amount", "200.00 CNY", "--request-id", "x1"});
+  ok_run({tool("cbdc-wallet"), "exchange", "--dir", d + "/dave", "--settle", settle_ep, "--bank",
+          bank_ep, "--amount", "50.00 CNY", "--request-id", "x2", "--to-deposit"});
+  CHECK(ok_run({tool("cbdc-wallet"), "balance", "--dir", d + "/dave", "--settle", settle_ep}) ==
+        "2650.00 CNY");
+  auto too_much =
+      run({tool("cbdc-wallet"), "exchange", "--dir", d + "/dave", "--settle", settle_ep, "--bank",
+           bank_ep, "--amount", "350.01 CNY", "--request-id", "x3", "--json"});
+  CHECK(too_much.exit_code == 1);
+  CHECK(too_much.out.find("insufficient_funds") != std::string::npos);
+
   auto tampered = uri;
   tampered.replace(tampered.find("amount=100.00"), 13, "amount=1.00");
   auto refused_request = run({tool("cbdc-wallet"), "pay-request", "--dir", d + "/carol", "--settle",

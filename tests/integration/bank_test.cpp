@@ -196,6 +196,7 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   CHECK(wait_for(alice.pub(), yuan(87, 66).minor()));
   CHECK(wait_for(shop.pub(), yuan(12, 34).minor()));
   auto history = cli.history(alice.pub(), 10);
+  INFO((history.ok() ? std::string{"ok"} : to_string(history.err())));
   REQUIRE(history.ok());
   REQUIRE(history->size() == 2);
   CHECK(history->at(0).amount_minor == -yuan(12, 34).minor());  // newest first: the payment
