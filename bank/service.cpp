@@ -32,7 +32,7 @@ auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
 
 }  // namespace
 
-auto service::start(bank_config config, key_pair vault, std::string endpoint)
+auto service::start(const bank_config& config, key_pair vault, std::string endpoint)
     -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service());
   auto b = bank::open(config, std::move(vault));

@@ -14,7 +14,7 @@ namespace cbdc::bank {
 /// The bank behind a ROUTER socket (cbdc-bank serve); requests run one at a time on a worker.
 class service {
  public:
-  static auto start(bank_config config, key_pair vault, std::string endpoint)
+  static auto start(const bank_config& config, key_pair vault, std::string endpoint)
       -> result<std::unique_ptr<service>>;
   ~service();
   service(const service&) = delete;

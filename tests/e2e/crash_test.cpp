@@ -50,7 +50,7 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
   const auto dir = std::filesystem::temp_directory_path() / ("cbdc_crash_" + db.name());
   std::filesystem::create_directories(dir);
   std::mt19937 rng(std::random_device{}());
-  const std::string ep = "tcp://127.0.0.1:" + std::to_string(20000 + rng() % 20000);
+  const std::string ep = "tcp://127.0.0.1:" + std::to_string(20000 + rng() % 12000);
   const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
   const std::vector<std::string> argv{std::string{k_build} + "/settlement/cbdc-settle",
                                       "serve",

@@ -33,7 +33,7 @@ auto wait_until(const std::function<bool()>& done, int timeout_ms) -> bool {
 struct deployment {
   deployment() : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee))) {
     std::mt19937 rng(std::random_device{}());
-    base_port = 20000 + static_cast<int>(rng() % 20000);
+    base_port = 20000 + static_cast<int>(rng() % 12000);
     dir = std::filesystem::temp_directory_path() / ("cbdc_shards_" + coord_db.name());
     std::filesystem::create_directories(dir);
     for (std::uint32_t i = 0; i < k_shards; ++i) {
