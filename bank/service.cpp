@@ -40,38 +40,25 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     return b.err();
   }
   s->m_bank = std::move(*b);
-  s->m_worker = std::thread([raw = s.get()] { raw->work(); });
+  s->m_server = std::make_unique<serial_server>(
+      std::move(endpoint), [raw = s.get()](const wire::Envelope& req) { return raw->answer(req); });
+  if (auto bound = s->m_server->start(); !bound) {
+    return bound.err();
+  }
   if (!config.settle_pub.empty()) {
     s->m_listener = std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur] {
       raw->listen(pub, cur);
     });
   }
-  s->m_server = std::make_unique<rpc_server>(
-      std::move(endpoint),
-      [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
-        job j{std::move(req), reply};
-        if (!raw->m_jobs.try_push(j)) {
-          reply(error_envelope(0, error{status_code::overloaded, "bank queue is full"}));
-        }
-      });
-  if (auto bound = s->m_server->start(); !bound) {
-    return bound.err();
-  }
   return s;
 }
 
 service::~service() {
-  if (m_server) {
-    m_server->stop();
-  }
   m_stop = true;
   if (m_listener.joinable()) {
     m_listener.join();
   }
-  m_jobs.close();
-  if (m_worker.joinable()) {
-    m_worker.join();
-  }
+  m_server.reset();
 }
 
 void service::listen(const std::string& pub_endpoint, currency cur) {
@@ -84,15 +71,8 @@ void service::listen(const std::string& pub_endpoint, currency cur) {
     }
     wire::Envelope note;
     *note.mutable_tx_settled() = std::move(*settled);
-    job j{std::move(note), [](const wire::Envelope&) {}};
     // A full queue drops the notification; reconcile() repairs the index from settlement.
-    (void)m_jobs.try_push(j);
-  }
-}
-
-void service::work() {
-  while (auto j = m_jobs.pop()) {
-    j->reply(answer(j->request));
+    (void)m_server->post(std::move(note));
   }
 }
 

@@ -6,8 +6,7 @@
 #include <thread>
 
 #include "bank/bank.hpp"
-#include "core/queue.hpp"
-#include "core/transport.hpp"
+#include "core/serial_server.hpp"
 
 namespace cbdc::bank {
 
@@ -22,22 +21,14 @@ class service {
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
 
  private:
-  struct job {
-    wire::Envelope request;
-    rpc_server::reply_fn reply;
-  };
-  service() : m_jobs(10'000) {}
-  void work();
+  service() = default;
   auto answer(const wire::Envelope& request) -> wire::Envelope;
-
   void listen(const std::string& pub_endpoint, currency cur);
 
   std::unique_ptr<bank> m_bank;
-  bounded_queue<job> m_jobs;
-  std::thread m_worker;
+  std::unique_ptr<serial_server> m_server;
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
-  std::unique_ptr<rpc_server> m_server;
 };
 
 /// A client of cbdc-bank: what a wallet asks its bank.

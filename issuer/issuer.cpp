@@ -457,14 +457,8 @@ auto service::start(issuer_config config, key_pair key) -> result<std::unique_pt
     return iss.err();
   }
   s->m_issuer = std::move(*iss);
-  s->m_worker = std::thread([raw = s.get()] { raw->work(); });
-  s->m_server = std::make_unique<rpc_server>(
-      endpoint, [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
-        job j{std::move(req), reply};
-        if (!raw->m_jobs.try_push(j)) {
-          reply(error_envelope(0, error{status_code::overloaded, "issuer queue is full"}));
-        }
-      });
+  s->m_server = std::make_unique<serial_server>(
+      endpoint, [raw = s.get()](const wire::Envelope& req) { return raw->answer(req); }, 1000);
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -472,77 +466,66 @@ auto service::start(issuer_config config, key_pair key) -> result<std::unique_pt
 }
 
 service::~service() {
-  if (m_server) {
-    m_server->stop();
-  }
-  m_jobs.close();
-  if (m_worker.joinable()) {
-    m_worker.join();
-  }
+  m_server.reset();
 }
 
-void service::work() {
-  while (auto j = m_jobs.pop()) {
-    if (j->request.payload_case() == wire::Envelope::kRedeem) {
-      const auto& r = j->request.redeem();
-      wire::Envelope answer;
-      auto* out = answer.mutable_redeem_result();
-      auto stx = from_wire(r.tx());
-      result<redeem_result> redeemed =
-          stx ? m_issuer->redeem(r.bank_id(), std::move(*stx), r.request_id())
-              : result<redeem_result>{stx.err()};
-      if (redeemed) {
-        out->set_status(static_cast<std::uint32_t>(redeemed->already ? status_code::already_settled
-                                                                     : status_code::ok));
-        out->set_tx_id(id_to_wire(redeemed->tx_id));
-        out->set_amount_minor(redeemed->amount_minor);
-      } else {
-        out->set_status(static_cast<std::uint32_t>(redeemed.code()));
-        out->set_detail(redeemed.err().message);
-      }
-      j->reply(std::move(answer));
-      continue;
-    }
-    if (j->request.payload_case() == wire::Envelope::kGetReserve) {
-      wire::Envelope answer;
-      auto* out = answer.mutable_reserve_balance();
-      auto bal = m_issuer->reserve(j->request.get_reserve().bank_id());
-      out->set_status(static_cast<std::uint32_t>(bal.code()));
-      if (bal) {
-        out->set_reserve_minor(bal->reserve_minor);
-        out->set_backing_minor(bal->backing_minor);
-        out->set_issued_minor(bal->issued_minor);
-      } else {
-        out->set_detail(bal.err().message);
-      }
-      j->reply(std::move(answer));
-      continue;
-    }
-    if (j->request.payload_case() != wire::Envelope::kMint) {
-      j->reply(error_envelope(
-          0, error{status_code::malformed, "the issuer answers Mint, Redeem and GetReserve"}));
-      continue;
-    }
-    const auto& m = j->request.mint();
+auto service::answer(const wire::Envelope& request) -> wire::Envelope {
+  if (request.payload_case() == wire::Envelope::kRedeem) {
+    const auto& r = request.redeem();
     wire::Envelope answer;
-    auto* out = answer.mutable_mint_result();
-    auto cur = currency_from_wire(m.currency());
-    result<mint_result> minted =
-        cur ? m_issuer->mint(m.bank_id(), money{m.amount_minor(), *cur}, m.request_id())
-            : result<mint_result>{cur.err()};
-    if (minted) {
-      out->set_status(static_cast<std::uint32_t>(minted->already ? status_code::already_settled
-                                                                 : status_code::ok));
-      out->set_tx_id(id_to_wire(minted->tx_id));
-      for (const auto& t : minted->token_ids) {
-        out->add_token_ids(id_to_wire(t));
-      }
+    auto* out = answer.mutable_redeem_result();
+    auto stx = from_wire(r.tx());
+    result<redeem_result> redeemed =
+        stx ? m_issuer->redeem(r.bank_id(), std::move(*stx), r.request_id())
+            : result<redeem_result>{stx.err()};
+    if (redeemed) {
+      out->set_status(static_cast<std::uint32_t>(redeemed->already ? status_code::already_settled
+                                                                   : status_code::ok));
+      out->set_tx_id(id_to_wire(redeemed->tx_id));
+      out->set_amount_minor(redeemed->amount_minor);
     } else {
-      out->set_status(static_cast<std::uint32_t>(minted.code()));
-      out->set_detail(minted.err().message);
+      out->set_status(static_cast<std::uint32_t>(redeemed.code()));
+      out->set_detail(redeemed.err().message);
     }
-    j->reply(std::move(answer));
+    return answer;
   }
+  if (request.payload_case() == wire::Envelope::kGetReserve) {
+    wire::Envelope answer;
+    auto* out = answer.mutable_reserve_balance();
+    auto bal = m_issuer->reserve(request.get_reserve().bank_id());
+    out->set_status(static_cast<std::uint32_t>(bal.code()));
+    if (bal) {
+      out->set_reserve_minor(bal->reserve_minor);
+      out->set_backing_minor(bal->backing_minor);
+      out->set_issued_minor(bal->issued_minor);
+    } else {
+      out->set_detail(bal.err().message);
+    }
+    return answer;
+  }
+  if (request.payload_case() != wire::Envelope::kMint) {
+    return error_envelope(
+        0, error{status_code::malformed, "the issuer answers Mint, Redeem and GetReserve"});
+  }
+  const auto& m = request.mint();
+  wire::Envelope answer;
+  auto* out = answer.mutable_mint_result();
+  auto cur = currency_from_wire(m.currency());
+  result<mint_result> minted =
+      cur ? m_issuer->mint(m.bank_id(), money{m.amount_minor(), *cur}, m.request_id())
+          : result<mint_result>{cur.err()};
+  if (minted) {
+    out->set_status(static_cast<std::uint32_t>(minted->already ? status_code::already_settled
+                                                               : status_code::ok));
+    out->set_tx_id(id_to_wire(minted->tx_id));
+    for (const auto& t : minted->token_ids) {
+      out->add_token_ids(id_to_wire(t));
+    }
+  } else {
+    out->set_status(static_cast<std::uint32_t>(minted.code()));
+    out->set_detail(minted.err().message);
+  }
+  return answer;
 }
 
 // ---- client ----

@@ -9,8 +9,7 @@
 #include "core/crypto.hpp"
 #include "core/money.hpp"
 #include "core/pg.hpp"
-#include "core/queue.hpp"
-#include "core/transport.hpp"
+#include "core/serial_server.hpp"
 #include "settlement/client.hpp"
 
 namespace cbdc::issuer {
@@ -117,17 +116,11 @@ class service {
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
 
  private:
-  struct job {
-    wire::Envelope request;
-    rpc_server::reply_fn reply;
-  };
-  service() : m_jobs(1000) {}
-  void work();
+  service() = default;
+  auto answer(const wire::Envelope& request) -> wire::Envelope;
 
   std::unique_ptr<issuer> m_issuer;
-  bounded_queue<job> m_jobs;
-  std::thread m_worker;
-  std::unique_ptr<rpc_server> m_server;
+  std::unique_ptr<serial_server> m_server;
 };
 
 /// A client of cbdc-issuer.
