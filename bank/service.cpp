@@ -205,27 +205,19 @@ auto client::open_wallet(const public_key& owner, wallet_class cls, bool merchan
   m->set_merchant(merchant);
   m->set_parent_id(parent_id);
   m->set_sub_cap_minor(sub_cap_minor);
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kWalletInfo);
   if (!answer) {
     return answer.err();
-  }
-  auto status = answer_status(*answer);
-  if (status.code != status_code::ok) {
-    return status;
   }
   return answer->wallet_info().wallet_id();
 }
 
 auto client::receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt> {
-  if (!answer) {
-    return answer.err();
+  auto env = expect_payload(std::move(answer), wire::Envelope::kReceipt);
+  if (!env) {
+    return env.err();
   }
-  if (answer->payload_case() != wire::Envelope::kReceipt) {
-    auto status = answer_status(*answer);
-    return status.code == status_code::ok ? error{status_code::malformed, "unexpected answer"}
-                                          : status;
-  }
-  auto r = settlement::receipt_from_wire(answer->receipt());
+  auto r = settlement::receipt_from_wire(env->receipt());
   if (r.status != status_code::ok && r.status != status_code::already_settled) {
     return error{r.status, r.detail};
   }
@@ -270,12 +262,9 @@ auto client::exchange_to_deposit(const signed_tx& tx, const std::string& request
 auto client::vault_key() -> result<public_key> {
   wire::Envelope req;
   req.mutable_get_bank_info();
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kBankInfo);
   if (!answer) {
     return answer.err();
-  }
-  if (answer->payload_case() != wire::Envelope::kBankInfo) {
-    return error{status_code::malformed, "unexpected answer"};
   }
   return key_of(answer->bank_info().vault());
 }
@@ -285,13 +274,9 @@ auto client::history(const public_key& owner, std::uint32_t limit)
   wire::Envelope req;
   req.mutable_get_history()->set_owner(bytes_to_wire(owner.encode()));
   req.mutable_get_history()->set_limit(limit);
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kHistory);
   if (!answer) {
     return answer.err();
-  }
-  auto status = answer_status(*answer);
-  if (status.code != status_code::ok) {
-    return status;
   }
   std::vector<history_entry> out;
   for (const auto& e : answer->history().entries()) {
@@ -307,13 +292,9 @@ auto client::history(const public_key& owner, std::uint32_t limit)
 auto client::balance(const public_key& owner) -> result<money> {
   wire::Envelope req;
   req.mutable_get_balance()->set_owner(bytes_to_wire(owner.encode()));
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kBalance);
   if (!answer) {
     return answer.err();
-  }
-  auto status = answer_status(*answer);
-  if (status.code != status_code::ok) {
-    return status;
   }
   auto cur = currency_from_wire(answer->balance().currency());
   if (!cur) {

@@ -90,4 +90,28 @@ auto answer_status(const wire::Envelope& env) -> error {
   }
 }
 
+auto expect_payload(result<wire::Envelope> answer, wire::Envelope::PayloadCase want)
+    -> result<wire::Envelope> {
+  if (!answer || answer->payload_case() == want) {
+    return answer;
+  }
+  auto err = answer_status(*answer);
+  if (err.code == status_code::ok) {
+    err = error{status_code::malformed, "unexpected answer"};
+  }
+  return err;
+}
+
+auto expect_ok(result<wire::Envelope> answer, wire::Envelope::PayloadCase want)
+    -> result<wire::Envelope> {
+  auto env = expect_payload(std::move(answer), want);
+  if (!env) {
+    return env;
+  }
+  if (auto refused = answer_status(*env); refused.code != status_code::ok) {
+    return refused;
+  }
+  return env;
+}
+
 }  // namespace cbdc

@@ -28,4 +28,12 @@ auto error_envelope(std::uint64_t request_id, const error& err) -> wire::Envelop
 /// The status carried by an answer envelope, whatever its payload.
 auto answer_status(const wire::Envelope& env) -> error;
 
+/// A client's view of an answer: the envelope when it carries `want` (whatever its status);
+/// else the error it carries, or malformed.
+auto expect_payload(result<wire::Envelope> answer, wire::Envelope::PayloadCase want)
+    -> result<wire::Envelope>;
+/// As expect_payload, and the answer's own status must be ok too.
+auto expect_ok(result<wire::Envelope> answer, wire::Envelope::PayloadCase want)
+    -> result<wire::Envelope>;
+
 }  // namespace cbdc

@@ -540,13 +540,9 @@ auto client::mint(const std::string& bank_id, money amount, const std::string& r
   m->set_amount_minor(amount.minor());
   m->set_currency(static_cast<std::uint32_t>(amount.cur()));
   m->set_request_id(request_id);
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_payload(m_rpc.call(std::move(req)), wire::Envelope::kMintResult);
   if (!answer) {
     return answer.err();
-  }
-  if (answer->payload_case() != wire::Envelope::kMintResult) {
-    auto err = answer_status(*answer);
-    return err.code == status_code::ok ? error{status_code::malformed, "unexpected answer"} : err;
   }
   const auto& r = answer->mint_result();
   const auto code = static_cast<status_code>(r.status());
@@ -577,13 +573,9 @@ auto client::redeem(const std::string& bank_id, const signed_tx& tx, const std::
   r->set_bank_id(bank_id);
   *r->mutable_tx() = to_wire(tx);
   r->set_request_id(request_id);
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_payload(m_rpc.call(std::move(req)), wire::Envelope::kRedeemResult);
   if (!answer) {
     return answer.err();
-  }
-  if (answer->payload_case() != wire::Envelope::kRedeemResult) {
-    auto err = answer_status(*answer);
-    return err.code == status_code::ok ? error{status_code::malformed, "unexpected answer"} : err;
   }
   const auto& res = answer->redeem_result();
   const auto code = static_cast<status_code>(res.status());
@@ -600,16 +592,9 @@ auto client::redeem(const std::string& bank_id, const signed_tx& tx, const std::
 auto client::reserve(const std::string& bank_id) -> result<reserve_balance> {
   wire::Envelope req;
   req.mutable_get_reserve()->set_bank_id(bank_id);
-  auto answer = m_rpc.call(std::move(req));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kReserveBalance);
   if (!answer) {
     return answer.err();
-  }
-  auto status = answer_status(*answer);
-  if (status.code != status_code::ok) {
-    return status;
-  }
-  if (answer->payload_case() != wire::Envelope::kReserveBalance) {
-    return error{status_code::malformed, "unexpected answer"};
   }
   const auto& b = answer->reserve_balance();
   return reserve_balance{b.reserve_minor(), b.backing_minor(), b.issued_minor()};

@@ -6,23 +6,8 @@
 namespace cbdc::settlement {
 namespace {
 
-auto expect(result<wire::Envelope> answer, wire::Envelope::PayloadCase want)
-    -> result<wire::Envelope> {
-  if (!answer) {
-    return answer;
-  }
-  if (answer->payload_case() == want) {
-    return answer;
-  }
-  auto err = answer_status(*answer);
-  if (err.code == status_code::ok) {
-    err = error{status_code::malformed, "unexpected answer"};
-  }
-  return err;
-}
-
 auto to_receipt(result<wire::Envelope> answer) -> result<receipt> {
-  auto env = expect(std::move(answer), wire::Envelope::kReceipt);
+  auto env = expect_payload(std::move(answer), wire::Envelope::kReceipt);
   if (!env) {
     return env.err();
   }
@@ -117,7 +102,7 @@ auto client::get_tx(const hash256& id) -> result<receipt> {
   for (auto& shard : m_shards) {
     wire::Envelope req;
     req.mutable_get_tx()->set_tx_id(id_to_wire(id));
-    auto env = expect(shard->call(std::move(req)), wire::Envelope::kTxStatus);
+    auto env = expect_payload(shard->call(std::move(req)), wire::Envelope::kTxStatus);
     if (!env) {
       return env.err();
     }
@@ -136,7 +121,7 @@ auto client::get_token(const hash256& id) -> result<token_info> {
   wire::Envelope req;
   req.mutable_get_token()->set_token_id(id_to_wire(id));
   auto& shard = *m_shards.at(shard_of(id, static_cast<std::uint32_t>(m_shards.size())));
-  auto env = expect(shard.call(std::move(req)), wire::Envelope::kTokenStatus);
+  auto env = expect_payload(shard.call(std::move(req)), wire::Envelope::kTokenStatus);
   if (!env) {
     return env.err();
   }
@@ -154,7 +139,7 @@ auto client::list_unspent(const public_key& owner, std::uint32_t limit)
     wire::Envelope req;
     req.mutable_list_unspent()->set_owner(bytes_to_wire(owner.encode()));
     req.mutable_list_unspent()->set_limit(limit);
-    auto env = expect(shard->call(std::move(req)), wire::Envelope::kUnspentList);
+    auto env = expect_payload(shard->call(std::move(req)), wire::Envelope::kUnspentList);
     if (!env) {
       return env.err();
     }
@@ -174,7 +159,7 @@ auto client::supply(currency cur) -> result<store::supply_totals> {
   for (auto& shard : m_shards) {
     wire::Envelope req;
     req.mutable_get_supply()->set_currency(static_cast<std::uint32_t>(cur));
-    auto env = expect(shard->call(std::move(req)), wire::Envelope::kSupply);
+    auto env = expect_payload(shard->call(std::move(req)), wire::Envelope::kSupply);
     if (!env) {
       return env.err();
     }

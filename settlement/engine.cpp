@@ -645,7 +645,6 @@ void engine::settle_batch(std::vector<pending>& batch) {
     job->accepted.push_back(std::move(p));
     inputs_of.push_back(std::move(inputs));
   }
-  m_unspent_count = m_unspent.size();
 
   if (!job->accepted.empty()) {
     job->seq = ++m_batch_seq;
