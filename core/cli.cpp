@@ -8,11 +8,15 @@ namespace po = boost::program_options;
 namespace cbdc::cli {
 
 auto parse(int argc, char** argv, po::options_description& opts, const std::string& tool,
-           const std::string& usage, std::string& command) -> std::optional<int> {
+           const std::string& usage, std::string& command, const std::string& operand)
+    -> std::optional<int> {
   opts.add_options()("help,h", "this help")("command", po::value(&command)->default_value(""),
                                             "the command");
   po::positional_options_description pos;
   pos.add("command", 1);
+  if (!operand.empty()) {
+    pos.add(operand.c_str(), 1);
+  }
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(opts).positional(pos).run(), vm);

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/money.hpp"
+#include "core/status.hpp"
+
+namespace cbdc::sim {
+
+struct region_spec {
+  std::string name;
+  double weight{1};  ///< population weight: share of wallets and merchants living there
+};
+
+struct bank_spec {
+  std::string id;
+  double weight{1};  ///< share of wallets and merchants hosted there
+};
+
+/// A merchant category: how many merchants, its share of payments, and the amount a payment
+/// there costs (log-normal: median in minor units and spread = sigma of the log).
+struct category_spec {
+  std::string name;
+  std::uint32_t merchants{1};
+  double weight{1};
+  std::int64_t median_minor{0};
+  double spread{0};
+};
+
+/// What a wallet does in the simulated period.
+struct wallet_spec {
+  std::uint64_t count{0};
+  double active_share{1};  ///< share of wallets that act (claim their top-up and pay)
+  /// Weights of classes I..IV.
+  std::array<double, 4> class_weights{0, 0, 0, 1};
+  std::int64_t topup_minor{0};  ///< what an active wallet receives before it pays
+  bool topup_at_start{true};    ///< at the start of the period, else just before its first payment
+  double extra_payments{0};     ///< payments per active wallet: 1 + Poisson(extra_payments)
+  double spend_rest{0};         ///< chance that a wallet's last payment spends all it has left
+};
+
+/// Failure injection, carried out by the replay.
+struct failure_spec {
+  double kill_settlement_at{0};  ///< share of the trace after which cbdc-settle is killed; 0: never
+  double drop_rate{0};           ///< share of requests dropped (sent again after a timeout)
+  double duplicate_rate{0};      ///< share of requests sent twice
+  int slow_commit_ms{0};         ///< extra delay before every settlement commit
+};
+
+struct scenario {
+  std::string name;
+  std::string source;  ///< the TOML text, carried in the trace so that a replay needs no file
+  std::uint64_t seed{0};
+  currency cur{currency::cny};
+  std::int64_t start_unix_s{0};     ///< the simulated clock's start
+  int utc_offset_minutes{480};      ///< local time of the start, for the time-of-day curve
+  std::int64_t duration_s{86'400};  ///< simulated period
+  std::uint32_t shards{1};
+  std::vector<region_spec> regions;
+  std::vector<bank_spec> banks;
+  std::vector<category_spec> categories;
+  wallet_spec wallets;
+  std::array<double, 24> weekday{};  ///< payments per local hour, relative
+  std::array<double, 24> weekend{};
+  failure_spec failures;
+
+  [[nodiscard]] auto merchant_count() const -> std::uint64_t;
+};
+
+/// Reads a scenario. Errors: parse_error naming the file, line and key (unknown keys, wrong
+/// types, bad values), io_error.
+auto load_scenario(const std::filesystem::path& path) -> result<scenario>;
+/// The same from text; `origin` names it in errors.
+auto parse_scenario(const std::string& text, const std::string& origin) -> result<scenario>;
+
+}  // namespace cbdc::sim

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/status.hpp"
+
+namespace cbdc::sim {
+
+enum class event_kind : std::uint8_t {
+  topup = 0,    ///< the wallet's bank moves e-CNY into it (a red envelope, an exchange)
+  payment = 1,  ///< the wallet pays a merchant
+};
+
+inline constexpr std::uint32_t k_no_merchant = std::numeric_limits<std::uint32_t>::max();
+
+/// One line of a trace. A trace is a pure function of its scenario (and seed).
+struct event {
+  std::int64_t at_us{0};  ///< simulated time since the scenario's start
+  std::uint32_t wallet{0};
+  std::uint32_t merchant{k_no_merchant};  ///< the payee of a payment
+  std::int64_t amount_minor{0};
+  event_kind kind{event_kind::payment};
+  std::uint8_t category{0};      ///< of a payment: index into the scenario's categories
+  std::uint8_t wallet_class{4};  ///< the wallet's class, 1..4
+  std::uint16_t region{0};       ///< the wallet's region
+  std::uint16_t bank{0};         ///< the wallet's bank
+  std::uint16_t payee_bank{0};   ///< the merchant's bank (a payment)
+
+  friend auto operator==(const event&, const event&) -> bool = default;
+};
+
+/// Bytes per event in the binary format.
+inline constexpr std::size_t k_event_size = 40;
+
+/// A trace: the scenario's TOML text (so a replay needs nothing else), its seed, the events.
+struct trace {
+  std::string scenario_text;
+  std::string scenario_origin;
+  std::uint64_t seed{0};
+  std::vector<event> events;
+};
+
+/// Binary format (little-endian): "CBDCTRC1", u64 seed, u64 event count, u32 origin length,
+/// origin, u32 scenario length, scenario text, then the events of k_event_size bytes each.
+auto write_binary(const trace& t, const std::filesystem::path& path) -> status;
+auto read_binary(const std::filesystem::path& path) -> result<trace>;
+/// CSV for people: a header line, then one line per event (see docs/simulator.md).
+auto write_csv(const trace& t, const std::vector<std::string>& category_names,
+               const std::filesystem::path& path) -> status;
+
+}  // namespace cbdc::sim
