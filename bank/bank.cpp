@@ -94,6 +94,40 @@ auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind ki
   });
 }
 
+auto bank::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners,
+                        wallet_kind kind) -> result<std::vector<wallet_record>> {
+  return pg::guarded([&]() -> result<std::vector<wallet_record>> {
+    pqxx::work tx(*m_conn);
+    std::vector<std::string> keys;
+    std::vector<std::string> ids;
+    std::vector<std::int64_t> classes;
+    std::vector<wallet_record> out;
+    for (const auto& [owner, cls] : owners) {
+      keys.push_back(owner.hex());
+      ids.push_back(wallet_id_of(owner));
+      classes.push_back(static_cast<std::int64_t>(cls));
+      out.push_back(wallet_record{ids.back(), owner, kind, cls, std::nullopt, std::nullopt});
+    }
+    tx.exec_params(
+        "INSERT INTO bank.wallet (wallet_id, owner_key, kind, class) SELECT w, decode(k, 'hex'), "
+        "$4, c FROM unnest($1::text[], $2::text[], $3::int[]) AS n(w, k, c) "
+        "ON CONFLICT DO NOTHING",
+        pg::text_array(ids), pg::text_array(keys), pg::int_array(classes), kind_name(kind));
+    // Whatever was there before must match.
+    const auto clash = tx.exec_params(
+        "SELECT encode(w.owner_key, 'hex') FROM bank.wallet w JOIN unnest($1::text[], $2::int[]) "
+        "AS n(k, c) ON w.owner_key = decode(n.k, 'hex') WHERE w.class <> n.c OR w.kind <> $3 "
+        "LIMIT 1",
+        pg::text_array(keys), pg::int_array(classes), kind_name(kind));
+    if (!clash.empty()) {
+      return error{status_code::bad_request, "key " + clash[0][0].as<std::string>().substr(0, 18) +
+                                                 " has a wallet here of another class or kind"};
+    }
+    tx.commit();
+    return out;
+  });
+}
+
 auto bank::find_wallet(const public_key& owner) -> result<wallet_record> {
   return pg::guarded([&]() -> result<wallet_record> {
     pqxx::read_transaction tx(*m_conn);
@@ -145,31 +179,39 @@ auto bank::balance(const public_key& owner) -> result<std::int64_t> {
 }
 
 auto bank::index(const wire::TxSettled& settled) -> status {
+  const auto hex_of = [](const std::string& raw) {
+    return to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+  };
+  const auto tx_id = hex_of(settled.tx_id());
+  std::vector<std::string> tokens;
+  std::vector<std::string> owners;
+  std::vector<std::int64_t> amounts;
+  for (const auto& out : settled.outputs()) {
+    if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur)) {
+      tokens.push_back(hex_of(out.token_id()));
+      owners.push_back(hex_of(out.owner()));
+      amounts.push_back(out.amount_minor());
+    }
+  }
+  std::vector<std::string> spent;
+  for (const auto& in : settled.spent()) {
+    spent.push_back(hex_of(in));
+  }
   return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
-    const auto tx_id = to_hex(byte_view{
-        reinterpret_cast<const std::uint8_t*>(settled.tx_id().data()), settled.tx_id().size()});
-    for (const auto& out : settled.outputs()) {
-      if (out.currency() != static_cast<std::uint32_t>(m_config.limits.cur)) {
-        continue;
-      }
-      const auto owner = to_hex(
-          byte_view{reinterpret_cast<const std::uint8_t*>(out.owner().data()), out.owner().size()});
-      const auto token = to_hex(byte_view{
-          reinterpret_cast<const std::uint8_t*>(out.token_id().data()), out.token_id().size()});
-      tx.exec_params(
-          "INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) SELECT "
-          "decode($1, 'hex'), wallet_id, $2, decode($3, 'hex') FROM bank.wallet WHERE owner_key = "
-          "decode($4, 'hex') ON CONFLICT (token_id) DO NOTHING",
-          token, out.amount_minor(), tx_id, owner);
-    }
-    for (const auto& spent : settled.spent()) {
-      tx.exec_params(
-          "UPDATE bank.token_index SET spent_by = decode($2, 'hex') WHERE token_id = "
-          "decode($1, 'hex') AND spent_by IS NULL",
-          to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(spent.data()), spent.size()}),
-          tx_id);
-    }
+    // One statement each for the outputs to hosted wallets and for the spent inputs.
+    tx.exec_params(
+        "INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
+        "SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode($4, 'hex') "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS o(t, k, a) "
+        "JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
+        "ON CONFLICT (token_id) DO NOTHING",
+        pg::text_array(tokens), pg::text_array(owners), pg::int_array(amounts), tx_id);
+    tx.exec_params(
+        "UPDATE bank.token_index SET spent_by = decode($2, 'hex'), spent_at = now() "
+        "WHERE token_id IN (SELECT decode(s, 'hex') FROM unnest($1::text[]) AS s) "
+        "AND spent_by IS NULL",
+        pg::text_array(spent), tx_id);
     tx.commit();
     return ok_status();
   });
@@ -332,6 +374,38 @@ auto bank::fund(const public_key& wallet_owner, money amount) -> result<settleme
     return allowed.err();
   }
   return wallet::pay(m_settle, m_vault, wallet_owner, amount, "exchange");
+}
+
+auto bank::fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt> {
+  for (const auto& p : payouts) {
+    payment_check check;
+    check.payer_class = wallet_class::i;
+    check.amount_minor = p.amount_minor;
+    if (p.cur != m_config.limits.cur) {
+      return error{status_code::currency_mismatch,
+                   "this bank pays out " + std::string{currency_code(m_config.limits.cur)}};
+    }
+    auto hosted = find_wallet(p.owner);
+    if (!hosted) {
+      return hosted.err();
+    }
+    if (auto receiving = receiving_check(p.owner, check); !receiving) {
+      return receiving.err();
+    }
+    if (auto allowed = check_payment(m_config.limits, check); !allowed) {
+      return allowed.err();
+    }
+  }
+  auto unspent = m_settle.list_unspent(m_vault.pub());
+  if (!unspent) {
+    return unspent.err();
+  }
+  auto tx = wallet::build_transfer(m_vault, *unspent, payouts, wallet::random_nonce(), "payout",
+                                   m_settle.shard_count());
+  if (!tx) {
+    return tx.err();
+  }
+  return settlement::submit_with_retry(m_settle, *tx, tx->id.hex());
 }
 
 auto bank::credit_deposit(const public_key& owner, money amount, const std::string& request_id)

@@ -54,6 +54,12 @@ class bank {
                    std::optional<std::int64_t> sub_cap_minor = std::nullopt)
       -> result<wallet_record>;
   auto find_wallet(const public_key& owner) -> result<wallet_record>;
+  /// Onboards many new wallets (no parent) in one database transaction: the records in the
+  /// order given. A key hosted already with the same class and kind is answered with its record
+  /// (safe to retry); with another class or kind it is refused (bad_request). Unlike
+  /// open_wallet it does not look for tokens the keys already hold.
+  auto open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners,
+                    wallet_kind kind) -> result<std::vector<wallet_record>>;
 
   /// A hosted wallet's payment: checks the payer's per-payment and daily caps and, when the
   /// payee is hosted here, its balance cap; then settles it and records it for the day.
@@ -64,6 +70,10 @@ class bank {
   /// Moves amount from the bank's vault into a hosted wallet, within its balance cap (the bank's
   /// own funding, with no deposit behind it).
   auto fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt>;
+  /// The same for many hosted wallets in one transaction from the vault (a bank paying out red
+  /// envelopes): outputs in the order given, change last. Errors as fund's, too_large past
+  /// the output limit.
+  auto fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt>;
 
   /// Credits a customer's deposit account (money arriving from outside), once per request id.
   auto credit_deposit(const public_key& owner, money amount, const std::string& request_id)

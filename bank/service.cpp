@@ -62,8 +62,9 @@ service::~service() {
 }
 
 void service::listen(const std::string& pub_endpoint, currency cur) {
-  // Every settled transaction in the bank's currency; the worker keeps what concerns it.
-  settlement::subscriber sub(pub_endpoint, {std::string{currency_code(cur)} + ":"});
+  // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
+  settlement::subscriber sub(pub_endpoint,
+                             {settlement::all_topic(cur), settlement::k_all_redeemed_topic});
   while (!m_stop) {
     auto settled = sub.next(200);
     if (!settled) {
@@ -118,6 +119,54 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
         return receipt_answer(error{status_code::malformed, "bad owner or currency"});
       }
       return receipt_answer(m_bank->fund(*owner, money{request.fund().amount_minor(), *cur}));
+    }
+    case wire::Envelope::kOpenWallets: {
+      const auto& m = request.open_wallets();
+      wire::Envelope answer;
+      auto* opened = answer.mutable_wallets_opened();
+      std::vector<std::pair<public_key, wallet_class>> owners;
+      auto refuse = [&](status_code code, const std::string& why) {
+        opened->set_status(static_cast<std::uint32_t>(code));
+        opened->set_detail(why);
+        return answer;
+      };
+      if (m.owners_size() != m.wallet_classes_size() || m.owners_size() > 10'000) {
+        return refuse(status_code::malformed, "one class per owner, at most 10,000 owners");
+      }
+      for (int i = 0; i < m.owners_size(); ++i) {
+        auto owner = key_of(m.owners(i));
+        if (!owner || m.wallet_classes(i) < 1 || m.wallet_classes(i) > 4) {
+          return refuse(status_code::malformed,
+                        owner ? "wallet class must be 1..4" : owner.err().message);
+        }
+        owners.emplace_back(*owner, static_cast<wallet_class>(m.wallet_classes(i)));
+      }
+      auto records = m_bank->open_wallets(
+          owners, m.merchant() ? wallet_kind::merchant : wallet_kind::personal);
+      if (!records) {
+        return refuse(records.code(), records.err().message);
+      }
+      opened->set_status(static_cast<std::uint32_t>(status_code::ok));
+      for (const auto& r : *records) {
+        opened->add_wallet_ids(r.wallet_id);
+      }
+      return answer;
+    }
+    case wire::Envelope::kFundMany: {
+      const auto& m = request.fund_many();
+      auto cur = currency_from_wire(m.currency());
+      if (!cur || m.owners_size() != m.amounts_minor_size()) {
+        return receipt_answer(error{status_code::malformed, "one amount per owner, a currency"});
+      }
+      std::vector<tx_output> payouts;
+      for (int i = 0; i < m.owners_size(); ++i) {
+        auto owner = key_of(m.owners(i));
+        if (!owner) {
+          return receipt_answer(owner.err());
+        }
+        payouts.push_back(tx_output{*cur, m.amounts_minor(i), *owner});
+      }
+      return receipt_answer(m_bank->fund_many(payouts));
     }
     case wire::Envelope::kGetBalance: {
       wire::Envelope answer;
@@ -235,6 +284,34 @@ auto client::fund(const public_key& owner, money amount) -> result<settlement::r
   req.mutable_fund()->set_owner(bytes_to_wire(owner.encode()));
   req.mutable_fund()->set_amount_minor(amount.minor());
   req.mutable_fund()->set_currency(static_cast<std::uint32_t>(amount.cur()));
+  return receipt_of(m_rpc.call(std::move(req)));
+}
+
+auto client::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners,
+                          bool merchant) -> result<std::vector<std::string>> {
+  wire::Envelope req;
+  auto* m = req.mutable_open_wallets();
+  for (const auto& [owner, cls] : owners) {
+    m->add_owners(bytes_to_wire(owner.encode()));
+    m->add_wallet_classes(static_cast<std::uint32_t>(cls));
+  }
+  m->set_merchant(merchant);
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kWalletsOpened);
+  if (!answer) {
+    return answer.err();
+  }
+  const auto& ids = answer->wallets_opened().wallet_ids();
+  return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+auto client::fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt> {
+  wire::Envelope req;
+  auto* m = req.mutable_fund_many();
+  for (const auto& p : payouts) {
+    m->add_owners(bytes_to_wire(p.owner.encode()));
+    m->add_amounts_minor(p.amount_minor);
+    m->set_currency(static_cast<std::uint32_t>(p.cur));
+  }
   return receipt_of(m_rpc.call(std::move(req)));
 }
 

@@ -41,6 +41,11 @@ class client {
   /// The payment's receipt; limit refusals come back as errors naming the limit.
   auto pay(const signed_tx& tx) -> result<settlement::receipt>;
   auto fund(const public_key& owner, money amount) -> result<settlement::receipt>;
+  /// Onboards many new wallets at once; their wallet ids in the order given.
+  auto open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners, bool merchant)
+      -> result<std::vector<std::string>>;
+  /// Pays many hosted wallets from the vault in one transaction (outputs in this order).
+  auto fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt>;
   auto balance(const public_key& owner) -> result<money>;
   /// The bank's vault key (to pay it when exchanging e-CNY back to a deposit).
   auto vault_key() -> result<public_key>;

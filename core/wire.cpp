@@ -82,6 +82,8 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kWalletInfo:
       return make(env.wallet_info().status(), env.wallet_info().detail());
     case wire::Envelope::kBalance: return make(env.balance().status(), env.balance().detail());
+    case wire::Envelope::kWalletsOpened:
+      return make(env.wallets_opened().status(), env.wallets_opened().detail());
     case wire::Envelope::kBankInfo: return make(env.bank_info().status(), "");
     case wire::Envelope::kHistory: return make(env.history().status(), env.history().detail());
     case wire::Envelope::kMintResult:

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <set>
+#include <thread>
 #include <unordered_set>
 #include "core/clock.hpp"
 
@@ -376,6 +377,9 @@ void engine::commit(store& db, commit_job& job) {
   if (job.what != commit_job::kind::batch) {
     commit_two_phase(db, job);
     return;
+  }
+  if (m_config.slow_commit_ms > 0) {  // fault injection: a slow database
+    std::this_thread::sleep_for(std::chrono::milliseconds(m_config.slow_commit_ms));
   }
   const auto at = unix_now_us();
   auto committed = db.commit_batch(job.seq, at, job.items);

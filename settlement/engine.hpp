@@ -33,6 +33,8 @@ struct engine_config {
   /// Batches committing at once, each on its own connection, so that PostgreSQL works on one
   /// batch while the next is checked and written. 0: commit on the batcher's thread.
   unsigned commit_threads{2};
+  /// Fault injection (the simulator's "slow database"): a pause before every batch commit.
+  int slow_commit_ms{0};
 };
 
 /// Checks what can be checked without the registry, signatures included: profile, amounts,

@@ -73,6 +73,8 @@ auto main(int argc, char** argv) -> int {
       "signature workers (0: one per core)")(
       "commit-threads", po::value(&config.engine.commit_threads)->default_value(2),
       "batches committing at once, each on its own connection")(
+      "slow-commit-ms", po::value(&config.engine.slow_commit_ms)->default_value(0),
+      "fault injection: pause this long before every batch commit")(
       "shard-endpoints", po::value(&shard_list)->default_value(""),
       "for coordinate: the shards' endpoints, comma-separated, shard 0 first")(
       "workers", po::value(&coordinator_workers)->default_value(coordinator_workers),

@@ -11,6 +11,10 @@ auto settled_topic(currency cur, const public_key& owner) -> std::string {
   return std::string{currency_code(cur)} + ":" + owner.hex();
 }
 
+auto all_topic(currency cur) -> std::string {
+  return "all:" + std::string{currency_code(cur)};
+}
+
 publisher::publisher(std::string endpoint) : m_endpoint(std::move(endpoint)) {}
 publisher::~publisher() = default;
 
@@ -38,6 +42,7 @@ void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt&
     msg.set_batch_seq(batch.batch_seq);
     msg.set_settled_at_us(batch.settled_at_us);
     std::set<std::string> topics;
+    std::set<std::string> everything;  // one copy per currency for subscribers of it all
     for (std::uint32_t i = 0; i < stx->tx.outputs.size(); ++i) {
       const auto& out = stx->tx.outputs[i];
       token_info t{token_id_of(stx->tx.prof, stx->id, i),
@@ -49,13 +54,16 @@ void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt&
                    {}};
       *msg.add_outputs() = to_wire(t);
       topics.insert(settled_topic(out.cur, out.owner));
+      everything.insert(all_topic(out.cur));
     }
     for (const auto& in : stx->tx.inputs) {
       msg.add_spent(id_to_wire(in));
     }
     if (topics.empty()) {
       topics.insert("redeem:");
+      everything.insert(k_all_redeemed_topic);
     }
+    topics.merge(everything);
     const auto payload = msg.SerializeAsString();
     for (const auto& topic : topics) {
       // PUB never blocks; past the high-water mark a slow subscriber misses messages and

@@ -17,6 +17,11 @@ namespace cbdc::settlement {
 
 /// The topic of a settled output: "<CUR>:<owner key hex>".
 auto settled_topic(currency cur, const public_key& owner) -> std::string;
+/// The topic on which every transaction with outputs in cur comes once: "all:<CUR>" (a
+/// per-owner subscription sees a transaction once per matching owner instead).
+auto all_topic(currency cur) -> std::string;
+/// The topic on which every redemption (no outputs) comes once.
+inline constexpr const char* k_all_redeemed_topic = "all:redeem";
 
 /// Publishes settled transactions on a PUB socket. Used from one thread only (the batcher's).
 class publisher {

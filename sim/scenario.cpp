@@ -203,7 +203,6 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
   }
   sc.duration_s = static_cast<std::int64_t>(top.number("duration_hours", 1.0 / 60, 24.0 * 366) *
                                             3600.0);
-  sc.shards = top.has("shards") ? static_cast<std::uint32_t>(top.integer("shards", 1, 16)) : 1;
 
   for (auto& r : top.tables("region")) {
     sc.regions.push_back(region_spec{r.text("name"), r.number("weight", 0, 1e12)});
@@ -269,6 +268,17 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
     sc.failures.slow_commit_ms =
         f.has("slow_commit_ms") ? static_cast<int>(f.integer("slow_commit_ms", 0, 1000)) : 0;
     f.finish();
+  }
+  if (top.has("published")) {
+    auto p = top.table("published");
+    sc.published.given = true;
+    sc.published.wallets_active =
+        static_cast<std::uint64_t>(p.integer("wallets_active", 0, INT64_MAX));
+    sc.published.payments = static_cast<std::uint64_t>(p.integer("payments", 0, INT64_MAX));
+    sc.published.volume_minor = p.amount("volume", sc.cur);
+    sc.published.tolerance_pct = p.number("tolerance_pct", 0, 100);
+    sc.published.source = p.text("source");
+    p.finish();
   }
   top.finish();
   return sc;

@@ -51,6 +51,16 @@ struct failure_spec {
   int slow_commit_ms{0};         ///< extra delay before every settlement commit
 };
 
+/// A pilot's published outcome, which a run must reproduce within the tolerance.
+struct published_spec {
+  bool given{false};
+  std::uint64_t wallets_active{0};
+  std::uint64_t payments{0};
+  std::int64_t volume_minor{0};
+  double tolerance_pct{2};
+  std::string source;  ///< where the figures come from
+};
+
 struct scenario {
   std::string name;
   std::string source;  ///< the TOML text, carried in the trace so that a replay needs no file
@@ -59,7 +69,6 @@ struct scenario {
   std::int64_t start_unix_s{0};     ///< the simulated clock's start
   int utc_offset_minutes{480};      ///< local time of the start, for the time-of-day curve
   std::int64_t duration_s{86'400};  ///< simulated period
-  std::uint32_t shards{1};
   std::vector<region_spec> regions;
   std::vector<bank_spec> banks;
   std::vector<category_spec> categories;
@@ -67,6 +76,7 @@ struct scenario {
   std::array<double, 24> weekday{};  ///< payments per local hour, relative
   std::array<double, 24> weekend{};
   failure_spec failures;
+  published_spec published;
 
   [[nodiscard]] auto merchant_count() const -> std::uint64_t;
 };

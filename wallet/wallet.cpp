@@ -41,14 +41,39 @@ auto totals(const std::vector<settlement::token_info>& unspent)
 auto build_payment(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
                    const public_key& payee, money amount, std::uint64_t nonce,
                    const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
-  if (amount.minor() <= 0) {
-    return error{status_code::amount_invalid, "a payment must be positive, not " + amount.format()};
+  return build_transfer(payer, unspent, {tx_output{amount.cur(), amount.minor(), payee}}, nonce,
+                        memo, shard_count);
+}
+
+auto build_transfer(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
+                    const std::vector<tx_output>& payees, std::uint64_t nonce,
+                    const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
+  if (payees.empty() || payees.size() >= k_max_outputs) {
+    return error{status_code::too_large, "a transfer pays 1 to " +
+                                             std::to_string(k_max_outputs - 1) + " payees"};
   }
-  if (payee.prof != payer.pub().prof) {
-    return error{status_code::profile_mismatch,
-                 "payee key is " + std::string{profile_name(payee.prof)} + ", this wallet is " +
-                     std::string{profile_name(payer.pub().prof)}};
+  const currency cur = payees.front().cur;
+  std::int64_t total_out = 0;
+  for (const auto& p : payees) {
+    if (p.amount_minor <= 0) {
+      return error{status_code::amount_invalid,
+                   "a payment must be positive, not " + money{p.amount_minor, p.cur}.format()};
+    }
+    if (p.cur != cur) {
+      return error{status_code::currency_mismatch, "one currency per transfer"};
+    }
+    if (p.owner.prof != payer.pub().prof) {
+      return error{status_code::profile_mismatch,
+                   "payee key is " + std::string{profile_name(p.owner.prof)} +
+                       ", this wallet is " + std::string{profile_name(payer.pub().prof)}};
+    }
+    auto sum = checked_add(total_out, p.amount_minor);
+    if (!sum) {
+      return sum.err();
+    }
+    total_out = *sum;
   }
+  const money amount{total_out, cur};
   if (memo.size() > k_max_memo_bytes) {
     return error{status_code::too_large, "memo longer than " + std::to_string(k_max_memo_bytes)};
   }
@@ -103,7 +128,7 @@ auto build_payment(const key_pair& payer, const std::vector<settlement::token_in
   for (const auto* t : chosen) {
     tx.inputs.push_back(t->token_id);
   }
-  tx.outputs.push_back(tx_output{amount.cur(), amount.minor(), payee});
+  tx.outputs = payees;
   if (have > amount.minor()) {
     tx.outputs.push_back(tx_output{amount.cur(), have - amount.minor(), payer.pub()});
   }

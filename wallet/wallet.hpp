@@ -32,6 +32,12 @@ auto build_payment(const key_pair& payer, const std::vector<settlement::token_in
                    const public_key& payee, money amount, std::uint64_t nonce,
                    const std::string& memo, std::uint32_t shard_count = 1) -> result<signed_tx>;
 
+/// The same for several payees at once (a bank paying out red envelopes, say): outputs in the
+/// order given, change last. Errors as build_payment's, and too_large past the output limit.
+auto build_transfer(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
+                    const std::vector<tx_output>& payees, std::uint64_t nonce,
+                    const std::string& memo, std::uint32_t shard_count = 1) -> result<signed_tx>;
+
 /// A fresh random nonce for a transaction.
 auto random_nonce() -> std::uint64_t;
 

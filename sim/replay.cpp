@@ -1,0 +1,796 @@
+#include "sim/replay.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <pqxx/pqxx>
+#include <queue>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bank/limits.hpp"
+#include "bank/service.hpp"
+#include "core/pg.hpp"
+#include "core/wire.hpp"
+#include "settlement/client.hpp"
+#include "sim/generate.hpp"
+#include "sim/rng.hpp"
+#include "wallet/wallet.hpp"
+
+namespace cbdc::sim {
+
+auto sim_key(std::uint64_t seed, bool merchant, std::uint32_t index) -> key_pair {
+  std::string material = merchant ? "cbdc-sim merchant" : "cbdc-sim wallet";
+  for (std::size_t i = 0; i < 8; ++i) {
+    material.push_back(static_cast<char>((seed >> (8 * i)) & 0xffU));
+  }
+  for (std::size_t i = 0; i < 4; ++i) {
+    material.push_back(static_cast<char>((index >> (8 * i)) & 0xffU));
+  }
+  const auto h = hash(profile::ed25519,
+                      byte_view{reinterpret_cast<const std::uint8_t*>(material.data()),
+                                material.size()});
+  return key_pair::from_seed(profile::ed25519, h.data);
+}
+
+namespace {
+
+auto steady_us() -> std::int64_t {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr std::size_t k_payout_batch = 250;  // outputs per bank pay-out transaction (< 256)
+constexpr std::size_t k_onboard_batch = 2'000;
+constexpr std::uint32_t k_max_attempts = 40;
+// Streams of the seed used here (the generator's are below 1,000).
+constexpr std::uint64_t k_stream_nonce = 900;
+constexpr std::uint64_t k_stream_fault = 901;
+
+struct wallet_state {
+  std::optional<key_pair> key;
+  std::uint16_t bank{0};
+  std::uint8_t cls{4};
+  std::vector<settlement::token_info> tokens;
+  bool busy{false};
+  std::deque<std::uint32_t> waiting;  ///< its events that wait for the one in flight
+};
+
+struct completion {
+  bool payout{false};
+  std::uint32_t id{0};  ///< event index, or pay-out batch number
+  bool duplicate{false};
+  result<wire::Envelope> answer;
+};
+
+/// Answers from the clients' I/O threads to the driver's thread.
+class completions {
+ public:
+  void push(completion c) {
+    {
+      std::lock_guard lock(m_mutex);
+      m_items.push_back(std::move(c));
+    }
+    m_cv.notify_one();
+  }
+  auto take(std::int64_t wait_us) -> std::deque<completion> {
+    std::unique_lock lock(m_mutex);
+    if (m_items.empty() && wait_us > 0) {
+      m_cv.wait_for(lock, std::chrono::microseconds(wait_us));
+    }
+    std::deque<completion> out;
+    out.swap(m_items);
+    return out;
+  }
+
+ private:
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::deque<completion> m_items;
+};
+
+struct payout_batch {
+  std::uint16_t bank{0};
+  std::vector<std::uint32_t> events;
+  std::int64_t first_sent_us{0};
+  std::uint32_t attempts{0};
+};
+
+struct in_flight_payment {
+  signed_tx tx;
+  std::int64_t first_sent_us{0};
+};
+
+struct retry_item {
+  std::int64_t due_us{0};
+  bool payout{false};
+  std::uint32_t id{0};
+  friend auto operator>(const retry_item& a, const retry_item& b) -> bool {
+    return a.due_us > b.due_us;
+  }
+};
+
+class driver {
+ public:
+  driver(const trace& t, const scenario& sc, const replay_config& config, world& w)
+      : m_trace(t), m_sc(sc), m_config(config), m_world(w), m_result() {
+    m_result.outcomes.resize(t.events.size());
+    m_result.faults.slow_commit_ms = sc.failures.slow_commit_ms;
+    socket_options opts;
+    opts.timeout_ms = config.request_timeout_ms;
+    for (const auto& ep : w.bank_endpoints()) {
+      m_banks.push_back(std::make_unique<rpc_client>(ep, opts));
+    }
+  }
+
+  /// Derives the keys of everyone in the trace and opens their wallets at their banks.
+  auto onboard() -> status {
+    const population pop(m_sc);
+    for (const auto& e : m_trace.events) {
+      if (auto [it, fresh] = m_slot.try_emplace(e.wallet, m_wallets.size()); fresh) {
+        m_wallets.emplace_back();
+        m_wallets.back().bank = e.bank;
+        m_wallets.back().cls = e.wallet_class;
+      }
+      if (e.kind == event_kind::payment) {
+        m_merchant_slot.try_emplace(e.merchant, m_merchant_slot.size());
+      }
+    }
+    std::vector<std::uint32_t> wallet_index(m_wallets.size());
+    for (const auto& [index, slot] : m_slot) {
+      wallet_index[slot] = index;
+    }
+    std::vector<std::uint32_t> merchant_index(m_merchant_slot.size());
+    for (const auto& [index, slot] : m_merchant_slot) {
+      merchant_index[slot] = index;
+    }
+    m_merchant_keys.resize(merchant_index.size());
+    // Key derivation costs a scalar multiplication each: spread it over the cores.
+    const unsigned workers = std::max(1U, std::thread::hardware_concurrency());
+    {
+      std::vector<std::thread> threads;
+      for (unsigned k = 0; k < workers; ++k) {
+        threads.emplace_back([&, k] {
+          for (std::size_t i = k; i < m_wallets.size(); i += workers) {
+            m_wallets[i].key = sim_key(m_sc.seed, false, wallet_index[i]);
+          }
+          for (std::size_t i = k; i < merchant_index.size(); i += workers) {
+            m_merchant_keys[i] = sim_key(m_sc.seed, true, merchant_index[i]).pub();
+          }
+        });
+      }
+      for (auto& th : threads) {
+        th.join();
+      }
+    }
+    // Each bank onboards its customers and merchants, the banks at once.
+    std::vector<status> outcome(m_banks.size(), ok_status());
+    std::vector<std::thread> threads;
+    for (std::size_t b = 0; b < m_banks.size(); ++b) {
+      threads.emplace_back([&, b] {
+        bank::client bank_client(m_world.bank_endpoints()[b]);
+        std::vector<std::pair<public_key, bank::wallet_class>> batch;
+        const auto send = [&](bool merchant) {
+          if (!batch.empty() && outcome[b]) {
+            auto opened = bank_client.open_wallets(batch, merchant);
+            if (!opened) {
+              outcome[b] = opened.err();
+            }
+          }
+          batch.clear();
+        };
+        for (const auto& w : m_wallets) {
+          if (w.bank == b) {
+            batch.emplace_back(w.key->pub(), static_cast<bank::wallet_class>(w.cls));
+            if (batch.size() == k_onboard_batch) {
+              send(false);
+            }
+          }
+        }
+        send(false);
+        for (std::size_t i = 0; i < merchant_index.size(); ++i) {
+          if (pop.merchant_bank(merchant_index[i]) == b) {
+            batch.emplace_back(*m_merchant_keys[i], bank::wallet_class::i);
+            if (batch.size() == k_onboard_batch) {
+              send(true);
+            }
+          }
+        }
+        send(true);
+      });
+    }
+    for (auto& th : threads) {
+      th.join();
+    }
+    for (const auto& s : outcome) {
+      if (!s) {
+        return s;
+      }
+    }
+    return ok_status();
+  }
+
+  void run() {
+    const auto& events = m_trace.events;
+    const std::size_t n = events.size();
+    const auto kill_at =
+        m_sc.failures.kill_settlement_at > 0
+            ? static_cast<std::size_t>(m_sc.failures.kill_settlement_at * static_cast<double>(n))
+            : n + 1;
+    m_start_us = steady_us();
+    std::size_t next = 0;
+    std::int64_t last_progress = 0;
+    while (m_done < n) {
+      const auto now = steady_us() - m_start_us;
+      // Admit the events whose simulated time has come.
+      while (next < n && (m_config.speed <= 0 ||
+                          static_cast<double>(events[next].at_us) <=
+                              static_cast<double>(now) * m_config.speed)) {
+        if (next == kill_at && m_result.faults.settlement_killed_at_us < 0) {
+          inject_settlement_crash();
+        }
+        admit(static_cast<std::uint32_t>(next++));
+        if (m_config.speed <= 0 && m_ready.size() > 4 * m_config.window) {
+          break;  // enough queued; keep memory flat while the window drains
+        }
+      }
+      flush_payouts();
+      while (!m_retries.empty() && m_retries.top().due_us <= steady_us()) {
+        const auto item = m_retries.top();
+        m_retries.pop();
+        if (item.payout) {
+          send_payout(item.id);
+        } else {
+          send_payment(item.id);
+        }
+      }
+      while (m_in_flight < m_config.window && !m_ready.empty()) {
+        const auto e = m_ready.front();
+        m_ready.pop_front();
+        send_payment(e);
+      }
+      const std::int64_t wait = (m_in_flight >= m_config.window || next == n) ? 20'000 : 1'000;
+      for (auto& c : m_completions.take(wait)) {
+        if (c.payout) {
+          on_payout(std::move(c));
+        } else {
+          on_payment(std::move(c));
+        }
+      }
+      const auto t = steady_us() - m_start_us;
+      if (t - last_progress >= (m_config.progress_bar ? 250'000 : 5'000'000)) {
+        last_progress = t;
+        progress(t, n, false);
+      }
+    }
+    m_result.replay_us = steady_us() - m_start_us;
+    progress(m_result.replay_us, n, true);
+  }
+
+  auto take_result() -> replay_result { return std::move(m_result); }
+  [[nodiscard]] auto wallets() const -> const std::vector<wallet_state>& { return m_wallets; }
+  [[nodiscard]] auto slot_of(std::uint32_t wallet) const -> std::size_t {
+    return m_slot.at(wallet);
+  }
+  [[nodiscard]] auto merchant_key(std::uint32_t merchant) const -> const public_key& {
+    return *m_merchant_keys.at(m_merchant_slot.at(merchant));
+  }
+  [[nodiscard]] auto signed_payment(std::uint32_t e) const -> const signed_tx* {
+    const auto it = m_payments.find(e);
+    return it == m_payments.end() ? nullptr : &it->second.tx;
+  }
+  auto result_mut() -> replay_result& { return m_result; }
+
+ private:
+  void admit(std::uint32_t e) {
+    auto& w = m_wallets[m_slot.at(m_trace.events[e].wallet)];
+    if (w.busy) {
+      w.waiting.push_back(e);
+      return;
+    }
+    w.busy = true;
+    start(e);
+  }
+
+  /// The wallet is free for event e (and marked busy).
+  void start(std::uint32_t e) {
+    const auto& ev = m_trace.events[e];
+    if (ev.kind == event_kind::topup) {
+      auto& open = m_open_payout[ev.bank];
+      open.push_back(e);
+      if (open.size() == k_payout_batch) {
+        new_payout(ev.bank);
+      }
+    } else {
+      m_ready.push_back(e);
+    }
+  }
+
+  void release(std::uint32_t wallet) {
+    auto& w = m_wallets[m_slot.at(wallet)];
+    if (w.waiting.empty()) {
+      w.busy = false;
+      return;
+    }
+    const auto e = w.waiting.front();
+    w.waiting.pop_front();
+    start(e);
+  }
+
+  void finish(std::uint32_t e, status_code code, std::uint32_t attempts, std::int64_t first_sent) {
+    auto& o = m_result.outcomes[e];
+    CBDC_ASSERT(!o.done);
+    o.done = true;
+    o.status = code;
+    o.attempts = attempts;
+    o.answered_us = steady_us() - m_start_us;
+    o.latency_us = first_sent > 0 ? steady_us() - first_sent : 0;
+    ++m_done;
+    if (code != status_code::ok) {
+      ++m_failed;
+    }
+  }
+
+  void new_payout(std::uint16_t bank) {
+    auto& open = m_open_payout[bank];
+    if (open.empty()) {
+      return;
+    }
+    const auto id = static_cast<std::uint32_t>(m_payouts.size());
+    m_payouts.push_back(payout_batch{bank, std::move(open), 0, 0});
+    open.clear();
+    send_payout(id);
+  }
+
+  void flush_payouts() {
+    for (auto& [bank, open] : m_open_payout) {
+      if (!open.empty()) {
+        new_payout(bank);
+      }
+    }
+  }
+
+  /// Whether to drop or duplicate this send (fault injection), the same in every run.
+  auto fault_draw(std::uint64_t what, std::uint32_t id, std::uint32_t attempt) const -> double {
+    const auto h = mix(m_sc.seed, k_stream_fault + what, (std::uint64_t{id} << 8U) | attempt);
+    return static_cast<double>(h >> 11U) * 0x1.0p-53;
+  }
+
+  void send_payout(std::uint32_t id) {
+    auto& batch = m_payouts[id];
+    if (batch.first_sent_us == 0) {
+      batch.first_sent_us = steady_us();
+    }
+    ++batch.attempts;
+    wire::Envelope req;
+    auto* m = req.mutable_fund_many();
+    for (const auto e : batch.events) {
+      const auto& ev = m_trace.events[e];
+      m->add_owners(bytes_to_wire(m_wallets[m_slot.at(ev.wallet)].key->pub().encode()));
+      m->add_amounts_minor(ev.amount_minor);
+    }
+    m->set_currency(static_cast<std::uint32_t>(m_sc.cur));
+    ++m_in_flight;
+    m_banks.at(batch.bank)->call_async(std::move(req), [this, id](result<wire::Envelope> a) {
+      m_completions.push(completion{true, id, false, std::move(a)});
+    });
+  }
+
+  void send_payment(std::uint32_t e) {
+    const auto& ev = m_trace.events[e];
+    auto& w = m_wallets[m_slot.at(ev.wallet)];
+    auto it = m_payments.find(e);
+    if (it == m_payments.end()) {
+      // The nonce is a function of the seed and the event: the same trace signs the same bytes.
+      auto tx = wallet::build_payment(*w.key, w.tokens, merchant_key(ev.merchant),
+                                      money{ev.amount_minor, m_sc.cur},
+                                      mix(m_sc.seed, k_stream_nonce, e), "");
+      if (!tx) {
+        finish(e, tx.code(), 0, 0);
+        release(ev.wallet);
+        return;
+      }
+      it = m_payments.emplace(e, in_flight_payment{std::move(*tx), steady_us()}).first;
+      m_result.outcomes[e].tx_id = it->second.tx.id;
+    }
+    auto& o = m_result.outcomes[e];
+    ++o.attempts;
+    ++m_in_flight;
+    if (m_sc.failures.drop_rate > 0 && fault_draw(0, e, o.attempts) < m_sc.failures.drop_rate) {
+      // Lost on the way: nothing is sent; the client's deadline passes and it sends again.
+      ++m_result.faults.dropped;
+      m_completions.push(completion{
+          false, e, false, error{status_code::timeout, "dropped by the fault injection"}});
+      return;
+    }
+    const auto copies =
+        m_sc.failures.duplicate_rate > 0 &&
+                fault_draw(1, e, o.attempts) < m_sc.failures.duplicate_rate
+            ? 2
+            : 1;
+    for (int copy = 0; copy < copies; ++copy) {
+      wire::Envelope req;
+      *req.mutable_pay()->mutable_tx() = to_wire(it->second.tx);
+      if (copy == 1) {
+        ++m_result.faults.duplicated;
+      }
+      m_banks.at(ev.bank)->call_async(std::move(req), [this, e, copy](result<wire::Envelope> a) {
+        m_completions.push(completion{false, e, copy == 1, std::move(a)});
+      });
+    }
+  }
+
+  static auto status_of(const result<wire::Envelope>& answer) -> status_code {
+    auto env = expect_payload(answer, wire::Envelope::kReceipt);
+    if (!env) {
+      return env.code();
+    }
+    return static_cast<status_code>(env->receipt().status());
+  }
+
+  void retry_later(bool payout, std::uint32_t id, std::uint32_t attempts) {
+    ++m_result.faults.retries;
+    const std::int64_t backoff = std::min<std::int64_t>(1'000'000, 20'000LL << std::min(attempts, 6U));
+    m_retries.push(retry_item{steady_us() + backoff, payout, id});
+  }
+
+  void on_payment(completion c) {
+    const auto e = c.id;
+    const auto code = status_of(c.answer);
+    if (c.duplicate) {
+      ++m_result.faults.duplicate_answers[std::string{to_string(code)}];
+      return;
+    }
+    --m_in_flight;
+    const auto& ev = m_trace.events[e];
+    auto& o = m_result.outcomes[e];
+    auto& sent = m_payments.at(e);
+    if (is_transient(code) && o.attempts < k_max_attempts) {
+      retry_later(false, e, o.attempts);
+      return;
+    }
+    const bool settled = code == status_code::ok || code == status_code::already_settled;
+    if (settled) {
+      auto env = expect_payload(c.answer, wire::Envelope::kReceipt);
+      auto answered = hash256::from_bytes(
+          byte_view{reinterpret_cast<const std::uint8_t*>(env->receipt().tx_id().data()),
+                    env->receipt().tx_id().size()});
+      if (!answered || !(*answered == sent.tx.id)) {
+        m_result.audit.problems.push_back("event " + std::to_string(e) +
+                                          ": the receipt names another transaction");
+      }
+      auto& w = m_wallets[m_slot.at(ev.wallet)];
+      std::erase_if(w.tokens, [&](const settlement::token_info& t) {
+        return std::find(sent.tx.tx.inputs.begin(), sent.tx.tx.inputs.end(), t.token_id) !=
+               sent.tx.tx.inputs.end();
+      });
+      for (std::uint32_t i = 0; i < sent.tx.tx.outputs.size(); ++i) {
+        const auto& out = sent.tx.tx.outputs[i];
+        if (out.owner == w.key->pub()) {
+          settlement::token_info t;
+          t.token_id = token_id_of(profile::ed25519, sent.tx.id, i);
+          t.cur = out.cur;
+          t.amount_minor = out.amount_minor;
+          t.owner = out.owner;
+          w.tokens.push_back(t);
+        }
+      }
+    }
+    finish(e, settled ? status_code::ok : code, o.attempts, sent.first_sent_us);
+    release(ev.wallet);
+  }
+
+  void on_payout(completion c) {
+    --m_in_flight;
+    auto& batch = m_payouts[c.id];
+    const auto code = status_of(c.answer);
+    if (is_transient(code) && batch.attempts < k_max_attempts) {
+      // The pay-out may have settled with its answer lost: ask settlement who holds tokens now,
+      // and pay out again only to the others.
+      settlement::client settle(m_world.settle_endpoint());
+      std::vector<std::uint32_t> unpaid;
+      for (const auto e : batch.events) {
+        auto& w = m_wallets[m_slot.at(m_trace.events[e].wallet)];
+        auto held = settle.list_unspent(w.key->pub());
+        if (held && !held->empty()) {
+          w.tokens = *held;
+          finish(e, status_code::ok, batch.attempts, batch.first_sent_us);
+          release(m_trace.events[e].wallet);
+        } else {
+          unpaid.push_back(e);
+        }
+      }
+      batch.events = std::move(unpaid);
+      if (!batch.events.empty()) {
+        retry_later(true, c.id, batch.attempts);
+      }
+      return;
+    }
+    hash256 tx_id;
+    if (code == status_code::ok || code == status_code::already_settled) {
+      const auto& raw = c.answer->receipt().tx_id();
+      auto id = hash256::from_bytes(
+          byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+      CBDC_ASSERT(id.ok());
+      tx_id = *id;
+    }
+    for (std::uint32_t i = 0; i < batch.events.size(); ++i) {
+      const auto e = batch.events[i];
+      const auto& ev = m_trace.events[e];
+      if (code == status_code::ok || code == status_code::already_settled) {
+        auto& w = m_wallets[m_slot.at(ev.wallet)];
+        settlement::token_info t;
+        t.token_id = token_id_of(profile::ed25519, tx_id, i);
+        t.cur = m_sc.cur;
+        t.amount_minor = ev.amount_minor;
+        t.owner = w.key->pub();
+        w.tokens.push_back(t);
+        m_result.outcomes[e].tx_id = tx_id;
+        finish(e, status_code::ok, batch.attempts, batch.first_sent_us);
+      } else {
+        finish(e, code, batch.attempts, batch.first_sent_us);
+      }
+      release(ev.wallet);
+    }
+  }
+
+  void inject_settlement_crash() {
+    m_result.faults.settlement_killed_at_us = steady_us() - m_start_us;
+    std::fprintf(stderr, "cbdc-sim: fault injection: SIGKILL cbdc-settle, then restart it\n");
+    const auto before = steady_us();
+    if (auto back = m_world.kill_and_restart_settlement(); !back) {
+      m_result.audit.problems.push_back("cbdc-settle did not come back: " + to_string(back.err()));
+    }
+    m_result.faults.settlement_back_after_us = steady_us() - before;
+  }
+
+  void progress(std::int64_t elapsed_us, std::size_t n, bool last) {
+    const double secs = static_cast<double>(elapsed_us) / 1e6;
+    const double rate = secs > 0 ? static_cast<double>(m_done) / secs : 0;
+    const double share = n > 0 ? static_cast<double>(m_done) / static_cast<double>(n) : 1;
+    const double eta = rate > 0 ? static_cast<double>(n - m_done) / rate : 0;
+    if (m_config.progress_bar) {
+      constexpr int k_width = 30;
+      const int filled = static_cast<int>(share * k_width);
+      std::fprintf(stderr, "\r[%.*s%.*s] %3.0f%% %7.0f events/s  settled %zu  failed %zu  ETA %3.0fs ",
+                   filled, "##############################", k_width - filled,
+                   "..............................", share * 100, rate, m_done - m_failed,
+                   m_failed, eta);
+      if (last) {
+        std::fprintf(stderr, "\n");
+      }
+    } else {
+      std::fprintf(stderr, "replay: %.0f%%, %.0f events/s, settled %zu, failed %zu, ETA %.0f s\n",
+                   share * 100, rate, m_done - m_failed, m_failed, eta);
+    }
+  }
+
+  const trace& m_trace;
+  const scenario& m_sc;
+  const replay_config& m_config;
+  world& m_world;
+  replay_result m_result;
+  std::vector<std::unique_ptr<rpc_client>> m_banks;
+  std::unordered_map<std::uint32_t, std::size_t> m_slot;
+  std::vector<wallet_state> m_wallets;
+  std::unordered_map<std::uint32_t, std::size_t> m_merchant_slot;
+  std::vector<std::optional<public_key>> m_merchant_keys;
+  std::map<std::uint16_t, std::vector<std::uint32_t>> m_open_payout;
+  std::vector<payout_batch> m_payouts;
+  std::unordered_map<std::uint32_t, in_flight_payment> m_payments;
+  std::deque<std::uint32_t> m_ready;
+  std::priority_queue<retry_item, std::vector<retry_item>, std::greater<>> m_retries;
+  completions m_completions;
+  std::size_t m_in_flight{0};
+  std::size_t m_done{0};
+  std::size_t m_failed{0};
+  std::int64_t m_start_us{0};
+};
+
+/// What the model expects of each payment: the bank's limits applied to the model's own
+/// running totals (the same rules, computed independently of the bank's database).
+auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status_code> {
+  const auto limits = bank::default_limits();
+  std::vector<status_code> out(t.events.size(), status_code::ok);
+  std::unordered_map<std::uint64_t, std::int64_t> spent;  // (wallet, day) -> settled today
+  std::unordered_map<std::uint32_t, std::int64_t> balance;
+  for (std::size_t i = 0; i < t.events.size(); ++i) {
+    const auto& e = t.events[i];
+    if (e.kind == event_kind::topup) {
+      balance[e.wallet] += e.amount_minor;
+      continue;
+    }
+    const auto day = bank::local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
+    auto& today = spent[(std::uint64_t{e.wallet} << 24U) ^ static_cast<std::uint64_t>(day)];
+    bank::payment_check check;
+    check.payer_class = static_cast<bank::wallet_class>(e.wallet_class);
+    check.amount_minor = e.amount_minor;
+    check.payer_spent_today_minor = today;
+    if (e.amount_minor > balance[e.wallet]) {
+      out[i] = status_code::insufficient_funds;
+    } else if (auto allowed = check_payment(limits, check); !allowed) {
+      out[i] = allowed.code();
+    } else {
+      today += e.amount_minor;
+      balance[e.wallet] -= e.amount_minor;
+    }
+  }
+  return out;
+}
+
+/// Loads rows into a temporary table, in chunks, as hex text arrays.
+void load_hex_pairs(pqxx::work& w, const std::string& table,
+                    const std::vector<std::string>& first,
+                    const std::vector<std::string>& second) {
+  constexpr std::size_t k_chunk = 20'000;
+  for (std::size_t at = 0; at < first.size(); at += k_chunk) {
+    const auto end = std::min(first.size(), at + k_chunk);
+    const std::vector<std::string> a(first.begin() + static_cast<std::ptrdiff_t>(at),
+                                     first.begin() + static_cast<std::ptrdiff_t>(end));
+    const std::vector<std::string> b(second.begin() + static_cast<std::ptrdiff_t>(at),
+                                     second.begin() + static_cast<std::ptrdiff_t>(end));
+    w.exec_params("INSERT INTO " + table +
+                      " SELECT decode(x, 'hex'), y FROM unnest($1::text[], $2::text[]) AS u(x, y)",
+                  pg::text_array(a), pg::text_array(b));
+  }
+}
+
+void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_result& r) {
+  auto& report = r.audit;
+  // 1. Every answer against the model.
+  const auto expected = expected_statuses(t, sc);
+  std::size_t agreed = 0;
+  for (std::size_t i = 0; i < t.events.size(); ++i) {
+    const auto got = r.outcomes[i].status;
+    const auto want = t.events[i].kind == event_kind::topup ? status_code::ok : expected[i];
+    if (got == want) {
+      ++agreed;
+    } else if (report.problems.size() < 20) {
+      report.problems.push_back("event " + std::to_string(i) + ": answered " +
+                                std::string{to_string(got)} + ", the model expects " +
+                                std::string{to_string(want)});
+    } else if (report.problems.size() == 20) {
+      report.problems.emplace_back("(more answers disagree with the model)");
+    }
+  }
+  report.checks.push_back("answers: " + std::to_string(agreed) + " of " +
+                          std::to_string(t.events.size()) + " as the model expects");
+
+  // 2. No token spent twice, by the receipts: each input in one acknowledged payment only.
+  std::unordered_set<hash256> inputs;
+  std::vector<std::string> acked;
+  std::vector<std::string> acked_inputs;
+  std::vector<std::string> acked_inputs_by;
+  std::size_t twice = 0;
+  std::unordered_map<std::string, std::int64_t> expect;  // owner hex -> balance
+  for (std::size_t i = 0; i < t.events.size(); ++i) {
+    const auto& e = t.events[i];
+    const auto& o = r.outcomes[i];
+    if (o.status != status_code::ok) {
+      continue;
+    }
+    const auto& payer = *d.wallets()[d.slot_of(e.wallet)].key;
+    if (e.kind == event_kind::topup) {
+      expect[payer.pub().hex()] += e.amount_minor;
+      continue;
+    }
+    expect[payer.pub().hex()] -= e.amount_minor;
+    expect[d.merchant_key(e.merchant).hex()] += e.amount_minor;
+    const auto* tx = d.signed_payment(static_cast<std::uint32_t>(i));
+    CBDC_ASSERT(tx != nullptr);
+    acked.push_back(tx->id.hex());
+    for (const auto& in : tx->tx.inputs) {
+      if (!inputs.insert(in).second) {
+        ++twice;
+      }
+      acked_inputs.push_back(in.hex());
+      acked_inputs_by.push_back(tx->id.hex());
+    }
+  }
+  if (twice > 0) {
+    report.problems.push_back(std::to_string(twice) +
+                              " token(s) spent by two acknowledged payments");
+  }
+  // 3. In settlement's database: every acknowledged payment present, each of its inputs spent
+  // by it, and every wallet's unspent tokens summing to the model's balance.
+  auto checked = pg::guarded([&]() -> status {
+    pqxx::connection conn(w.settle_db());
+    pqxx::work x(conn);
+    x.exec("CREATE TEMP TABLE acked (tx_id bytea, unused text) ON COMMIT DROP");
+    x.exec("CREATE TEMP TABLE acked_input (token_id bytea, tx_hex text) ON COMMIT DROP");
+    x.exec("CREATE TEMP TABLE expect_balance (owner_key bytea, amount text) ON COMMIT DROP");
+    load_hex_pairs(x, "acked", acked, std::vector<std::string>(acked.size()));
+    load_hex_pairs(x, "acked_input", acked_inputs, acked_inputs_by);
+    std::vector<std::string> owners;
+    std::vector<std::string> amounts;
+    for (const auto& [owner, amount] : expect) {
+      owners.push_back(owner);
+      amounts.push_back(std::to_string(amount));
+    }
+    load_hex_pairs(x, "expect_balance", owners, amounts);
+    const auto missing = x.exec1("SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM "
+                                 "settlement.tx t WHERE t.tx_id = a.tx_id)")[0]
+                             .as<std::int64_t>();
+    const auto wrong = x.exec1("SELECT count(*) FROM acked_input a LEFT JOIN settlement.spent s "
+                               "ON s.token_id = a.token_id WHERE s.spent_by IS DISTINCT FROM "
+                               "decode(a.tx_hex, 'hex')")[0]
+                           .as<std::int64_t>();
+    const auto off = x.exec1(
+                          "SELECT count(*) FROM expect_balance e LEFT JOIN (SELECT owner_key, "
+                          "sum(amount_minor) AS held FROM settlement.token t WHERE NOT EXISTS "
+                          "(SELECT 1 FROM settlement.spent s WHERE s.token_id = t.token_id) "
+                          "GROUP BY owner_key) u USING (owner_key) "
+                          "WHERE coalesce(u.held, 0) <> e.amount::bigint")[0]
+                         .as<std::int64_t>();
+    if (missing > 0) {
+      report.problems.push_back(std::to_string(missing) +
+                                " acknowledged payment(s) missing from settlement");
+    }
+    if (wrong > 0) {
+      report.problems.push_back(std::to_string(wrong) +
+                                " input(s) of acknowledged payments not spent by them");
+    }
+    if (off > 0) {
+      report.problems.push_back(std::to_string(off) +
+                                " wallet(s) whose unspent tokens differ from the model");
+    }
+    report.checks.push_back("acknowledged payments in settlement: " +
+                            std::to_string(acked.size() - static_cast<std::size_t>(missing)) +
+                            " of " + std::to_string(acked.size()));
+    report.checks.push_back("inputs spent by their own payment, once: " +
+                            std::to_string(acked_inputs.size() - static_cast<std::size_t>(wrong)) +
+                            " of " + std::to_string(acked_inputs.size()));
+    report.checks.push_back("balances as the model has them: " +
+                            std::to_string(owners.size() - static_cast<std::size_t>(off)) +
+                            " of " + std::to_string(owners.size()) + " wallets and merchants");
+    return ok_status();
+  });
+  if (!checked) {
+    report.problems.push_back("cannot read settlement's database: " + to_string(checked.err()));
+  }
+  // 4. Issued - redeemed == unspent supply, and the reserves balance (the issuer's own audit).
+  auto issuer = w.issuer_audit();
+  report.issuer_audit = issuer.out;
+  while (!report.issuer_audit.empty() && report.issuer_audit.back() == '\n') {
+    report.issuer_audit.pop_back();
+  }
+  if (issuer.exit_code != 0) {
+    report.problems.push_back("cbdc-issuer audit failed: " + report.issuer_audit);
+  } else {
+    report.checks.push_back("issuer: " + report.issuer_audit);
+  }
+}
+
+}  // namespace
+
+auto replay(const trace& t, const scenario& sc, const replay_config& config)
+    -> result<replay_result> {
+  const auto began = steady_us();
+  std::vector<std::int64_t> issuance(sc.banks.size(), 0);
+  for (const auto& e : t.events) {
+    if (e.kind == event_kind::topup) {
+      issuance.at(e.bank) += e.amount_minor;
+    }
+  }
+  auto w = world::start(sc, config.world, issuance);
+  if (!w) {
+    return w.err();
+  }
+  driver d(t, sc, config, **w);
+  if (auto onboarded = d.onboard(); !onboarded) {
+    return onboarded.err();
+  }
+  const auto setup_us = steady_us() - began;
+  d.run();
+  auto& r = d.result_mut();
+  r.setup_us = setup_us;
+  audit(t, sc, d, **w, r);
+  return d.take_result();
+}
+
+}  // namespace cbdc::sim

@@ -1,0 +1,160 @@
+#include "sim/world.hpp"
+
+#include "core/pg.hpp"
+
+namespace cbdc::sim {
+
+namespace {
+
+auto tool(const world_config& c, const std::string& folder, const std::string& name)
+    -> std::string {
+  return (c.bin_dir / folder / name).string();
+}
+
+/// Runs a setup command; its output becomes the error when it fails.
+auto setup_step(const std::vector<std::string>& argv) -> result<std::string> {
+  auto r = run(argv);
+  if (r.exit_code != 0) {
+    return error{status_code::unavailable, argv.front() + " " + argv.at(1) + " failed: " + r.out};
+  }
+  while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == '\r')) {
+    r.out.pop_back();
+  }
+  return r.out;
+}
+
+constexpr int k_start_timeout_ms = 30'000;
+
+}  // namespace
+
+auto world::start(const scenario& sc, const world_config& config,
+                  const std::vector<std::int64_t>& issuance) -> result<std::unique_ptr<world>> {
+  std::unique_ptr<world> w(new world());
+  w->m_sc = sc;
+  w->m_config = config;
+  std::filesystem::create_directories(config.work_dir);
+  const auto ep = [&](int offset) {
+    return "tcp://127.0.0.1:" + std::to_string(config.base_port + offset);
+  };
+  w->m_settle_ep = ep(0);
+  w->m_pub_ep = ep(1);
+  w->m_issuer_ep = ep(2);
+  auto settle_db = pg::fresh_database(config.pg_url, config.db_prefix + "_settle");
+  auto issuer_db = pg::fresh_database(config.pg_url, config.db_prefix + "_issuer");
+  if (!settle_db || !issuer_db) {
+    return settle_db ? issuer_db.err() : settle_db.err();
+  }
+  w->m_settle_db = *settle_db;
+  w->m_issuer_db = *issuer_db;
+  const std::string cur{currency_code(sc.cur)};
+
+  w->m_issuer_key_path = (config.work_dir / "issuer.key").string();
+  std::filesystem::remove(w->m_issuer_key_path);
+  auto key = setup_step({tool(config, "issuer", "cbdc-issuer"), "keygen", "--key",
+                         w->m_issuer_key_path});
+  if (!key) {
+    return key.err();
+  }
+  w->m_issuer_key = *key;
+  if (auto s = w->start_settlement(); !s) {
+    return s.err();
+  }
+  w->m_issuer = std::make_unique<child>(
+      std::vector<std::string>{tool(config, "issuer", "cbdc-issuer"), "serve", "--db",
+                               w->m_issuer_db, "--key", w->m_issuer_key_path, "--currency", cur,
+                               "--bind", w->m_issuer_ep, "--settle", w->m_settle_ep},
+      (config.work_dir / "issuer.log").string());
+  if (!w->m_issuer->wait_for_output("listening", k_start_timeout_ms)) {
+    return error{status_code::unavailable, "cbdc-issuer did not start: " + w->m_issuer->log()};
+  }
+
+  for (std::size_t b = 0; b < sc.banks.size(); ++b) {
+    const auto& id = sc.banks[b].id;
+    const auto dir = (config.work_dir / ("bank-" + id)).string();
+    std::filesystem::remove_all(dir);
+    auto vault = setup_step({tool(config, "bank", "cbdc-bank"), "init", "--dir", dir});
+    if (!vault) {
+      return vault.err();
+    }
+    const std::string bank_tool = tool(config, "bank", "cbdc-bank");
+    const std::string issuer_tool = tool(config, "issuer", "cbdc-issuer");
+    const std::string amount = money{issuance.at(b), sc.cur}.format();
+    for (const auto& step : std::vector<std::vector<std::string>>{
+             {issuer_tool, "add-bank", "--db", w->m_issuer_db, "--key", w->m_issuer_key_path,
+              "--bank-id", id, "--vault-key", *vault},
+             {issuer_tool, "deposit", "--db", w->m_issuer_db, "--key", w->m_issuer_key_path,
+              "--bank-id", id, "--amount", amount, "--request-id", "sim-reserve-" + id},
+             {bank_tool, "mint", "--dir", dir, "--issuer", w->m_issuer_ep, "--bank-id", id,
+              "--amount", amount, "--request-id", "sim-mint-" + id}}) {
+      if (issuance.at(b) == 0 && step.at(1) != "add-bank") {
+        continue;
+      }
+      if (auto done = setup_step(step); !done) {
+        return done.err();
+      }
+    }
+    auto bank_db = pg::fresh_database(config.pg_url, config.db_prefix + "_bank_" + id);
+    if (!bank_db) {
+      return bank_db.err();
+    }
+    w->m_bank_eps.push_back(ep(10 + static_cast<int>(b)));
+    w->m_banks.push_back(std::make_unique<child>(
+        std::vector<std::string>{bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind",
+                                 w->m_bank_eps.back(), "--settle", w->m_settle_ep, "--settle-pub",
+                                 w->m_pub_ep},
+        (config.work_dir / ("bank-" + id + ".log")).string()));
+    if (!w->m_banks.back()->wait_for_output("listening", k_start_timeout_ms)) {
+      return error{status_code::unavailable,
+                   "cbdc-bank " + id + " did not start: " + w->m_banks.back()->log()};
+    }
+  }
+  return w;
+}
+
+world::~world() {
+  for (auto& b : m_banks) {
+    b.reset();
+  }
+  m_issuer.reset();
+  m_settle.reset();
+}
+
+auto world::start_settlement() -> status {
+  std::vector<std::string> argv{tool(m_config, "settlement", "cbdc-settle"),
+                                "serve",
+                                "--db",
+                                m_settle_db,
+                                "--bind",
+                                m_settle_ep,
+                                "--pub",
+                                m_pub_ep,
+                                "--issuer",
+                                std::string{currency_code(m_sc.cur)} + "=" + m_issuer_key};
+  if (m_sc.failures.slow_commit_ms > 0) {
+    argv.emplace_back("--slow-commit-ms");
+    argv.push_back(std::to_string(m_sc.failures.slow_commit_ms));
+  }
+  // A log per start: settle.log, then settle-2.log after a restart.
+  ++m_settle_starts;
+  const std::string log =
+      m_settle_starts == 1 ? "settle.log" : "settle-" + std::to_string(m_settle_starts) + ".log";
+  m_settle = std::make_unique<child>(argv, (m_config.work_dir / log).string());
+  if (!m_settle->wait_for_output("listening", k_start_timeout_ms)) {
+    return error{status_code::unavailable, "cbdc-settle did not start: " + m_settle->log()};
+  }
+  return ok_status();
+}
+
+auto world::kill_and_restart_settlement() -> status {
+  m_settle->kill_hard();
+  m_settle.reset();
+  return start_settlement();
+}
+
+auto world::issuer_audit() -> run_result {
+  return run({tool(m_config, "issuer", "cbdc-issuer"), "audit", "--db", m_issuer_db, "--key",
+              m_issuer_key_path, "--settle", m_settle_ep, "--currency",
+              std::string{currency_code(m_sc.cur)}});
+}
+
+}  // namespace cbdc::sim

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/crypto.hpp"
+#include "core/process.hpp"
+#include "sim/scenario.hpp"
+
+namespace cbdc::sim {
+
+struct world_config {
+  std::filesystem::path bin_dir;   ///< the build folder holding settlement/, issuer/, bank/
+  std::filesystem::path work_dir;  ///< keys and logs of the services
+  std::string pg_url;              ///< a database on the cluster; each service gets its own
+  std::string db_prefix{"cbdc_sim"};
+  int base_port{17300};
+};
+
+/// The services of a simulation, each a real process: cbdc-settle, the currency's cbdc-issuer
+/// and one cbdc-bank per scenario bank, each on its own fresh database. Stopped on destruction.
+class world {
+ public:
+  /// Starts the services, registers the banks with the issuer, credits each bank's reserve with
+  /// `issuance[b]` and mints it into the bank's vault. Errors: unavailable (a service did not
+  /// start), db_error, and the issuer's refusals.
+  static auto start(const scenario& sc, const world_config& config,
+                    const std::vector<std::int64_t>& issuance) -> result<std::unique_ptr<world>>;
+  ~world();
+  world(const world&) = delete;
+  auto operator=(const world&) -> world& = delete;
+
+  [[nodiscard]] auto settle_endpoint() const -> const std::string& { return m_settle_ep; }
+  [[nodiscard]] auto bank_endpoints() const -> const std::vector<std::string>& { return m_bank_eps; }
+  [[nodiscard]] auto settle_db() const -> const std::string& { return m_settle_db; }
+
+  /// Fault injection: SIGKILL cbdc-settle, then start it again on the same database.
+  auto kill_and_restart_settlement() -> status;
+  /// `cbdc-issuer audit` against the running settlement: its exit code and report.
+  auto issuer_audit() -> run_result;
+
+ private:
+  world() = default;
+  auto start_settlement() -> status;
+
+  scenario m_sc;
+  world_config m_config;
+  std::string m_settle_ep;
+  std::string m_pub_ep;
+  std::string m_issuer_ep;
+  std::string m_settle_db;
+  std::string m_issuer_db;
+  std::string m_issuer_key_path;
+  std::string m_issuer_key;
+  std::vector<std::string> m_bank_eps;
+  std::unique_ptr<child> m_settle;
+  int m_settle_starts{0};
+  std::unique_ptr<child> m_issuer;
+  std::vector<std::unique_ptr<child>> m_banks;
+};
+
+}  // namespace cbdc::sim
