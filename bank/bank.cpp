@@ -179,39 +179,54 @@ auto bank::balance(const public_key& owner) -> result<std::int64_t> {
 }
 
 auto bank::index(const wire::TxSettled& settled) -> status {
+  return index_many({settled});
+}
+
+auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   const auto hex_of = [](const std::string& raw) {
     return to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
   };
-  const auto tx_id = hex_of(settled.tx_id());
   std::vector<std::string> tokens;
   std::vector<std::string> owners;
   std::vector<std::int64_t> amounts;
-  for (const auto& out : settled.outputs()) {
-    if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur)) {
-      tokens.push_back(hex_of(out.token_id()));
-      owners.push_back(hex_of(out.owner()));
-      amounts.push_back(out.amount_minor());
-    }
-  }
+  std::vector<std::string> created_by;
   std::vector<std::string> spent;
-  for (const auto& in : settled.spent()) {
-    spent.push_back(hex_of(in));
+  std::vector<std::string> spent_by;
+  for (const auto& settled : batch) {
+    const auto tx_id = hex_of(settled.tx_id());
+    for (const auto& out : settled.outputs()) {
+      if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur)) {
+        tokens.push_back(hex_of(out.token_id()));
+        owners.push_back(hex_of(out.owner()));
+        amounts.push_back(out.amount_minor());
+        created_by.push_back(tx_id);
+      }
+    }
+    for (const auto& in : settled.spent()) {
+      spent.push_back(hex_of(in));
+      spent_by.push_back(tx_id);
+    }
   }
   return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
+    // The index is derived data: after a crash reconcile() rebuilds it from settlement, so its
+    // commits need not wait for the disk (the WAL flush is shared by every service on the
+    // cluster, and each settled transaction reaches every bank).
+    tx.exec("SET LOCAL synchronous_commit = off");
     // One statement each for the outputs to hosted wallets and for the spent inputs.
     tx.exec_params(
         "INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
-        "SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode($4, 'hex') "
-        "FROM unnest($1::text[], $2::text[], $3::bigint[]) AS o(t, k, a) "
+        "SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex') "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS o(t, k, a, c) "
         "JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
         "ON CONFLICT (token_id) DO NOTHING",
-        pg::text_array(tokens), pg::text_array(owners), pg::int_array(amounts), tx_id);
+        pg::text_array(tokens), pg::text_array(owners), pg::int_array(amounts),
+        pg::text_array(created_by));
     tx.exec_params(
-        "UPDATE bank.token_index SET spent_by = decode($2, 'hex'), spent_at = now() "
-        "WHERE token_id IN (SELECT decode(s, 'hex') FROM unnest($1::text[]) AS s) "
-        "AND spent_by IS NULL",
-        pg::text_array(spent), tx_id);
+        "UPDATE bank.token_index i SET spent_by = decode(s.b, 'hex'), spent_at = now() "
+        "FROM unnest($1::text[], $2::text[]) AS s(t, b) "
+        "WHERE i.token_id = decode(s.t, 'hex') AND i.spent_by IS NULL",
+        pg::text_array(spent), pg::text_array(spent_by));
     tx.commit();
     return ok_status();
   });
@@ -376,7 +391,39 @@ auto bank::fund(const public_key& wallet_owner, money amount) -> result<settleme
   return wallet::pay(m_settle, m_vault, wallet_owner, amount, "exchange");
 }
 
-auto bank::fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt> {
+auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& request_id)
+    -> result<settlement::receipt> {
+  if (request_id.empty() || request_id.size() > 128) {
+    return error{status_code::bad_request, "a pay-out needs a request id of 1 to 128 characters"};
+  }
+  auto recorded = pg::guarded([&]() -> result<std::optional<signed_tx>> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto seen = tx.exec_params(
+        "SELECT encode(signed_tx, 'hex') FROM bank.payout WHERE request_id = $1", request_id);
+    if (seen.empty()) {
+      return std::optional<signed_tx>{};
+    }
+    auto raw = from_hex(seen[0][0].as<std::string>());
+    CBDC_ASSERT(raw.ok());
+    wire::SignedTx msg;
+    CBDC_ASSERT(msg.ParseFromArray(raw->data(), static_cast<int>(raw->size())));
+    auto stx = from_wire(msg);
+    CBDC_ASSERT(stx.ok());
+    return std::optional<signed_tx>{std::move(*stx)};
+  });
+  if (!recorded) {
+    return recorded.err();
+  }
+  if (*recorded) {
+    const auto& outs = (*recorded)->tx.outputs;
+    const bool same = outs.size() >= payouts.size() &&
+                      std::equal(payouts.begin(), payouts.end(), outs.begin());
+    if (!same) {
+      return error{status_code::bad_request,
+                   "request id '" + request_id + "' was used for other pay-outs"};
+    }
+    return settlement::submit_with_retry(m_settle, **recorded, "payout:" + request_id);
+  }
   for (const auto& p : payouts) {
     payment_check check;
     check.payer_class = wallet_class::i;
@@ -400,12 +447,28 @@ auto bank::fund_many(const std::vector<tx_output>& payouts) -> result<settlement
   if (!unspent) {
     return unspent.err();
   }
-  auto tx = wallet::build_transfer(m_vault, *unspent, payouts, wallet::random_nonce(), "payout",
-                                   m_settle.shard_count());
-  if (!tx) {
-    return tx.err();
+  auto stx = wallet::build_transfer(m_vault, *unspent, payouts, wallet::random_nonce(),
+                                    "payout " + request_id.substr(0, 64), m_settle.shard_count());
+  if (!stx) {
+    return stx.err();
   }
-  return settlement::submit_with_retry(m_settle, *tx, tx->id.hex());
+  auto saved = pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    std::string wire_bytes;
+    CBDC_ASSERT(cbdc::to_wire(*stx).SerializeToString(&wire_bytes));
+    tx.exec_params(
+        "INSERT INTO bank.payout (request_id, tx_id, signed_tx) VALUES ($1, decode($2, 'hex'), "
+        "decode($3, 'hex'))",
+        request_id, stx->id.hex(),
+        to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()),
+                         wire_bytes.size()}));
+    tx.commit();
+    return ok_status();
+  });
+  if (!saved) {
+    return saved.err();
+  }
+  return settlement::submit_with_retry(m_settle, *stx, "payout:" + request_id);
 }
 
 auto bank::credit_deposit(const public_key& owner, money amount, const std::string& request_id)

@@ -71,9 +71,11 @@ class bank {
   /// own funding, with no deposit behind it).
   auto fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt>;
   /// The same for many hosted wallets in one transaction from the vault (a bank paying out red
-  /// envelopes): outputs in the order given, change last. Errors as fund's, too_large past
-  /// the output limit.
-  auto fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt>;
+  /// envelopes): outputs in the order given, change last. Once per request id: the signed
+  /// transaction is recorded before it is sent, and a retry sends it again. Errors as fund's,
+  /// too_large past the output limit, bad_request (request id reused for other pay-outs).
+  auto fund_many(const std::vector<tx_output>& payouts, const std::string& request_id)
+      -> result<settlement::receipt>;
 
   /// Credits a customer's deposit account (money arriving from outside), once per request id.
   auto credit_deposit(const public_key& owner, money amount, const std::string& request_id)
@@ -96,6 +98,8 @@ class bank {
   /// Takes one settled-transaction notification into the index: outputs to hosted wallets,
   /// and spends of indexed tokens. Idempotent.
   auto index(const wire::TxSettled& settled) -> status;
+  /// The same for many notifications in one database transaction.
+  auto index_many(const std::vector<wire::TxSettled>& batch) -> status;
   /// Brings a wallet's index up to date from settlement's list of its unspent tokens (after a
   /// registration, or notifications missed while the bank was down).
   auto reconcile(const public_key& owner) -> status;

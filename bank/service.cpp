@@ -70,9 +70,19 @@ void service::listen(const std::string& pub_endpoint, currency cur) {
     if (!settled) {
       continue;
     }
+    // What has arrived meanwhile goes along: one database transaction for the lot.
     wire::Envelope note;
-    *note.mutable_tx_settled() = std::move(*settled);
-    // A full queue drops the notification; reconcile() repairs the index from settlement.
+    auto* batch = note.mutable_settled_batch();
+    *batch->add_txs() = std::move(*settled);
+    constexpr int k_max_batch = 500;
+    while (batch->txs_size() < k_max_batch) {
+      auto more = sub.next(0);
+      if (!more) {
+        break;
+      }
+      *batch->add_txs() = std::move(*more);
+    }
+    // A full queue drops the notifications; reconcile() repairs the index from settlement.
     (void)m_server->post(std::move(note));
   }
 }
@@ -166,7 +176,7 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
         }
         payouts.push_back(tx_output{*cur, m.amounts_minor(i), *owner});
       }
-      return receipt_answer(m_bank->fund_many(payouts));
+      return receipt_answer(m_bank->fund_many(payouts, m.request_id()));
     }
     case wire::Envelope::kGetBalance: {
       wire::Envelope answer;
@@ -229,8 +239,9 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
       }
       return answer;
     }
-    case wire::Envelope::kTxSettled: {
-      if (auto indexed = m_bank->index(request.tx_settled()); !indexed) {
+    case wire::Envelope::kSettledBatch: {
+      const auto& txs = request.settled_batch().txs();
+      if (auto indexed = m_bank->index_many({txs.begin(), txs.end()}); !indexed) {
         std::fprintf(stderr, "cbdc-bank: index: %s\n", to_string(indexed.err()).c_str());
       }
       return {};
@@ -304,9 +315,11 @@ auto client::open_wallets(const std::vector<std::pair<public_key, wallet_class>>
   return std::vector<std::string>(ids.begin(), ids.end());
 }
 
-auto client::fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt> {
+auto client::fund_many(const std::vector<tx_output>& payouts, const std::string& request_id)
+    -> result<settlement::receipt> {
   wire::Envelope req;
   auto* m = req.mutable_fund_many();
+  m->set_request_id(request_id);
   for (const auto& p : payouts) {
     m->add_owners(bytes_to_wire(p.owner.encode()));
     m->add_amounts_minor(p.amount_minor);

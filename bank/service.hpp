@@ -44,8 +44,10 @@ class client {
   /// Onboards many new wallets at once; their wallet ids in the order given.
   auto open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners, bool merchant)
       -> result<std::vector<std::string>>;
-  /// Pays many hosted wallets from the vault in one transaction (outputs in this order).
-  auto fund_many(const std::vector<tx_output>& payouts) -> result<settlement::receipt>;
+  /// Pays many hosted wallets from the vault in one transaction (outputs in this order), once
+  /// per request id.
+  auto fund_many(const std::vector<tx_output>& payouts, const std::string& request_id)
+      -> result<settlement::receipt>;
   auto balance(const public_key& owner) -> result<money>;
   /// The bank's vault key (to pay it when exchanging e-CNY back to a deposit).
   auto vault_key() -> result<public_key>;

@@ -119,6 +119,9 @@ class driver {
  public:
   driver(const trace& t, const scenario& sc, const replay_config& config, world& w)
       : m_trace(t), m_sc(sc), m_config(config), m_world(w), m_result() {
+    if (m_config.window == 0) {
+      m_config.window = 32 * sc.banks.size();
+    }
     m_result.outcomes.resize(t.events.size());
     m_result.faults.slow_commit_ms = sc.failures.slow_commit_ms;
     socket_options opts;
@@ -375,6 +378,7 @@ class driver {
       m->add_amounts_minor(ev.amount_minor);
     }
     m->set_currency(static_cast<std::uint32_t>(m_sc.cur));
+    m->set_request_id("sim-payout-" + std::to_string(id));
     ++m_in_flight;
     m_banks.at(batch.bank)->call_async(std::move(req), [this, id](result<wire::Envelope> a) {
       m_completions.push(completion{true, id, false, std::move(a)});
@@ -490,25 +494,8 @@ class driver {
     auto& batch = m_payouts[c.id];
     const auto code = status_of(c.answer);
     if (is_transient(code) && batch.attempts < k_max_attempts) {
-      // The pay-out may have settled with its answer lost: ask settlement who holds tokens now,
-      // and pay out again only to the others.
-      settlement::client settle(m_world.settle_endpoint());
-      std::vector<std::uint32_t> unpaid;
-      for (const auto e : batch.events) {
-        auto& w = m_wallets[m_slot.at(m_trace.events[e].wallet)];
-        auto held = settle.list_unspent(w.key->pub());
-        if (held && !held->empty()) {
-          w.tokens = *held;
-          finish(e, status_code::ok, batch.attempts, batch.first_sent_us);
-          release(m_trace.events[e].wallet);
-        } else {
-          unpaid.push_back(e);
-        }
-      }
-      batch.events = std::move(unpaid);
-      if (!batch.events.empty()) {
-        retry_later(true, c.id, batch.attempts);
-      }
+      // Sent again under the same request id: the bank sends the transaction it recorded.
+      retry_later(true, c.id, batch.attempts);
       return;
     }
     hash256 tx_id;
@@ -572,7 +559,7 @@ class driver {
 
   const trace& m_trace;
   const scenario& m_sc;
-  const replay_config& m_config;
+  replay_config m_config;
   world& m_world;
   replay_result m_result;
   std::vector<std::unique_ptr<rpc_client>> m_banks;

@@ -16,9 +16,11 @@ namespace cbdc::sim {
 struct replay_config {
   world_config world;
   double speed{0};            ///< 0: as fast as possible; else simulated seconds per wall second
-  std::size_t window{512};    ///< requests in flight over all banks, at most
-  bool progress_bar{false};   ///< redraw one line (a terminal); else a plain line every 5 s
-  int request_timeout_ms{5'000};
+  /// Requests in flight over all banks, at most; 0: 32 per bank (a bank answers one request at
+  /// a time, so more only wait in its queue).
+  std::size_t window{0};
+  bool progress_bar{false};  ///< redraw one line (a terminal); else a plain line every 5 s
+  int request_timeout_ms{60'000};
 };
 
 /// What became of one event of the trace.
