@@ -209,24 +209,23 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   }
   return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
-    // The index is derived data: after a crash reconcile() rebuilds it from settlement, so its
-    // commits need not wait for the disk (the WAL flush is shared by every service on the
-    // cluster, and each settled transaction reaches every bank).
-    tx.exec("SET LOCAL synchronous_commit = off");
-    // One statement each for the outputs to hosted wallets and for the spent inputs.
+    // One statement: the outputs to hosted wallets, the spent inputs, and no waiting for the
+    // disk at commit: the index is derived data that reconcile() rebuilds from settlement after
+    // a crash (the WAL flush is shared by every service on the cluster, and each settled
+    // transaction reaches every bank).
     tx.exec_params(
-        "INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
-        "SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex') "
-        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS o(t, k, a, c) "
-        "JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
-        "ON CONFLICT (token_id) DO NOTHING",
+        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)), "
+        "ins AS (INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
+        " SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex') "
+        " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS o(t, k, a, c) "
+        " JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
+        " ON CONFLICT (token_id) DO NOTHING), "
+        "upd AS (UPDATE bank.token_index i SET spent_by = decode(s.b, 'hex'), spent_at = now() "
+        " FROM unnest($5::text[], $6::text[]) AS s(t, b) "
+        " WHERE i.token_id = decode(s.t, 'hex') AND i.spent_by IS NULL) "
+        "SELECT * FROM fast",
         pg::text_array(tokens), pg::text_array(owners), pg::int_array(amounts),
-        pg::text_array(created_by));
-    tx.exec_params(
-        "UPDATE bank.token_index i SET spent_by = decode(s.b, 'hex'), spent_at = now() "
-        "FROM unnest($1::text[], $2::text[]) AS s(t, b) "
-        "WHERE i.token_id = decode(s.t, 'hex') AND i.spent_by IS NULL",
-        pg::text_array(spent), pg::text_array(spent_by));
+        pg::text_array(created_by), pg::text_array(spent), pg::text_array(spent_by));
     tx.commit();
     return ok_status();
   });
@@ -295,17 +294,30 @@ auto bank::receiving_check(const public_key& payee, payment_check& check) -> sta
     // A payee at another bank: its own bank checks what it may receive.
     return hosted.code() == status_code::unknown_wallet ? ok_status() : status{hosted.err()};
   }
+  check.payee_class = hosted->cls;
+  check.payee_sub_cap_minor = hosted->sub_cap_minor;
+  const auto& caps = m_config.limits.by_class;
+  const auto cls_caps = caps.find(hosted->cls);
+  if (!hosted->sub_cap_minor && (cls_caps == caps.end() || !cls_caps->second.balance_minor)) {
+    return ok_status();  // no cap to check (class I, a merchant say): no need for the balance
+  }
   auto held = balance(payee);
   if (!held) {
     return held.err();
   }
-  check.payee_class = hosted->cls;
-  check.payee_sub_cap_minor = hosted->sub_cap_minor;
   check.payee_balance_minor = *held;
   return ok_status();
 }
 
 auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::receipt> {
+  auto begun = pay_begin(tx, now_us);
+  if (!begun) {
+    return begun.err();
+  }
+  return pay_finish(*begun, settlement::submit_with_retry(m_settle, tx, tx.id.hex()));
+}
+
+auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment> {
   if (tx.tx.kind != tx_kind::transfer || tx.sigs.size() != 1) {
     return error{status_code::bad_request, "a wallet payment is a transfer signed by its payer"};
   }
@@ -343,27 +355,62 @@ auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::r
   if (!spent) {
     return spent.err();
   }
+  pending_payment p{tx, payer->wallet_id, day, amount, std::nullopt, false, 0};
+  if (m_pending_tx.contains(tx.id)) {
+    return p;  // the same payment again while the first is in flight: settlement decides
+  }
   payment_check check;
   check.payer_class = payer->cls;
   check.amount_minor = amount;
-  check.payer_spent_today_minor = *spent;
+  const auto out_key = std::make_pair(payer->wallet_id, day);
+  check.payer_spent_today_minor =
+      *spent + (m_pending_out.contains(out_key) ? m_pending_out[out_key] : 0);
   if (auto receiving = receiving_check(*payee, check); !receiving) {
     return receiving.err();
+  }
+  if (check.payee_class) {
+    p.payee_hex = payee->hex();
+    check.payee_balance_minor +=
+        m_pending_in.contains(*p.payee_hex) ? m_pending_in[*p.payee_hex] : 0;
   }
   if (auto allowed = check_payment(m_config.limits, check); !allowed) {
     return allowed.err();
   }
-  auto receipt = settlement::submit_with_retry(m_settle, tx, tx.id.hex());
-  if (!receipt) {
-    return receipt.err();
+  m_pending_out[out_key] += amount;
+  if (p.payee_hex) {
+    m_pending_in[*p.payee_hex] += amount;
   }
-  if (receipt->status == status_code::ok || receipt->status == status_code::already_settled) {
+  m_pending_tx.insert(tx.id);
+  p.reserved = true;
+  return p;
+}
+
+auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answer)
+    -> result<settlement::receipt> {
+  if (p.reserved) {
+    const auto out_key = std::make_pair(p.wallet_id, p.day);
+    CBDC_ASSERT(m_pending_out[out_key] >= p.amount_minor);
+    if ((m_pending_out[out_key] -= p.amount_minor) == 0) {
+      m_pending_out.erase(out_key);
+    }
+    if (p.payee_hex) {
+      CBDC_ASSERT(m_pending_in[*p.payee_hex] >= p.amount_minor);
+      if ((m_pending_in[*p.payee_hex] -= p.amount_minor) == 0) {
+        m_pending_in.erase(*p.payee_hex);
+      }
+    }
+    m_pending_tx.erase(p.tx.id);
+  }
+  if (!answer) {
+    return answer;
+  }
+  if (answer->status == status_code::ok || answer->status == status_code::already_settled) {
     auto recorded = pg::guarded([&]() -> status {
       pqxx::work w(*m_conn);
       w.exec_params(
           "INSERT INTO bank.payment (tx_id, wallet_id, local_day, amount_minor) VALUES "
           "(decode($1, 'hex'), $2, $3, $4) ON CONFLICT (tx_id) DO NOTHING",
-          tx.id.hex(), payer->wallet_id, day, amount);
+          p.tx.id.hex(), p.wallet_id, p.day, p.amount_minor);
       w.commit();
       return ok_status();
     });
@@ -371,7 +418,7 @@ auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::r
       return recorded.err();
     }
   }
-  return receipt;
+  return answer;
 }
 
 auto bank::fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt> {
@@ -416,8 +463,8 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
   }
   if (*recorded) {
     const auto& outs = (*recorded)->tx.outputs;
-    const bool same = outs.size() >= payouts.size() &&
-                      std::equal(payouts.begin(), payouts.end(), outs.begin());
+    const bool same =
+        outs.size() >= payouts.size() && std::equal(payouts.begin(), payouts.end(), outs.begin());
     if (!same) {
       return error{status_code::bad_request,
                    "request id '" + request_id + "' was used for other pay-outs"};

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,18 @@ struct history_entry {
   hash256 tx_id;
 };
 
+/// A wallet payment that passed the bank's checks and is on its way to settlement. Until it is
+/// finished, its amount counts against the payer's day and towards the payee's balance.
+struct pending_payment {
+  signed_tx tx;
+  std::string wallet_id;
+  std::int64_t day{0};
+  std::int64_t amount_minor{0};
+  std::optional<std::string> payee_hex;  ///< when the payee is hosted here
+  bool reserved{false};  ///< false for a repeat of a payment already in flight (counted once)
+  int attempts{0};
+};
+
 /// An operator bank hosting wallets: it enforces the wallet-class limits on every payment
 /// before settlement sees it. Not thread-safe: the bank serves requests one at a time.
 class bank {
@@ -66,6 +80,13 @@ class bank {
   /// Errors: unknown_wallet (payer not hosted here), bad_request (not a payment by one wallet),
   /// the limits' statuses, and settlement's refusals (as the receipt's status).
   auto pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::receipt>;
+  /// pay() in two steps, so that the bank can check the next payment while settlement works on
+  /// this one: begin checks (counting payments still in flight) and reserves; finish takes
+  /// settlement's answer, records a settled payment for the day and releases the reservation.
+  auto pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment>;
+  auto pay_finish(const pending_payment& p, result<settlement::receipt> answer)
+      -> result<settlement::receipt>;
+  [[nodiscard]] auto settlement_client() -> settlement::client& { return m_settle; }
 
   /// Moves amount from the bank's vault into a hosted wallet, within its balance cap (the bank's
   /// own funding, with no deposit behind it).
@@ -117,6 +138,9 @@ class bank {
 
   bank_config m_config;
   key_pair m_vault;
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> m_pending_out;  ///< (wallet, day)
+  std::map<std::string, std::int64_t> m_pending_in;  ///< payee key hex -> amount on its way
+  std::set<hash256> m_pending_tx;                    ///< payments in flight
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;
 };

@@ -41,7 +41,11 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
   }
   s->m_bank = std::move(*b);
   s->m_server = std::make_unique<serial_server>(
-      std::move(endpoint), [raw = s.get()](const wire::Envelope& req) { return raw->answer(req); });
+      std::move(endpoint),
+      serial_server::deferring_handler{
+          [raw = s.get()](const wire::Envelope& req, const rpc_server::reply_fn& reply) {
+            return raw->answer(req, reply);
+          }});
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -58,6 +62,12 @@ service::~service() {
   if (m_listener.joinable()) {
     m_listener.join();
   }
+  // Worker first (tasks posted after this are dropped), then the bank and its settlement
+  // client, whose last callbacks post into the closed server.
+  if (m_server) {
+    m_server->close();
+  }
+  m_bank.reset();
   m_server.reset();
 }
 
@@ -87,7 +97,27 @@ void service::listen(const std::string& pub_endpoint, currency cur) {
   }
 }
 
-auto service::answer(const wire::Envelope& request) -> wire::Envelope {
+void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
+  constexpr int k_attempts = 5;
+  ++p.attempts;
+  auto shared = std::make_shared<pending_payment>(std::move(p));
+  m_bank->settlement_client().submit_async(
+      shared->tx, shared->tx.id.hex(), [this, shared, reply](result<settlement::receipt> r) {
+        m_server->post_task([this, shared, reply, r = std::move(r)]() mutable {
+          const auto code = r ? r->status : r.code();
+          if (is_transient(code) && shared->attempts < k_attempts) {
+            // Back off, then send the same transaction again (the reservation stays).
+            m_server->post_task_after(100 << shared->attempts,
+                                      [this, shared, reply] { submit(std::move(*shared), reply); });
+            return;
+          }
+          reply(receipt_answer(m_bank->pay_finish(*shared, std::move(r))));
+        });
+      });
+}
+
+auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& reply)
+    -> std::optional<wire::Envelope> {
   switch (request.payload_case()) {
     case wire::Envelope::kOpenWallet: {
       const auto& m = request.open_wallet();
@@ -120,7 +150,13 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
       if (!tx) {
         return receipt_answer(tx.err());
       }
-      return receipt_answer(m_bank->pay(*tx, unix_now_us()));
+      auto begun = m_bank->pay_begin(*tx, unix_now_us());
+      if (!begun) {
+        return receipt_answer(begun.err());
+      }
+      // Settlement answers later; meanwhile the worker checks the next requests.
+      submit(std::move(*begun), reply);
+      return std::nullopt;
     }
     case wire::Envelope::kFund: {
       auto owner = key_of(request.fund().owner());

@@ -22,7 +22,10 @@ class service {
 
  private:
   service() = default;
-  auto answer(const wire::Envelope& request) -> wire::Envelope;
+  auto answer(const wire::Envelope& request, const rpc_server::reply_fn& reply)
+      -> std::optional<wire::Envelope>;
+  /// Sends a checked payment to settlement; its answer comes back as a task on the worker.
+  void submit(pending_payment p, const rpc_server::reply_fn& reply);
   void listen(const std::string& pub_endpoint, currency cur);
 
   std::unique_ptr<bank> m_bank;

@@ -31,6 +31,20 @@ class bounded_queue {
     return true;
   }
 
+  /// Moves item in past the capacity (work that must not be refused or wait, such as the
+  /// completion of a request already admitted); false (item untouched) once closed.
+  auto push_always(T& item) -> bool {
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_closed) {
+        return false;
+      }
+      m_items.push_back(std::move(item));
+    }
+    m_ready.notify_one();
+    return true;
+  }
+
   /// Waits for room, then moves item in; false (item untouched) once closed.
   auto push_wait(T& item) -> bool {
     {

@@ -58,8 +58,8 @@ struct clock_curve {
     const std::int64_t span_us = std::min<std::int64_t>(3600, duration_s - hour * 3600) * 1'000'000;
     // Payments at 1 us or later: a top-up at the start always comes first.
     return std::max<std::int64_t>(
-        1, hour * 3'600'000'000LL + static_cast<std::int64_t>(r.below(
-                                        static_cast<std::uint64_t>(std::max<std::int64_t>(1, span_us)))));
+        1, hour * 3'600'000'000LL + static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(
+                                        std::max<std::int64_t>(1, span_us)))));
   }
 };
 
@@ -183,9 +183,8 @@ auto generate(const scenario& sc) -> result<trace> {
     }
   }
   // Time order; a wallet's own events keep their order (top-up first, then its payments).
-  std::stable_sort(t.events.begin(), t.events.end(), [](const event& a, const event& b) {
-    return a.at_us < b.at_us;
-  });
+  std::stable_sort(t.events.begin(), t.events.end(),
+                   [](const event& a, const event& b) { return a.at_us < b.at_us; });
   return t;
 }
 

@@ -41,7 +41,8 @@ auto summarize(const sim::scenario& sc, const sim::trace& t) -> void {
   }
   std::printf("trace: %llu wallets active, top-ups %llu (%s), payments %llu (%s)\n",
               static_cast<unsigned long long>(topups), static_cast<unsigned long long>(topups),
-              money{topup_minor, sc.cur}.format().c_str(), static_cast<unsigned long long>(payments),
+              money{topup_minor, sc.cur}.format().c_str(),
+              static_cast<unsigned long long>(payments),
               money{paid_minor, sc.cur}.format().c_str());
 }
 
@@ -118,6 +119,8 @@ auto main(int argc, char** argv) -> int {
       "window", po::value(&config.window)->default_value(config.window),
       "requests in flight, at most")("db", po::value(&db)->default_value(""),
                                      "PostgreSQL URL of the cluster (else $CBDC_PG_URL)")(
+      "db-prefix", po::value(&config.world.db_prefix)->default_value(config.world.db_prefix),
+      "names of the services' databases: PREFIX_settle, PREFIX_issuer, PREFIX_bank_ID")(
       "port-base", po::value(&config.world.base_port)->default_value(config.world.base_port),
       "first loopback port of the services");
   if (auto code = cli::parse(argc, argv, opts, "cbdc-sim", k_usage, command, "scenario")) {
@@ -156,9 +159,10 @@ auto main(int argc, char** argv) -> int {
     return 2;
   }
   if (out_path.empty() || scenario_path.empty()) {
-    return cli::fail("cbdc-sim", error{status_code::bad_request, command + " needs " +
-                                                                     (command == "run" ? "SCENARIO" : "TRACE") +
-                                                                     " and -o DIR"});
+    return cli::fail(
+        "cbdc-sim",
+        error{status_code::bad_request,
+              command + " needs " + (command == "run" ? "SCENARIO" : "TRACE") + " and -o DIR"});
   }
   auto speed = parse_speed(speed_text);
   auto url = pg::resolve_url(db);

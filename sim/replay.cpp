@@ -31,9 +31,9 @@ auto sim_key(std::uint64_t seed, bool merchant, std::uint32_t index) -> key_pair
   for (std::size_t i = 0; i < 4; ++i) {
     material.push_back(static_cast<char>((index >> (8 * i)) & 0xffU));
   }
-  const auto h = hash(profile::ed25519,
-                      byte_view{reinterpret_cast<const std::uint8_t*>(material.data()),
-                                material.size()});
+  const auto h =
+      hash(profile::ed25519,
+           byte_view{reinterpret_cast<const std::uint8_t*>(material.data()), material.size()});
   return key_pair::from_seed(profile::ed25519, h.data);
 }
 
@@ -231,9 +231,8 @@ class driver {
     while (m_done < n) {
       const auto now = steady_us() - m_start_us;
       // Admit the events whose simulated time has come.
-      while (next < n && (m_config.speed <= 0 ||
-                          static_cast<double>(events[next].at_us) <=
-                              static_cast<double>(now) * m_config.speed)) {
+      while (next < n && (m_config.speed <= 0 || static_cast<double>(events[next].at_us) <=
+                                                     static_cast<double>(now) * m_config.speed)) {
         if (next == kill_at && m_result.faults.settlement_killed_at_us < 0) {
           inject_settlement_crash();
         }
@@ -408,15 +407,14 @@ class driver {
     if (m_sc.failures.drop_rate > 0 && fault_draw(0, e, o.attempts) < m_sc.failures.drop_rate) {
       // Lost on the way: nothing is sent; the client's deadline passes and it sends again.
       ++m_result.faults.dropped;
-      m_completions.push(completion{
-          false, e, false, error{status_code::timeout, "dropped by the fault injection"}});
+      m_completions.push(completion{false, e, false,
+                                    error{status_code::timeout, "dropped by the fault injection"}});
       return;
     }
-    const auto copies =
-        m_sc.failures.duplicate_rate > 0 &&
-                fault_draw(1, e, o.attempts) < m_sc.failures.duplicate_rate
-            ? 2
-            : 1;
+    const auto copies = m_sc.failures.duplicate_rate > 0 &&
+                                fault_draw(1, e, o.attempts) < m_sc.failures.duplicate_rate
+                            ? 2
+                            : 1;
     for (int copy = 0; copy < copies; ++copy) {
       wire::Envelope req;
       *req.mutable_pay()->mutable_tx() = to_wire(it->second.tx);
@@ -439,7 +437,8 @@ class driver {
 
   void retry_later(bool payout, std::uint32_t id, std::uint32_t attempts) {
     ++m_result.faults.retries;
-    const std::int64_t backoff = std::min<std::int64_t>(1'000'000, 20'000LL << std::min(attempts, 6U));
+    const std::int64_t backoff =
+        std::min<std::int64_t>(1'000'000, 20'000LL << std::min(attempts, 6U));
     m_retries.push(retry_item{steady_us() + backoff, payout, id});
   }
 
@@ -544,10 +543,10 @@ class driver {
     if (m_config.progress_bar) {
       constexpr int k_width = 30;
       const int filled = static_cast<int>(share * k_width);
-      std::fprintf(stderr, "\r[%.*s%.*s] %3.0f%% %7.0f events/s  settled %zu  failed %zu  ETA %3.0fs ",
-                   filled, "##############################", k_width - filled,
-                   "..............................", share * 100, rate, m_done - m_failed,
-                   m_failed, eta);
+      std::fprintf(
+          stderr, "\r[%.*s%.*s] %3.0f%% %7.0f events/s  settled %zu  failed %zu  ETA %3.0fs ",
+          filled, "##############################", k_width - filled,
+          "..............................", share * 100, rate, m_done - m_failed, m_failed, eta);
       if (last) {
         std::fprintf(stderr, "\n");
       }
@@ -592,7 +591,8 @@ auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status
       balance[e.wallet] += e.amount_minor;
       continue;
     }
-    const auto day = bank::local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
+    const auto day =
+        bank::local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
     auto& today = spent[(std::uint64_t{e.wallet} << 24U) ^ static_cast<std::uint64_t>(day)];
     bank::payment_check check;
     check.payer_class = static_cast<bank::wallet_class>(e.wallet_class);
@@ -611,8 +611,7 @@ auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status
 }
 
 /// Loads rows into a temporary table, in chunks, as hex text arrays.
-void load_hex_pairs(pqxx::work& w, const std::string& table,
-                    const std::vector<std::string>& first,
+void load_hex_pairs(pqxx::work& w, const std::string& table, const std::vector<std::string>& first,
                     const std::vector<std::string>& second) {
   constexpr std::size_t k_chunk = 20'000;
   for (std::size_t at = 0; at < first.size(); at += k_chunk) {
@@ -700,12 +699,14 @@ void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_resul
       amounts.push_back(std::to_string(amount));
     }
     load_hex_pairs(x, "expect_balance", owners, amounts);
-    const auto missing = x.exec1("SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM "
-                                 "settlement.tx t WHERE t.tx_id = a.tx_id)")[0]
+    const auto missing = x.exec1(
+                              "SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM "
+                              "settlement.tx t WHERE t.tx_id = a.tx_id)")[0]
                              .as<std::int64_t>();
-    const auto wrong = x.exec1("SELECT count(*) FROM acked_input a LEFT JOIN settlement.spent s "
-                               "ON s.token_id = a.token_id WHERE s.spent_by IS DISTINCT FROM "
-                               "decode(a.tx_hex, 'hex')")[0]
+    const auto wrong = x.exec1(
+                            "SELECT count(*) FROM acked_input a LEFT JOIN settlement.spent s "
+                            "ON s.token_id = a.token_id WHERE s.spent_by IS DISTINCT FROM "
+                            "decode(a.tx_hex, 'hex')")[0]
                            .as<std::int64_t>();
     const auto off = x.exec1(
                           "SELECT count(*) FROM expect_balance e LEFT JOIN (SELECT owner_key, "
@@ -733,8 +734,8 @@ void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_resul
                             std::to_string(acked_inputs.size() - static_cast<std::size_t>(wrong)) +
                             " of " + std::to_string(acked_inputs.size()));
     report.checks.push_back("balances as the model has them: " +
-                            std::to_string(owners.size() - static_cast<std::size_t>(off)) +
-                            " of " + std::to_string(owners.size()) + " wallets and merchants");
+                            std::to_string(owners.size() - static_cast<std::size_t>(off)) + " of " +
+                            std::to_string(owners.size()) + " wallets and merchants");
     return ok_status();
   });
   if (!checked) {

@@ -15,7 +15,7 @@ namespace cbdc::sim {
 
 struct replay_config {
   world_config world;
-  double speed{0};            ///< 0: as fast as possible; else simulated seconds per wall second
+  double speed{0};  ///< 0: as fast as possible; else simulated seconds per wall second
   /// Requests in flight over all banks, at most; 0: 32 per bank (a bank answers one request at
   /// a time, so more only wait in its queue).
   std::size_t window{0};
@@ -26,7 +26,7 @@ struct replay_config {
 /// What became of one event of the trace.
 struct outcome {
   status_code status{status_code::timeout};  ///< final: ok, or the typed refusal
-  std::int64_t latency_us{0};   ///< first send to the final answer
+  std::int64_t latency_us{0};                ///< first send to the final answer
   std::int64_t answered_us{0};  ///< wall time of the final answer since the replay began
   std::uint32_t attempts{0};
   hash256 tx_id;

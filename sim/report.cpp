@@ -91,14 +91,14 @@ auto figures_of(const scenario& sc, const trace& t, const replay_result& r) -> r
   std::sort(latencies.begin(), latencies.end());
   f.latency_ms = {percentile(latencies, 0.50), percentile(latencies, 0.95),
                   percentile(latencies, 0.99), percentile(latencies, 0.999)};
-  f.payments_per_s =
-      r.replay_us > 0 ? static_cast<double>(f.payments) * 1e6 / static_cast<double>(r.replay_us)
-                      : 0;
+  f.payments_per_s = r.replay_us > 0
+                         ? static_cast<double>(f.payments) * 1e6 / static_cast<double>(r.replay_us)
+                         : 0;
   if (sc.published.given) {
     const auto& p = sc.published;
-    f.published_lines.push_back(deviation_line(
-        "wallets active", static_cast<double>(f.wallets_active),
-        static_cast<double>(p.wallets_active), p.tolerance_pct, f.published_ok));
+    f.published_lines.push_back(
+        deviation_line("wallets active", static_cast<double>(f.wallets_active),
+                       static_cast<double>(p.wallets_active), p.tolerance_pct, f.published_ok));
     f.published_lines.push_back(deviation_line("payments", static_cast<double>(f.payments),
                                                static_cast<double>(p.payments), p.tolerance_pct,
                                                f.published_ok));
@@ -201,27 +201,27 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
       {"setup_s", static_cast<double>(r.setup_us) / 1e6},
       {"replay_s", static_cast<double>(r.replay_us) / 1e6},
       {"payments_per_s", f.payments_per_s},
-      {"latency_ms",
-       json::object{{"p50", f.latency_ms[0]},
-                    {"p95", f.latency_ms[1]},
-                    {"p99", f.latency_ms[2]},
-                    {"p99_9", f.latency_ms[3]}}},
+      {"latency_ms", json::object{{"p50", f.latency_ms[0]},
+                                  {"p95", f.latency_ms[1]},
+                                  {"p99", f.latency_ms[2]},
+                                  {"p99_9", f.latency_ms[3]}}},
       {"failures_by_reason", failures_json},
       {"by_region", groups(by_region)},
       {"by_bank", groups(by_bank)},
       {"by_category", groups(by_category)},
       {"faults",
-       json::object{{"settlement_killed_at_s",
-                     r.faults.settlement_killed_at_us < 0
-                         ? json::value(nullptr)
-                         : json::value(static_cast<double>(r.faults.settlement_killed_at_us) / 1e6)},
-                    {"settlement_back_after_s",
-                     static_cast<double>(r.faults.settlement_back_after_us) / 1e6},
-                    {"dropped", r.faults.dropped},
-                    {"duplicated", r.faults.duplicated},
-                    {"duplicate_answers", dup},
-                    {"retries", r.faults.retries},
-                    {"slow_commit_ms", r.faults.slow_commit_ms}}},
+       json::object{
+           {"settlement_killed_at_s",
+            r.faults.settlement_killed_at_us < 0
+                ? json::value(nullptr)
+                : json::value(static_cast<double>(r.faults.settlement_killed_at_us) / 1e6)},
+           {"settlement_back_after_s",
+            static_cast<double>(r.faults.settlement_back_after_us) / 1e6},
+           {"dropped", r.faults.dropped},
+           {"duplicated", r.faults.duplicated},
+           {"duplicate_answers", dup},
+           {"retries", r.faults.retries},
+           {"slow_commit_ms", r.faults.slow_commit_ms}}},
       {"published", json::object{{"lines", published}, {"within_tolerance", f.published_ok}}},
       {"audit", json::object{{"passed", r.audit.passed()},
                              {"checks", checks},
@@ -293,8 +293,8 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
     std::ofstream script(out_dir / "plots" / "charts.gp", std::ios::trunc);
     script << gp.str();
   }
-  const auto plotted = run({"/bin/sh", "-c",
-                            "cd '" + (out_dir / "plots").string() + "' && gnuplot charts.gp 2>&1"});
+  const auto plotted =
+      run({"/bin/sh", "-c", "cd '" + (out_dir / "plots").string() + "' && gnuplot charts.gp 2>&1"});
   if (plotted.exit_code != 0) {
     return error{status_code::unavailable, "gnuplot failed: " + plotted.out};
   }
@@ -305,9 +305,9 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
           "table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;"
           "text-align:left}.pass{color:#070}.fail{color:#b00}svg{max-width:100%;height:auto}"
           "</style></head><body>\n";
-  html << "<h1>" << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", "
-       << t.events.size() << " events, replayed in " << fmt(static_cast<double>(r.replay_us) / 1e6, 1)
-       << " s after " << fmt(static_cast<double>(r.setup_us) / 1e6, 1) << " s of setup.</p>\n";
+  html << "<h1>" << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", " << t.events.size()
+       << " events, replayed in " << fmt(static_cast<double>(r.replay_us) / 1e6, 1) << " s after "
+       << fmt(static_cast<double>(r.setup_us) / 1e6, 1) << " s of setup.</p>\n";
   html << "<table><tr><th>wallets active</th><td>" << f.wallets_active
        << "</td></tr><tr><th>payments settled</th><td>" << f.payments
        << "</td></tr><tr><th>volume</th><td>" << money_text(f.volume_minor)

@@ -13,11 +13,11 @@ namespace cbdc::sim {
 
 /// The figures of a run as the report gives them.
 struct run_figures {
-  std::uint64_t wallets_active{0};  ///< wallets whose top-up settled
-  std::uint64_t payments{0};        ///< payments settled
-  std::uint64_t failed{0};          ///< events refused in the end
-  std::int64_t volume_minor{0};     ///< paid by settled payments
-  double payments_per_s{0};         ///< settled payments per second of replay
+  std::uint64_t wallets_active{0};     ///< wallets whose top-up settled
+  std::uint64_t payments{0};           ///< payments settled
+  std::uint64_t failed{0};             ///< events refused in the end
+  std::int64_t volume_minor{0};        ///< paid by settled payments
+  double payments_per_s{0};            ///< settled payments per second of replay
   std::array<double, 4> latency_ms{};  ///< p50, p95, p99, p99.9 of settled payments
   /// Against the scenario's published figures: one line each, and whether all are in tolerance.
   std::vector<std::string> published_lines;

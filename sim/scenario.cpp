@@ -1,9 +1,9 @@
 #include "sim/scenario.hpp"
 
+#include <toml++/toml.h>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace cbdc::sim {
 
@@ -109,8 +109,7 @@ class reader {
     std::vector<reader> out;
     std::size_t i = 0;
     for (const auto& item : *n.as_array()) {
-      out.emplace_back(*item.as_table(), m_origin,
-                       m_path + key + "[" + std::to_string(i++) + "].");
+      out.emplace_back(*item.as_table(), m_origin, m_path + key + "[" + std::to_string(i++) + "].");
     }
     if (out.empty()) {
       fail(n.source(), key, "needs at least one entry");
@@ -201,8 +200,8 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
     sc.start_unix_s = days * 86'400 + v.time.hour * 3600 + v.time.minute * 60 + v.time.second -
                       std::int64_t{sc.utc_offset_minutes} * 60;
   }
-  sc.duration_s = static_cast<std::int64_t>(top.number("duration_hours", 1.0 / 60, 24.0 * 366) *
-                                            3600.0);
+  sc.duration_s =
+      static_cast<std::int64_t>(top.number("duration_hours", 1.0 / 60, 24.0 * 366) * 3600.0);
 
   for (auto& r : top.tables("region")) {
     sc.regions.push_back(region_spec{r.text("name"), r.number("weight", 0, 1e12)});

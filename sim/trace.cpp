@@ -54,8 +54,7 @@ auto get_event(const char* p) -> result<event> {
   e.region = get<std::uint16_t>(p + 28);
   e.bank = get<std::uint16_t>(p + 30);
   e.payee_bank = get<std::uint16_t>(p + 32);
-  if (kind > 1 || e.wallet_class < 1 || e.wallet_class > 4 || e.amount_minor <= 0 ||
-      e.at_us < 0) {
+  if (kind > 1 || e.wallet_class < 1 || e.wallet_class > 4 || e.amount_minor <= 0 || e.at_us < 0) {
     return error{status_code::malformed, "a trace event out of range"};
   }
   e.kind = static_cast<event_kind>(kind);

@@ -50,8 +50,8 @@ auto world::start(const scenario& sc, const world_config& config,
 
   w->m_issuer_key_path = (config.work_dir / "issuer.key").string();
   std::filesystem::remove(w->m_issuer_key_path);
-  auto key = setup_step({tool(config, "issuer", "cbdc-issuer"), "keygen", "--key",
-                         w->m_issuer_key_path});
+  auto key =
+      setup_step({tool(config, "issuer", "cbdc-issuer"), "keygen", "--key", w->m_issuer_key_path});
   if (!key) {
     return key.err();
   }

@@ -34,7 +34,9 @@ class world {
   auto operator=(const world&) -> world& = delete;
 
   [[nodiscard]] auto settle_endpoint() const -> const std::string& { return m_settle_ep; }
-  [[nodiscard]] auto bank_endpoints() const -> const std::vector<std::string>& { return m_bank_eps; }
+  [[nodiscard]] auto bank_endpoints() const -> const std::vector<std::string>& {
+    return m_bank_eps;
+  }
   [[nodiscard]] auto settle_db() const -> const std::string& { return m_settle_db; }
 
   /// Fault injection: SIGKILL cbdc-settle, then start it again on the same database.

@@ -49,8 +49,8 @@ auto build_transfer(const key_pair& payer, const std::vector<settlement::token_i
                     const std::vector<tx_output>& payees, std::uint64_t nonce,
                     const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
   if (payees.empty() || payees.size() >= k_max_outputs) {
-    return error{status_code::too_large, "a transfer pays 1 to " +
-                                             std::to_string(k_max_outputs - 1) + " payees"};
+    return error{status_code::too_large,
+                 "a transfer pays 1 to " + std::to_string(k_max_outputs - 1) + " payees"};
   }
   const currency cur = payees.front().cur;
   std::int64_t total_out = 0;
@@ -64,8 +64,8 @@ auto build_transfer(const key_pair& payer, const std::vector<settlement::token_i
     }
     if (p.owner.prof != payer.pub().prof) {
       return error{status_code::profile_mismatch,
-                   "payee key is " + std::string{profile_name(p.owner.prof)} +
-                       ", this wallet is " + std::string{profile_name(payer.pub().prof)}};
+                   "payee key is " + std::string{profile_name(p.owner.prof)} + ", this wallet is " +
+                       std::string{profile_name(payer.pub().prof)}};
     }
     auto sum = checked_add(total_out, p.amount_minor);
     if (!sum) {

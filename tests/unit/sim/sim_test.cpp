@@ -158,8 +158,9 @@ TEST_CASE("scenario: unknown keys and bad values are refused with file, line and
         "2020-10-12T00:00:00+08:00");
   CHECK(refusal(replace(k_small, "id = \"bank-b\"", "id = \"Bank B\"")) ==
         "s.toml:16: key 'bank[1].id' must be 1-32 of a-z, 0-9 and '-'");
-  CHECK(refusal(replace(k_small, "duration_hours = 48\n", "")).find("key 'duration_hours' is "
-                                                                   "missing") != std::string::npos);
+  CHECK(refusal(replace(k_small, "duration_hours = 48\n", ""))
+            .find("key 'duration_hours' is "
+                  "missing") != std::string::npos);
   // Not TOML at all: the parser's own message, with the line.
   CHECK(refusal(replace(k_small, "seed = 7", "seed = = 7")).rfind("s.toml:2: ", 0) == 0);
 }
@@ -222,8 +223,8 @@ TEST_CASE("generate: time order, top-up first, never more than the wallet holds"
     REQUIRE(e.merchant < sc->merchant_count());
     REQUIRE(e.category < sc->categories.size());
     // No payment between midnight and 6 am local: those hours weigh zero.
-    const auto local_hour = ((sc->start_unix_s + sc->utc_offset_minutes * 60) +
-                             e.at_us / 1'000'000) % 86'400 / 3600;
+    const auto local_hour =
+        ((sc->start_unix_s + sc->utc_offset_minutes * 60) + e.at_us / 1'000'000) % 86'400 / 3600;
     REQUIRE(local_hour >= 6);
   }
   CHECK(topups == Approx(1000).margin(80));  // half of 2,000 wallets act
