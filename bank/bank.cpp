@@ -355,7 +355,7 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   if (!spent) {
     return spent.err();
   }
-  pending_payment p{tx, payer->wallet_id, day, amount, std::nullopt, false, 0};
+  pending_payment p{tx, payer->wallet_id, day, amount, *payee, std::nullopt, false, 0};
   if (m_pending_tx.contains(tx.id)) {
     return p;  // the same payment again while the first is in flight: settlement decides
   }
@@ -383,6 +383,27 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   m_pending_tx.insert(tx.id);
   p.reserved = true;
   return p;
+}
+
+auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped)
+    -> status {
+  payment_check check;
+  check.payer_class = wallet_class::i;  // the payer's caps are its own bank's business
+  check.amount_minor = amount_minor;
+  auto hosted = find_wallet(owner);
+  if (!hosted) {
+    return hosted.err();
+  }
+  if (auto receiving = receiving_check(owner, check); !receiving) {
+    return receiving;
+  }
+  const auto& caps = m_config.limits.by_class;
+  const auto cls_caps = caps.find(hosted->cls);
+  capped = hosted->sub_cap_minor.has_value() ||
+           (cls_caps != caps.end() && cls_caps->second.balance_minor.has_value());
+  const auto hex = owner.hex();
+  check.payee_balance_minor += m_pending_in.contains(hex) ? m_pending_in[hex] : 0;
+  return check_payment(m_config.limits, check);
 }
 
 auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answer)

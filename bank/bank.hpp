@@ -34,6 +34,8 @@ struct bank_config {
   limits_config limits{default_limits()};
   int utc_offset_minutes{480};  ///< the bank's calendar day for daily limits (China: +8 h)
   std::string settle_pub;       ///< settlement's PUB endpoint; empty: balances from settlement
+  /// The other banks (endpoints), asked whether a payee they host may receive a payment.
+  std::vector<std::string> peers;
 };
 
 /// One line of a wallet's history.
@@ -50,6 +52,7 @@ struct pending_payment {
   std::string wallet_id;
   std::int64_t day{0};
   std::int64_t amount_minor{0};
+  public_key payee;
   std::optional<std::string> payee_hex;  ///< when the payee is hosted here
   bool reserved{false};  ///< false for a repeat of a payment already in flight (counted once)
   int attempts{0};
@@ -87,6 +90,11 @@ class bank {
   auto pay_finish(const pending_payment& p, result<settlement::receipt> answer)
       -> result<settlement::receipt>;
   [[nodiscard]] auto settlement_client() -> settlement::client& { return m_settle; }
+
+  /// Whether a hosted wallet may receive amount within its balance cap (payments in flight to
+  /// it included), for another bank's payer. Errors: unknown_wallet (not hosted here),
+  /// balance_limit; `capped` tells whether the wallet has a cap at all.
+  auto can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped) -> status;
 
   /// Moves amount from the bank's vault into a hosted wallet, within its balance cap (the bank's
   /// own funding, with no deposit behind it).

@@ -27,7 +27,7 @@ constexpr const char* k_usage =
     "CNY\"\n"
     "           --request-id ID)\n"
     "  serve    run the bank: host wallets, enforce their class limits (--dir --db --bind\n"
-    "           --settle [--settle-pub EP] [--utc-offset-minutes 480])\n"
+    "           --settle [--settle-pub EP] [--utc-offset-minutes 480] [--peer EP ...])\n"
     "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY; through the\n"
     "           running bank and its limits with --bank EP, else straight (--settle EP)\n"
     "  balance  the vault's balance per currency (--settle EP)\n"
@@ -64,6 +64,8 @@ auto main(int argc, char** argv) -> int {
       "db", po::value(&config.db_url)->default_value(""), "for serve: PostgreSQL URL")(
       "utc-offset-minutes", po::value(&config.utc_offset_minutes)->default_value(480),
       "for serve: the bank's zone, for daily limits")(
+      "peer", po::value(&config.peers)->composing(),
+      "for serve: another bank's endpoint, asked about payees it hosts (repeatable)")(
       "settle-pub", po::value(&config.settle_pub)->default_value(""),
       "for serve: settlement's PUB endpoint; the bank then keeps its own index of its "
       "wallets' tokens for balances and history");

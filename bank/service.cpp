@@ -40,6 +40,9 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     return b.err();
   }
   s->m_bank = std::move(*b);
+  for (const auto& peer : config.peers) {
+    s->m_peers.push_back(std::make_unique<rpc_client>(peer));
+  }
   s->m_server = std::make_unique<serial_server>(
       std::move(endpoint),
       serial_server::deferring_handler{
@@ -67,6 +70,7 @@ service::~service() {
   if (m_server) {
     m_server->close();
   }
+  m_peers.clear();
   m_bank.reset();
   m_server.reset();
 }
@@ -95,6 +99,48 @@ void service::listen(const std::string& pub_endpoint, currency cur) {
     // A full queue drops the notifications; reconcile() repairs the index from settlement.
     (void)m_server->post(std::move(note));
   }
+}
+
+void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next) {
+  const auto payee_hex = p.payee.hex();
+  const auto home = m_payee_home.find(payee_hex);
+  const bool cached = home != m_payee_home.end();
+  const std::size_t peer = cached ? home->second : next;
+  if (peer >= m_peers.size()) {
+    submit(std::move(p), reply);  // no bank we know hosts the payee: settlement decides
+    return;
+  }
+  wire::Envelope req;
+  auto* m = req.mutable_can_receive();
+  m->set_owner(bytes_to_wire(p.payee.encode()));
+  m->set_amount_minor(p.amount_minor);
+  m->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+  auto shared = std::make_shared<pending_payment>(std::move(p));
+  m_peers[peer]->call_async(std::move(req), [this, shared, reply, peer, cached,
+                                             payee_hex](result<wire::Envelope> answer) {
+    m_server->post_task([this, shared, reply, peer, cached, payee_hex,
+                         answer = std::move(answer)]() mutable {
+      auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
+      const auto code = env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
+      if (code == status_code::unknown_wallet) {
+        if (cached) {
+          m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
+        }
+        ask_peer(std::move(*shared), reply, cached ? 0 : peer + 1);
+        return;
+      }
+      if (code == status_code::ok) {
+        m_payee_home[payee_hex] = peer;
+        if (!env->receive_verdict().capped()) {
+          m_uncapped.insert(payee_hex);  // nothing to check for this payee again
+        }
+        submit(std::move(*shared), reply);
+        return;
+      }
+      const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
+      reply(receipt_answer(m_bank->pay_finish(*shared, error{code, detail})));
+    });
+  });
 }
 
 void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
@@ -154,9 +200,36 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
       if (!begun) {
         return receipt_answer(begun.err());
       }
-      // Settlement answers later; meanwhile the worker checks the next requests.
-      submit(std::move(*begun), reply);
+      // Settlement answers later; meanwhile the worker checks the next requests. A payee at
+      // another bank is first checked there (its balance cap).
+      if (!begun->payee_hex && !m_peers.empty() && !m_uncapped.contains(begun->payee.hex())) {
+        ask_peer(std::move(*begun), reply, 0);
+      } else {
+        submit(std::move(*begun), reply);
+      }
       return std::nullopt;
+    }
+    case wire::Envelope::kCanReceive: {
+      const auto& m = request.can_receive();
+      wire::Envelope answer;
+      auto* verdict = answer.mutable_receive_verdict();
+      auto owner = key_of(m.owner());
+      auto cur = currency_from_wire(m.currency());
+      status checked = ok_status();
+      bool capped = true;
+      if (!owner || !cur) {
+        checked = error{status_code::malformed, "bad owner or currency"};
+      } else if (*cur != m_bank->cur()) {
+        checked = error{status_code::currency_mismatch, "this bank's wallets hold another currency"};
+      } else {
+        checked = m_bank->can_receive(*owner, m.amount_minor(), capped);
+      }
+      verdict->set_status(static_cast<std::uint32_t>(checked.code()));
+      verdict->set_capped(capped);
+      if (!checked) {
+        verdict->set_detail(checked.err().message);
+      }
+      return answer;
     }
     case wire::Envelope::kFund: {
       auto owner = key_of(request.fund().owner());

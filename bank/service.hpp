@@ -4,6 +4,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "bank/bank.hpp"
 #include "core/serial_server.hpp"
@@ -26,9 +29,15 @@ class service {
       -> std::optional<wire::Envelope>;
   /// Sends a checked payment to settlement; its answer comes back as a task on the worker.
   void submit(pending_payment p, const rpc_server::reply_fn& reply);
+  /// Asks the other banks, from peer `next` on (or the one known to host it), whether the
+  /// payee may receive the payment; then submits it, or answers the refusal.
+  void ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next);
   void listen(const std::string& pub_endpoint, currency cur);
 
   std::unique_ptr<bank> m_bank;
+  std::vector<std::unique_ptr<rpc_client>> m_peers;
+  std::unordered_map<std::string, std::size_t> m_payee_home;  ///< payee key hex -> peer
+  std::unordered_set<std::string> m_uncapped;  ///< payees at peers with no balance cap
   std::unique_ptr<serial_server> m_server;
   std::atomic<bool> m_stop{false};
   std::thread m_listener;

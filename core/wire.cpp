@@ -82,6 +82,8 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kWalletInfo:
       return make(env.wallet_info().status(), env.wallet_info().detail());
     case wire::Envelope::kBalance: return make(env.balance().status(), env.balance().detail());
+    case wire::Envelope::kReceiveVerdict:
+      return make(env.receive_verdict().status(), env.receive_verdict().detail());
     case wire::Envelope::kWalletsOpened:
       return make(env.wallets_opened().status(), env.wallets_opened().detail());
     case wire::Envelope::kBankInfo: return make(env.bank_info().status(), "");

@@ -237,11 +237,11 @@ class driver {
           inject_settlement_crash();
         }
         admit(static_cast<std::uint32_t>(next++));
-        if (m_config.speed <= 0 && m_ready.size() > 4 * m_config.window) {
+        if (m_config.speed <= 0 &&
+            m_ready.size() + k_payout_batch * m_payout_queue.size() > 4 * m_config.window) {
           break;  // enough queued; keep memory flat while the window drains
         }
       }
-      flush_payouts();
       while (!m_retries.empty() && m_retries.top().due_us <= steady_us()) {
         const auto item = m_retries.top();
         m_retries.pop();
@@ -251,11 +251,7 @@ class driver {
           send_payment(item.id);
         }
       }
-      while (m_in_flight < m_config.window && !m_ready.empty()) {
-        const auto e = m_ready.front();
-        m_ready.pop_front();
-        send_payment(e);
-      }
+      send_waiting();
       const std::int64_t wait = (m_in_flight >= m_config.window || next == n) ? 20'000 : 1'000;
       for (auto& c : m_completions.take(wait)) {
         if (c.payout) {
@@ -338,6 +334,7 @@ class driver {
     }
   }
 
+  /// Closes the bank's open pay-out; it is sent when the window has room.
   void new_payout(std::uint16_t bank) {
     auto& open = m_open_payout[bank];
     if (open.empty()) {
@@ -346,14 +343,28 @@ class driver {
     const auto id = static_cast<std::uint32_t>(m_payouts.size());
     m_payouts.push_back(payout_batch{bank, std::move(open), 0, 0});
     open.clear();
-    send_payout(id);
+    m_payout_queue.push_back(id);
   }
 
-  void flush_payouts() {
-    for (auto& [bank, open] : m_open_payout) {
-      if (!open.empty()) {
-        new_payout(bank);
+  /// Pay-outs first (payments wait for them), within the window. Partly filled pay-outs go
+  /// only when nothing else is waiting to be sent.
+  void send_waiting() {
+    if (m_payout_queue.empty() && m_in_flight < m_config.window) {
+      for (auto& [bank, open] : m_open_payout) {
+        if (!open.empty()) {
+          new_payout(bank);
+        }
       }
+    }
+    while (m_in_flight < m_config.window && !m_payout_queue.empty()) {
+      const auto id = m_payout_queue.front();
+      m_payout_queue.pop_front();
+      send_payout(id);
+    }
+    while (m_in_flight < m_config.window && !m_ready.empty()) {
+      const auto e = m_ready.front();
+      m_ready.pop_front();
+      send_payment(e);
     }
   }
 
@@ -568,6 +579,7 @@ class driver {
   std::vector<std::optional<public_key>> m_merchant_keys;
   std::map<std::uint16_t, std::vector<std::uint32_t>> m_open_payout;
   std::vector<payout_batch> m_payouts;
+  std::deque<std::uint32_t> m_payout_queue;  ///< closed pay-outs not sent yet
   std::unordered_map<std::uint32_t, in_flight_payment> m_payments;
   std::deque<std::uint32_t> m_ready;
   std::priority_queue<retry_item, std::vector<retry_item>, std::greater<>> m_retries;
