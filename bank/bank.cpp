@@ -58,8 +58,23 @@ auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<ba
   if (auto applied = pg::migrate(**conn, "bank", migrations()); !applied) {
     return applied.err();
   }
-  return std::unique_ptr<bank>(
-      new bank(std::move(config), std::move(vault), std::move(*conn), *where));
+  std::unique_ptr<bank> b(new bank(std::move(config), std::move(vault), std::move(*conn), *where));
+  // What the index cares about, in memory: notifications about nothing here skip the database.
+  auto loaded = pg::guarded([&]() -> status {
+    pqxx::read_transaction tx(*b->m_conn);
+    for (const auto& row : tx.exec("SELECT encode(owner_key, 'hex') FROM bank.wallet")) {
+      b->m_hosted.insert(row[0].as<std::string>());
+    }
+    for (const auto& row :
+         tx.exec("SELECT encode(token_id, 'hex') FROM bank.token_index WHERE spent_by IS NULL")) {
+      b->m_live.insert(row[0].as<std::string>());
+    }
+    return ok_status();
+  });
+  if (!loaded) {
+    return loaded.err();
+  }
+  return b;
 }
 
 auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind kind,
@@ -90,6 +105,7 @@ auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind ki
         w.wallet_id, owner.hex(), kind_name(kind), static_cast<int>(cls), parent_id.value_or(""),
         sub_cap_minor ? std::to_string(*sub_cap_minor) : std::string{});
     tx.commit();
+    m_hosted.insert(owner.hex());
     return w;
   });
 }
@@ -124,6 +140,7 @@ auto bank::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& 
                                                  " has a wallet here of another class or kind"};
     }
     tx.commit();
+    m_hosted.insert(keys.begin(), keys.end());
     return out;
   });
 }
@@ -195,17 +212,25 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   for (const auto& settled : batch) {
     const auto tx_id = hex_of(settled.tx_id());
     for (const auto& out : settled.outputs()) {
-      if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur)) {
+      auto owner = hex_of(out.owner());
+      if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur) &&
+          m_hosted.contains(owner)) {
         tokens.push_back(hex_of(out.token_id()));
-        owners.push_back(hex_of(out.owner()));
+        owners.push_back(std::move(owner));
         amounts.push_back(out.amount_minor());
         created_by.push_back(tx_id);
       }
     }
     for (const auto& in : settled.spent()) {
-      spent.push_back(hex_of(in));
-      spent_by.push_back(tx_id);
+      auto token = hex_of(in);
+      if (m_live.contains(token)) {
+        spent.push_back(std::move(token));
+        spent_by.push_back(tx_id);
+      }
     }
+  }
+  if (tokens.empty() && spent.empty()) {
+    return ok_status();  // nothing of ours
   }
   return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
@@ -227,6 +252,10 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
         pg::text_array(tokens), pg::text_array(owners), pg::int_array(amounts),
         pg::text_array(created_by), pg::text_array(spent), pg::text_array(spent_by));
     tx.commit();
+    m_live.insert(tokens.begin(), tokens.end());
+    for (const auto& t : spent) {
+      m_live.erase(t);
+    }
     return ok_status();
   });
 }
@@ -258,6 +287,7 @@ auto bank::reconcile(const public_key& owner) -> status {
         "NULL AND NOT (encode(i.token_id, 'hex') = ANY ($2::text[]))",
         owner.hex(), pg::text_array(live));
     tx.commit();
+    m_live.insert(live.begin(), live.end());
     return ok_status();
   });
 }
@@ -385,8 +415,7 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   return p;
 }
 
-auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped)
-    -> status {
+auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped) -> status {
   payment_check check;
   check.payer_class = wallet_class::i;  // the payer's caps are its own bank's business
   check.amount_minor = amount_minor;
@@ -492,21 +521,55 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     }
     return settlement::submit_with_retry(m_settle, **recorded, "payout:" + request_id);
   }
+  // Every payee's class, cap and balance in one query.
+  std::vector<std::string> keys;
   for (const auto& p : payouts) {
-    payment_check check;
-    check.payer_class = wallet_class::i;
-    check.amount_minor = p.amount_minor;
     if (p.cur != m_config.limits.cur) {
       return error{status_code::currency_mismatch,
                    "this bank pays out " + std::string{currency_code(m_config.limits.cur)}};
     }
-    auto hosted = find_wallet(p.owner);
-    if (!hosted) {
-      return hosted.err();
+    keys.push_back(p.owner.hex());
+  }
+  struct payee_state {
+    wallet_class cls{wallet_class::iv};
+    std::optional<std::int64_t> sub_cap;
+    std::int64_t balance{0};
+  };
+  auto states = pg::guarded([&]() -> result<std::map<std::string, payee_state>> {
+    pqxx::read_transaction tx(*m_conn);
+    std::map<std::string, payee_state> out;
+    for (const auto& row :
+         tx.exec_params("SELECT encode(w.owner_key, 'hex'), w.class, w.sub_cap_minor, "
+                        "(SELECT coalesce(sum(i.amount_minor), 0)::bigint FROM bank.token_index i "
+                        " WHERE i.wallet_id = w.wallet_id AND i.spent_by IS NULL) "
+                        "FROM bank.wallet w WHERE w.owner_key IN "
+                        "(SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k)",
+                        pg::text_array(keys))) {
+      payee_state st;
+      st.cls = static_cast<wallet_class>(row[1].as<int>());
+      if (!row[2].is_null()) {
+        st.sub_cap = row[2].as<std::int64_t>();
+      }
+      st.balance = row[3].as<std::int64_t>();
+      out[row[0].as<std::string>()] = st;
     }
-    if (auto receiving = receiving_check(p.owner, check); !receiving) {
-      return receiving.err();
+    return out;
+  });
+  if (!states) {
+    return states.err();
+  }
+  for (std::size_t i = 0; i < payouts.size(); ++i) {
+    const auto found = states->find(keys[i]);
+    if (found == states->end()) {
+      return error{status_code::unknown_wallet, "no wallet here for key " + keys[i].substr(0, 18)};
     }
+    payment_check check;
+    check.payer_class = wallet_class::i;
+    check.amount_minor = payouts[i].amount_minor;
+    check.payee_class = found->second.cls;
+    check.payee_sub_cap_minor = found->second.sub_cap;
+    check.payee_balance_minor =
+        found->second.balance + (m_pending_in.contains(keys[i]) ? m_pending_in[keys[i]] : 0);
     if (auto allowed = check_payment(m_config.limits, check); !allowed) {
       return allowed.err();
     }

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "bank/limits.hpp"
@@ -149,6 +150,8 @@ class bank {
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> m_pending_out;  ///< (wallet, day)
   std::map<std::string, std::int64_t> m_pending_in;  ///< payee key hex -> amount on its way
   std::set<hash256> m_pending_tx;                    ///< payments in flight
+  std::unordered_set<std::string> m_hosted;          ///< owner keys (hex) of hosted wallets
+  std::unordered_set<std::string> m_live;            ///< indexed unspent tokens (hex)
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;
 };

@@ -118,28 +118,29 @@ void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std
   auto shared = std::make_shared<pending_payment>(std::move(p));
   m_peers[peer]->call_async(std::move(req), [this, shared, reply, peer, cached,
                                              payee_hex](result<wire::Envelope> answer) {
-    m_server->post_task([this, shared, reply, peer, cached, payee_hex,
-                         answer = std::move(answer)]() mutable {
-      auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
-      const auto code = env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
-      if (code == status_code::unknown_wallet) {
-        if (cached) {
-          m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
-        }
-        ask_peer(std::move(*shared), reply, cached ? 0 : peer + 1);
-        return;
-      }
-      if (code == status_code::ok) {
-        m_payee_home[payee_hex] = peer;
-        if (!env->receive_verdict().capped()) {
-          m_uncapped.insert(payee_hex);  // nothing to check for this payee again
-        }
-        submit(std::move(*shared), reply);
-        return;
-      }
-      const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
-      reply(receipt_answer(m_bank->pay_finish(*shared, error{code, detail})));
-    });
+    m_server->post_task(
+        [this, shared, reply, peer, cached, payee_hex, answer = std::move(answer)]() mutable {
+          auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
+          const auto code =
+              env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
+          if (code == status_code::unknown_wallet) {
+            if (cached) {
+              m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
+            }
+            ask_peer(std::move(*shared), reply, cached ? 0 : peer + 1);
+            return;
+          }
+          if (code == status_code::ok) {
+            m_payee_home[payee_hex] = peer;
+            if (!env->receive_verdict().capped()) {
+              m_uncapped.insert(payee_hex);  // nothing to check for this payee again
+            }
+            submit(std::move(*shared), reply);
+            return;
+          }
+          const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
+          reply(receipt_answer(m_bank->pay_finish(*shared, error{code, detail})));
+        });
   });
 }
 
@@ -220,7 +221,8 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
       if (!owner || !cur) {
         checked = error{status_code::malformed, "bad owner or currency"};
       } else if (*cur != m_bank->cur()) {
-        checked = error{status_code::currency_mismatch, "this bank's wallets hold another currency"};
+        checked =
+            error{status_code::currency_mismatch, "this bank's wallets hold another currency"};
       } else {
         checked = m_bank->can_receive(*owner, m.amount_minor(), capped);
       }

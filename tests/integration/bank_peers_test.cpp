@@ -13,7 +13,9 @@ using bank::wallet_class;
 
 namespace {
 
-auto cny(std::int64_t yuan) -> money { return money{yuan * 100, currency::cny}; }
+auto cny(std::int64_t yuan) -> money {
+  return money{yuan * 100, currency::cny};
+}
 
 struct two_banks {
   two_banks()
@@ -103,7 +105,7 @@ TEST_CASE("a payee's balance cap is checked at its own bank", "[bank][integratio
   // A class IV wallet at bank B, 50.00 under its 10,000.00 cap.
   const auto near_cap = w.wallet(*w.client_b, 2, wallet_class::iv, false, cny(9'950));
   CHECK(w.pay(*w.client_a, payer, near_cap.pub(), money{5'001, currency::cny}) ==
-        status_code::balance_limit);  // 50.01 over
+        status_code::balance_limit);                                             // 50.01 over
   CHECK(w.pay(*w.client_a, payer, near_cap.pub(), cny(50)) == status_code::ok);  // at the cap
   CHECK(w.pay(*w.client_a, payer, near_cap.pub(), money{1, currency::cny}) ==
         status_code::balance_limit);  // now full
