@@ -472,6 +472,7 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
 }
 
 auto bank::fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt> {
+  m_vault_cache.reset();  // spends vault tokens on its own
   payment_check check;
   check.payer_class = wallet_class::i;  // the vault has no class
   check.amount_minor = amount.minor();
@@ -574,12 +575,22 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
       return allowed.err();
     }
   }
-  auto unspent = m_settle.list_unspent(m_vault.pub());
-  if (!unspent) {
-    return unspent.err();
+  // The vault's unspent tokens, kept from the last pay-out: asking settlement each time costs
+  // a scan of the vault's whole history (one spent token per pay-out). Refreshed when stale.
+  const bool fresh = !m_vault_cache;
+  if (fresh) {
+    auto unspent = m_settle.list_unspent(m_vault.pub());
+    if (!unspent) {
+      return unspent.err();
+    }
+    m_vault_cache = std::move(*unspent);
   }
-  auto stx = wallet::build_transfer(m_vault, *unspent, payouts, wallet::random_nonce(),
+  auto stx = wallet::build_transfer(m_vault, *m_vault_cache, payouts, wallet::random_nonce(),
                                     "payout " + request_id.substr(0, 64), m_settle.shard_count());
+  if (!stx && stx.code() == status_code::insufficient_funds && !fresh) {
+    m_vault_cache.reset();  // a mint may have arrived since: look again, once
+    return fund_many(payouts, request_id);
+  }
   if (!stx) {
     return stx.err();
   }
@@ -597,9 +608,32 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     return ok_status();
   });
   if (!saved) {
+    m_vault_cache.reset();
     return saved.err();
   }
-  return settlement::submit_with_retry(m_settle, *stx, "payout:" + request_id);
+  auto receipt = settlement::submit_with_retry(m_settle, *stx, "payout:" + request_id);
+  if (receipt &&
+      (receipt->status == status_code::ok || receipt->status == status_code::already_settled)) {
+    std::erase_if(*m_vault_cache, [&](const settlement::token_info& t) {
+      return std::find(stx->tx.inputs.begin(), stx->tx.inputs.end(), t.token_id) !=
+             stx->tx.inputs.end();
+    });
+    for (std::uint32_t i = 0; i < stx->tx.outputs.size(); ++i) {
+      const auto& out = stx->tx.outputs[i];
+      if (out.owner == m_vault.pub()) {
+        m_vault_cache->push_back(settlement::token_info{token_id_of(stx->tx.prof, stx->id, i),
+                                                        out.cur,
+                                                        out.amount_minor,
+                                                        out.owner,
+                                                        stx->id,
+                                                        false,
+                                                        {}});
+      }
+    }
+  } else {
+    m_vault_cache.reset();
+  }
+  return receipt;
 }
 
 auto bank::credit_deposit(const public_key& owner, money amount, const std::string& request_id)
@@ -648,6 +682,7 @@ auto bank::deposit_balance(const public_key& owner) -> result<std::int64_t> {
 
 auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)
     -> result<settlement::receipt> {
+  m_vault_cache.reset();  // spends vault tokens on its own
   if (request_id.empty() || request_id.size() > 128) {
     return error{status_code::bad_request, "an exchange needs a request id of 1 to 128 characters"};
   }

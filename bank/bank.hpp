@@ -152,6 +152,7 @@ class bank {
   std::set<hash256> m_pending_tx;                    ///< payments in flight
   std::unordered_set<std::string> m_hosted;          ///< owner keys (hex) of hosted wallets
   std::unordered_set<std::string> m_live;            ///< indexed unspent tokens (hex)
+  std::optional<std::vector<settlement::token_info>> m_vault_cache;  ///< see fund_many
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;
 };
