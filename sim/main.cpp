@@ -69,8 +69,9 @@ auto bin_dir() -> std::filesystem::path {
   return std::filesystem::canonical("/proc/self/exe").parent_path().parent_path();
 }
 
-auto replay_and_report(const sim::scenario& sc, const sim::trace& t, sim::replay_config config,
-                       const std::filesystem::path& out_dir) -> int {
+auto replay_and_report(const sim::scenario& sc, const sim::trace& t,
+                       const sim::replay_config& config, const std::filesystem::path& out_dir)
+    -> int {
   auto r = sim::replay(t, sc, config);
   if (!r) {
     return cli::fail("cbdc-sim", r.err());

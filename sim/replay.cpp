@@ -257,7 +257,7 @@ class driver {
         if (c.payout) {
           on_payout(std::move(c));
         } else {
-          on_payment(std::move(c));
+          on_payment(c);
         }
       }
       const auto t = steady_us() - m_start_us;
@@ -453,7 +453,7 @@ class driver {
     m_retries.push(retry_item{steady_us() + backoff, payout, id});
   }
 
-  void on_payment(completion c) {
+  void on_payment(const completion& c) {
     const auto e = c.id;
     const auto code = status_of(c.answer);
     if (c.duplicate) {

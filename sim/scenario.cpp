@@ -197,7 +197,8 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
     const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     const std::int64_t days = std::int64_t{era} * 146097 + doe - 719468;
     sc.utc_offset_minutes = v.offset->minutes;
-    sc.start_unix_s = days * 86'400 + v.time.hour * 3600 + v.time.minute * 60 + v.time.second -
+    sc.start_unix_s = days * 86'400 + std::int64_t{v.time.hour} * 3600 +
+                      std::int64_t{v.time.minute} * 60 + v.time.second -
                       std::int64_t{sc.utc_offset_minutes} * 60;
   }
   sc.duration_s =

@@ -98,11 +98,17 @@ auto world::start(const scenario& sc, const world_config& config,
       return bank_db.err();
     }
     w->m_bank_eps.push_back(ep(10 + static_cast<int>(b)));
-    w->m_banks.push_back(std::make_unique<child>(
-        std::vector<std::string>{bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind",
-                                 w->m_bank_eps.back(), "--settle", w->m_settle_ep, "--settle-pub",
-                                 w->m_pub_ep},
-        (config.work_dir / ("bank-" + id + ".log")).string()));
+    std::vector<std::string> argv{bank_tool,  "serve",        "--dir",        dir,
+                                  "--db",     *bank_db,       "--bind",       w->m_bank_eps.back(),
+                                  "--settle", w->m_settle_ep, "--settle-pub", w->m_pub_ep};
+    for (std::size_t other = 0; other < sc.banks.size(); ++other) {
+      if (other != b) {  // each bank asks the others about the payees they host
+        argv.emplace_back("--peer");
+        argv.push_back(ep(10 + static_cast<int>(other)));
+      }
+    }
+    w->m_banks.push_back(
+        std::make_unique<child>(argv, (config.work_dir / ("bank-" + id + ".log")).string()));
     if (!w->m_banks.back()->wait_for_output("listening", k_start_timeout_ms)) {
       return error{status_code::unavailable,
                    "cbdc-bank " + id + " did not start: " + w->m_banks.back()->log()};

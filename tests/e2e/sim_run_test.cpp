@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::string_view k_build = CBDC_BUILD_DIR;
 
-const std::string k_scenario = R"(name = "e2e-faults"
+constexpr const char* k_scenario = R"(name = "e2e-faults"
 seed = 99
 currency = "CNY"
 start = 2025-03-03T08:00:00+08:00

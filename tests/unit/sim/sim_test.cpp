@@ -18,7 +18,7 @@ namespace {
 
 constexpr std::string_view k_source = CBDC_SOURCE_DIR;
 
-const std::string k_small = R"(name = "small"
+constexpr const char* k_small = R"(name = "small"
 seed = 7
 currency = "CNY"
 start = 2024-05-04T09:00:00+08:00
@@ -127,7 +127,7 @@ TEST_CASE("scenario: a good file is read", "[sim]") {
   CHECK(sc->seed == 7);
   CHECK(sc->utc_offset_minutes == 480);
   CHECK(sc->start_unix_s == 1714784400);  // 2024-05-04T01:00:00Z
-  CHECK(sc->duration_s == 48 * 3600);
+  CHECK(sc->duration_s == std::int64_t{48} * 3600);
   CHECK(sc->regions.size() == 2);
   CHECK(sc->categories.at(1).median_minor == 25'000);
   CHECK(sc->wallets.class_weights == std::array<double, 4>{0, 1, 0, 3});
@@ -224,7 +224,8 @@ TEST_CASE("generate: time order, top-up first, never more than the wallet holds"
     REQUIRE(e.category < sc->categories.size());
     // No payment between midnight and 6 am local: those hours weigh zero.
     const auto local_hour =
-        ((sc->start_unix_s + sc->utc_offset_minutes * 60) + e.at_us / 1'000'000) % 86'400 / 3600;
+        ((sc->start_unix_s + std::int64_t{sc->utc_offset_minutes} * 60) + e.at_us / 1'000'000) %
+        86'400 / 3600;
     REQUIRE(local_hour >= 6);
   }
   CHECK(topups == Approx(1000).margin(80));  // half of 2,000 wallets act
