@@ -338,6 +338,13 @@ auto bank::history(const public_key& owner, std::size_t limit)
   });
 }
 
+auto bank::has_balance_cap(const wallet_record& w) const -> bool {
+  const auto& caps = m_config.limits.by_class;
+  const auto cls_caps = caps.find(w.cls);
+  return w.sub_cap_minor.has_value() ||
+         (cls_caps != caps.end() && cls_caps->second.balance_minor.has_value());
+}
+
 auto bank::receiving_check(const public_key& payee, payment_check& check) -> status {
   auto hosted = find_wallet(payee);
   if (!hosted) {
@@ -346,9 +353,7 @@ auto bank::receiving_check(const public_key& payee, payment_check& check) -> sta
   }
   check.payee_class = hosted->cls;
   check.payee_sub_cap_minor = hosted->sub_cap_minor;
-  const auto& caps = m_config.limits.by_class;
-  const auto cls_caps = caps.find(hosted->cls);
-  if (!hosted->sub_cap_minor && (cls_caps == caps.end() || !cls_caps->second.balance_minor)) {
+  if (!has_balance_cap(*hosted)) {
     return ok_status();  // no cap to check (class I, a merchant say): no need for the balance
   }
   auto held = balance(payee);
@@ -446,10 +451,7 @@ auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool&
   if (auto receiving = receiving_check(owner, check); !receiving) {
     return receiving;
   }
-  const auto& caps = m_config.limits.by_class;
-  const auto cls_caps = caps.find(hosted->cls);
-  capped = hosted->sub_cap_minor.has_value() ||
-           (cls_caps != caps.end() && cls_caps->second.balance_minor.has_value());
+  capped = has_balance_cap(*hosted);
   const auto hex = owner.hex();
   check.payee_balance_minor += m_pending_in.contains(hex) ? m_pending_in[hex] : 0;
   return check_payment(m_config.limits, check);

@@ -144,6 +144,8 @@ class bank {
        const settlement::cluster& where);
   auto spent_on_day(const std::string& wallet_id, std::int64_t day) -> result<std::int64_t>;
   auto receiving_check(const public_key& payee, payment_check& check) -> status;
+  /// Whether a wallet's balance is capped at all (by its class or as a sub-wallet).
+  [[nodiscard]] auto has_balance_cap(const wallet_record& w) const -> bool;
 
   bank_config m_config;
   key_pair m_vault;

@@ -438,6 +438,13 @@ class driver {
     }
   }
 
+  /// The transaction a receipt names (the envelope carries a receipt: status_of said so).
+  static auto receipt_tx_id(const wire::Envelope& env) -> result<hash256> {
+    const auto& raw = env.receipt().tx_id();
+    return hash256::from_bytes(
+        byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+  }
+
   static auto status_of(const result<wire::Envelope>& answer) -> status_code {
     auto env = expect_payload(answer, wire::Envelope::kReceipt);
     if (!env) {
@@ -470,10 +477,7 @@ class driver {
     }
     const bool settled = code == status_code::ok || code == status_code::already_settled;
     if (settled) {
-      auto env = expect_payload(c.answer, wire::Envelope::kReceipt);
-      auto answered = hash256::from_bytes(
-          byte_view{reinterpret_cast<const std::uint8_t*>(env->receipt().tx_id().data()),
-                    env->receipt().tx_id().size()});
+      auto answered = receipt_tx_id(*c.answer);
       if (!answered || !(*answered == sent.tx.id)) {
         m_result.audit.problems.push_back("event " + std::to_string(e) +
                                           ": the receipt names another transaction");
@@ -510,9 +514,7 @@ class driver {
     }
     hash256 tx_id;
     if (code == status_code::ok || code == status_code::already_settled) {
-      const auto& raw = c.answer->receipt().tx_id();
-      auto id = hash256::from_bytes(
-          byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+      auto id = receipt_tx_id(*c.answer);
       CBDC_ASSERT(id.ok());
       tx_id = *id;
     }
