@@ -34,26 +34,6 @@ auto record_of(const pqxx::row& row) -> wallet_record {
   return w;
 }
 
-/// A signed transaction the bank recorded before sending it (hex of its wire form): written by
-/// the bank itself, so a bad one is a broken invariant.
-auto recorded_tx(const std::string& hex) -> signed_tx {
-  auto raw = from_hex(hex);
-  CBDC_ASSERT(raw.ok());
-  wire::SignedTx msg;
-  CBDC_ASSERT(msg.ParseFromArray(raw->data(), static_cast<int>(raw->size())));
-  auto stx = from_wire(msg);
-  CBDC_ASSERT(stx.ok());
-  return std::move(*stx);
-}
-
-/// The hex of a signed transaction's wire form, as recorded.
-auto recordable(const signed_tx& stx) -> std::string {
-  std::string wire_bytes;
-  CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
-  return to_hex(
-      byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()});
-}
-
 constexpr const char* k_wallet_columns =
     "wallet_id, encode(owner_key, 'hex'), kind, class, parent_id, sub_cap_minor";
 
@@ -523,7 +503,7 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     if (seen.empty()) {
       return std::optional<signed_tx>{};
     }
-    return std::optional<signed_tx>{recorded_tx(seen[0][0].as<std::string>())};
+    return std::optional<signed_tx>{tx_from_record(seen[0][0].as<std::string>())};
   });
   if (!recorded) {
     return recorded.err();
@@ -615,7 +595,7 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     tx.exec_params(
         "INSERT INTO bank.payout (request_id, tx_id, signed_tx) VALUES ($1, decode($2, 'hex'), "
         "decode($3, 'hex'))",
-        request_id, stx->id.hex(), recordable(*stx));
+        request_id, stx->id.hex(), tx_record(*stx));
     tx.commit();
     return ok_status();
   });
@@ -723,7 +703,7 @@ auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::st
       return error{status_code::bad_request,
                    "request id '" + request_id + "' was used for another exchange"};
     }
-    return std::optional<signed_tx>{recorded_tx(seen[0][3].as<std::string>())};
+    return std::optional<signed_tx>{tx_from_record(seen[0][3].as<std::string>())};
   });
   if (!recorded) {
     return recorded.err();
@@ -764,7 +744,7 @@ auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::st
       tx.exec_params(
           "INSERT INTO bank.exchange (request_id, wallet_id, direction, amount_minor, signed_tx, "
           "tx_id) VALUES ($1, $2, 'to_ecny', $3, decode($4, 'hex'), decode($5, 'hex'))",
-          request_id, w->wallet_id, amount.minor(), recordable(*stx), stx->id.hex());
+          request_id, w->wallet_id, amount.minor(), tx_record(*stx), stx->id.hex());
       tx.commit();
       return *stx;
     });

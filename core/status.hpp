@@ -54,6 +54,12 @@ enum class status_code : std::uint32_t {
   daily_limit = 52,
   balance_limit = 53,    ///< the payee's balance would pass its class's (or sub-wallet's) cap
   request_expired = 54,  ///< a merchant's payment request is past its expiry
+  // cross-border: FX quotes and the central banks' controls
+  quote_unknown = 60,          ///< the dealer gave no such quote (or forgot it on a restart)
+  quote_expired = 61,          ///< the quote is past its expiry
+  corridor_cap_exceeded = 62,  ///< the corridor's daily cap at the central bank would be passed
+  bank_cap_exceeded = 63,      ///< the bank's daily cross-border cap would be passed
+  no_quote = 64,               ///< no dealer quotes the pair for that amount (inventory, pair)
   internal = 99,
 };
 

@@ -61,6 +61,23 @@ auto error_envelope(std::uint64_t request_id, const error& err) -> wire::Envelop
   return env;
 }
 
+auto tx_record(const signed_tx& stx) -> std::string {
+  std::string wire_bytes;
+  CBDC_ASSERT(to_wire(stx).SerializeToString(&wire_bytes));
+  return to_hex(
+      byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()});
+}
+
+auto tx_from_record(const std::string& hex) -> signed_tx {
+  auto raw = from_hex(hex);
+  CBDC_ASSERT(raw.ok());
+  wire::SignedTx msg;
+  CBDC_ASSERT(msg.ParseFromArray(raw->data(), static_cast<int>(raw->size())));
+  auto stx = from_wire(msg);
+  CBDC_ASSERT(stx.ok());
+  return std::move(*stx);
+}
+
 auto answer_status(const wire::Envelope& env) -> error {
   const auto make = [](std::uint32_t code, const std::string& detail) {
     return error{static_cast<status_code>(code), detail};
@@ -90,6 +107,9 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kHistory: return make(env.history().status(), env.history().detail());
     case wire::Envelope::kMintResult:
       return make(env.mint_result().status(), env.mint_result().detail());
+    case wire::Envelope::kClearance:
+      return make(env.clearance().status(), env.clearance().detail());
+    case wire::Envelope::kFxQuote: return make(env.fx_quote().status(), env.fx_quote().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};
   }
 }

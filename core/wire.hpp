@@ -15,6 +15,10 @@ auto to_wire(const signed_tx& tx) -> wire::SignedTx;
 auto from_wire(const wire::SignedTx& msg) -> result<signed_tx>;
 
 auto id_from_wire(const std::string& raw) -> result<hash256>;
+/// A signed transaction as a service records it in its database: the hex of its wire form.
+auto tx_record(const signed_tx& stx) -> std::string;
+/// Reads back what tx_record wrote (the service's own record: anything else is a bug).
+auto tx_from_record(const std::string& hex) -> signed_tx;
 inline auto id_to_wire(const hash256& id) -> std::string {
   return {id.data.begin(), id.data.end()};
 }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <pqxx/pqxx>
 
+#include "core/clock.hpp"
+
 namespace cbdc::issuer {
 namespace {
 
@@ -292,6 +294,103 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
   return out;
 }
 
+auto issuer::clear_cross_border(const std::string& clearance_id, const std::string& bank_id,
+                                money amount, currency to, std::int64_t now_us) -> status {
+  if (clearance_id.empty() || clearance_id.size() > 128) {
+    return error{status_code::bad_request, "a clearance id has 1 to 128 characters"};
+  }
+  if (amount.cur() != m_config.cur) {
+    return error{status_code::currency_mismatch, "this central bank clears payments of " +
+                                                     std::string{currency_code(m_config.cur)} +
+                                                     " only"};
+  }
+  if (to == m_config.cur) {
+    return error{status_code::bad_request,
+                 "not a cross-border corridor: " + std::string{currency_code(to)} + " to itself"};
+  }
+  if (amount.minor() <= 0) {
+    return error{status_code::amount_invalid, "a cleared amount must be positive"};
+  }
+  const auto& c = m_config.controls;
+  const std::string corridor =
+      std::string{currency_code(m_config.cur)} + "->" + std::string{currency_code(to)};
+  if (!c.permitted.empty() && !c.permitted.contains(to)) {
+    return error{status_code::not_permitted, "the corridor " + corridor + " is not permitted"};
+  }
+  constexpr std::int64_t k_us_per_day = 86'400'000'000;
+  const std::int64_t local_us = now_us + std::int64_t{c.utc_offset_minutes} * 60'000'000;
+  const std::int64_t day = local_us / k_us_per_day - (local_us % k_us_per_day < 0 ? 1 : 0);
+  const std::string to_code{currency_code(to)};
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    auto known = tx.exec_params("SELECT 1 FROM issuer.bank WHERE bank_id = $1", bank_id);
+    if (known.empty()) {
+      return error{status_code::unknown_bank, "no bank " + bank_id + " on this central bank"};
+    }
+    auto prior = tx.exec_params(
+        "SELECT bank_id, to_currency, amount_minor, released FROM issuer.clearance WHERE "
+        "clearance_id = $1 FOR UPDATE",
+        clearance_id);
+    if (!prior.empty()) {
+      const auto& row = prior[0];
+      if (row[0].as<std::string>() != bank_id || row[1].as<std::string>() != to_code ||
+          row[2].as<std::int64_t>() != amount.minor()) {
+        return error{status_code::bad_request,
+                     "clearance id " + clearance_id + " was used for another payment"};
+      }
+      if (!row[3].as<bool>()) {
+        return ok_status();  // cleared before: a retry
+      }
+    }
+    const auto sum_where = [&](const std::string& where, const std::string& arg) {
+      return tx
+          .exec_params1(
+              "SELECT coalesce(sum(amount_minor), 0)::bigint FROM issuer.clearance "
+              "WHERE NOT released AND day = $1 AND " +
+                  where + " = $2",
+              day, arg)[0]
+          .as<std::int64_t>();
+    };
+    const auto fmt = [&](std::int64_t v) { return money{v, m_config.cur}.format(); };
+    if (auto cap = c.corridor_cap_minor.find(to); cap != c.corridor_cap_minor.end()) {
+      const auto used = sum_where("to_currency", to_code);
+      if (amount.minor() > cap->second - used) {
+        return error{status_code::corridor_cap_exceeded,
+                     "corridor " + corridor + ": " + fmt(used) + " cleared today, cap " +
+                         fmt(cap->second) + ", asked " + amount.format()};
+      }
+    }
+    if (auto cap = c.bank_cap_minor.find(bank_id); cap != c.bank_cap_minor.end()) {
+      const auto used = sum_where("bank_id", bank_id);
+      if (amount.minor() > cap->second - used) {
+        return error{status_code::bank_cap_exceeded, "bank " + bank_id + ": " + fmt(used) +
+                                                         " cleared today, cap " + fmt(cap->second) +
+                                                         ", asked " + amount.format()};
+      }
+    }
+    tx.exec_params(
+        "INSERT INTO issuer.clearance (clearance_id, bank_id, to_currency, amount_minor, day) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (clearance_id) DO UPDATE SET released = false, "
+        "day = EXCLUDED.day",
+        clearance_id, bank_id, to_code, amount.minor(), day);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+auto issuer::release_cross_border(const std::string& clearance_id) -> status {
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    auto r = tx.exec_params("UPDATE issuer.clearance SET released = true WHERE clearance_id = $1",
+                            clearance_id);
+    if (r.affected_rows() == 0) {
+      return error{status_code::not_found, "no clearance " + clearance_id};
+    }
+    tx.commit();
+    return ok_status();
+  });
+}
+
 auto issuer::minted_total() -> result<std::int64_t> {
   return pg::guarded([&]() -> result<std::int64_t> {
     pqxx::read_transaction tx(*m_conn);
@@ -503,9 +602,32 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     }
     return answer;
   }
+  if (request.payload_case() == wire::Envelope::kClearCrossBorder) {
+    const auto& c = request.clear_cross_border();
+    wire::Envelope answer;
+    auto* out = answer.mutable_clearance();
+    status done = ok_status();
+    if (c.release()) {
+      done = m_issuer->release_cross_border(c.clearance_id());
+    } else {
+      auto cur = currency_from_wire(c.currency());
+      auto to = currency_from_wire(c.to_currency());
+      done = !cur ? status{cur.err()}
+             : !to
+                 ? status{to.err()}
+                 : m_issuer->clear_cross_border(c.clearance_id(), c.bank_id(),
+                                                money{c.amount_minor(), *cur}, *to, unix_now_us());
+    }
+    out->set_status(static_cast<std::uint32_t>(done.code()));
+    if (!done) {
+      out->set_detail(done.err().message);
+    }
+    return answer;
+  }
   if (request.payload_case() != wire::Envelope::kMint) {
-    return error_envelope(
-        0, error{status_code::malformed, "the issuer answers Mint, Redeem and GetReserve"});
+    return error_envelope(0, error{status_code::malformed,
+                                   "the issuer answers Mint, Redeem, GetReserve and "
+                                   "ClearCrossBorder"});
   }
   const auto& m = request.mint();
   wire::Envelope answer;
@@ -598,6 +720,34 @@ auto client::reserve(const std::string& bank_id) -> result<reserve_balance> {
   }
   const auto& b = answer->reserve_balance();
   return reserve_balance{b.reserve_minor(), b.backing_minor(), b.issued_minor()};
+}
+
+auto client::clear_cross_border(const std::string& clearance_id, const std::string& bank_id,
+                                money amount, currency to) -> status {
+  wire::Envelope req;
+  auto* c = req.mutable_clear_cross_border();
+  c->set_clearance_id(clearance_id);
+  c->set_bank_id(bank_id);
+  c->set_amount_minor(amount.minor());
+  c->set_currency(static_cast<std::uint32_t>(amount.cur()));
+  c->set_to_currency(static_cast<std::uint32_t>(to));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kClearance);
+  if (!answer) {
+    return answer.err();
+  }
+  return ok_status();
+}
+
+auto client::release_cross_border(const std::string& clearance_id) -> status {
+  wire::Envelope req;
+  auto* c = req.mutable_clear_cross_border();
+  c->set_clearance_id(clearance_id);
+  c->set_release(true);
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kClearance);
+  if (!answer) {
+    return answer.err();
+  }
+  return ok_status();
 }
 
 // ---- audit ----

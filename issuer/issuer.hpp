@@ -1,7 +1,9 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +43,15 @@ inline constexpr std::int64_t k_full_reserve_bp = 10'000;
 /// The reserve a mint of amount_minor sets aside at ratio_bp, rounded up. Overflow is an error.
 auto backing_for(std::int64_t amount_minor, std::int64_t ratio_bp) -> result<std::int64_t>;
 
+/// The central bank's controls on cross-border payments that pay its currency away (DESIGN.md
+/// section 7). Amounts are in the issuer's currency, per calendar day (UTC + offset).
+struct cross_border_controls {
+  std::set<currency> permitted;                         ///< destinations; empty: every one
+  std::map<currency, std::int64_t> corridor_cap_minor;  ///< per destination currency
+  std::map<std::string, std::int64_t> bank_cap_minor;   ///< per paying bank, all corridors
+  int utc_offset_minutes{0};
+};
+
 struct issuer_config {
   std::string db_url;
   currency cur{currency::cny};
@@ -49,6 +60,7 @@ struct issuer_config {
   std::int64_t reserve_ratio_bp{k_full_reserve_bp};
   std::string settle_endpoint{"tcp://127.0.0.1:7100"};  ///< a settlement::cluster spec
   std::string endpoint{"tcp://127.0.0.1:7200"};
+  cross_border_controls controls;
 };
 
 /// The central bank of one currency: knows its operator banks and mints to their vaults.
@@ -81,6 +93,17 @@ class issuer {
   /// not_domestic, amount_invalid, currency_mismatch, and settlement's refusals.
   auto mint(const std::string& bank_id, money amount, const std::string& request_id)
       -> result<mint_result>;
+
+  /// Clears a cross-border payment of amount (this currency) by bank_id into `to`, before the
+  /// dealer signs it: the corridor must be permitted and the day's cleared total stay within the
+  /// corridor's and the bank's caps (a total exactly at a cap is allowed). Once per clearance id:
+  /// a retry answers the first decision. Errors: unknown_bank, currency_mismatch, bad_request,
+  /// amount_invalid, not_permitted, corridor_cap_exceeded, bank_cap_exceeded.
+  auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
+                          currency to, std::int64_t now_us) -> status;
+  /// Gives a clearance's amount back to the day's caps (its payment was refused). Idempotent;
+  /// an unknown id is not_found.
+  auto release_cross_border(const std::string& clearance_id) -> status;
 
   /// Total minted (settled) in this currency, from the issuer's own records.
   auto minted_total() -> result<std::int64_t>;
@@ -132,6 +155,9 @@ class client {
   auto redeem(const std::string& bank_id, const signed_tx& tx, const std::string& request_id)
       -> result<redeem_result>;
   auto reserve(const std::string& bank_id) -> result<reserve_balance>;
+  auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
+                          currency to) -> status;
+  auto release_cross_border(const std::string& clearance_id) -> status;
 
  private:
   rpc_client m_rpc;

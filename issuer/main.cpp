@@ -16,6 +16,55 @@ auto fail(const error& err) -> int {
   return cli::fail("cbdc-issuer", err);
 }
 
+/// Splits "KEY=VALUE"; bad_request naming the option otherwise.
+auto split_spec(const std::string& spec, const std::string& option)
+    -> result<std::pair<std::string, std::string>> {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size()) {
+    return error{status_code::bad_request, option + " wants KEY=AMOUNT, got '" + spec + "'"};
+  }
+  return std::pair{spec.substr(0, eq), spec.substr(eq + 1)};
+}
+
+/// The cross-border controls from the command line, amounts in the issuer's currency.
+auto parse_controls(currency cur, const std::vector<std::string>& permits,
+                    const std::vector<std::string>& corridor_caps,
+                    const std::vector<std::string>& bank_caps)
+    -> result<issuer::cross_border_controls> {
+  issuer::cross_border_controls c;
+  for (const auto& p : permits) {
+    auto to = parse_currency(p);
+    if (!to) {
+      return to.err();
+    }
+    c.permitted.insert(*to);
+  }
+  for (const auto& spec : corridor_caps) {
+    auto kv = split_spec(spec, "--corridor-cap");
+    if (!kv) {
+      return kv.err();
+    }
+    auto to = parse_currency(kv->first);
+    auto cap = parse_amount(kv->second, cur);
+    if (!to || !cap) {
+      return to ? cap.err() : to.err();
+    }
+    c.corridor_cap_minor[*to] = cap->minor();
+  }
+  for (const auto& spec : bank_caps) {
+    auto kv = split_spec(spec, "--bank-cap");
+    if (!kv) {
+      return kv.err();
+    }
+    auto cap = parse_amount(kv->second, cur);
+    if (!cap) {
+      return cap.err();
+    }
+    c.bank_cap_minor[kv->first] = cap->minor();
+  }
+  return c;
+}
+
 constexpr const char* k_usage =
     "usage: cbdc-issuer COMMAND [options]\n"
     "  keygen    create the issuer key (--key FILE, --profile ed25519|sm2); prints the public key\n"
@@ -25,7 +74,9 @@ constexpr const char* k_usage =
     "  deposit   credit a bank's reserve account (--bank-id ID --amount \"...\" --request-id ID)\n"
     "  reserve   print a bank's reserve, backing and issued balances (--bank-id ID)\n"
     "  serve     run the issuer (--key FILE --currency CUR --bind EP --settle EP\n"
-    "            [--reserve-ratio-bp N], 10000 = 100% reserve)\n"
+    "            [--reserve-ratio-bp N], 10000 = 100% reserve; cross-border controls:\n"
+    "            [--permit CUR]... [--corridor-cap CUR=AMOUNT]... [--bank-cap BANK=AMOUNT]...,\n"
+    "            daily, amounts in this currency, e.g. --corridor-cap HKD=1000000.00)\n"
     "  mint      ask a running issuer to mint (--issuer EP --bank-id ID --amount \"1000.00 CNY\"\n"
     "            --request-id ID)\n"
     "  audit     check supply against settlement (--settle EP --currency CUR); exit 1 on failure\n";
@@ -46,6 +97,9 @@ auto main(int argc, char** argv) -> int {
   std::string issuer_ep = config.endpoint;
   bool foreign = false;
   std::string quota_text;
+  std::vector<std::string> permits;
+  std::vector<std::string> corridor_caps;
+  std::vector<std::string> bank_caps;
   po::options_description opts("options");
   opts.add_options()("db", po::value(&config.db_url)->default_value(""),
                      "PostgreSQL URL (else $CBDC_PG_URL)")(
@@ -64,7 +118,13 @@ auto main(int argc, char** argv) -> int {
       po::value(&config.reserve_ratio_bp)->default_value(config.reserve_ratio_bp),
       "reserve each mint sets aside, in basis points (10000 = 100%)")(
       "amount", po::value(&amount_text), "for mint: \"1000.00 CNY\"")(
-      "request-id", po::value(&request_id), "for mint: idempotency id");
+      "request-id", po::value(&request_id), "for mint: idempotency id")(
+      "permit", po::value(&permits)->composing(),
+      "for serve: a currency cross-border payments may go to (all when none is named)")(
+      "corridor-cap", po::value(&corridor_caps)->composing(),
+      "for serve: CUR=AMOUNT, the daily cap on payments into CUR")(
+      "bank-cap", po::value(&bank_caps)->composing(),
+      "for serve: BANK=AMOUNT, a bank's daily cap on cross-border payments");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-issuer", k_usage, command)) {
     return *exit_code;
   }
@@ -73,6 +133,11 @@ auto main(int argc, char** argv) -> int {
     return fail(cur.err());
   }
   config.cur = *cur;
+  auto controls = parse_controls(config.cur, permits, corridor_caps, bank_caps);
+  if (!controls) {
+    return fail(controls.err());
+  }
+  config.controls = std::move(*controls);
   if (config.reserve_ratio_bp < 0 || config.reserve_ratio_bp > issuer::k_full_reserve_bp) {
     return fail(error{status_code::bad_request, "--reserve-ratio-bp must be 0..10000"});
   }

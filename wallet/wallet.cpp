@@ -38,48 +38,11 @@ auto totals(const std::vector<settlement::token_info>& unspent)
   return out;
 }
 
-auto build_payment(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
-                   const public_key& payee, money amount, std::uint64_t nonce,
-                   const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
-  return build_transfer(payer, unspent, {tx_output{amount.cur(), amount.minor(), payee}}, nonce,
-                        memo, shard_count);
-}
-
-auto build_transfer(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
-                    const std::vector<tx_output>& payees, std::uint64_t nonce,
-                    const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
-  if (payees.empty() || payees.size() >= k_max_outputs) {
-    return error{status_code::too_large,
-                 "a transfer pays 1 to " + std::to_string(k_max_outputs - 1) + " payees"};
-  }
-  const currency cur = payees.front().cur;
-  std::int64_t total_out = 0;
-  for (const auto& p : payees) {
-    if (p.amount_minor <= 0) {
-      return error{status_code::amount_invalid,
-                   "a payment must be positive, not " + money{p.amount_minor, p.cur}.format()};
-    }
-    if (p.cur != cur) {
-      return error{status_code::currency_mismatch, "one currency per transfer"};
-    }
-    if (p.owner.prof != payer.pub().prof) {
-      return error{status_code::profile_mismatch,
-                   "payee key is " + std::string{profile_name(p.owner.prof)} + ", this wallet is " +
-                       std::string{profile_name(payer.pub().prof)}};
-    }
-    auto sum = checked_add(total_out, p.amount_minor);
-    if (!sum) {
-      return sum.err();
-    }
-    total_out = *sum;
-  }
-  const money amount{total_out, cur};
-  if (memo.size() > k_max_memo_bytes) {
-    return error{status_code::too_large, "memo longer than " + std::to_string(k_max_memo_bytes)};
-  }
+auto select_tokens(const std::vector<settlement::token_info>& unspent, const public_key& owner,
+                   money amount) -> result<std::vector<const settlement::token_info*>> {
   std::vector<const settlement::token_info*> mine;
   for (const auto& t : unspent) {
-    if (t.cur == amount.cur() && !t.spent && t.owner == payer.pub()) {
+    if (t.cur == amount.cur() && !t.spent && t.owner == owner) {
       mine.push_back(&t);
     }
   }
@@ -120,12 +83,62 @@ auto build_transfer(const key_pair& payer, const std::vector<settlement::token_i
     return error{status_code::too_large, "the payment would need " + std::to_string(chosen.size()) +
                                              " tokens, at most " + std::to_string(k_max_inputs)};
   }
+  return chosen;
+}
+
+auto build_payment(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
+                   const public_key& payee, money amount, std::uint64_t nonce,
+                   const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
+  return build_transfer(payer, unspent, {tx_output{amount.cur(), amount.minor(), payee}}, nonce,
+                        memo, shard_count);
+}
+
+auto build_transfer(const key_pair& payer, const std::vector<settlement::token_info>& unspent,
+                    const std::vector<tx_output>& payees, std::uint64_t nonce,
+                    const std::string& memo, std::uint32_t shard_count) -> result<signed_tx> {
+  if (payees.empty() || payees.size() >= k_max_outputs) {
+    return error{status_code::too_large,
+                 "a transfer pays 1 to " + std::to_string(k_max_outputs - 1) + " payees"};
+  }
+  const currency cur = payees.front().cur;
+  std::int64_t total_out = 0;
+  for (const auto& p : payees) {
+    if (p.amount_minor <= 0) {
+      return error{status_code::amount_invalid,
+                   "a payment must be positive, not " + money{p.amount_minor, p.cur}.format()};
+    }
+    if (p.cur != cur) {
+      return error{status_code::currency_mismatch, "one currency per transfer"};
+    }
+    if (p.owner.prof != payer.pub().prof) {
+      return error{status_code::profile_mismatch,
+                   "payee key is " + std::string{profile_name(p.owner.prof)} + ", this wallet is " +
+                       std::string{profile_name(payer.pub().prof)}};
+    }
+    auto sum = checked_add(total_out, p.amount_minor);
+    if (!sum) {
+      return sum.err();
+    }
+    total_out = *sum;
+  }
+  const money amount{total_out, cur};
+  if (memo.size() > k_max_memo_bytes) {
+    return error{status_code::too_large, "memo longer than " + std::to_string(k_max_memo_bytes)};
+  }
+  auto chosen = select_tokens(unspent, payer.pub(), amount);
+  if (!chosen) {
+    return chosen.err();
+  }
+  std::int64_t have = 0;
+  for (const auto* t : *chosen) {
+    have += t->amount_minor;
+  }
   transaction tx;
   tx.prof = payer.pub().prof;
   tx.kind = tx_kind::transfer;
   tx.nonce = nonce;
   tx.memo = memo;
-  for (const auto* t : chosen) {
+  for (const auto* t : *chosen) {
     tx.inputs.push_back(t->token_id);
   }
   tx.outputs = payees;

@@ -23,6 +23,12 @@ auto open(const std::filesystem::path& dir) -> result<key_pair>;
 auto totals(const std::vector<settlement::token_info>& unspent)
     -> result<std::map<currency, std::int64_t>>;
 
+/// The owner's unspent tokens of amount's currency that pay it: one exact token if there is
+/// one, else the largest first (fewest inputs). Errors: insufficient_funds, too_large (more than
+/// the codec's input limit).
+auto select_tokens(const std::vector<settlement::token_info>& unspent, const public_key& owner,
+                   money amount) -> result<std::vector<const settlement::token_info*>>;
+
 /// Builds and signs a transfer of `amount` from payer's tokens to payee: the largest tokens of
 /// the currency first, change back to the payer. With several shards, when the chosen tokens
 /// live on one shard the nonce is chosen (from `nonce` up) so that the outputs live there too and

@@ -1,0 +1,358 @@
+// The cross-border bridge in one process: settlement, two central banks (CNY and HKD) with their
+// controls, and FX dealers. A CNY payer pays an HKD payee in one payment-versus-payment
+// transaction; quotes expire; the central banks' caps hold at, under and over their boundary.
+#include <catch2/catch.hpp>
+
+#include "fx/dealer.hpp"
+#include "issuer/issuer.hpp"
+#include "settlement/service.hpp"
+#include "tests/support/pg_scratch.hpp"
+#include "wallet/wallet.hpp"
+
+using namespace cbdc;
+
+namespace {
+
+auto cny(std::int64_t yuan) -> money {
+  return money{yuan * 100, currency::cny};
+}
+auto hkd(std::int64_t dollars) -> money {
+  return money{dollars * 100, currency::hkd};
+}
+
+/// One central bank as a service, its banks registered and funded before it starts.
+struct central_bank {
+  central_bank(currency cur, std::uint64_t seed, const std::string& settle_ep,
+               issuer::cross_border_controls controls)
+      : key(key_pair::from_seed(profile::ed25519, indexed_seed(seed, 0xcb))) {
+    config.db_url = db.url();
+    config.cur = cur;
+    config.settle_endpoint = settle_ep;
+    config.endpoint = "tcp://127.0.0.1:0";
+    config.controls = std::move(controls);
+  }
+  /// Registers a bank; domestic banks get `reserve` on their reserve account.
+  void add_bank(const std::string& id, const public_key& vault, bool domestic, money reserve) {
+    auto iss = issuer::issuer::open(config, key);
+    REQUIRE(iss.ok());
+    REQUIRE((*iss)->add_bank(id, vault, domestic).ok());
+    if (reserve.minor() > 0) {
+      REQUIRE((*iss)->deposit(id, reserve, "reserve-" + id).ok());
+    }
+  }
+  void start() {
+    auto s = issuer::service::start(config, key);
+    REQUIRE(s.ok());
+    svc = std::move(*s);
+    cli = std::make_unique<issuer::client>(svc->endpoint());
+  }
+  test::pg_scratch db;
+  key_pair key;
+  issuer::issuer_config config;
+  std::unique_ptr<issuer::service> svc;
+  std::unique_ptr<issuer::client> cli;
+};
+
+struct bridge {
+  explicit bridge(issuer::cross_border_controls cny_controls = {})
+      : pboc_key(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xcb))),
+        hkma_key(key_pair::from_seed(profile::ed25519, indexed_seed(2, 0xcb))),
+        payer(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x77))),
+        merchant(key_pair::from_seed(profile::ed25519, indexed_seed(2, 0x77))),
+        dealer_key(key_pair::from_seed(profile::ed25519, indexed_seed(3, 0x77))),
+        dealer2_key(key_pair::from_seed(profile::ed25519, indexed_seed(4, 0x77))) {
+    settlement::service_config sc;
+    sc.db_url = settle_db.url();
+    sc.endpoint = "tcp://127.0.0.1:0";
+    sc.engine.issuers[currency::cny] = pboc_key.pub();
+    sc.engine.issuers[currency::hkd] = hkma_key.pub();
+    auto s = settlement::service::start(sc);
+    REQUIRE(s.ok());
+    settle_svc = std::move(*s);
+    settle = std::make_unique<settlement::client>(settle_svc->endpoint());
+
+    pboc = std::make_unique<central_bank>(currency::cny, 1, settle_svc->endpoint(),
+                                          std::move(cny_controls));
+    hkma = std::make_unique<central_bank>(currency::hkd, 2, settle_svc->endpoint(),
+                                          issuer::cross_border_controls{});
+    // The payer's bank is mainland; the dealers have a licensed entity on both sides.
+    pboc->add_bank("cn-bank", payer.pub(), true, cny(1'000'000));
+    pboc->add_bank("dealer", dealer_key.pub(), true, cny(1'000'000));
+    pboc->add_bank("dealer2", dealer2_key.pub(), true, cny(1'000'000));
+    pboc->add_bank("hk-bank", merchant.pub(), false, cny(0));
+    hkma->add_bank("hk-bank", merchant.pub(), true, hkd(1'000'000));
+    hkma->add_bank("dealer", dealer_key.pub(), true, hkd(1'000'000));
+    hkma->add_bank("dealer2", dealer2_key.pub(), true, hkd(1'000'000));
+    pboc->start();
+    hkma->start();
+    REQUIRE(pboc->cli->mint("cn-bank", cny(100'000), "m-payer").ok());
+    REQUIRE(hkma->cli->mint("dealer", hkd(200'000), "m-dealer-a").ok());
+    REQUIRE(hkma->cli->mint("dealer", hkd(100'000), "m-dealer-b").ok());
+    REQUIRE(hkma->cli->mint("dealer2", hkd(300'000), "m-dealer2").ok());
+
+    auto d = fx::dealer::open(dealer_config("dealer", dealer_db.url(), 25), dealer_key);
+    REQUIRE(d.ok());
+    desk = std::move(*d);
+  }
+
+  auto dealer_config(const std::string& id, const std::string& db, std::int64_t spread_bp)
+      -> fx::dealer_config {
+    fx::dealer_config c;
+    c.dealer_id = id;
+    c.db_url = db;
+    c.settle_spec = settle_svc->endpoint();
+    c.endpoint = "tcp://127.0.0.1:0";
+    c.spread_bp = spread_bp;
+    REQUIRE(c.add_rate("CNY/HKD=1.0870").ok());
+    c.central_banks[currency::cny] = pboc->svc->endpoint();
+    c.central_banks[currency::hkd] = hkma->svc->endpoint();
+    return c;
+  }
+
+  auto balance(const public_key& who, currency cur) -> std::int64_t {
+    auto unspent = settle->list_unspent(who);
+    REQUIRE(unspent.ok());
+    std::int64_t sum = 0;
+    for (const auto& t : *unspent) {
+      sum += t.cur == cur ? t.amount_minor : 0;
+    }
+    return sum;
+  }
+
+  /// The payer's PvP for quote q to the merchant.
+  auto pvp(const fx::quote& q) -> signed_tx {
+    auto unspent = settle->list_unspent(payer.pub());
+    REQUIRE(unspent.ok());
+    auto tx = fx::build_pvp(q, payer, *unspent, merchant.pub(), ++nonce);
+    REQUIRE(tx.ok());
+    return *tx;
+  }
+
+  test::pg_scratch settle_db;
+  test::pg_scratch dealer_db;
+  key_pair pboc_key;
+  key_pair hkma_key;
+  key_pair payer;
+  key_pair merchant;
+  key_pair dealer_key;
+  key_pair dealer2_key;
+  std::unique_ptr<settlement::service> settle_svc;
+  std::unique_ptr<settlement::client> settle;
+  std::unique_ptr<central_bank> pboc;
+  std::unique_ptr<central_bank> hkma;
+  std::unique_ptr<fx::dealer> desk;
+  std::uint64_t nonce{0};
+  std::int64_t now{1'700'000'000'000'000};
+};
+
+}  // namespace
+
+TEST_CASE("quotes are priced in integers around the mid rate", "[fx][unit]") {
+  auto r = fx::parse_rate("1.0870");
+  REQUIRE(r.ok());
+  CHECK(r->num == 10'870);
+  CHECK(r->den == 10'000);
+  CHECK(fx::parse_rate("0").code() == status_code::parse_error);
+  CHECK(fx::parse_rate("1.").code() == status_code::parse_error);
+  CHECK(fx::parse_rate("-1.2").code() == status_code::parse_error);
+  CHECK(fx::parse_rate("1.123456789").code() == status_code::parse_error);
+  // HKD 1,000.00 received: 100,000 / 1.087 = 91,996.32 -> 91,997 fen at mid; +25 bp -> 92,227.
+  auto p = fx::price_receive(*r, 25, 100'000);
+  REQUIRE(p.ok());
+  CHECK(p->mid_pay_minor == 91'997);
+  CHECK(p->pay_minor == 92'227);
+  // CNY 1,000.00 paid: 100,000 x 1.087 x (1 - 0.0025) = 108,428.25 -> 108,428 cents.
+  auto q = fx::price_pay(*r, 25, 100'000);
+  REQUIRE(q.ok());
+  CHECK(q->receive_minor == 108'428);
+  CHECK(q->mid_pay_minor == 99'750);
+  CHECK(fx::price_receive(*r, 25, 0).code() == status_code::amount_invalid);
+  CHECK(fx::price_receive(fx::rate{1, 2}, 25, std::numeric_limits<std::int64_t>::max()).code() ==
+        status_code::amount_invalid);  // the payment would pass int64
+  CHECK(fx::price_pay(fx::rate{1, 1'000}, 0, 999).code() == status_code::amount_invalid);
+}
+
+TEST_CASE("a CNY payer pays an HKD merchant in one PvP transaction", "[fx][integration]") {
+  bridge b;
+  const auto payer_cny = b.balance(b.payer.pub(), currency::cny);
+  auto q = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, 100'000, false, b.now);
+  REQUIRE(q.ok());
+  CHECK(q->receive == hkd(1'000));
+  CHECK(q->pay == money{92'227, currency::cny});
+  CHECK(q->spread_minor() == 230);
+  CHECK(fx::rate_text(*q) == "1 CNY = 1.084281 HKD");
+  const auto tx = b.pvp(*q);
+  auto r = b.desk->execute(q->quote_id, tx, b.now + 1);
+  REQUIRE(r.ok());
+  CHECK(r->status == status_code::ok);
+  // Both legs settled in the one transaction.
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 100'000);
+  CHECK(b.balance(b.payer.pub(), currency::cny) == payer_cny - 92'227);
+  CHECK(b.balance(b.dealer_key.pub(), currency::cny) == 92'227);
+  CHECK(b.balance(b.dealer_key.pub(), currency::hkd) == 30'000'000 - 100'000);
+  // Executing it again answers the first receipt; another transaction for it is refused.
+  auto again = b.desk->execute(q->quote_id, tx, b.now + 2);
+  REQUIRE(again.ok());
+  CHECK(again->status == status_code::already_settled);
+  CHECK(b.desk->execute(q->quote_id, b.pvp(*q), b.now + 3).code() == status_code::bad_request);
+  CHECK(b.desk->execute("dealer-nothing", tx, b.now).code() == status_code::quote_unknown);
+  for (const auto cur : {currency::cny, currency::hkd}) {
+    auto supply = b.settle->supply(cur);
+    REQUIRE(supply.ok());
+    CHECK(supply->issued_minor - supply->redeemed_minor == supply->unspent_minor);
+  }
+}
+
+TEST_CASE("an expired quote is refused and its tokens are free again", "[fx][integration]") {
+  bridge b;
+  auto q = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, 100'000, false, b.now);
+  REQUIRE(q.ok());
+  const auto tx = b.pvp(*q);
+  const auto late = q->expires_at_us + 1;
+  CHECK(b.desk->execute(q->quote_id, tx, late).code() == status_code::quote_expired);
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 0);
+  // A new quote may use the same dealer tokens; executing exactly at the expiry still counts.
+  auto fresh = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, 100'000, false, late);
+  REQUIRE(fresh.ok());
+  CHECK(fresh->dealer_inputs == q->dealer_inputs);
+  auto r = b.desk->execute(fresh->quote_id, b.pvp(*fresh), fresh->expires_at_us);
+  REQUIRE(r.ok());
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 100'000);
+}
+
+TEST_CASE("the dealer signs only the legs it quoted", "[fx][integration]") {
+  bridge b;
+  auto q = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, 50'000, false, b.now);
+  REQUIRE(q.ok());
+  // The payer pays the dealer one fen less than quoted.
+  auto cheap = *q;
+  cheap.pay = money{q->pay.minor() - 1, currency::cny};
+  CHECK(b.desk->execute(q->quote_id, b.pvp(cheap), b.now).code() == status_code::bad_request);
+  // The payer adds another token of the dealer's as an input.
+  auto unspent = b.settle->list_unspent(b.dealer_key.pub());
+  REQUIRE(unspent.ok());
+  auto greedy = *q;
+  for (const auto& t : *unspent) {
+    if (std::find(q->dealer_inputs.begin(), q->dealer_inputs.end(), t.token_id) ==
+        q->dealer_inputs.end()) {
+      greedy.dealer_inputs.push_back(t.token_id);
+      greedy.dealer_change_minor += t.amount_minor;
+      break;
+    }
+  }
+  REQUIRE(greedy.dealer_inputs.size() > q->dealer_inputs.size());
+  CHECK(b.desk->execute(q->quote_id, b.pvp(greedy), b.now).code() == status_code::bad_request);
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 0);
+  // The honest transaction still goes through.
+  REQUIRE(b.desk->execute(q->quote_id, b.pvp(*q), b.now).ok());
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 50'000);
+}
+
+TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integration]") {
+  issuer::cross_border_controls controls;
+  controls.permitted = {currency::hkd};
+  controls.corridor_cap_minor[currency::hkd] = cny(1'000).minor();
+  controls.bank_cap_minor["dealer"] = cny(300).minor();
+  bridge b(controls);
+  auto& pboc = *b.pboc->cli;
+  CHECK(pboc.clear_cross_border("c1", "cn-bank", cny(600), currency::hkd).ok());  // under
+  CHECK(pboc.clear_cross_border("c2", "cn-bank", cny(400), currency::hkd).ok());  // at
+  CHECK(pboc.clear_cross_border("c3", "cn-bank", money{1, currency::cny}, currency::hkd).code() ==
+        status_code::corridor_cap_exceeded);                                      // over by one fen
+  CHECK(pboc.clear_cross_border("c2", "cn-bank", cny(400), currency::hkd).ok());  // a retry
+  CHECK(pboc.clear_cross_border("c2", "cn-bank", cny(401), currency::hkd).code() ==
+        status_code::bad_request);  // the same id for another payment
+  CHECK(pboc.clear_cross_border("c4", "cn-bank", cny(10), currency::thb).code() ==
+        status_code::not_permitted);
+  CHECK(pboc.clear_cross_border("c5", "nobody", cny(10), currency::hkd).code() ==
+        status_code::unknown_bank);
+  CHECK(pboc.clear_cross_border("c6", "cn-bank", hkd(10), currency::cny).code() ==
+        status_code::currency_mismatch);
+  // Released, the amount is free again.
+  REQUIRE(pboc.release_cross_border("c2").ok());
+  CHECK(pboc.clear_cross_border("c7", "cn-bank", cny(400), currency::hkd).ok());
+  CHECK(pboc.release_cross_border("unknown").code() == status_code::not_found);
+  REQUIRE(pboc.release_cross_border("c1").ok());
+  REQUIRE(pboc.release_cross_border("c7").ok());
+  // A bank's own cap: 300.00 for "dealer".
+  CHECK(pboc.clear_cross_border("d1", "dealer", cny(300), currency::hkd).ok());
+  CHECK(pboc.clear_cross_border("d2", "dealer", money{1, currency::cny}, currency::hkd).code() ==
+        status_code::bank_cap_exceeded);
+
+  // Through the dealer: a payment over what is left of the corridor is refused and nothing moves.
+  const auto before = b.balance(b.payer.pub(), currency::cny);
+  auto q = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, hkd(900).minor(), false,
+                                 b.now);
+  REQUIRE(q.ok());  // CNY 829.xx, over the 700.00 left
+  CHECK(b.desk->execute(q->quote_id, b.pvp(*q), b.now).code() ==
+        status_code::corridor_cap_exceeded);
+  CHECK(b.balance(b.payer.pub(), currency::cny) == before);
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 0);
+  auto small = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, hkd(700).minor(),
+                                     false, b.now);
+  REQUIRE(small.ok());  // CNY 645.xx fits
+  REQUIRE(b.desk->execute(small->quote_id, b.pvp(*small), b.now).ok());
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == hkd(700).minor());
+}
+
+TEST_CASE("a bank cannot have a foreign central bank issue", "[fx][integration]") {
+  bridge b;
+  // hk-bank is registered at the PBoC as a foreign bank: it may hold CNY, not have it issued.
+  CHECK(b.pboc->cli->mint("hk-bank", cny(10), "foreign-1").code() == status_code::not_domestic);
+  CHECK(b.pboc->cli->mint("unknown", cny(10), "foreign-2").code() == status_code::unknown_bank);
+  // Nor issue another currency.
+  CHECK(b.pboc->cli->mint("cn-bank", hkd(10), "foreign-3").code() ==
+        status_code::currency_mismatch);
+  auto supply = b.settle->supply(currency::cny);
+  REQUIRE(supply.ok());
+  CHECK(supply->issued_minor == cny(100'000).minor());
+}
+
+TEST_CASE("the best of several dealers' quotes is taken; conservation after a mixed run",
+          "[fx][integration]") {
+  bridge b;
+  b.desk.reset();  // both dealers as services here
+  test::pg_scratch db2;
+  auto s1 = fx::service::start(b.dealer_config("dealer", b.dealer_db.url(), 30), b.dealer_key);
+  auto s2 = fx::service::start(b.dealer_config("dealer2", db2.url(), 10), b.dealer2_key);
+  REQUIRE(s1.ok());
+  REQUIRE(s2.ok());
+  fx::client d1((*s1)->endpoint());
+  fx::client d2((*s2)->endpoint());
+  auto best = fx::request_best_quote({&d1, &d2}, "cn-bank", currency::cny, currency::hkd,
+                                     hkd(2'000).minor(), false);
+  REQUIRE(best.ok());
+  CHECK(best->dealer_id == "dealer2");  // 10 bp beats 30 bp
+  auto executed = d2.execute(best->quote_id, b.pvp(*best));
+  REQUIRE(executed.ok());
+  CHECK(executed->status == status_code::ok);
+  // Fixed pay: the merchant pays CNY back for HKD... the other way round, from its HKD.
+  auto back = fx::request_best_quote({&d1, &d2}, "hk-bank", currency::hkd, currency::cny,
+                                     hkd(500).minor(), true);
+  REQUIRE(back.ok());
+  CHECK(back->pay == hkd(500));
+  auto unspent = b.settle->list_unspent(b.merchant.pub());
+  REQUIRE(unspent.ok());
+  auto tx = fx::build_pvp(*back, b.merchant, *unspent, b.payer.pub(), 99);
+  REQUIRE(tx.ok());
+  REQUIRE(d2.execute(back->quote_id, *tx).ok());
+  // A domestic payment too.
+  unspent = b.settle->list_unspent(b.payer.pub());
+  REQUIRE(unspent.ok());
+  auto domestic = wallet::build_payment(b.payer, *unspent, b.dealer_key.pub(), cny(5), 7, "");
+  REQUIRE(domestic.ok());
+  REQUIRE(b.settle->submit(*domestic)->status == status_code::ok);
+  // No dealer quotes a pair it has no rate for.
+  CHECK(fx::request_best_quote({&d1, &d2}, "cn-bank", currency::cny, currency::thb, 100, false)
+            .code() == status_code::no_quote);
+  for (const auto cur : {currency::cny, currency::hkd}) {
+    auto supply = b.settle->supply(cur);
+    REQUIRE(supply.ok());
+    CHECK(supply->issued_minor - supply->redeemed_minor == supply->unspent_minor);
+  }
+  auto pboc_audit = issuer::issuer::open(b.pboc->config, b.pboc->key);
+  REQUIRE(pboc_audit.ok());
+  auto report = issuer::audit(**pboc_audit, *b.settle, currency::cny);
+  REQUIRE(report.ok());
+  CHECK(report->passed());
+}
