@@ -56,8 +56,10 @@ auto dealer::open(dealer_config config, key_pair key) -> result<std::unique_ptr<
   if (!bank_id_ok(config.dealer_id)) {
     return error{status_code::bad_request, "a dealer id is a bank id: [a-z0-9_.-], 1 to 64"};
   }
-  if (config.spread_bp < 0 || config.spread_bp >= k_bp / 10 || config.quote_ttl_ms <= 0) {
-    return error{status_code::bad_request, "spread 0..999 bp and a positive quote lifetime"};
+  if (config.spread_bp < 0 || config.spread_bp >= k_bp / 10 || config.quote_ttl_ms <= 0 ||
+      config.settle_attempts <= 0) {
+    return error{status_code::bad_request,
+                 "spread 0..999 bp, a positive quote lifetime and settlement attempts"};
   }
   auto where = settlement::cluster::parse(config.settle_spec);
   if (!where) {
@@ -248,7 +250,8 @@ auto dealer::execute(const std::string& quote_id, const signed_tx& tx, std::int6
     return recorded.err();
   }
   m_open.erase(quote_id);
-  auto answer = settlement::submit_with_retry(m_settle, signed_by_both, "fx-" + quote_id);
+  auto answer = settlement::submit_with_retry(m_settle, signed_by_both, "fx-" + quote_id,
+                                              m_config.settle_attempts);
   return finish(q, std::move(answer));
 }
 
@@ -311,7 +314,8 @@ auto dealer::recover() -> status {
     return open.err();
   }
   for (const auto& [q, tx] : *open) {
-    auto answer = settlement::submit_with_retry(m_settle, tx, "fx-" + q.quote_id);
+    auto answer = settlement::submit_with_retry(m_settle, tx, "fx-" + q.quote_id,
+                                                m_config.settle_attempts);
     if (auto done = finish(q, std::move(answer)); !done) {
       return done.err();
     }

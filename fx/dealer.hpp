@@ -27,6 +27,8 @@ struct dealer_config {
   std::map<std::pair<currency, currency>, rate> rates;
   std::int64_t spread_bp{25};
   std::int64_t quote_ttl_ms{30'000};
+  /// Sends of a PvP to settlement while the answer is transient, before leaving it to recover().
+  int settle_attempts{5};
   /// The central bank (cbdc-issuer endpoint) of each currency the dealer buys: it clears every
   /// payment of its currency away across the border.
   std::map<currency, std::string> central_banks;
