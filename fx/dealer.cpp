@@ -255,6 +255,18 @@ auto dealer::execute(const std::string& quote_id, const signed_tx& tx, std::int6
   return finish(q, std::move(answer));
 }
 
+auto dealer::decline(const std::string& quote_id) -> status {
+  const auto open = m_open.find(quote_id);
+  if (open == m_open.end()) {
+    return error{status_code::quote_unknown, "no open quote " + quote_id};
+  }
+  for (const auto& in : open->second.dealer_inputs) {
+    m_reserved.erase(in);
+  }
+  m_open.erase(open);
+  return ok_status();
+}
+
 auto dealer::finish(const quote& q, result<settlement::receipt> answer)
     -> result<settlement::receipt> {
   for (const auto& in : q.dealer_inputs) {
@@ -314,8 +326,8 @@ auto dealer::recover() -> status {
     return open.err();
   }
   for (const auto& [q, tx] : *open) {
-    auto answer = settlement::submit_with_retry(m_settle, tx, "fx-" + q.quote_id,
-                                                m_config.settle_attempts);
+    auto answer =
+        settlement::submit_with_retry(m_settle, tx, "fx-" + q.quote_id, m_config.settle_attempts);
     if (auto done = finish(q, std::move(answer)); !done) {
       return done.err();
     }
@@ -382,8 +394,17 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     }
     return answer;
   }
-  return error_envelope(
-      0, error{status_code::malformed, "the dealer answers RequestQuote and ExecuteQuote"});
+  if (request.payload_case() == wire::Envelope::kDeclineQuote) {
+    auto done = m_dealer->decline(request.decline_quote().quote_id());
+    auto* out = answer.mutable_quote_declined();
+    out->set_status(static_cast<std::uint32_t>(done.code()));
+    if (!done) {
+      out->set_detail(done.err().message);
+    }
+    return answer;
+  }
+  return error_envelope(0, error{status_code::malformed,
+                                 "the dealer answers RequestQuote, ExecuteQuote and DeclineQuote"});
 }
 
 // ---- client ----
@@ -423,14 +444,40 @@ auto client::execute(const std::string& quote_id, const signed_tx& tx)
   return r;
 }
 
-auto request_best_quote(std::vector<client*> dealers, const std::string& payer_bank, currency pay,
-                        currency receive, std::int64_t amount_minor, bool fixed_pay)
-    -> result<quote> {
+auto client::decline(const std::string& quote_id) -> status {
+  wire::Envelope req;
+  req.mutable_decline_quote()->set_quote_id(quote_id);
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kQuoteDeclined);
+  if (!answer) {
+    return answer.err();
+  }
+  return ok_status();
+}
+
+auto request_best_quote(const std::vector<client*>& dealers, const std::string& payer_bank,
+                        currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
+    -> result<best_offer> {
   std::vector<result<quote>> answers;
   for (auto* d : dealers) {
     answers.push_back(d->request_quote(payer_bank, pay, receive, amount_minor, fixed_pay));
   }
-  return best_quote(answers, fixed_pay);
+  auto best = best_quote(answers, fixed_pay);
+  if (!best) {
+    return best.err();
+  }
+  client* from = nullptr;
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i]) {
+      continue;
+    }
+    if (answers[i]->quote_id == best->quote_id && from == nullptr) {
+      from = dealers[i];
+    } else {
+      (void)dealers[i]->decline(answers[i]->quote_id);  // best effort: it expires anyway
+    }
+  }
+  CBDC_ASSERT(from != nullptr);  // best_quote returns one of the answers
+  return best_offer{*best, from};
 }
 
 }  // namespace cbdc::fx

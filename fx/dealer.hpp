@@ -66,6 +66,10 @@ class dealer {
   auto execute(const std::string& quote_id, const signed_tx& tx, std::int64_t now_us)
       -> result<settlement::receipt>;
 
+  /// Forgets an open quote the payer will not execute and frees its tokens. Errors:
+  /// quote_unknown.
+  auto decline(const std::string& quote_id) -> status;
+
   /// Finishes executions a crash left between clearance and settlement's answer: sends their
   /// recorded transaction again (settlement answers already_settled or refuses), then records
   /// the outcome and releases the clearance of a refused one.
@@ -117,14 +121,22 @@ class client {
                      std::int64_t amount_minor, bool fixed_pay) -> result<quote>;
   /// Settlement's receipt (ok or already_settled); a refusal is an error.
   auto execute(const std::string& quote_id, const signed_tx& tx) -> result<settlement::receipt>;
+  auto decline(const std::string& quote_id) -> status;
 
  private:
   rpc_client m_rpc;
 };
 
-/// Asks every dealer and keeps the best quote for the payer (fx::best_quote).
-auto request_best_quote(std::vector<client*> dealers, const std::string& payer_bank, currency pay,
-                        currency receive, std::int64_t amount_minor, bool fixed_pay)
-    -> result<quote>;
+/// The best quote and the dealer that gave it (to execute it there).
+struct best_offer {
+  quote q;
+  client* dealer{nullptr};
+};
+
+/// Asks every dealer and keeps the best quote for the payer (fx::best_quote); the other quotes
+/// are declined, so that their dealers free the tokens they reserved.
+auto request_best_quote(const std::vector<client*>& dealers, const std::string& payer_bank,
+                        currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
+    -> result<best_offer>;
 
 }  // namespace cbdc::fx

@@ -4,9 +4,12 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "core/cli.hpp"
 #include "core/pg.hpp"
+#include "sim/bridge.hpp"
 #include "sim/generate.hpp"
 #include "sim/report.hpp"
 
@@ -23,7 +26,10 @@ constexpr const char* k_usage =
     "replay and run start cbdc-settle, cbdc-issuer and one cbdc-bank per scenario bank on fresh\n"
     "databases of the cluster at --db (else $CBDC_PG_URL); --speed max (default), realtime or\n"
     "a factor (60 = a simulated minute per second). Exit 0 when the audit passes and the run\n"
-    "lands within the scenario's published figures; 1 otherwise.\n";
+    "lands within the scenario's published figures; 1 otherwise.\n"
+    "A cross-border scenario (one with a [bridge] table, e.g. sim/scenarios/mbridge-2022.toml):\n"
+    "generate writes its plan as CSV (-o FILE.csv); run starts the bridge (settlement shards and\n"
+    "coordinator, a cbdc-issuer per central bank, a cbdc-fx per dealer) and settles the plan.\n";
 
 auto summarize(const sim::scenario& sc, const sim::trace& t) -> void {
   std::uint64_t topups = 0;
@@ -102,6 +108,63 @@ auto replay_and_report(const sim::scenario& sc, const sim::trace& t,
   return r->audit.passed() && f->published_ok ? 0 : 1;
 }
 
+auto read_text(const std::string& path) -> result<std::string> {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return error{status_code::io_error, "cannot read scenario " + path};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+/// generate and run for a cross-border (bridge) scenario.
+auto bridge_command(const std::string& command, const std::string& text, const std::string& path,
+                    const std::string& out_path, const std::string& csv_path, const std::string& db,
+                    const sim::world_config& world) -> int {
+  auto sc = sim::bridge::parse_scenario(text, path);
+  if (!sc) {
+    return cli::fail("cbdc-sim", sc.err());
+  }
+  std::printf("seed %llu\n", static_cast<unsigned long long>(sc->seed));
+  std::fflush(stdout);
+  auto p = sim::bridge::generate(*sc);
+  if (!p) {
+    return cli::fail("cbdc-sim", p.err());
+  }
+  std::printf("%s: %zu central banks, %zu banks, %zu transactions planned\n", sc->name.c_str(),
+              sc->central_banks.size(), sc->banks.size(), p->txs.size());
+  if (command == "generate") {
+    const auto csv = !csv_path.empty() ? csv_path : out_path;
+    if (csv.empty()) {
+      return cli::fail("cbdc-sim", error{status_code::bad_request,
+                                         "generate of a bridge scenario needs -o FILE.csv"});
+    }
+    if (auto w = sim::bridge::write_csv(*sc, *p, csv); !w) {
+      return cli::fail("cbdc-sim", w.err());
+    }
+    return 0;
+  }
+  if (out_path.empty()) {
+    return cli::fail("cbdc-sim", error{status_code::bad_request, "run needs -o DIR"});
+  }
+  auto url = pg::resolve_url(db);
+  if (!url) {
+    return cli::fail("cbdc-sim", url.err());
+  }
+  sim::bridge::run_config rc;
+  rc.bin_dir = bin_dir();
+  rc.work_dir = std::filesystem::path(out_path) / "services";
+  rc.pg_url = *url;
+  rc.db_prefix = world.db_prefix;
+  rc.base_port = world.base_port;
+  std::filesystem::create_directories(out_path);
+  if (auto w = sim::bridge::write_csv(*sc, *p, std::filesystem::path(out_path) / "plan.csv"); !w) {
+    return cli::fail("cbdc-sim", w.err());
+  }
+  return sim::bridge::run(*sc, *p, rc, out_path);
+}
+
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
@@ -126,6 +189,11 @@ auto main(int argc, char** argv) -> int {
       "first loopback port of the services");
   if (auto code = cli::parse(argc, argv, opts, "cbdc-sim", k_usage, command, "scenario")) {
     return *code;
+  }
+  if ((command == "generate" || command == "run") && !scenario_path.empty()) {
+    if (auto text = read_text(scenario_path); text && sim::bridge::is_bridge_scenario(*text)) {
+      return bridge_command(command, *text, scenario_path, out_path, csv_path, db, config.world);
+    }
   }
   if (command == "generate") {
     auto sc = sim::load_scenario(scenario_path);

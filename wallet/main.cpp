@@ -7,6 +7,7 @@
 
 #include "bank/service.hpp"
 #include "core/cli.hpp"
+#include "fx/dealer.hpp"
 #include "wallet/request.hpp"
 #include "wallet/wallet.hpp"
 
@@ -28,6 +29,70 @@ auto fail(const error& err, bool json) -> int {
   return 1;
 }
 
+/// A cross-border payment: the best quote for the payee's amount, shown, confirmed, then one PvP
+/// transaction signed here and executed by the quoting dealer.
+auto pay_cross_border(settlement::client& settle, const key_pair& key, const public_key& payee,
+                      money receive, currency from, const std::vector<std::string>& dealer_eps,
+                      const std::string& bank_id, bool yes, bool json, socket_options sock) -> int {
+  std::vector<std::unique_ptr<fx::client>> dealers;
+  std::vector<fx::client*> asked;
+  for (const auto& ep : dealer_eps) {
+    dealers.push_back(std::make_unique<fx::client>(ep, sock));
+    asked.push_back(dealers.back().get());
+  }
+  auto best = fx::request_best_quote(asked, bank_id, from, receive.cur(), receive.minor(), false);
+  if (!best) {
+    return fail(best.err(), json);
+  }
+  const fx::quote* q = &best->q;
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  const money spread{q->spread_minor(), from};
+  if (!json) {
+    std::printf(
+        "quote %s from %s: you pay %s, the payee receives %s\n  rate %s (spread %s), firm for "
+        "%lld s\n",
+        q->quote_id.c_str(), q->dealer_id.c_str(), q->pay.format().c_str(),
+        q->receive.format().c_str(), fx::rate_text(*q).c_str(), spread.format().c_str(),
+        static_cast<long long>((q->expires_at_us - now_us) / 1'000'000));
+  }
+  if (!yes) {
+    std::printf("pay? [y/N] ");
+    std::fflush(stdout);
+    std::string answer;
+    if (!std::getline(std::cin, answer) || (answer != "y" && answer != "yes")) {
+      return fail(error{status_code::bad_request, "not confirmed: nothing paid"}, json);
+    }
+  }
+  auto unspent = settle.list_unspent(key.pub());
+  if (!unspent) {
+    return fail(unspent.err(), json);
+  }
+  auto tx = fx::build_pvp(*q, key, *unspent, payee, wallet::random_nonce());
+  if (!tx) {
+    return fail(tx.err(), json);
+  }
+  auto receipt = best->dealer->execute(q->quote_id, *tx);
+  if (!receipt) {
+    return fail(receipt.err(), json);
+  }
+  if (json) {
+    const boost::json::object out{{"status", std::string{to_string(receipt->status)}},
+                                  {"tx_id", receipt->tx_id.hex()},
+                                  {"paid", q->pay.format()},
+                                  {"received", q->receive.format()},
+                                  {"rate", fx::rate_text(*q)},
+                                  {"spread", spread.format()},
+                                  {"quote_id", q->quote_id}};
+    std::printf("%s\n", boost::json::serialize(out).c_str());
+  } else {
+    std::printf("paid %s, payee received %s: tx %s settled (both legs)\n", q->pay.format().c_str(),
+                q->receive.format().c_str(), receipt->tx_id.hex().c_str());
+  }
+  return 0;
+}
+
 constexpr const char* k_usage =
     "usage: cbdc-wallet COMMAND [options]\n"
     "  init     create a wallet key in --dir (--profile ed25519|sm2)\n"
@@ -39,7 +104,10 @@ constexpr const char* k_usage =
     "  register open this wallet at its bank (--bank EP --class I|II|III|IV [--merchant]\n"
     "           [--parent WALLET_ID --sub-cap \"300.00 CNY\"])\n"
     "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json); with\n"
-    "           --bank EP the bank checks the wallet's class limits first\n"
+    "           --bank EP the bank checks the wallet's class limits first. Cross-border: the\n"
+    "           payee receives --amount \"100.00 HKD\", the wallet pays in --from CNY at the best\n"
+    "           quote of the --dealer EP... (cbdc-fx) for its bank --bank-id ID; the quote is\n"
+    "           shown and paid on confirmation (--yes: without asking)\n"
     "  request  print a signed payment request URI for --amount (--ref TEXT --expires-in S)\n"
     "  pay-request  pay exactly what --uri \"cbdc:pay?...\" asks (with --bank as for pay)\n";
 
@@ -64,6 +132,10 @@ auto main(int argc, char** argv) -> int {
   std::int64_t expires_in_s = 600;
   std::string request_id;
   bool to_deposit = false;
+  std::string from_text;
+  std::vector<std::string> dealer_eps;
+  std::string bank_id;
+  bool yes = false;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
@@ -83,6 +155,12 @@ auto main(int argc, char** argv) -> int {
                                                         "for pay-request: the cbdc: URI")(
       "request-id", po::value(&request_id)->default_value(""), "for exchange: idempotency id")(
       "to-deposit", po::bool_switch(&to_deposit), "for exchange: e-CNY back to the deposit")(
+      "from", po::value(&from_text)->default_value(""),
+      "for pay: the currency the wallet pays in, when the payee's differs")(
+      "dealer", po::value(&dealer_eps)->composing(), "for a cross-border pay: a cbdc-fx endpoint")(
+      "bank-id", po::value(&bank_id)->default_value(""),
+      "for a cross-border pay: the wallet's bank")(
+      "yes", po::bool_switch(&yes), "for a cross-border pay: pay the quote without asking")(
       "json", po::bool_switch(&json), "machine-readable output");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command)) {
     return *exit_code;
@@ -258,6 +336,21 @@ auto main(int argc, char** argv) -> int {
     auto amount = parse_money(amount_text);
     if (!amount) {
       return fail(amount.err(), json);
+    }
+    if (!from_text.empty()) {
+      auto from = parse_currency(from_text);
+      if (!from) {
+        return fail(from.err(), json);
+      }
+      if (*from != amount->cur()) {
+        if (dealer_eps.empty() || bank_id.empty()) {
+          return fail(error{status_code::bad_request,
+                            "a cross-border payment needs --dealer EP and --bank-id ID"},
+                      json);
+        }
+        return pay_cross_border(settle, *key, *payee, *amount, *from, dealer_eps, bank_id, yes,
+                                json, sock);
+      }
     }
     result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
     if (bank_ep.empty()) {

@@ -6,7 +6,6 @@
 using namespace cbdc;
 using namespace cbdc::test;
 
-
 TEST_CASE("three shards settle single-shard and cross-shard payments", "[e2e][shards]") {
   deployment d;
   const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 1));

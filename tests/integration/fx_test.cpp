@@ -322,20 +322,21 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   auto best = fx::request_best_quote({&d1, &d2}, "cn-bank", currency::cny, currency::hkd,
                                      hkd(2'000).minor(), false);
   REQUIRE(best.ok());
-  CHECK(best->dealer_id == "dealer2");  // 10 bp beats 30 bp
-  auto executed = d2.execute(best->quote_id, b.pvp(*best));
+  CHECK(best->q.dealer_id == "dealer2");  // 10 bp beats 30 bp
+  CHECK(best->dealer == &d2);
+  auto executed = d2.execute(best->q.quote_id, b.pvp(best->q));
   REQUIRE(executed.ok());
   CHECK(executed->status == status_code::ok);
   // Fixed pay: the merchant pays CNY back for HKD... the other way round, from its HKD.
   auto back = fx::request_best_quote({&d1, &d2}, "hk-bank", currency::hkd, currency::cny,
                                      hkd(500).minor(), true);
   REQUIRE(back.ok());
-  CHECK(back->pay == hkd(500));
+  CHECK(back->q.pay == hkd(500));
   auto unspent = b.settle->list_unspent(b.merchant.pub());
   REQUIRE(unspent.ok());
-  auto tx = fx::build_pvp(*back, b.merchant, *unspent, b.payer.pub(), 99);
+  auto tx = fx::build_pvp(back->q, b.merchant, *unspent, b.payer.pub(), 99);
   REQUIRE(tx.ok());
-  REQUIRE(d2.execute(back->quote_id, *tx).ok());
+  REQUIRE(back->dealer->execute(back->q.quote_id, *tx).ok());
   // A domestic payment too.
   unspent = b.settle->list_unspent(b.payer.pub());
   REQUIRE(unspent.ok());

@@ -65,9 +65,8 @@ struct deployment {
         std::vector<std::string>{std::string{k_build} + "/settlement/cbdc-settle", "serve", "--db",
                                  shard_db[i].url(), "--bind", shard_eps[i], "--shard",
                                  std::to_string(i), "--shards", std::to_string(k_shards),
-                                 "--coordinator", coord_ep, "--issuer",
-                                 "CNY=" + issuer.pub().hex(), "--issuer",
-                                 "HKD=" + hkd_issuer.pub().hex()},
+                                 "--coordinator", coord_ep, "--issuer", "CNY=" + issuer.pub().hex(),
+                                 "--issuer", "HKD=" + hkd_issuer.pub().hex()},
         (dir / ("shard" + std::to_string(i) + "-" + std::to_string(starts++) + ".log")).string());
   }
   void wait_shard(std::uint32_t i) { REQUIRE(shards[i]->wait_for_output("listening", 60'000)); }
@@ -162,6 +161,5 @@ struct deployment {
   std::unique_ptr<child> coordinator;
   std::unique_ptr<settlement::client> cli;
 };
-
 
 }  // namespace cbdc::test
