@@ -56,6 +56,7 @@ auto pay_cross_border(settlement::client& settle, const key_pair& key, const pub
         q->quote_id.c_str(), q->dealer_id.c_str(), q->pay.format().c_str(),
         q->receive.format().c_str(), fx::rate_text(*q).c_str(), spread.format().c_str(),
         static_cast<long long>((q->expires_at_us - now_us) / 1'000'000));
+    std::fflush(stdout);
   }
   if (!yes) {
     std::printf("pay? [y/N] ");

@@ -2,9 +2,11 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <unordered_map>
 
+#include "sim/bridge.hpp"
 #include "sim/generate.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario.hpp"
@@ -279,4 +281,89 @@ TEST_CASE("shipped scenarios read and generate", "[sim]") {
   CHECK(static_cast<double>(active) == Approx(static_cast<double>(p.wallets_active)).epsilon(tol));
   CHECK(static_cast<double>(payments) == Approx(static_cast<double>(p.payments)).epsilon(tol));
   CHECK(static_cast<double>(volume) == Approx(static_cast<double>(p.volume_minor)).epsilon(tol));
+}
+
+TEST_CASE("the mbridge-2022 scenario plans the pilot's transactions, the same each time",
+          "[sim][bridge]") {
+  std::ifstream in(std::string{k_source} + "/sim/scenarios/mbridge-2022.toml");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(sim::bridge::is_bridge_scenario(text));
+  auto sc = sim::bridge::parse_scenario(text, "mbridge-2022.toml");
+  REQUIRE(sc.ok());
+  CHECK(sc->central_banks.size() == 4);
+  CHECK(sc->banks.size() == 20);
+  auto a = sim::bridge::generate(*sc);
+  auto b = sim::bridge::generate(*sc);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE(a->txs.size() == 164);
+  // The model: value moves between banks and dealers but no currency is created or lost, and
+  // every bank's issuance covers its lowest point.
+  std::map<std::pair<std::uint32_t, currency>, std::int64_t> balance = a->issuance;
+  std::int64_t settled_usd = 0;
+  for (std::size_t i = 0; i < a->txs.size(); ++i) {
+    const auto& t = a->txs[i];
+    CHECK(t.expect.pay_minor == b->txs[i].expect.pay_minor);  // deterministic
+    CHECK(t.payer == b->txs[i].payer);
+    CHECK(t.expect.mid_pay_minor <= t.expect.pay_minor);
+    CHECK(sc->banks[t.dealer].dealer);
+    balance[{t.payer, t.pay}] -= t.expect.pay_minor;
+    balance[{t.dealer, t.pay}] += t.expect.pay_minor;
+    balance[{t.dealer, t.receive}] -= t.expect.receive_minor;
+    balance[{t.payee, t.receive}] += t.expect.receive_minor;
+    for (const auto& [slot, v] : balance) {
+      REQUIRE(v >= 0);
+    }
+    settled_usd += sim::bridge::usd_cents(*sc, t.pay, t.expect.pay_minor);
+  }
+  // Phases in order: Hong Kong - mainland first, Thailand last.
+  CHECK(a->txs.front().phase == 0);
+  CHECK(a->txs.back().phase == 2);
+  CHECK(settled_usd >= sc->published.settled_usd_cents);
+}
+
+TEST_CASE("a bridge scenario is read strictly", "[sim][bridge]") {
+  const std::string base = R"(name = "x"
+seed = 1
+start = 2024-01-01T00:00:00+00:00
+[bridge]
+shards = 1
+issue_usd = "100.00"
+[bridge.usd]
+CNY = "0.14"
+HKD = "0.128"
+[bridge.rates]
+"CNY/HKD" = "1.09"
+[[central_bank]]
+currency = "CNY"
+name = "a"
+[[central_bank]]
+currency = "HKD"
+name = "b"
+[[bank]]
+id = "d"
+home = "HKD"
+dealer = { spread_bp = 5, licensed = ["HKD", "CNY"] }
+[[phase]]
+name = "p"
+start_day = 0
+days = 1
+transactions = 1
+fx_share = 0
+median_usd = "10.00"
+spread = 0
+)";
+  CHECK(sim::bridge::parse_scenario(base + "corridors = [\"CNY/HKD\"]\n", "ok.toml").ok());
+  auto unknown =
+      sim::bridge::parse_scenario(base + "corridors = [\"CNY/HKD\"]\ncolour = 1\n", "bad.toml");
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.err().message.find("bad.toml:31") != std::string::npos);
+  CHECK(unknown.err().message.find("phase[0].colour") != std::string::npos);
+  auto no_rate = sim::bridge::parse_scenario(base + "corridors = [\"CNY/THB\"]\n", "bad.toml");
+  REQUIRE_FALSE(no_rate.ok());
+  CHECK(no_rate.err().message.find("corridors") != std::string::npos);
+  // A corridor whose payer has no bank at home is refused by the generator, not settled.
+  auto sc = sim::bridge::parse_scenario(base + "corridors = [\"CNY/HKD\"]\n", "ok.toml");
+  REQUIRE(sc.ok());
+  CHECK(sim::bridge::generate(*sc).code() == status_code::bad_request);
 }
