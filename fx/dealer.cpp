@@ -74,15 +74,8 @@ auto dealer::open(dealer_config config, key_pair key) -> result<std::unique_ptr<
   }
   std::unique_ptr<dealer> d(
       new dealer(std::move(config), std::move(key), std::move(*conn), *where));
-  // Quote ids stay unique across restarts: numbered on from the executions recorded.
-  auto count = pg::guarded([&]() -> result<std::uint64_t> {
-    pqxx::read_transaction tx(*d->m_conn);
-    return tx.exec1("SELECT count(*) FROM fx.execution")[0].as<std::uint64_t>();
-  });
-  if (!count) {
-    return count.err();
-  }
-  d->m_next_quote = *count + static_cast<std::uint64_t>(unix_now_us());
+  // Quote ids stay unique across restarts: each start numbers its quotes under its start time.
+  d->m_quote_prefix = d->m_config.dealer_id + "-" + std::to_string(unix_now_us() / 1'000'000) + "-";
   return d;
 }
 
@@ -149,7 +142,7 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
                                             chosen.err().message};
   }
   quote q;
-  q.quote_id = m_config.dealer_id + "-" + std::to_string(m_next_quote++);
+  q.quote_id = m_quote_prefix + std::to_string(++m_quotes_given);
   q.dealer_id = m_config.dealer_id;
   q.payer_bank = payer_bank;
   q.dealer = m_key.pub();

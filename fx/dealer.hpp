@@ -94,7 +94,8 @@ class dealer {
   std::set<hash256> m_reserved;         ///< the inputs of open quotes
   std::deque<std::string> m_expired;    ///< ids of the latest expired quotes, oldest first
   static constexpr std::size_t k_expired_remembered = 10'000;
-  std::uint64_t m_next_quote{0};
+  std::string m_quote_prefix;  ///< "<dealer>-<start time, unix s>-"
+  std::uint64_t m_quotes_given{0};
 };
 
 /// The dealer behind a ROUTER socket (RequestQuote -> FxQuote, ExecuteQuote -> Receipt).

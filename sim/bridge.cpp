@@ -62,7 +62,13 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
     auto b = top.table("bridge");
     sc.shards = static_cast<std::uint32_t>(b.integer("shards", 1, 8));
     sc.issue_usd_cents = read_usd_cents(b, "issue_usd");
-    sc.sweep_daily = b.has("sweep_daily") && b.node("sweep_daily").value<bool>().value_or(false);
+    if (b.has("sweep_daily")) {
+      const auto& n = b.node("sweep_daily");
+      if (!n.is_boolean()) {
+        b.fail(n.source(), "sweep_daily", "must be true or false");
+      }
+      sc.sweep_daily = *n.value<bool>();
+    }
     {
       auto usd = b.table("usd");
       for (const auto& [k, v] : *root["bridge"]["usd"].as_table()) {

@@ -219,3 +219,49 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   REQUIRE(report.ok());
   CHECK(report->passed());
 }
+
+TEST_CASE("a central bank joins the bridge later: SAR", "[fx][integration]") {
+  bridge b;
+  // Settlement restarts knowing SAMA's issuer key as well; what it settled is reloaded.
+  const auto sama_key = key_pair::from_seed(profile::ed25519, indexed_seed(5, 0xcb));
+  b.settle_svc.reset();
+  settlement::service_config sc;
+  sc.db_url = b.settle_db.url();
+  sc.endpoint = "tcp://127.0.0.1:0";
+  sc.engine.issuers[currency::cny] = b.pboc_key.pub();
+  sc.engine.issuers[currency::hkd] = b.hkma_key.pub();
+  sc.engine.issuers[currency::sar] = sama_key.pub();
+  auto restarted = settlement::service::start(sc);
+  REQUIRE(restarted.ok());
+  b.settle_svc = std::move(*restarted);
+  b.settle = std::make_unique<settlement::client>(b.settle_svc->endpoint());
+  b.pboc->svc.reset();  // the PBoC follows settlement to its new endpoint
+  b.pboc->config.settle_endpoint = b.settle_svc->endpoint();
+  b.pboc->start();
+  central_bank sama(currency::sar, 5, b.settle_svc->endpoint(), {});
+  sama.add_bank("dealer", b.dealer_key.pub(), true, money{50'000'000, currency::sar});
+  sama.add_bank("sa-bank", b.merchant.pub(), true, money{0, currency::sar});
+  sama.start();
+  REQUIRE(sama.cli->mint("dealer", money{10'000'000, currency::sar}, "m-dealer-sar").ok());
+  // SAMA issues SAR only to its domestic banks: the mainland bank is not one.
+  CHECK(sama.cli->mint("cn-bank", money{100, currency::sar}, "m-cn").code() ==
+        status_code::unknown_bank);
+
+  auto config = b.dealer_config("dealer", b.dealer_db.url(), 20);
+  REQUIRE(config.add_rate("CNY/SAR=0.5200").ok());
+  config.central_banks[currency::cny] = b.pboc->svc->endpoint();
+  config.central_banks[currency::sar] = sama.svc->endpoint();
+  b.desk.reset();
+  auto d = fx::dealer::open(config, b.dealer_key);
+  REQUIRE(d.ok());
+  auto q = (*d)->request_quote("cn-bank", currency::cny, currency::sar, 52'000, false, b.now);
+  REQUIRE(q.ok());
+  auto r = (*d)->execute(q->quote_id, b.pvp(*q), b.now);
+  REQUIRE(r.ok());
+  CHECK(b.balance(b.merchant.pub(), currency::sar) == 52'000);
+  for (const auto cur : {currency::cny, currency::hkd, currency::sar}) {
+    auto supply = b.settle->supply(cur);
+    REQUIRE(supply.ok());
+    CHECK(supply->issued_minor - supply->redeemed_minor == supply->unspent_minor);
+  }
+}
