@@ -8,6 +8,7 @@
 #include "bank/vault.hpp"
 #include "core/cli.hpp"
 #include "core/daemon.hpp"
+#include "core/metrics.hpp"
 #include "issuer/issuer.hpp"
 
 namespace po = boost::program_options;
@@ -50,7 +51,10 @@ auto main(int argc, char** argv) -> int {
   std::string bind = "tcp://127.0.0.1:7300";
   bank::bank_config config;
   po::options_description opts("options");
-  opts.add_options()("dir", po::value(&dir)->default_value(dir), "bank folder")(
+  std::string metrics_address = "127.0.0.1:0";
+  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
+                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
+      "dir", po::value(&dir)->default_value(dir), "bank folder")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
       "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
@@ -104,7 +108,12 @@ auto main(int argc, char** argv) -> int {
     if (!svc) {
       return fail(svc.err());
     }
-    std::printf("cbdc-bank: listening on %s\n", (*svc)->endpoint().c_str());
+    auto scrape = metrics::http_server::start(metrics_address);
+    if (!scrape) {
+      return fail(scrape.err());
+    }
+    std::printf("cbdc-bank: listening on %s, metrics on %s\n", (*svc)->endpoint().c_str(),
+                (*scrape)->url().c_str());
     std::fflush(stdout);
     wait_for_shutdown();
     return 0;

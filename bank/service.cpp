@@ -166,6 +166,21 @@ void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
 auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& reply)
     -> std::optional<wire::Envelope> {
   switch (request.payload_case()) {
+    case wire::Envelope::kGetWallet: {
+      wire::Envelope answer;
+      auto* info = answer.mutable_wallet_info();
+      auto owner = key_of(request.get_wallet().owner());
+      auto found = owner ? m_bank->find_wallet(*owner) : result<wallet_record>{owner.err()};
+      info->set_status(static_cast<std::uint32_t>(found.code()));
+      if (found) {
+        info->set_wallet_id(found->wallet_id);
+        info->set_wallet_class(static_cast<std::uint32_t>(found->cls));
+        info->set_merchant(found->kind == wallet_kind::merchant);
+      } else {
+        info->set_detail(found.err().message);
+      }
+      return answer;
+    }
     case wire::Envelope::kOpenWallet: {
       const auto& m = request.open_wallet();
       wire::Envelope answer;
@@ -381,6 +396,25 @@ auto client::open_wallet(const public_key& owner, wallet_class cls, bool merchan
     return answer.err();
   }
   return answer->wallet_info().wallet_id();
+}
+
+auto client::wallet_info(const public_key& owner) -> result<wallet_record> {
+  wire::Envelope req;
+  req.mutable_get_wallet()->set_owner(bytes_to_wire(owner.encode()));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kWalletInfo);
+  if (!answer) {
+    return answer.err();
+  }
+  const auto& w = answer->wallet_info();
+  if (w.wallet_class() < 1 || w.wallet_class() > 4) {
+    return error{status_code::malformed, "wallet class out of range"};
+  }
+  wallet_record out;
+  out.wallet_id = w.wallet_id();
+  out.owner = owner;
+  out.cls = static_cast<wallet_class>(w.wallet_class());
+  out.kind = w.merchant() ? wallet_kind::merchant : wallet_kind::personal;
+  return out;
 }
 
 auto client::receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt> {

@@ -61,6 +61,8 @@ class client {
   auto fund_many(const std::vector<tx_output>& payouts, const std::string& request_id)
       -> result<settlement::receipt>;
   auto balance(const public_key& owner) -> result<money>;
+  /// The hosted wallet's record. Errors: unknown_wallet.
+  auto wallet_info(const public_key& owner) -> result<wallet_record>;
   /// The bank's vault key (to pay it when exchanging e-CNY back to a deposit).
   auto vault_key() -> result<public_key>;
   auto exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)

@@ -19,6 +19,12 @@ class bounded_queue {
 
   /// Moves item in and returns true, or leaves it untouched and returns false when full or
   /// closed (so the caller can still answer it).
+  /// Items waiting now (for a metrics gauge).
+  [[nodiscard]] auto depth() -> std::size_t {
+    std::lock_guard lock(m_mutex);
+    return m_items.size();
+  }
+
   auto try_push(T& item) -> bool {
     {
       std::lock_guard lock(m_mutex);

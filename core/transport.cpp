@@ -1,5 +1,7 @@
 #include "core/transport.hpp"
 
+#include "core/metrics.hpp"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -113,6 +115,30 @@ void rpc_server::stop() {
   m_socket.reset();
 }
 
+namespace {
+
+/// The request's payload field name ("submit_tx"), the label of its metrics.
+auto payload_name(const wire::Envelope& request) -> std::string {
+  const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(request.payload_case());
+  return field != nullptr ? field->name() : std::string{"none"};
+}
+
+/// Every service's requests by type and answered status, and their latency.
+void record_request(const std::string& name, const wire::Envelope& answer,
+                    clock::time_point started) {
+  auto& m = metrics::registry::global();
+  m.describe("cbdc_requests_total", metrics::kind::counter,
+             "Requests answered, by request type and typed status");
+  m.describe("cbdc_request_seconds", metrics::kind::histogram,
+             "Time from a request's arrival to its answer, by request type");
+  const auto code = answer_status(answer).code;
+  m.inc("cbdc_requests_total", {{"request", name}, {"status", std::string{to_string(code)}}});
+  m.observe("cbdc_request_seconds", {{"request", name}},
+            std::chrono::duration<double>(clock::now() - started).count());
+}
+
+}  // namespace
+
 void rpc_server::run() {
   auto& sock = *static_cast<zmq::socket_t*>(m_socket.get());
   std::weak_ptr<outbox> weak_box = m_outbox;
@@ -166,10 +192,13 @@ void rpc_server::run() {
         continue;
       }
       const auto id = request.request_id();
-      m_handler(std::move(request), [reply_to, id](wire::Envelope answer) {
-        answer.set_request_id(id);
-        reply_to(std::move(answer));
-      });
+      const auto started = clock::now();
+      m_handler(std::move(request),
+                [reply_to, id, started, name = payload_name(request)](wire::Envelope answer) {
+                  answer.set_request_id(id);
+                  record_request(name, answer, started);
+                  reply_to(std::move(answer));
+                });
     }
   }
 }

@@ -451,6 +451,7 @@ auto request_best_quote(const std::vector<client*>& dealers, const std::string& 
                         currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
     -> result<best_offer> {
   std::vector<result<quote>> answers;
+  answers.reserve(dealers.size());
   for (auto* d : dealers) {
     answers.push_back(d->request_quote(payer_bank, pay, receive, amount_minor, fixed_pay));
   }

@@ -6,6 +6,7 @@
 #include "bank/vault.hpp"
 #include "core/cli.hpp"
 #include "core/daemon.hpp"
+#include "core/metrics.hpp"
 #include "fx/dealer.hpp"
 
 namespace po = boost::program_options;
@@ -36,7 +37,10 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> rates;
   std::vector<std::string> central_banks;
   po::options_description opts("options");
-  opts.add_options()("dir", po::value(&dir)->default_value(dir), "the bank's folder (vault key)")(
+  std::string metrics_address = "127.0.0.1:0";
+  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
+                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
+      "dir", po::value(&dir)->default_value(dir), "the bank's folder (vault key)")(
       "dealer-id", po::value(&config.dealer_id), "the dealing bank's id")(
       "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "endpoint to serve")(
@@ -82,8 +86,12 @@ auto main(int argc, char** argv) -> int {
   if (!svc) {
     return fail(svc.err());
   }
-  std::printf("cbdc-fx: dealer %s (%s) listening on %s\n", config.dealer_id.c_str(), pub.c_str(),
-              (*svc)->endpoint().c_str());
+  auto scrape = metrics::http_server::start(metrics_address);
+  if (!scrape) {
+    return fail(scrape.err());
+  }
+  std::printf("cbdc-fx: dealer %s (%s) listening on %s, metrics on %s\n", config.dealer_id.c_str(),
+              pub.c_str(), (*svc)->endpoint().c_str(), (*scrape)->url().c_str());
   std::fflush(stdout);
   wait_for_shutdown();
   return 0;

@@ -4,6 +4,7 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.hpp"
+#include "core/metrics.hpp"
 
 namespace cbdc::issuer {
 namespace {
@@ -62,6 +63,17 @@ void record_movement(pqxx::transaction_base& tx, const std::string& kind,
           account, value);
     }
   }
+}
+
+/// Issuance and redemption totals per currency for /metrics, in minor units.
+void count_movement(const std::string& name, money amount) {
+  auto& m = metrics::registry::global();
+  m.describe("cbdc_issued_minor_total", metrics::kind::counter,
+             "CBDC issued by this central bank since start, minor units, per currency");
+  m.describe("cbdc_redeemed_minor_total", metrics::kind::counter,
+             "CBDC redeemed at this central bank since start, minor units, per currency");
+  m.inc(name, {{"currency", std::string{currency_code(amount.cur())}}},
+        static_cast<double>(amount.minor()));
 }
 
 }  // namespace
@@ -288,6 +300,9 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
   mint_result out;
   out.tx_id = stx.id;
   out.already = recorded->second;
+  if (!out.already) {
+    count_movement("cbdc_issued_minor_total", amount);
+  }
   for (std::uint32_t i = 0; i < stx.tx.outputs.size(); ++i) {
     out.token_ids.push_back(token_id_of(stx.tx.prof, stx.id, i));
   }
@@ -488,6 +503,7 @@ auto issuer::redeem(const std::string& bank_id, signed_tx tx, const std::string&
   if (auto recorded = record_redemption(bank_id, tx, amount, request_id); !recorded) {
     return recorded.err();
   }
+  count_movement("cbdc_redeemed_minor_total", money{amount, m_config.cur});
   return redeem_result{tx.id, amount, false};
 }
 

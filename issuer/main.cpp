@@ -5,6 +5,7 @@
 
 #include "core/cli.hpp"
 #include "core/daemon.hpp"
+#include "core/metrics.hpp"
 #include "issuer/issuer.hpp"
 
 namespace po = boost::program_options;
@@ -101,8 +102,10 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> corridor_caps;
   std::vector<std::string> bank_caps;
   po::options_description opts("options");
-  opts.add_options()("db", po::value(&config.db_url)->default_value(""),
-                     "PostgreSQL URL (else $CBDC_PG_URL)")(
+  std::string metrics_address = "127.0.0.1:0";
+  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
+                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
+      "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
       "key", po::value(&key_file)->default_value(key_file), "issuer key file")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for keygen")(
       "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(
@@ -194,9 +197,14 @@ auto main(int argc, char** argv) -> int {
     if (!svc) {
       return fail(svc.err());
     }
-    std::printf("cbdc-issuer: %s issuer %s listening on %s\n",
+    auto scrape = metrics::http_server::start(metrics_address);
+    if (!scrape) {
+      return fail(scrape.err());
+    }
+    std::printf("cbdc-issuer: %s issuer %s listening on %s, metrics on %s\n",
                 std::string{currency_code(config.cur)}.c_str(),
-                key_pair::load(key_file)->pub().hex().c_str(), (*svc)->endpoint().c_str());
+                key_pair::load(key_file)->pub().hex().c_str(), (*svc)->endpoint().c_str(),
+                (*scrape)->url().c_str());
     std::fflush(stdout);
     wait_for_shutdown();
     return 0;

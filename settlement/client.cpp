@@ -117,6 +117,25 @@ auto client::get_tx(const hash256& id) -> result<receipt> {
   return error{status_code::not_found, "transaction " + id.hex()};
 }
 
+auto client::get_signed_tx(const hash256& id) -> result<signed_tx> {
+  for (auto& shard : m_shards) {
+    wire::Envelope req;
+    req.mutable_get_tx()->set_tx_id(id_to_wire(id));
+    auto env = expect_payload(shard->call(std::move(req)), wire::Envelope::kTxStatus);
+    if (!env) {
+      return env.err();
+    }
+    const auto code = static_cast<status_code>(env->tx_status().status());
+    if (code == status_code::ok) {
+      return from_wire(env->tx_status().tx());
+    }
+    if (code != status_code::not_found) {
+      return error{code, "transaction " + id.hex()};
+    }
+  }
+  return error{status_code::not_found, "transaction " + id.hex()};
+}
+
 auto client::get_token(const hash256& id) -> result<token_info> {
   wire::Envelope req;
   req.mutable_get_token()->set_token_id(id_to_wire(id));

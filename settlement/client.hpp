@@ -35,6 +35,8 @@ class client {
                     std::function<void(result<receipt>)> done);
   /// The receipt of a settled transaction; not_found when it never settled.
   auto get_tx(const hash256& id) -> result<receipt>;
+  /// The settled transaction itself (its memo, signers). Errors: not_found.
+  auto get_signed_tx(const hash256& id) -> result<signed_tx>;
   auto get_token(const hash256& id) -> result<token_info>;
   auto list_unspent(const public_key& owner, std::uint32_t limit = 0)
       -> result<std::vector<token_info>>;

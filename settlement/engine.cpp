@@ -1,5 +1,7 @@
 #include "settlement/engine.hpp"
 
+#include "core/metrics.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -238,6 +240,17 @@ auto engine::start(engine_config config, const store_factory& open_store, settle
         [raw = e.get(), conn = db_conn.get()] { raw->commit_loop(*conn); });
   }
   e->m_batcher = std::thread([raw = e.get()] { raw->batch_loop(); });
+  auto& m = metrics::registry::global();
+  m.describe("cbdc_settle_queue_depth", metrics::kind::gauge,
+             "Transactions waiting, by queue (incoming: to verify; verified: to batch)");
+  m.describe("cbdc_settle_unspent_tokens", metrics::kind::gauge, "Tokens in the unspent set");
+  auto* raw = e.get();
+  e->m_gauges.push_back(m.gauge_fn("cbdc_settle_queue_depth", {{"queue", "incoming"}},
+                                   [raw] { return static_cast<double>(raw->m_incoming.depth()); }));
+  e->m_gauges.push_back(m.gauge_fn("cbdc_settle_queue_depth", {{"queue", "verified"}},
+                                   [raw] { return static_cast<double>(raw->m_verified.depth()); }));
+  e->m_gauges.push_back(m.gauge_fn("cbdc_settle_unspent_tokens", {},
+                                   [raw] { return static_cast<double>(raw->m_unspent_count); }));
   return e;
 }
 
@@ -373,6 +386,27 @@ void engine::commit_two_phase(store& db, commit_job& job) {
   p.on_resolved(error{status_code::ok, ""});
 }
 
+namespace {
+
+/// A committed batch in the metrics: its size, its PostgreSQL commit time, its outcomes.
+void record_batch(std::size_t size, std::size_t settled, std::size_t repeats, double seconds) {
+  auto& m = metrics::registry::global();
+  m.describe("cbdc_settlements_total", metrics::kind::counter,
+             "Submitted transactions by outcome: ok, already_settled, or the refusal's status");
+  m.describe("cbdc_settle_batch_size", metrics::kind::histogram, "Transactions per committed batch",
+             metrics::size_buckets());
+  m.describe("cbdc_settle_commit_seconds", metrics::kind::histogram,
+             "PostgreSQL commit time of a batch");
+  m.observe("cbdc_settle_batch_size", {}, static_cast<double>(size));
+  m.observe("cbdc_settle_commit_seconds", {}, seconds);
+  m.inc("cbdc_settlements_total", {{"status", "ok"}}, static_cast<double>(settled));
+  if (repeats > 0) {
+    m.inc("cbdc_settlements_total", {{"status", "already_settled"}}, static_cast<double>(repeats));
+  }
+}
+
+}  // namespace
+
 void engine::commit(store& db, commit_job& job) {
   if (job.what != commit_job::kind::batch) {
     commit_two_phase(db, job);
@@ -382,7 +416,11 @@ void engine::commit(store& db, commit_job& job) {
     std::this_thread::sleep_for(std::chrono::milliseconds(m_config.slow_commit_ms));
   }
   const auto at = unix_now_us();
+  const auto commit_start = std::chrono::steady_clock::now();
   auto committed = db.commit_batch(job.seq, at, job.items);
+  record_batch(
+      job.items.size(), job.accepted.size(), job.repeats.size(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count());
   if (!committed) {
     // Memory already counts this batch (and later ones may build on it). Rather than unwind,
     // stop: the restart reloads the truth from PostgreSQL, and clients resend with the same ids.
@@ -414,6 +452,8 @@ void engine::commit(store& db, commit_job& job) {
 }
 
 void engine::refuse(pending& p, const error& err) {
+  metrics::registry::global().inc("cbdc_settlements_total",
+                                  {{"status", std::string{to_string(err.code)}}});
   switch (p.what) {
     case op::submit: {
       receipt r;

@@ -168,6 +168,7 @@ class engine {
   std::size_t m_outstanding{0};  // batches handed over and not yet committed
   std::mutex m_publish_mutex;
   std::atomic<bool> m_stopped{false};
+  std::vector<std::shared_ptr<void>> m_gauges;  ///< queue depths for /metrics; released first
 };
 
 }  // namespace cbdc::settlement

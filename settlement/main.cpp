@@ -5,6 +5,7 @@
 
 #include "core/cli.hpp"
 #include "core/daemon.hpp"
+#include "core/metrics.hpp"
 #include "settlement/coordinator.hpp"
 #include "settlement/service.hpp"
 
@@ -50,8 +51,10 @@ auto main(int argc, char** argv) -> int {
   std::string crash_after;
   unsigned coordinator_workers = 4;
   po::options_description opts("cbdc-settle (migrate | serve | coordinate) [options]");
-  opts.add_options()("db", po::value(&config.db_url)->default_value(""),
-                     "PostgreSQL URL (else $CBDC_PG_URL)")(
+  std::string metrics_address = "127.0.0.1:0";
+  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
+                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
+      "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
       "pub", po::value(&config.pub_endpoint)->default_value(""),
       "PUB endpoint for settled-transaction notifications (empty: none)")(
@@ -131,8 +134,12 @@ auto main(int argc, char** argv) -> int {
     if (!coord) {
       return fail(coord.err());
     }
-    std::printf("cbdc-settle: coordinator of %zu shards listening on %s\n",
-                cc.shard_endpoints.size(), (*coord)->endpoint().c_str());
+    auto scrape = metrics::http_server::start(metrics_address);
+    if (!scrape) {
+      return fail(scrape.err());
+    }
+    std::printf("cbdc-settle: coordinator of %zu shards listening on %s, metrics on %s\n",
+                cc.shard_endpoints.size(), (*coord)->endpoint().c_str(), (*scrape)->url().c_str());
     std::fflush(stdout);
     wait_for_shutdown();
     return 0;
@@ -144,8 +151,13 @@ auto main(int argc, char** argv) -> int {
   if (!svc) {
     return fail(svc.err());
   }
-  std::printf("cbdc-settle: shard %u listening on %s (%zu unspent tokens)\n", config.engine.shard,
-              (*svc)->endpoint().c_str(), (*svc)->engine_ref().unspent_count());
+  auto scrape = metrics::http_server::start(metrics_address);
+  if (!scrape) {
+    return fail(scrape.err());
+  }
+  std::printf("cbdc-settle: shard %u listening on %s (%zu unspent tokens), metrics on %s\n",
+              config.engine.shard, (*svc)->endpoint().c_str(), (*svc)->engine_ref().unspent_count(),
+              (*scrape)->url().c_str());
   std::fflush(stdout);
   const int sig = wait_for_shutdown();
   std::printf("cbdc-settle: signal %d, stopping\n", sig);
