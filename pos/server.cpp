@@ -1,0 +1,354 @@
+#include "pos/server.hpp"
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "bank/limits.hpp"
+#include "core/metrics.hpp"
+
+namespace cbdc::pos {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace json = boost::json;
+using tcp = boost::asio::ip::tcp;
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+auto status_json(const error& err) -> std::string {
+  return json::serialize(
+      json::object{{"status", std::string{to_string(err.code)}}, {"detail", err.message}});
+}
+
+/// The HTTP status a typed error answers with.
+auto http_status_of(status_code code) -> http::status {
+  switch (code) {
+    case status_code::not_found: return http::status::not_found;
+    case status_code::unavailable:
+    case status_code::timeout: return http::status::service_unavailable;
+    case status_code::internal: return http::status::internal_server_error;
+    default: return http::status::bad_request;
+  }
+}
+
+auto content_type(const std::filesystem::path& p) -> std::string {
+  const auto ext = p.extension().string();
+  if (ext == ".html") {
+    return "text/html; charset=utf-8";
+  }
+  if (ext == ".js") {
+    return "text/javascript; charset=utf-8";
+  }
+  if (ext == ".css") {
+    return "text/css; charset=utf-8";
+  }
+  if (ext == ".svg") {
+    return "image/svg+xml";
+  }
+  return "application/octet-stream";
+}
+
+/// The body of a JSON request as an object; bad_request otherwise.
+auto body_object(const request& req) -> result<json::object> {
+  boost::system::error_code ec;
+  auto v = json::parse(req.body(), ec);
+  if (ec || !v.is_object()) {
+    return error{status_code::bad_request, "the body must be a JSON object"};
+  }
+  return v.as_object();
+}
+
+auto text_field(const json::object& o, const char* key) -> std::string {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string{v->as_string()} : std::string{};
+}
+
+}  // namespace
+
+struct server::impl : std::enable_shared_from_this<impl> {
+  std::shared_ptr<shop> till;
+  std::filesystem::path web;
+  boost::asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+
+  void accept_loop() {
+    while (!stopping) {
+      boost::system::error_code ec;
+      tcp::socket sock(io);
+      acceptor.accept(sock, ec);
+      if (ec || stopping) {
+        continue;
+      }
+      std::thread([self = shared_from_this(), s = std::move(sock)]() mutable {
+        self->session(std::move(s));
+      }).detach();
+    }
+  }
+
+  void session(tcp::socket sock) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      boost::system::error_code ec;
+      request req;
+      http::read(sock, buffer, req, ec);
+      if (ec) {
+        return;
+      }
+      if (websocket::is_upgrade(req) && req.target() == "/ws") {
+        live_updates(std::move(sock), req);
+        return;
+      }
+      auto res = handle(req);
+      res.version(req.version());
+      res.keep_alive(req.keep_alive());
+      res.set(http::field::cache_control, "no-store");
+      res.prepare_payload();
+      http::write(sock, res, ec);
+      if (ec || !req.keep_alive()) {
+        sock.shutdown(tcp::socket::shutdown_both, ec);
+        return;
+      }
+    }
+  }
+
+  /// Pushes every change of a request to the browser until it goes away.
+  void live_updates(tcp::socket sock, const request& req) {
+    websocket::stream<tcp::socket> ws(std::move(sock));
+    boost::system::error_code ec;
+    ws.accept(req, ec);
+    if (ec) {
+      return;
+    }
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::deque<std::string> pending;
+    auto subscription = till->subscribe([&](const std::string& update) {
+      std::lock_guard lock(mutex);
+      pending.push_back("{\"type\":\"request\",\"request\":" + update + "}");
+      wake.notify_one();
+    });
+    ws.text(true);
+    while (!stopping) {
+      std::unique_lock lock(mutex);
+      wake.wait_for(lock, std::chrono::seconds{10}, [&] { return !pending.empty(); });
+      auto out = std::move(pending);
+      pending.clear();
+      lock.unlock();
+      if (out.empty()) {
+        ws.ping({}, ec);  // a gone browser shows up as a failed write
+      }
+      for (const auto& msg : out) {
+        ws.write(boost::asio::buffer(msg), ec);
+        if (ec) {
+          break;
+        }
+      }
+      if (ec) {
+        return;
+      }
+    }
+  }
+
+  auto file(const std::string& name) -> response {
+    response res;
+    const auto path = web / name;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      res.result(http::status::not_found);
+      res.set(http::field::content_type, "text/plain");
+      res.body() = "not found\n";
+      return res;
+    }
+    std::ostringstream body;
+    body << in.rdbuf();
+    res.result(http::status::ok);
+    res.set(http::field::content_type, content_type(path));
+    res.body() = body.str();
+    return res;
+  }
+
+  static auto json_response(const std::string& body, http::status st = http::status::ok)
+      -> response {
+    response res;
+    res.result(st);
+    res.set(http::field::content_type, "application/json");
+    res.body() = body;
+    return res;
+  }
+
+  static auto fail(const error& err) -> response {
+    return json_response(status_json(err), http_status_of(err.code));
+  }
+
+  auto payer_json(const shop::payer_view& v) -> json::object {
+    return {{"name", v.name},
+            {"key", v.key_hex},
+            {"class", v.wallet_class},
+            {"balance", money{v.balance_minor, currency::cny}.format_amount()}};
+  }
+
+  auto handle(const request& req) -> response {
+    const std::string target{req.target()};
+    const auto get = req.method() == http::verb::get;
+    const auto post = req.method() == http::verb::post;
+    if (get && (target == "/" || target == "/index.html")) {
+      return file("merchant.html");
+    }
+    if (get && (target == "/payer" || target.rfind("/payer?", 0) == 0)) {
+      return file("payer.html");
+    }
+    if (get && target.rfind("/static/", 0) == 0) {
+      const auto name = target.substr(8);
+      if (name.empty() ||
+          name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._-") != std::string::npos ||
+          name.front() == '.') {
+        return fail(error{status_code::not_found, "no such asset"});
+      }
+      return file(name);
+    }
+    if (get && target == "/metrics") {
+      response res;
+      res.result(http::status::ok);
+      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+      res.body() = metrics::registry::global().render();
+      return res;
+    }
+    if (post && target == "/api/requests") {
+      auto body = body_object(req);
+      if (!body) {
+        return fail(body.err());
+      }
+      auto r = till->create(text_field(*body, "amount"), text_field(*body, "reference"));
+      if (!r) {
+        return fail(r.err());
+      }
+      auto qr = qr_svg(r->uri);
+      if (!qr) {
+        return fail(qr.err());
+      }
+      auto out = json::parse(to_json(*r)).as_object();
+      out["qr_svg"] = *qr;
+      return json_response(json::serialize(out));
+    }
+    if (get && target.rfind("/api/requests/", 0) == 0) {
+      std::uint64_t id = 0;
+      try {
+        id = std::stoull(target.substr(14));
+      } catch (const std::exception&) {
+        return fail(error{status_code::bad_request, "a request id is a number"});
+      }
+      auto r = till->find(id);
+      return r ? json_response(to_json(*r)) : fail(r.err());
+    }
+    if (get && target == "/api/takings") {
+      const auto [paid, total] = till->takings();
+      json::array rows;
+      for (const auto& r : paid) {
+        rows.push_back(json::parse(to_json(r)));
+      }
+      return json_response(
+          json::serialize(json::object{{"payments", rows},
+                                       {"count", paid.size()},
+                                       {"total", money{total, currency::cny}.format_amount()},
+                                       {"currency", "CNY"},
+                                       {"merchant", till->merchant_key().hex()}}));
+    }
+    if (get && target == "/api/payers") {
+      json::array rows;
+      for (const auto& v : till->payers()) {
+        rows.push_back(payer_json(v));
+      }
+      return json_response(json::serialize(json::object{{"payers", rows}}));
+    }
+    if (post && (target == "/api/payer/inspect" || target == "/api/payer/pay")) {
+      auto body = body_object(req);
+      if (!body) {
+        return fail(body.err());
+      }
+      const auto uri = text_field(*body, "uri");
+      const auto payer = text_field(*body, "payer");
+      if (target == "/api/payer/inspect") {
+        auto seen = till->inspect(uri, payer);
+        if (!seen) {
+          return fail(seen.err());
+        }
+        const auto& [r, v] = *seen;
+        return json_response(
+            json::serialize(json::object{{"merchant", r.merchant.hex()},
+                                         {"amount", r.amount.format_amount()},
+                                         {"currency", std::string{currency_code(r.amount.cur())}},
+                                         {"reference", r.reference},
+                                         {"expires_at_s", r.expires_at_s},
+                                         {"payer", payer_json(v)}}));
+      }
+      auto paid = till->pay(uri, payer);
+      if (!paid) {
+        return fail(paid.err());
+      }
+      return json_response(json::serialize(json::object{
+          {"status", std::string{to_string(paid->status)}}, {"tx_id", paid->tx_id.hex()}}));
+    }
+    return fail(error{status_code::not_found, "no route " + target});
+  }
+};
+
+server::server(std::shared_ptr<impl> i) : m_impl(std::move(i)) {}
+
+auto server::start(std::shared_ptr<shop> till, const std::string& address,
+                   std::filesystem::path web_dir) -> result<std::unique_ptr<server>> {
+  if (!std::filesystem::exists(web_dir / "merchant.html")) {
+    return error{status_code::bad_request, "no merchant.html in " + web_dir.string()};
+  }
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) {
+    return error{status_code::bad_request, "an address is HOST:PORT, not " + address};
+  }
+  auto i = std::make_shared<impl>();
+  i->till = std::move(till);
+  i->web = std::move(web_dir);
+  try {
+    const auto host = boost::asio::ip::make_address(address.substr(0, colon));
+    const auto port = static_cast<unsigned short>(std::stoi(address.substr(colon + 1)));
+    i->acceptor.open(host.is_v4() ? tcp::v4() : tcp::v6());
+    i->acceptor.set_option(tcp::acceptor::reuse_address(true));
+    i->acceptor.bind(tcp::endpoint{host, port});
+    i->acceptor.listen();
+  } catch (const std::exception& e) {
+    return error{status_code::unavailable,
+                 "cannot serve on " + address + ": " + std::string{e.what()}};
+  }
+  i->thread = std::thread([raw = i.get()] { raw->accept_loop(); });
+  return std::unique_ptr<server>(new server(std::move(i)));
+}
+
+server::~server() {
+  m_impl->stopping = true;
+  boost::system::error_code ec;
+  tcp::socket poke(m_impl->io);
+  poke.connect(m_impl->acceptor.local_endpoint(ec), ec);
+  poke.close(ec);
+  if (m_impl->thread.joinable()) {
+    m_impl->thread.join();
+  }
+}
+
+auto server::url() const -> std::string {
+  boost::system::error_code ec;
+  const auto ep = m_impl->acceptor.local_endpoint(ec);
+  return "http://" + ep.address().to_string() + ":" + std::to_string(ep.port()) + "/";
+}
+
+}  // namespace cbdc::pos
