@@ -141,9 +141,10 @@ auto registry::render() -> std::string {
         out << name << l << ' ' << number(total) << '\n';
       }
     }
-    for (const auto& [l, h] : f.histograms) {
+    for (const auto& [series, h] : f.histograms) {
+      const std::string& l = series;  // (a lambda may not capture a structured binding)
       // The bucket label joins the series' own labels.
-      const auto with_le = [&](const std::string& le) {
+      const auto with_le = [&l](const std::string& le) {
         return l.empty() ? "{le=\"" + le + "\"}"
                          : l.substr(0, l.size() - 1) + ",le=\"" + le + "\"}";
       };

@@ -1,5 +1,7 @@
 #include "core/serial_server.hpp"
 
+#include "core/metrics.hpp"
+
 #include <algorithm>
 
 namespace cbdc {
@@ -29,6 +31,7 @@ serial_server::~serial_server() {
 }
 
 void serial_server::close() {
+  m_depth_gauge.reset();
   m_server.stop();
   {
     std::lock_guard lock(m_timer_mutex);
@@ -75,7 +78,15 @@ auto serial_server::start() -> status {
       lock.lock();
     }
   });
-  return m_server.start();
+  auto bound = m_server.start();
+  if (bound) {
+    auto& m = metrics::registry::global();
+    m.describe("cbdc_serial_queue_depth", metrics::kind::gauge,
+               "Requests and tasks waiting for a service's worker (bank, issuer, dealer)");
+    m_depth_gauge = m.gauge_fn("cbdc_serial_queue_depth", {{"endpoint", m_server.endpoint()}},
+                               [this] { return static_cast<double>(m_jobs.depth()); });
+  }
+  return bound;
 }
 
 auto serial_server::post(wire::Envelope request) -> bool {

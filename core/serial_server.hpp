@@ -69,6 +69,7 @@ class serial_server {
   std::thread m_timer;
   std::thread m_worker;
   rpc_server m_server;
+  std::shared_ptr<void> m_depth_gauge;  ///< /metrics: the queue's depth while serving
 };
 
 }  // namespace cbdc

@@ -110,6 +110,7 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kClearance:
       return make(env.clearance().status(), env.clearance().detail());
     case wire::Envelope::kFxQuote: return make(env.fx_quote().status(), env.fx_quote().detail());
+    case wire::Envelope::kTwoWay: return make(env.two_way().status(), env.two_way().detail());
     case wire::Envelope::kQuoteDeclined:
       return make(env.quote_declined().status(), env.quote_declined().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};

@@ -248,6 +248,24 @@ auto dealer::execute(const std::string& quote_id, const signed_tx& tx, std::int6
   return finish(q, std::move(answer));
 }
 
+auto dealer::price_two_way(money size, currency quote_cur, std::int64_t now_us) -> result<two_way> {
+  const auto sell = m_config.rates.find({size.cur(), quote_cur});  // base -> quote
+  const auto buy = m_config.rates.find({quote_cur, size.cur()});   // quote -> base
+  if (sell == m_config.rates.end() || buy == m_config.rates.end()) {
+    return error{status_code::no_quote, m_config.dealer_id + " does not deal " +
+                                            code_of(size.cur()) + "/" + code_of(quote_cur)};
+  }
+  // Bid: the customer sells `size` of base and receives quote currency.
+  auto bid = price_pay(sell->second, m_config.spread_bp, size.minor());
+  // Ask: the customer receives `size` of base and pays quote currency.
+  auto ask = price_receive(buy->second, m_config.spread_bp, size.minor());
+  if (!bid || !ask) {
+    return bid ? ask.err() : bid.err();
+  }
+  return two_way{m_config.dealer_id, size,           quote_cur,
+                 bid->receive_minor, ask->pay_minor, now_us + m_config.quote_ttl_ms * 1000};
+}
+
 auto dealer::decline(const std::string& quote_id) -> status {
   const auto open = m_open.find(quote_id);
   if (open == m_open.end()) {
@@ -387,6 +405,29 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     }
     return answer;
   }
+  if (request.payload_case() == wire::Envelope::kGetTwoWay) {
+    const auto& g = request.get_two_way();
+    auto base = currency_from_wire(g.base());
+    auto quote_cur = currency_from_wire(g.quote());
+    auto priced = !base        ? result<two_way>{base.err()}
+                  : !quote_cur ? result<two_way>{quote_cur.err()}
+                               : m_dealer->price_two_way(money{g.size_minor(), *base}, *quote_cur,
+                                                         unix_now_us());
+    auto* out = answer.mutable_two_way();
+    out->set_status(static_cast<std::uint32_t>(priced.code()));
+    if (!priced) {
+      out->set_detail(priced.err().message);
+      return answer;
+    }
+    out->set_dealer_id(priced->dealer_id);
+    out->set_base(g.base());
+    out->set_quote(g.quote());
+    out->set_size_minor(priced->size.minor());
+    out->set_bid_minor(priced->bid_minor);
+    out->set_ask_minor(priced->ask_minor);
+    out->set_expires_at_us(priced->expires_at_us);
+    return answer;
+  }
   if (request.payload_case() == wire::Envelope::kDeclineQuote) {
     auto done = m_dealer->decline(request.decline_quote().quote_id());
     auto* out = answer.mutable_quote_declined();
@@ -397,7 +438,8 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     return answer;
   }
   return error_envelope(0, error{status_code::malformed,
-                                 "the dealer answers RequestQuote, ExecuteQuote and DeclineQuote"});
+                                 "the dealer answers RequestQuote, ExecuteQuote, DeclineQuote and "
+                                 "GetTwoWay"});
 }
 
 // ---- client ----
@@ -435,6 +477,23 @@ auto client::execute(const std::string& quote_id, const signed_tx& tx)
     return error{r.status, r.detail};
   }
   return r;
+}
+
+auto client::price_two_way(money size, currency quote_cur) -> result<two_way> {
+  wire::Envelope req;
+  auto* g = req.mutable_get_two_way();
+  g->set_base(static_cast<std::uint32_t>(size.cur()));
+  g->set_quote(static_cast<std::uint32_t>(quote_cur));
+  g->set_size_minor(size.minor());
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kTwoWay);
+  if (!answer) {
+    return answer.err();
+  }
+  const auto& t = answer->two_way();
+  if (t.bid_minor() <= 0 || t.ask_minor() <= 0) {
+    return error{status_code::malformed, "a two-way price has positive amounts"};
+  }
+  return two_way{t.dealer_id(), size, quote_cur, t.bid_minor(), t.ask_minor(), t.expires_at_us()};
 }
 
 auto client::decline(const std::string& quote_id) -> status {

@@ -37,6 +37,17 @@ struct dealer_config {
   auto add_rate(const std::string& spec) -> status;
 };
 
+/// A dealer's two-way price for `size` of the base currency: what it pays in the quote
+/// currency for it (bid) and what it asks (ask). Indicative; firm prices are quotes.
+struct two_way {
+  std::string dealer_id;
+  money size{0, currency::cny};
+  currency quote_cur{currency::hkd};
+  std::int64_t bid_minor{0};
+  std::int64_t ask_minor{0};
+  std::int64_t expires_at_us{0};
+};
+
 /// What an executed quote came to.
 struct execution {
   settlement::receipt receipt;
@@ -58,6 +69,10 @@ class dealer {
                      std::int64_t amount_minor, bool fixed_pay, std::int64_t now_us)
       -> result<quote>;
 
+  /// The dealer's two-way price for size of its currency against quote_cur. Errors: no_quote
+  /// (pair not dealt), amount_invalid.
+  auto price_two_way(money size, currency quote_cur, std::int64_t now_us) -> result<two_way>;
+
   /// Executes a quote with the payer's signed PvP transaction. Once per quote: executing it
   /// again with the same transaction answers the first receipt (already_settled). Errors:
   /// quote_unknown, quote_expired, bad_request (the transaction differs from the quote or
@@ -69,6 +84,7 @@ class dealer {
   /// Forgets an open quote the payer will not execute and frees its tokens. Errors:
   /// quote_unknown.
   auto decline(const std::string& quote_id) -> status;
+  auto price_two_way(money size, currency quote_cur) -> result<two_way>;
 
   /// Finishes executions a crash left between clearance and settlement's answer: sends their
   /// recorded transaction again (settlement answers already_settled or refuses), then records
@@ -123,6 +139,7 @@ class client {
   /// Settlement's receipt (ok or already_settled); a refusal is an error.
   auto execute(const std::string& quote_id, const signed_tx& tx) -> result<settlement::receipt>;
   auto decline(const std::string& quote_id) -> status;
+  auto price_two_way(money size, currency quote_cur) -> result<two_way>;
 
  private:
   rpc_client m_rpc;

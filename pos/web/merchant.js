@@ -52,6 +52,8 @@ async function refreshTakings() {
 $("request-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   $("form-error").classList.add("hidden");
+  $("request").classList.add("hidden");  // the last request goes; the new one shows below
+  current = null;
   const res = await fetch("/api/requests", {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -28,8 +28,13 @@ try {
   const request = async (amount, reference) => {
     await merchant.fill("#amount", amount);
     await merchant.fill("#reference", reference);
+    const before = (await merchant.textContent("#uri")).trim();
     await merchant.click("#create");
-    await merchant.waitForSelector("#qr svg");
+    // The new request, not the last one still on screen.
+    await merchant.waitForFunction(
+      (last) => !document.getElementById("request").classList.contains("hidden") &&
+        document.getElementById("uri").textContent.trim() !== last, before);
+    await merchant.waitForSelector("#status.waiting");
     const uri = (await merchant.textContent("#uri")).trim();
     assert.match(uri, /^cbdc:pay\?v=1&merchant=[0-9a-f]+&amount=/);
     assert.match(await merchant.textContent("#status"), /Waiting for payment/);

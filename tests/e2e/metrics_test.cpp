@@ -110,6 +110,7 @@ TEST_CASE("every service answers /metrics", "[e2e][metrics]") {
   CHECK(has(i, "cbdc_issued_minor_total{currency=\"CNY\"} 100000"));
   const auto b = scrape(bank);
   CHECK(has(b, "cbdc_requests_total{request=\"open_wallet\",status=\"ok\"} 1"));
+  CHECK(has(b, "cbdc_serial_queue_depth{endpoint=\"" + ep(2) + "\"} 0"));
   const auto f = scrape(dealer);
   CHECK(has(f, "cbdc_requests_total{request=\"request_quote\",status=\"no_quote\"} 1"));
   // Anything but /metrics is not found.

@@ -265,3 +265,28 @@ TEST_CASE("a central bank joins the bridge later: SAR", "[fx][integration]") {
     CHECK(supply->issued_minor - supply->redeemed_minor == supply->unspent_minor);
   }
 }
+
+TEST_CASE("a dealer's two-way price brackets its firm quotes", "[fx][integration]") {
+  bridge b;
+  b.desk.reset();
+  auto svc = fx::service::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
+  REQUIRE(svc.ok());
+  fx::client d((*svc)->endpoint());
+  REQUIRE(b.pboc->cli->mint("dealer", cny(10'000), "m-dealer-cny").ok());  // CNY to sell
+  // 1,000.00 CNY against HKD at mid 1.0870 with 25 bp either side.
+  auto p = d.price_two_way(cny(1'000), currency::hkd);
+  REQUIRE(p.ok());
+  CHECK(p->bid_minor == 108'428);  // the dealer pays HKD 1,084.28 for CNY 1,000.00
+  CHECK(p->ask_minor == 108'972);  // and asks HKD 1,089.72 for it
+  CHECK(p->bid_minor < p->ask_minor);
+  // The firm quotes agree with it: selling CNY 1,000.00 gets the bid, buying it costs the ask.
+  auto sell = d.request_quote("cn-bank", currency::cny, currency::hkd, 100'000, true);
+  auto buy = d.request_quote("hk-bank", currency::hkd, currency::cny, 100'000, false);
+  REQUIRE(sell.ok());
+  REQUIRE(buy.ok());
+  CHECK(sell->receive.minor() == p->bid_minor);
+  CHECK(buy->pay.minor() == p->ask_minor);
+  CHECK(d.price_two_way(cny(1), currency::thb).code() == status_code::no_quote);
+  CHECK(d.price_two_way(money{0, currency::cny}, currency::hkd).code() ==
+        status_code::amount_invalid);
+}
