@@ -51,12 +51,9 @@ auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<ba
   if (!where) {
     return where.err();
   }
-  auto conn = pg::connect(config.db_url);
+  auto conn = pg::connect_migrated(config.db_url, "bank", migrations());
   if (!conn) {
     return conn.err();
-  }
-  if (auto applied = pg::migrate(**conn, "bank", migrations()); !applied) {
-    return applied.err();
   }
   std::unique_ptr<bank> b(new bank(std::move(config), std::move(vault), std::move(*conn), *where));
   // What the index cares about, in memory: notifications about nothing here skip the database.

@@ -1,5 +1,7 @@
 #include "core/metrics.hpp"
 
+#include "core/http.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -12,7 +14,7 @@ namespace cbdc::metrics {
 namespace {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using tcp = boost::asio::ip::tcp;
 
 auto number(double v) -> std::string {
@@ -184,25 +186,25 @@ struct http_server::impl {
   static void answer(tcp::socket& sock) {
     boost::system::error_code ec;
     beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    http::read(sock, buffer, req, ec);
+    bhttp::request<bhttp::string_body> req;
+    bhttp::read(sock, buffer, req, ec);
     if (ec) {
       return;
     }
-    http::response<http::string_body> res;
+    bhttp::response<bhttp::string_body> res;
     res.version(req.version());
     res.keep_alive(false);
-    if (req.method() == http::verb::get && req.target() == "/metrics") {
-      res.result(http::status::ok);
-      res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    if (req.method() == bhttp::verb::get && req.target() == "/metrics") {
+      res.result(bhttp::status::ok);
+      res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = registry::global().render();
     } else {
-      res.result(http::status::not_found);
-      res.set(http::field::content_type, "text/plain");
+      res.result(bhttp::status::not_found);
+      res.set(bhttp::field::content_type, "text/plain");
       res.body() = "not found: this server answers GET /metrics\n";
     }
     res.prepare_payload();
-    http::write(sock, res, ec);
+    bhttp::write(sock, res, ec);
     sock.shutdown(tcp::socket::shutdown_both, ec);
   }
 };
@@ -210,22 +212,12 @@ struct http_server::impl {
 http_server::http_server(std::unique_ptr<impl> i) : m_impl(std::move(i)) {}
 
 auto http_server::start(const std::string& address) -> result<std::unique_ptr<http_server>> {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return error{status_code::bad_request, "a metrics address is HOST:PORT, not " + address};
-  }
   auto i = std::make_unique<impl>();
-  try {
-    const auto host = boost::asio::ip::make_address(address.substr(0, colon));
-    const auto port = static_cast<unsigned short>(std::stoi(address.substr(colon + 1)));
-    i->acceptor.open(host.is_v4() ? tcp::v4() : tcp::v6());
-    i->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    i->acceptor.bind(tcp::endpoint{host, port});
-    i->acceptor.listen();
-  } catch (const std::exception& e) {
-    return error{status_code::unavailable,
-                 "cannot serve metrics on " + address + ": " + std::string{e.what()}};
+  auto acceptor = http::listen(i->io, address);
+  if (!acceptor) {
+    return acceptor.err();
   }
+  i->acceptor = std::move(*acceptor);
   auto* raw = i.get();
   i->thread = std::thread([raw] { raw->serve(); });
   return std::unique_ptr<http_server>(new http_server(std::move(i)));
@@ -233,20 +225,14 @@ auto http_server::start(const std::string& address) -> result<std::unique_ptr<ht
 
 http_server::~http_server() {
   m_impl->stopping = true;
-  // Wake the blocking accept with a connection of our own, then join.
-  boost::system::error_code ec;
-  tcp::socket poke(m_impl->io);
-  poke.connect(m_impl->acceptor.local_endpoint(ec), ec);
-  poke.close(ec);
+  http::wake(m_impl->io, m_impl->acceptor);
   if (m_impl->thread.joinable()) {
     m_impl->thread.join();
   }
 }
 
 auto http_server::url() const -> std::string {
-  boost::system::error_code ec;
-  const auto ep = m_impl->acceptor.local_endpoint(ec);
-  return "http://" + ep.address().to_string() + ":" + std::to_string(ep.port()) + "/metrics";
+  return http::base_url(m_impl->acceptor) + "/metrics";
 }
 
 auto http_get(const std::string& host, int port, const std::string& path) -> result<std::string> {
@@ -255,13 +241,13 @@ auto http_get(const std::string& host, int port, const std::string& path) -> res
     tcp::socket sock(io);
     sock.connect(
         tcp::endpoint{boost::asio::ip::make_address(host), static_cast<unsigned short>(port)});
-    http::request<http::empty_body> req{http::verb::get, path, 11};
-    req.set(http::field::host, host);
-    http::write(sock, req);
+    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, path, 11};
+    req.set(bhttp::field::host, host);
+    bhttp::write(sock, req);
     beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(sock, buffer, res);
-    if (res.result() != http::status::ok) {
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(sock, buffer, res);
+    if (res.result() != bhttp::status::ok) {
       return error{status_code::not_found,
                    "GET " + path + ": HTTP " + std::to_string(res.result_int())};
     }

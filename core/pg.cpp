@@ -129,4 +129,17 @@ auto fresh_database(const std::string& base_url, const std::string& name) -> res
   }
 }
 
+auto connect_migrated(const std::string& url, std::string_view schema,
+                      const std::vector<migration>& migrations)
+    -> result<std::unique_ptr<pqxx::connection>> {
+  auto conn = connect(url);
+  if (!conn) {
+    return conn.err();
+  }
+  if (auto applied = migrate(**conn, schema, migrations); !applied) {
+    return applied.err();
+  }
+  return conn;
+}
+
 }  // namespace cbdc::pg

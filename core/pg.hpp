@@ -31,6 +31,11 @@ auto connect(const std::string& url) -> result<std::unique_ptr<pqxx::connection>
 auto migrate(pqxx::connection& conn, std::string_view schema,
              const std::vector<migration>& migrations) -> result<int>;
 
+/// connect, then migrate the service's schema: a service's database, ready. Errors as theirs.
+auto connect_migrated(const std::string& url, std::string_view schema,
+                      const std::vector<migration>& migrations)
+    -> result<std::unique_ptr<pqxx::connection>>;
+
 /// Runs fn, turning libpqxx exceptions into typed errors: unavailable for a lost connection,
 /// internal for a commit in doubt (never resend: the caller stops and the restart reloads the
 /// truth), db_error for the rest. Domain code never sees a pqxx exception.

@@ -65,12 +65,9 @@ auto dealer::open(dealer_config config, key_pair key) -> result<std::unique_ptr<
   if (!where) {
     return where.err();
   }
-  auto conn = pg::connect(config.db_url);
+  auto conn = pg::connect_migrated(config.db_url, "fx", migrations());
   if (!conn) {
     return conn.err();
-  }
-  if (auto applied = pg::migrate(**conn, "fx", migrations()); !applied) {
-    return applied.err();
   }
   std::unique_ptr<dealer> d(
       new dealer(std::move(config), std::move(key), std::move(*conn), *where));

@@ -99,12 +99,9 @@ auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<
   if (!where) {
     return where.err();
   }
-  auto conn = pg::connect(config.db_url);
+  auto conn = pg::connect_migrated(config.db_url, "issuer", migrations());
   if (!conn) {
     return conn.err();
-  }
-  if (auto applied = pg::migrate(**conn, "issuer", migrations()); !applied) {
-    return applied.err();
   }
   return std::unique_ptr<issuer>(
       new issuer(std::move(config), std::move(key), std::move(*conn), *where));

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "bank/limits.hpp"
+#include "core/http.hpp"
 #include "core/metrics.hpp"
 
 namespace cbdc::pos {
@@ -312,43 +313,28 @@ auto server::start(std::shared_ptr<shop> till, const std::string& address,
   if (!std::filesystem::exists(web_dir / "merchant.html")) {
     return error{status_code::bad_request, "no merchant.html in " + web_dir.string()};
   }
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return error{status_code::bad_request, "an address is HOST:PORT, not " + address};
-  }
   auto i = std::make_shared<impl>();
   i->till = std::move(till);
   i->web = std::move(web_dir);
-  try {
-    const auto host = boost::asio::ip::make_address(address.substr(0, colon));
-    const auto port = static_cast<unsigned short>(std::stoi(address.substr(colon + 1)));
-    i->acceptor.open(host.is_v4() ? tcp::v4() : tcp::v6());
-    i->acceptor.set_option(tcp::acceptor::reuse_address(true));
-    i->acceptor.bind(tcp::endpoint{host, port});
-    i->acceptor.listen();
-  } catch (const std::exception& e) {
-    return error{status_code::unavailable,
-                 "cannot serve on " + address + ": " + std::string{e.what()}};
+  auto acceptor = cbdc::http::listen(i->io, address);
+  if (!acceptor) {
+    return acceptor.err();
   }
+  i->acceptor = std::move(*acceptor);
   i->thread = std::thread([raw = i.get()] { raw->accept_loop(); });
   return std::unique_ptr<server>(new server(std::move(i)));
 }
 
 server::~server() {
   m_impl->stopping = true;
-  boost::system::error_code ec;
-  tcp::socket poke(m_impl->io);
-  poke.connect(m_impl->acceptor.local_endpoint(ec), ec);
-  poke.close(ec);
+  cbdc::http::wake(m_impl->io, m_impl->acceptor);
   if (m_impl->thread.joinable()) {
     m_impl->thread.join();
   }
 }
 
 auto server::url() const -> std::string {
-  boost::system::error_code ec;
-  const auto ep = m_impl->acceptor.local_endpoint(ec);
-  return "http://" + ep.address().to_string() + ":" + std::to_string(ep.port()) + "/";
+  return cbdc::http::base_url(m_impl->acceptor) + "/";
 }
 
 }  // namespace cbdc::pos

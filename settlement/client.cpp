@@ -97,7 +97,7 @@ void client::submit_async(const signed_tx& tx, const std::string& client_request
   });
 }
 
-auto client::get_tx(const hash256& id) -> result<receipt> {
+auto client::find_tx(const hash256& id) -> result<wire::TxStatus> {
   // A transaction is recorded on every shard it touched: ask each until one knows it.
   for (auto& shard : m_shards) {
     wire::Envelope req;
@@ -108,7 +108,7 @@ auto client::get_tx(const hash256& id) -> result<receipt> {
     }
     const auto code = static_cast<status_code>(env->tx_status().status());
     if (code == status_code::ok) {
-      return receipt_from_wire(env->tx_status().receipt());
+      return env->tx_status();
     }
     if (code != status_code::not_found) {
       return error{code, "transaction " + id.hex()};
@@ -117,23 +117,20 @@ auto client::get_tx(const hash256& id) -> result<receipt> {
   return error{status_code::not_found, "transaction " + id.hex()};
 }
 
-auto client::get_signed_tx(const hash256& id) -> result<signed_tx> {
-  for (auto& shard : m_shards) {
-    wire::Envelope req;
-    req.mutable_get_tx()->set_tx_id(id_to_wire(id));
-    auto env = expect_payload(shard->call(std::move(req)), wire::Envelope::kTxStatus);
-    if (!env) {
-      return env.err();
-    }
-    const auto code = static_cast<status_code>(env->tx_status().status());
-    if (code == status_code::ok) {
-      return from_wire(env->tx_status().tx());
-    }
-    if (code != status_code::not_found) {
-      return error{code, "transaction " + id.hex()};
-    }
+auto client::get_tx(const hash256& id) -> result<receipt> {
+  auto found = find_tx(id);
+  if (!found) {
+    return found.err();
   }
-  return error{status_code::not_found, "transaction " + id.hex()};
+  return receipt_from_wire(found->receipt());
+}
+
+auto client::get_signed_tx(const hash256& id) -> result<signed_tx> {
+  auto found = find_tx(id);
+  if (!found) {
+    return found.err();
+  }
+  return from_wire(found->tx());
 }
 
 auto client::get_token(const hash256& id) -> result<token_info> {

@@ -47,6 +47,8 @@ class client {
 
  private:
   auto route(const signed_tx& tx) -> rpc_client*;
+  /// The TxStatus of a settled transaction from the first shard that knows it.
+  auto find_tx(const hash256& id) -> result<wire::TxStatus>;
   std::vector<std::unique_ptr<rpc_client>> m_shards;
   std::unique_ptr<rpc_client> m_coordinator;
 };

@@ -50,12 +50,9 @@ auto coordinator::start(coordinator_config config) -> result<std::unique_ptr<coo
   for (const auto& ep : c->m_config.shard_endpoints) {
     c->m_shards.push_back(std::make_unique<rpc_client>(ep, opts));
   }
-  auto conn = pg::connect(c->m_config.db_url);
+  auto conn = pg::connect_migrated(c->m_config.db_url, "coordinator", coordinator_migrations());
   if (!conn) {
     return conn.err();
-  }
-  if (auto applied = pg::migrate(**conn, "coordinator", coordinator_migrations()); !applied) {
-    return applied.err();
   }
   try {
     // What was being prepared when the last incarnation stopped is aborted (presumed abort).

@@ -12,6 +12,7 @@
 #include "core/process.hpp"
 #include "fx/dealer.hpp"
 #include "issuer/issuer.hpp"
+#include "sim/report.hpp"
 #include "sim/rng.hpp"
 #include "sim/toml_reader.hpp"
 
@@ -19,6 +20,13 @@ namespace cbdc::sim::bridge {
 namespace {
 
 __extension__ using i128 = __int128;
+
+// The bridge's business day, local time: transactions between 09:00 and 17:00, sweeps at 17:00.
+constexpr std::int64_t k_day_s = 86'400;
+constexpr std::int64_t k_hour_s = 3600;
+constexpr std::int64_t k_opens_s = 9 * k_hour_s;
+constexpr std::uint64_t k_business_s = 8U * k_hour_s;
+constexpr std::int64_t k_sweep_s = 17 * k_hour_s;
 
 auto code(currency cur) -> std::string {
   return std::string{currency_code(cur)};
@@ -242,17 +250,7 @@ auto is_bridge_scenario(const std::string& text) -> bool {
 }
 
 auto parse_scenario(const std::string& text, const std::string& origin) -> result<scenario> {
-  try {
-    auto root = toml::parse(text, origin);
-    auto sc = read(root, origin);
-    sc.source = text;
-    return sc;
-  } catch (const toml::parse_error& e) {
-    return error{status_code::parse_error,
-                 where(origin, e.source()) + ": " + std::string{e.description()}};
-  } catch (const refusal& r) {
-    return error{status_code::parse_error, r.message};
-  }
+  return parse_strictly<scenario>(text, origin, read);
 }
 
 auto generate(const scenario& sc) -> result<plan> {
@@ -267,7 +265,7 @@ auto generate(const scenario& sc) -> result<plan> {
       t.phase = ph;
       const auto day = spec.start_day +
                        static_cast<std::int64_t>(r.below(static_cast<std::uint64_t>(spec.days)));
-      t.at_s = day * 86'400 + 9 * 3600 + static_cast<std::int64_t>(r.below(8 * 3600));
+      t.at_s = day * k_day_s + k_opens_s + static_cast<std::int64_t>(r.below(k_business_s));
       const auto corridor = spec.corridors[r.below(spec.corridors.size())];
       t.pay = corridor.first;
       t.receive = corridor.second;
@@ -386,7 +384,7 @@ auto generate(const scenario& sc) -> result<plan> {
         }
         planned t;
         t.kind = tx_kind::sweep;
-        t.at_s = day * 86'400 + 17 * 3600;
+        t.at_s = day * k_day_s + k_sweep_s;
         t.phase = with_sweeps.empty() ? 0 : with_sweeps.back().phase;
         t.payer = b;
         t.payee = b;
@@ -403,9 +401,9 @@ auto generate(const scenario& sc) -> result<plan> {
     return ok_status();
   };
   for (auto& t : out.txs) {
-    const auto day = t.at_s / 86'400;
-    if (sc.sweep_daily && !with_sweeps.empty() && with_sweeps.back().at_s / 86'400 < day) {
-      if (auto s = sweep(with_sweeps.back().at_s / 86'400); !s) {
+    const auto day = t.at_s / k_day_s;
+    if (sc.sweep_daily && !with_sweeps.empty() && with_sweeps.back().at_s / k_day_s < day) {
+      if (auto s = sweep(with_sweeps.back().at_s / k_day_s); !s) {
         return s.err();
       }
     }
@@ -415,7 +413,7 @@ auto generate(const scenario& sc) -> result<plan> {
     with_sweeps.push_back(t);
   }
   if (sc.sweep_daily && !with_sweeps.empty()) {
-    if (auto s = sweep(with_sweeps.back().at_s / 86'400); !s) {
+    if (auto s = sweep(with_sweeps.back().at_s / k_day_s); !s) {
       return s.err();
     }
   }
@@ -490,14 +488,6 @@ struct outcome {
   bool cross_shard{false};
   hash256 tx_id;
 };
-
-auto fmt(double v, int decimals) -> std::string {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(decimals);
-  s << v;
-  return s.str();
-}
 
 auto usd_text(std::int64_t cents) -> std::string {
   return money{cents, currency::usd}.format();
@@ -990,9 +980,9 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
       const bool in = got >= want && dev <= sc.published.tolerance_pct;
       published_ok = published_ok && in;
       published_lines.push_back(what + ": run " + usd_text(got) + ", published over " +
-                                usd_text(want) + " (+" + fmt(dev, 2) + "%, " +
+                                usd_text(want) + " (+" + fixed_text(dev, 2) + "%, " +
                                 (in ? "within" : "OUTSIDE") + " 0 to +" +
-                                fmt(sc.published.tolerance_pct, 1) + "%)");
+                                fixed_text(sc.published.tolerance_pct, 1) + "%)");
     };
     const bool count_ok = counted == sc.published.transactions;
     published_ok = count_ok;
@@ -1016,8 +1006,9 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
           << sc.banks[t.payer].id << ',' << sc.banks[t.payee].id << ',' << code(t.pay) << ','
           << o.pay_minor << ',' << code(t.receive) << ',' << o.receive_minor << ',' << o.dealer_id
           << ',' << (o.pay_minor - o.mid_pay_minor) << ',' << to_string(o.status) << ','
-          << (o.cross_shard ? 1 : 0) << ',' << fmt(static_cast<double>(o.latency_us) / 1e3, 2)
-          << ',' << (o.status == status_code::ok ? o.tx_id.hex() : "") << '\n';
+          << (o.cross_shard ? 1 : 0) << ','
+          << fixed_text(static_cast<double>(o.latency_us) / 1e3, 2) << ','
+          << (o.status == status_code::ok ? o.tx_id.hex() : "") << '\n';
     }
   }
   boost::json::object corridors_json;
@@ -1033,9 +1024,10 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
       csv << name << ',' << f.count << ',' << f.failed << ','
           << money{f.volume_usd_cents, currency::usd}.format_amount() << ','
           << money{f.spread_usd_cents, currency::usd}.format_amount() << ',' << f.cross_shard << ','
-          << fmt(p50, 1) << ',' << fmt(max, 1) << '\n';
-      dat << '"' << name << "\" " << fmt(static_cast<double>(f.volume_usd_cents) / 1e8, 3) << ' '
-          << fmt(static_cast<double>(f.spread_usd_cents) / 100.0, 2) << ' ' << fmt(p50, 1) << '\n';
+          << fixed_text(p50, 1) << ',' << fixed_text(max, 1) << '\n';
+      dat << '"' << name << "\" " << fixed_text(static_cast<double>(f.volume_usd_cents) / 1e8, 3)
+          << ' ' << fixed_text(static_cast<double>(f.spread_usd_cents) / 100.0, 2) << ' '
+          << fixed_text(p50, 1) << '\n';
       corridors_json[name] = boost::json::object{
           {"transactions", f.count},
           {"failed", f.failed},
@@ -1049,7 +1041,7 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     std::ofstream lat(out_dir / "plots" / "latency.dat", std::ios::trunc);
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       if (outcomes[i].status == status_code::ok) {
-        lat << i << ' ' << fmt(static_cast<double>(outcomes[i].latency_us) / 1e3, 2) << '\n';
+        lat << i << ' ' << fixed_text(static_cast<double>(outcomes[i].latency_us) / 1e3, 2) << '\n';
       }
     }
   }
@@ -1119,8 +1111,8 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
           "</style></head><body>\n<h1>"
        << sc.name << "</h1>\n<p>seed " << sc.seed << ", " << sc.central_banks.size()
        << " central banks, " << sc.banks.size() << " banks, " << sc.shards
-       << " settlement shards; setup " << fmt(static_cast<double>(setup_us) / 1e6, 1)
-       << " s, replay " << fmt(static_cast<double>(replay_us) / 1e6, 1) << " s.</p>\n"
+       << " settlement shards; setup " << fixed_text(static_cast<double>(setup_us) / 1e6, 1)
+       << " s, replay " << fixed_text(static_cast<double>(replay_us) / 1e6, 1) << " s.</p>\n"
        << "<table><tr><th>payment and FX PvP transactions</th><td>" << counted
        << "</td></tr><tr><th>settled</th><td>" << usd_text(settled_usd)
        << "</td></tr><tr><th>issued onto the bridge</th><td>" << usd_text(issued_usd)
@@ -1149,8 +1141,8 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     html << "<tr><td>" << name << "</td><td>" << f.count << "</td><td>"
          << usd_text(f.volume_usd_cents) << "</td><td>" << usd_text(f.spread_usd_cents)
          << "</td><td>" << f.cross_shard << "</td><td>"
-         << fmt(percentile_ms(f.latencies_us, 0.5), 1) << " / "
-         << fmt(percentile_ms(f.latencies_us, 1.0), 1) << " ms</td><td>" << f.failed
+         << fixed_text(percentile_ms(f.latencies_us, 0.5), 1) << " / "
+         << fixed_text(percentile_ms(f.latencies_us, 1.0), 1) << " ms</td><td>" << f.failed
          << "</td></tr>";
   }
   html << "</table>\n<h2>By phase</h2><table><tr><th></th><th>transactions</th><th>volume</th>"

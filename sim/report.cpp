@@ -30,14 +30,6 @@ struct group {
   std::uint64_t failed{0};
 };
 
-auto fmt(double v, int decimals) -> std::string {
-  std::ostringstream s;
-  s.setf(std::ios::fixed);
-  s.precision(decimals);
-  s << v;
-  return s.str();
-}
-
 auto html_escape(const std::string& text) -> std::string {
   std::string out;
   for (const char c : text) {
@@ -63,12 +55,20 @@ auto deviation_line(const std::string& what, double got, double want, double tol
   const double dev = want != 0 ? 100.0 * (got - want) / want : 0;
   const bool in = std::abs(dev) <= tolerance;
   ok = ok && in;
-  return what + ": run " + fmt(got, 0) + ", published " + fmt(want, 0) + " (" +
-         (dev >= 0 ? "+" : "") + fmt(dev, 2) + "%, " + (in ? "within" : "OUTSIDE") + " " +
-         fmt(tolerance, 1) + "%)";
+  return what + ": run " + fixed_text(got, 0) + ", published " + fixed_text(want, 0) + " (" +
+         (dev >= 0 ? "+" : "") + fixed_text(dev, 2) + "%, " + (in ? "within" : "OUTSIDE") + " " +
+         fixed_text(tolerance, 1) + "%)";
 }
 
 }  // namespace
+
+auto fixed_text(double v, int decimals) -> std::string {
+  std::ostringstream s;
+  s.setf(std::ios::fixed);
+  s.precision(decimals);
+  s << v;
+  return s.str();
+}
 
 auto figures_of(const scenario& sc, const trace& t, const replay_result& r) -> run_figures {
   run_figures f;
@@ -240,8 +240,8 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
     std::ofstream dat(out_dir / "plots" / "seconds.dat", std::ios::trunc);
     for (auto& [sec, s] : by_second) {
       std::sort(s.latencies.begin(), s.latencies.end());
-      const auto p50 = fmt(percentile(s.latencies, 0.5), 2);
-      const auto p99 = fmt(percentile(s.latencies, 0.99), 2);
+      const auto p50 = fixed_text(percentile(s.latencies, 0.5), 2);
+      const auto p99 = fixed_text(percentile(s.latencies, 0.99), 2);
       ts << sec << ',' << s.settled << ',' << s.failed << ',' << p50 << ',' << p99 << '\n';
       dat << sec << ' ' << s.settled << ' ' << p50 << ' ' << p99 << '\n';
     }
@@ -256,7 +256,8 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
   const auto bar_data = [&](const std::string& name, const std::map<std::string, group>& m) {
     std::ofstream dat(out_dir / "plots" / (name + ".dat"), std::ios::trunc);
     for (const auto& [k, g] : m) {
-      dat << '"' << k << "\" " << fmt(static_cast<double>(g.volume_minor) / 100.0, 2) << '\n';
+      dat << '"' << k << "\" " << fixed_text(static_cast<double>(g.volume_minor) / 100.0, 2)
+          << '\n';
     }
   };
   bar_data("region", by_region);
@@ -306,16 +307,18 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
           "text-align:left}.pass{color:#070}.fail{color:#b00}svg{max-width:100%;height:auto}"
           "</style></head><body>\n";
   html << "<h1>" << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", " << t.events.size()
-       << " events, replayed in " << fmt(static_cast<double>(r.replay_us) / 1e6, 1) << " s after "
-       << fmt(static_cast<double>(r.setup_us) / 1e6, 1) << " s of setup.</p>\n";
+       << " events, replayed in " << fixed_text(static_cast<double>(r.replay_us) / 1e6, 1)
+       << " s after " << fixed_text(static_cast<double>(r.setup_us) / 1e6, 1)
+       << " s of setup.</p>\n";
   html << "<table><tr><th>wallets active</th><td>" << f.wallets_active
        << "</td></tr><tr><th>payments settled</th><td>" << f.payments
        << "</td></tr><tr><th>volume</th><td>" << money_text(f.volume_minor)
        << "</td></tr><tr><th>refused</th><td>" << f.failed
-       << "</td></tr><tr><th>throughput</th><td>" << fmt(f.payments_per_s, 0)
+       << "</td></tr><tr><th>throughput</th><td>" << fixed_text(f.payments_per_s, 0)
        << " payments/s</td></tr><tr><th>latency p50 / p95 / p99 / p99.9</th><td>"
-       << fmt(f.latency_ms[0], 1) << " / " << fmt(f.latency_ms[1], 1) << " / "
-       << fmt(f.latency_ms[2], 1) << " / " << fmt(f.latency_ms[3], 1) << " ms</td></tr></table>\n";
+       << fixed_text(f.latency_ms[0], 1) << " / " << fixed_text(f.latency_ms[1], 1) << " / "
+       << fixed_text(f.latency_ms[2], 1) << " / " << fixed_text(f.latency_ms[3], 1)
+       << " ms</td></tr></table>\n";
   if (!f.published_lines.empty()) {
     html << "<h2>Against the published figures</h2><p>" << html_escape(sc.published.source)
          << "</p><ul>";
@@ -335,9 +338,11 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
   html << "</ul>\n<h2>Faults injected</h2><ul><li>cbdc-settle killed: "
        << (r.faults.settlement_killed_at_us < 0
                ? std::string{"no"}
-               : "at " + fmt(static_cast<double>(r.faults.settlement_killed_at_us) / 1e6, 1) +
+               : "at " +
+                     fixed_text(static_cast<double>(r.faults.settlement_killed_at_us) / 1e6, 1) +
                      " s, back after " +
-                     fmt(static_cast<double>(r.faults.settlement_back_after_us) / 1e6, 1) + " s")
+                     fixed_text(static_cast<double>(r.faults.settlement_back_after_us) / 1e6, 1) +
+                     " s")
        << "</li><li>requests dropped: " << r.faults.dropped
        << "</li><li>requests duplicated: " << r.faults.duplicated
        << "</li><li>retries: " << r.faults.retries

@@ -24,6 +24,9 @@ struct run_figures {
   bool published_ok{true};
 };
 
+/// v with exactly `decimals` decimals, for reports (figures that are not money).
+auto fixed_text(double v, int decimals) -> std::string;
+
 auto figures_of(const scenario& sc, const trace& t, const replay_result& r) -> run_figures;
 
 /// Writes summary.json, timeseries.csv, hourly.csv and report.html (charts by gnuplot, inlined

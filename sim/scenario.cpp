@@ -121,17 +121,7 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
 }  // namespace
 
 auto parse_scenario(const std::string& text, const std::string& origin) -> result<scenario> {
-  try {
-    auto root = toml::parse(text, origin);
-    auto sc = read(root, origin);
-    sc.source = text;
-    return sc;
-  } catch (const toml::parse_error& e) {
-    return error{status_code::parse_error,
-                 where(origin, e.source()) + ": " + std::string{e.description()}};
-  } catch (const refusal& r) {
-    return error{status_code::parse_error, r.message};
-  }
+  return parse_strictly<scenario>(text, origin, read);
 }
 
 auto load_scenario(const std::filesystem::path& path) -> result<scenario> {

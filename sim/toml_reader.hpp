@@ -190,4 +190,22 @@ class reader {
   std::set<std::string> m_known;
 };
 
+/// Parses text and reads it with read(root, origin); TOML syntax errors and refusals become
+/// parse_error naming the file and line. The result carries the text as its source.
+template <typename Scenario, typename Read>
+auto parse_strictly(const std::string& text, const std::string& origin, Read read)
+    -> result<Scenario> {
+  try {
+    auto root = toml::parse(text, origin);
+    Scenario sc = read(root, origin);
+    sc.source = text;
+    return sc;
+  } catch (const toml::parse_error& e) {
+    return error{status_code::parse_error,
+                 where(origin, e.source()) + ": " + std::string{e.description()}};
+  } catch (const refusal& r) {
+    return error{status_code::parse_error, r.message};
+  }
+}
+
 }  // namespace cbdc::sim

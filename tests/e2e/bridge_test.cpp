@@ -8,6 +8,7 @@
 
 #include "core/process.hpp"
 #include "tests/support/bridge.hpp"
+#include "tests/support/files.hpp"
 
 using namespace cbdc;
 using namespace cbdc::test;
@@ -63,17 +64,6 @@ fx_share = 0.3
 median_usd = "50000.00"
 spread = 0.5
 )";
-
-auto read_json(const fs::path& p) -> boost::json::value {
-  std::ifstream in(p);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return boost::json::parse(text);
-}
-
-auto file_text(const fs::path& p) -> std::string {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 }  // namespace
 
@@ -148,7 +138,7 @@ TEST_CASE("cbdc-sim runs a bridge scenario with daily sweeps; the auditor passes
   INFO(r.out);
   CHECK(r.out.rfind("seed 7\n", 0) == 0);
   REQUIRE(r.exit_code == 0);
-  const auto summary = read_json(out / "summary.json").as_object();
+  const auto summary = test::read_json(out / "summary.json").as_object();
   CHECK(summary.at("audit").as_object().at("passed").as_bool());
   CHECK(summary.at("transactions").as_int64() == 20);
   CHECK(summary.at("sweeps").as_int64() > 0);
@@ -159,13 +149,13 @@ TEST_CASE("cbdc-sim runs a bridge scenario with daily sweeps; the auditor passes
   const auto& corridors = summary.at("corridors").as_object();
   CHECK(corridors.contains("CNY->HKD"));
   CHECK(corridors.contains("HKD->CNY"));
-  const auto html = file_text(out / "report.html");
+  const auto html = test::file_text(out / "report.html");
   CHECK(html.find("<svg") != std::string::npos);
   CHECK(html.find("By corridor") != std::string::npos);
 
   // The same scenario plans the same transactions.
   auto again = run({sim, "generate", scenario.string(), "-o", (dir / "again.csv").string()});
   REQUIRE(again.exit_code == 0);
-  CHECK(file_text(dir / "again.csv") == file_text(out / "plan.csv"));
+  CHECK(test::file_text(dir / "again.csv") == test::file_text(out / "plan.csv"));
   fs::remove_all(dir);
 }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/process.hpp"
+#include "tests/support/files.hpp"
 #include "tests/support/pg_scratch.hpp"
 
 using namespace cbdc;
@@ -60,17 +61,6 @@ duplicate_rate = 0.03
 slow_commit_ms = 2
 )";
 
-auto read_json(const fs::path& p) -> boost::json::value {
-  std::ifstream in(p);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return boost::json::parse(text);
-}
-
-auto file_bytes(const fs::path& p) -> std::string {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 }  // namespace
 
 TEST_CASE("cbdc-sim run: faults injected, the auditor passes, the report is written", "[e2e]") {
@@ -92,7 +82,7 @@ TEST_CASE("cbdc-sim run: faults injected, the auditor passes, the report is writ
   INFO(r.out);
   CHECK(r.out.rfind("seed 99\n", 0) == 0);  // the seed first
   REQUIRE(r.exit_code == 0);
-  const auto summary = read_json(out / "summary.json").as_object();
+  const auto summary = test::read_json(out / "summary.json").as_object();
   CHECK(summary.at("audit").as_object().at("passed").as_bool());
   CHECK(summary.at("failed").as_int64() > 0);  // class IV wallets over their 2,000.00 cap
   CHECK(summary.at("failures_by_reason").as_object().contains("per_payment_limit"));
@@ -110,14 +100,14 @@ TEST_CASE("cbdc-sim run: faults injected, the auditor passes, the report is writ
     INFO(file);
     CHECK(fs::file_size(out / file) > 50);  // more than a header
   }
-  const auto html = file_bytes(out / "report.html");
+  const auto html = test::file_text(out / "report.html");
   CHECK(html.find("<svg") != std::string::npos);
   CHECK(html.find("PASS") != std::string::npos);
 
   // The same scenario generates the same trace, byte for byte.
   auto again = run({sim, "generate", scenario.string(), "-o", (dir / "again.bin").string()});
   REQUIRE(again.exit_code == 0);
-  CHECK(file_bytes(dir / "again.bin") == file_bytes(out / "trace.bin"));
+  CHECK(test::file_text(dir / "again.bin") == test::file_text(out / "trace.bin"));
   fs::remove_all(dir);
 }
 
