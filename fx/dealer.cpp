@@ -179,7 +179,12 @@ auto dealer::execute(const std::string& quote_id, const signed_tx& tx, std::int6
       return error{status_code::bad_request, "quote " + quote_id + " was executed already"};
     }
     if (row[1].as<std::string>() == "executing") {
-      return error{status_code::unavailable, "quote " + quote_id + " is still being settled"};
+      // Its answer never came: send the recorded transaction again (it settles at most once),
+      // then answer from the record.
+      if (auto resent = recover(); !resent) {
+        return resent.err();
+      }
+      return execute(quote_id, tx, now_us);
     }
     settlement::receipt r;
     r.status = static_cast<status_code>(row[2].as<std::uint32_t>());

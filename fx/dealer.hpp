@@ -74,7 +74,8 @@ class dealer {
   auto price_two_way(money size, currency quote_cur, std::int64_t now_us) -> result<two_way>;
 
   /// Executes a quote with the payer's signed PvP transaction. Once per quote: executing it
-  /// again with the same transaction answers the first receipt (already_settled). Errors:
+  /// again with the same transaction answers the first receipt (already_settled), after
+  /// sending it to settlement again if its first answer never came. Errors:
   /// quote_unknown, quote_expired, bad_request (the transaction differs from the quote or
   /// spends other tokens of the dealer), the central bank's not_permitted,
   /// corridor_cap_exceeded and bank_cap_exceeded, and settlement's refusals (as the receipt).

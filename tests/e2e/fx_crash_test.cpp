@@ -82,8 +82,11 @@ TEST_CASE("a PvP across shards settles both legs or neither when the coordinator
   CHECK(d.balance(merchant.pub(), currency::hkd) == 0);
   CHECK(d.balance(dealer_key.pub(), currency::cny) == 0);
 
-  // The dealer recorded the execution: recovering sends it again, and both legs settle.
-  REQUIRE((*desk)->recover().ok());
+  // The dealer recorded the execution: when the payer asks again, it sends the recorded
+  // transaction again, and both legs settle.
+  auto retried = (*desk)->execute(q->quote_id, *tx, now);
+  REQUIRE(retried.ok());
+  CHECK(retried->status == status_code::already_settled);
   CHECK(d.balance(merchant.pub(), currency::hkd) == 50'000);
   CHECK(d.balance(dealer_key.pub(), currency::hkd) == 30'000);
   CHECK(d.balance(dealer_key.pub(), currency::cny) == q->pay.minor());
