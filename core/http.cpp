@@ -26,6 +26,20 @@ auto listen(boost::asio::io_context& io, const std::string& address) -> result<t
   }
 }
 
+void accept_until(boost::asio::io_context& io, tcp::acceptor& acceptor,
+                  const std::atomic<bool>& stopping,
+                  const std::function<void(tcp::socket)>& on_connection) {
+  while (!stopping) {
+    boost::system::error_code ec;
+    tcp::socket sock(io);
+    acceptor.accept(sock, ec);
+    if (ec || stopping) {
+      continue;
+    }
+    on_connection(std::move(sock));
+  }
+}
+
 void wake(boost::asio::io_context& io, const tcp::acceptor& acceptor) {
   boost::system::error_code ec;
   tcp::socket poke(io);

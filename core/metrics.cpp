@@ -172,15 +172,7 @@ struct http_server::impl {
   std::atomic<bool> stopping{false};
 
   void serve() {
-    while (!stopping) {
-      boost::system::error_code ec;
-      tcp::socket sock(io);
-      acceptor.accept(sock, ec);
-      if (ec || stopping) {
-        continue;
-      }
-      answer(sock);
-    }
+    http::accept_until(io, acceptor, stopping, [](tcp::socket sock) { answer(sock); });
   }
 
   static void answer(tcp::socket& sock) {

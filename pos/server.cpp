@@ -86,17 +86,11 @@ struct server::impl : std::enable_shared_from_this<impl> {
   std::atomic<bool> stopping{false};
 
   void accept_loop() {
-    while (!stopping) {
-      boost::system::error_code ec;
-      tcp::socket sock(io);
-      acceptor.accept(sock, ec);
-      if (ec || stopping) {
-        continue;
-      }
+    cbdc::http::accept_until(io, acceptor, stopping, [this](tcp::socket sock) {
       std::thread([self = shared_from_this(), s = std::move(sock)]() mutable {
         self->session(std::move(s));
       }).detach();
-    }
+    });
   }
 
   void session(tcp::socket sock) {

@@ -516,7 +516,9 @@ class services {
   services(const services&) = delete;
   auto operator=(const services&) -> services& = delete;
 
-  auto start() -> status {
+  /// Starts everything; each bank's reserve at its central bank is credited with its
+  /// issuance while the bank is registered there.
+  auto start(const std::map<std::pair<std::uint32_t, currency>, std::int64_t>& issuance) -> status {
     std::filesystem::create_directories(m_config.work_dir);
     const auto ep = [&](int offset) {
       return "tcp://127.0.0.1:" + std::to_string(m_config.base_port + offset);
@@ -614,6 +616,14 @@ class services {
                                           domestic(m_sc.banks[b], cb.cur));
             !added) {
           return added;
+        }
+        if (const auto it = issuance.find({b, cb.cur}); it != issuance.end()) {
+          const auto& id = m_sc.banks[b].id;
+          if (auto credited =
+                  (*iss)->deposit(id, money{it->second, cb.cur}, "bridge-reserve-" + id);
+              !credited) {
+            return credited;
+          }
         }
       }
       m_issuer_eps.push_back(ep(10 + static_cast<int>(c)));
@@ -759,14 +769,14 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   std::filesystem::create_directories(out_dir);
   const auto setup_start = clock::now();
   services svc(sc, config);
-  if (auto started = svc.start(); !started) {
+  if (auto started = svc.start(p.issuance); !started) {
     std::fprintf(stderr, "cbdc-sim: %s\n", to_string(started.err()).c_str());
     return 1;
   }
   settlement::client settle(*settlement::cluster::parse(svc.settle_spec()));
   std::vector<std::string> problems;
   std::vector<std::string> checks;
-  // Issuance: each bank's reserve is credited and its central bank mints into its vault.
+  // Issuance: each bank's central bank mints its share (against the reserve start() credited).
   std::int64_t issued_usd = 0;
   std::map<currency, std::int64_t> issued_by_cur;
   for (const auto& [slot, amount] : p.issuance) {
@@ -775,21 +785,8 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     while (sc.central_banks[c].cur != cur) {
       ++c;
     }
-    issuer::issuer_config ic;
-    auto key = key_pair::load(config.work_dir / ("issuer-" + code(cur) + ".key"));
     issuer::client cb(svc.issuer_endpoint(c));
     const money m{amount, cur};
-    {
-      auto url = pg::with_database(config.pg_url, config.db_prefix + "_issuer_" + code(cur));
-      ic.db_url = url;
-      ic.cur = cur;
-      ic.settle_endpoint = svc.settle_spec();
-      auto iss = issuer::issuer::open(ic, *key);
-      if (!iss || !(*iss)->deposit(sc.banks[b].id, m, "bridge-reserve-" + sc.banks[b].id)) {
-        std::fprintf(stderr, "cbdc-sim: cannot credit the reserve of %s\n", sc.banks[b].id.c_str());
-        return 1;
-      }
-    }
     auto minted = cb.mint(sc.banks[b].id, m, "bridge-mint-" + sc.banks[b].id);
     if (!minted) {
       std::fprintf(stderr, "cbdc-sim: mint to %s: %s\n", sc.banks[b].id.c_str(),
