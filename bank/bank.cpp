@@ -2,6 +2,8 @@
 
 #include <pqxx/pqxx>
 
+#include "core/clock.hpp"
+
 #include "wallet/wallet.hpp"
 
 namespace cbdc::bank {
@@ -15,27 +17,14 @@ auto kind_name(wallet_kind k) -> std::string {
   return k == wallet_kind::merchant ? "merchant" : "personal";
 }
 
-auto record_of(const pqxx::row& row) -> wallet_record {
-  wallet_record w;
-  w.wallet_id = row[0].as<std::string>();
-  auto owner = public_key::from_hex(row[1].as<std::string>());
-  CBDC_ASSERT(owner.ok());
-  w.owner = std::move(*owner);
-  w.kind = row[2].as<std::string>() == "merchant" ? wallet_kind::merchant : wallet_kind::personal;
-  const auto cls = row[3].as<int>();
-  CBDC_ASSERT(cls >= 1 && cls <= 4);
-  w.cls = static_cast<wallet_class>(cls);
-  if (!row[4].is_null()) {
-    w.parent_id = row[4].as<std::string>();
-  }
-  if (!row[5].is_null()) {
-    w.sub_cap_minor = row[5].as<std::int64_t>();
-  }
-  return w;
+/// The map key of a hosted wallet: its owner key as encoded on the wire.
+auto key_bytes(const public_key& owner) -> std::string {
+  const auto raw = owner.encode();
+  return {raw.begin(), raw.end()};
 }
 
-constexpr const char* k_wallet_columns =
-    "wallet_id, encode(owner_key, 'hex'), kind, class, parent_id, sub_cap_minor";
+constexpr const char* k_record_payments = "bank_record_payments";
+constexpr const char* k_index_settled = "bank_index_settled";
 
 }  // namespace
 
@@ -56,22 +45,81 @@ auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<ba
     return conn.err();
   }
   std::unique_ptr<bank> b(new bank(std::move(config), std::move(vault), std::move(*conn), *where));
-  // What the index cares about, in memory: notifications about nothing here skip the database.
-  auto loaded = pg::guarded([&]() -> status {
-    pqxx::read_transaction tx(*b->m_conn);
-    for (const auto& row : tx.exec("SELECT encode(owner_key, 'hex') FROM bank.wallet")) {
-      b->m_hosted.insert(row[0].as<std::string>());
-    }
-    for (const auto& row :
-         tx.exec("SELECT encode(token_id, 'hex') FROM bank.token_index WHERE spent_by IS NULL")) {
-      b->m_live.insert(row[0].as<std::string>());
-    }
-    return ok_status();
-  });
-  if (!loaded) {
+  if (auto loaded = b->load(); !loaded) {
     return loaded.err();
   }
   return b;
+}
+
+auto bank::load() -> status {
+  return pg::guarded([&]() -> status {
+    // The two statements of the payment path, planned once.
+    m_conn->prepare(k_record_payments,
+                    "INSERT INTO bank.payment (tx_id, wallet_id, local_day, amount_minor) "
+                    "SELECT decode(r.t, 'hex'), r.w, r.d, r.a FROM unnest($1::text[], $2::text[], "
+                    "$3::int[], $4::bigint[]) AS r(t, w, d, a) ON CONFLICT (tx_id) DO NOTHING "
+                    "RETURNING encode(tx_id, 'hex')");
+    // The outputs to hosted wallets and the spent inputs in one statement, without waiting for
+    // the disk at commit: the index is derived data that reconcile() rebuilds from settlement
+    // after a crash (the WAL flush is shared by every service on the cluster, and each settled
+    // transaction reaches every bank).
+    m_conn->prepare(
+        k_index_settled,
+        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)), "
+        "ins AS (INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
+        " SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex') "
+        " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS o(t, k, a, c) "
+        " JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
+        " ON CONFLICT (token_id) DO NOTHING), "
+        "upd AS (UPDATE bank.token_index i SET spent_by = decode(s.b, 'hex'), spent_at = now() "
+        " FROM unnest($5::text[], $6::text[]) AS s(t, b) "
+        " WHERE i.token_id = decode(s.t, 'hex') AND i.spent_by IS NULL) "
+        "SELECT * FROM fast");
+    pqxx::read_transaction tx(*m_conn);
+    for (const auto& row : tx.exec("SELECT encode(owner_key, 'hex'), kind, class, parent_id, "
+                                   "sub_cap_minor FROM bank.wallet")) {
+      auto owner = public_key::from_hex(row[0].as<std::string>());
+      CBDC_ASSERT(owner.ok());
+      hosted_wallet w;
+      w.kind =
+          row[1].as<std::string>() == "merchant" ? wallet_kind::merchant : wallet_kind::personal;
+      const auto cls = row[2].as<int>();
+      CBDC_ASSERT(cls >= 1 && cls <= 4);
+      w.cls = static_cast<wallet_class>(cls);
+      if (!row[3].is_null()) {
+        w.parent_id = row[3].as<std::string>();
+      }
+      if (!row[4].is_null()) {
+        w.sub_cap_minor = row[4].as<std::int64_t>();
+      }
+      m_wallets.emplace(key_bytes(*owner), std::move(w));
+    }
+    // Each wallet's latest day with payments, from yesterday on (payments are dated by this
+    // bank's clock); an earlier day is asked of the database (spent_on_day).
+    m_loaded_from_day = local_day(unix_now_us(), m_config.utc_offset_minutes) - 1;
+    for (const auto& row : tx.exec_params(
+             "SELECT DISTINCT ON (p.wallet_id) encode(w.owner_key, 'hex'), p.local_day, "
+             "sum(p.amount_minor)::bigint FROM bank.payment p JOIN bank.wallet w USING "
+             "(wallet_id) WHERE p.local_day >= $1 GROUP BY p.wallet_id, w.owner_key, p.local_day "
+             "ORDER BY p.wallet_id, p.local_day DESC",
+             m_loaded_from_day)) {
+      auto owner = public_key::from_hex(row[0].as<std::string>());
+      CBDC_ASSERT(owner.ok());
+      auto& w = m_wallets.at(key_bytes(*owner));
+      w.day = row[1].as<std::int64_t>();
+      w.day_minor = row[2].as<std::int64_t>();
+    }
+    // What the index cares about: notifications about nothing here skip the database.
+    for (const auto& row :
+         tx.exec("SELECT encode(token_id, 'hex') FROM bank.token_index WHERE spent_by IS NULL")) {
+      m_live.insert(row[0].as<std::string>());
+    }
+    return ok_status();
+  });
+}
+
+auto bank::record_of(const public_key& owner, const hosted_wallet& w) const -> wallet_record {
+  return wallet_record{wallet_id_of(owner), owner, w.kind, w.cls, w.parent_id, w.sub_cap_minor};
 }
 
 auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind kind,
@@ -83,89 +131,107 @@ auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind ki
   if (sub_cap_minor && *sub_cap_minor < 0) {
     return error{status_code::amount_invalid, "a sub-wallet cap cannot be negative"};
   }
+  auto key = key_bytes(owner);
+  if (m_wallets.contains(key)) {
+    return error{status_code::bad_request, "this key already has a wallet here"};
+  }
   return pg::guarded([&]() -> result<wallet_record> {
     pqxx::work tx(*m_conn);
-    if (!tx.exec_params("SELECT 1 FROM bank.wallet WHERE owner_key = decode($1, 'hex')",
-                        owner.hex())
-             .empty()) {
-      return error{status_code::bad_request, "this key already has a wallet here"};
-    }
     if (parent_id &&
         tx.exec_params("SELECT 1 FROM bank.wallet WHERE wallet_id = $1", *parent_id).empty()) {
       return error{status_code::unknown_wallet, "no parent wallet '" + *parent_id + "'"};
     }
-    wallet_record w{wallet_id_of(owner), owner, kind, cls, parent_id, sub_cap_minor};
+    hosted_wallet w{kind, cls, parent_id, sub_cap_minor};
+    auto record = record_of(owner, w);
     // (A new wallet's tokens, if any arrived before it registered, come in by reconcile().)
     tx.exec_params(
         "INSERT INTO bank.wallet (wallet_id, owner_key, kind, class, parent_id, sub_cap_minor) "
         "VALUES ($1, decode($2, 'hex'), $3, $4, NULLIF($5, ''), NULLIF($6, '')::bigint)",
-        w.wallet_id, owner.hex(), kind_name(kind), static_cast<int>(cls), parent_id.value_or(""),
-        sub_cap_minor ? std::to_string(*sub_cap_minor) : std::string{});
+        record.wallet_id, owner.hex(), kind_name(kind), static_cast<int>(cls),
+        parent_id.value_or(""), sub_cap_minor ? std::to_string(*sub_cap_minor) : std::string{});
     tx.commit();
-    m_hosted.insert(owner.hex());
-    return w;
+    m_wallets.emplace(std::move(key), std::move(w));
+    return record;
   });
 }
 
 auto bank::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners,
                         wallet_kind kind) -> result<std::vector<wallet_record>> {
+  std::vector<std::string> keys;
+  std::vector<std::string> ids;
+  std::vector<std::int64_t> classes;
+  std::vector<wallet_record> out;
+  for (const auto& [owner, cls] : owners) {
+    // A key hosted already must match.
+    const auto known = m_wallets.find(key_bytes(owner));
+    if (known != m_wallets.end() && (known->second.cls != cls || known->second.kind != kind)) {
+      return error{status_code::bad_request, "key " + owner.hex().substr(0, 18) +
+                                                 " has a wallet here of another class or kind"};
+    }
+    keys.push_back(owner.hex());
+    ids.push_back(wallet_id_of(owner));
+    classes.push_back(static_cast<std::int64_t>(cls));
+    out.push_back(wallet_record{ids.back(), owner, kind, cls, std::nullopt, std::nullopt});
+  }
   return pg::guarded([&]() -> result<std::vector<wallet_record>> {
     pqxx::work tx(*m_conn);
-    std::vector<std::string> keys;
-    std::vector<std::string> ids;
-    std::vector<std::int64_t> classes;
-    std::vector<wallet_record> out;
-    for (const auto& [owner, cls] : owners) {
-      keys.push_back(owner.hex());
-      ids.push_back(wallet_id_of(owner));
-      classes.push_back(static_cast<std::int64_t>(cls));
-      out.push_back(wallet_record{ids.back(), owner, kind, cls, std::nullopt, std::nullopt});
-    }
     tx.exec_params(
         "INSERT INTO bank.wallet (wallet_id, owner_key, kind, class) SELECT w, decode(k, 'hex'), "
         "$4, c FROM unnest($1::text[], $2::text[], $3::int[]) AS n(w, k, c) "
         "ON CONFLICT DO NOTHING",
         pg::text_array(ids), pg::text_array(keys), pg::int_array(classes), kind_name(kind));
-    // Whatever was there before must match.
-    const auto clash = tx.exec_params(
-        "SELECT encode(w.owner_key, 'hex') FROM bank.wallet w JOIN unnest($1::text[], $2::int[]) "
-        "AS n(k, c) ON w.owner_key = decode(n.k, 'hex') WHERE w.class <> n.c OR w.kind <> $3 "
-        "LIMIT 1",
-        pg::text_array(keys), pg::int_array(classes), kind_name(kind));
-    if (!clash.empty()) {
-      return error{status_code::bad_request, "key " + clash[0][0].as<std::string>().substr(0, 18) +
-                                                 " has a wallet here of another class or kind"};
-    }
     tx.commit();
-    m_hosted.insert(keys.begin(), keys.end());
+    for (const auto& [owner, cls] : owners) {
+      m_wallets.try_emplace(key_bytes(owner), hosted_wallet{kind, cls, std::nullopt, std::nullopt});
+    }
     return out;
   });
 }
 
 auto bank::find_wallet(const public_key& owner) -> result<wallet_record> {
-  return pg::guarded([&]() -> result<wallet_record> {
-    pqxx::read_transaction tx(*m_conn);
-    const auto rows = tx.exec_params(std::string{"SELECT "} + k_wallet_columns +
-                                         " FROM bank.wallet WHERE owner_key = decode($1, 'hex')",
-                                     owner.hex());
-    if (rows.empty()) {
-      return error{status_code::unknown_wallet,
-                   "no wallet here for key " + owner.hex().substr(0, 18)};
+  const auto it = m_wallets.find(key_bytes(owner));
+  if (it == m_wallets.end()) {
+    return error{status_code::unknown_wallet,
+                 "no wallet here for key " + owner.hex().substr(0, 18)};
+  }
+  return record_of(owner, it->second);
+}
+
+auto bank::spent_on_day(const std::string& key, std::int64_t day) -> result<std::int64_t> {
+  const auto& w = m_wallets.at(key);
+  if (day == w.day) {
+    return w.day_minor;
+  }
+  if (day > w.day && day >= m_loaded_from_day) {
+    return std::int64_t{0};
+  }
+  // An earlier day (the clock went back): the database, and what it has not recorded yet.
+  std::int64_t unrecorded = 0;
+  for (const auto& r : m_unrecorded) {
+    if (r.key == key && r.day == day) {
+      unrecorded += r.amount_minor;
     }
-    return record_of(rows[0]);
+  }
+  return pg::guarded([&]() -> result<std::int64_t> {
+    pqxx::read_transaction tx(*m_conn);
+    return unrecorded +
+           tx.exec_params1(
+                 "SELECT coalesce(sum(p.amount_minor), 0)::bigint FROM bank.payment p JOIN "
+                 "bank.wallet w USING (wallet_id) WHERE w.owner_key = $1 AND p.local_day = $2",
+                 pg::bytea_param(key.data(), key.size()), day)[0]
+               .as<std::int64_t>();
   });
 }
 
-auto bank::spent_on_day(const std::string& wallet_id, std::int64_t day) -> result<std::int64_t> {
-  return pg::guarded([&]() -> result<std::int64_t> {
-    pqxx::read_transaction tx(*m_conn);
-    return tx
-        .exec_params1(
-            "SELECT coalesce(sum(amount_minor), 0)::bigint FROM bank.payment "
-            "WHERE wallet_id = $1 AND local_day = $2",
-            wallet_id, day)[0]
-        .as<std::int64_t>();
-  });
+void bank::count_payment(const std::string& key, std::int64_t day, std::int64_t amount_minor) {
+  auto& w = m_wallets.at(key);
+  if (day > w.day) {
+    w.day = day;
+    w.day_minor = 0;
+  }
+  if (day == w.day) {
+    w.day_minor += amount_minor;  // an earlier day's payment is in the database only
+  }
 }
 
 auto bank::balance(const public_key& owner) -> result<std::int64_t> {
@@ -209,11 +275,10 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   for (const auto& settled : batch) {
     const auto tx_id = hex_of(settled.tx_id());
     for (const auto& out : settled.outputs()) {
-      auto owner = hex_of(out.owner());
       if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur) &&
-          m_hosted.contains(owner)) {
+          m_wallets.contains(out.owner())) {
         tokens.push_back(hex_of(out.token_id()));
-        owners.push_back(std::move(owner));
+        owners.push_back(hex_of(out.owner()));
         amounts.push_back(out.amount_minor());
         created_by.push_back(tx_id);
       }
@@ -231,23 +296,9 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   }
   return pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
-    // One statement: the outputs to hosted wallets, the spent inputs, and no waiting for the
-    // disk at commit: the index is derived data that reconcile() rebuilds from settlement after
-    // a crash (the WAL flush is shared by every service on the cluster, and each settled
-    // transaction reaches every bank).
-    tx.exec_params(
-        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)), "
-        "ins AS (INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
-        " SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex') "
-        " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS o(t, k, a, c) "
-        " JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
-        " ON CONFLICT (token_id) DO NOTHING), "
-        "upd AS (UPDATE bank.token_index i SET spent_by = decode(s.b, 'hex'), spent_at = now() "
-        " FROM unnest($5::text[], $6::text[]) AS s(t, b) "
-        " WHERE i.token_id = decode(s.t, 'hex') AND i.spent_by IS NULL) "
-        "SELECT * FROM fast",
-        pg::text_array(tokens), pg::text_array(owners), pg::int_array(amounts),
-        pg::text_array(created_by), pg::text_array(spent), pg::text_array(spent_by));
+    tx.exec_prepared(k_index_settled, pg::text_array(tokens), pg::text_array(owners),
+                     pg::int_array(amounts), pg::text_array(created_by), pg::text_array(spent),
+                     pg::text_array(spent_by));
     tx.commit();
     m_live.insert(tokens.begin(), tokens.end());
     for (const auto& t : spent) {
@@ -346,7 +397,11 @@ auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::r
   if (!begun) {
     return begun.err();
   }
-  return pay_finish(*begun, settlement::submit_with_retry(m_settle, tx, tx.id.hex()));
+  auto answer = pay_finish(*begun, settlement::submit_with_retry(m_settle, tx, tx.id.hex()));
+  if (auto recorded = record_settled(); !recorded && answer) {
+    return recorded.err();
+  }
+  return answer;
 }
 
 auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment> {
@@ -383,7 +438,7 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
     return error{status_code::bad_request, "the payment pays nobody but its payer"};
   }
   const auto day = local_day(now_us, m_config.utc_offset_minutes);
-  auto spent = spent_on_day(payer->wallet_id, day);
+  auto spent = spent_on_day(key_bytes(payer_key), day);
   if (!spent) {
     return spent.err();
   }
@@ -453,21 +508,61 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
   if (!answer) {
     return answer;
   }
-  if (answer->status == status_code::ok || answer->status == status_code::already_settled) {
-    auto recorded = pg::guarded([&]() -> status {
-      pqxx::work w(*m_conn);
-      w.exec_params(
-          "INSERT INTO bank.payment (tx_id, wallet_id, local_day, amount_minor) VALUES "
-          "(decode($1, 'hex'), $2, $3, $4) ON CONFLICT (tx_id) DO NOTHING",
-          p.tx.id.hex(), p.wallet_id, p.day, p.amount_minor);
-      w.commit();
-      return ok_status();
-    });
-    if (!recorded) {
-      return recorded.err();
+  // Settled now: it counts for the payer's day at once. Settled before (a retry): it counts
+  // when its record turns out to be new (record_settled), so that nothing counts twice.
+  const bool now = answer->status == status_code::ok;
+  if (now || answer->status == status_code::already_settled) {
+    const auto& payer = p.tx.sigs.front().signer;
+    auto key = key_bytes(payer);
+    if (now) {
+      count_payment(key, p.day, p.amount_minor);
     }
+    m_unrecorded.push_back(
+        payment_record{p.tx.id, std::move(key), p.wallet_id, p.day, p.amount_minor, now});
   }
   return answer;
+}
+
+auto bank::record_settled() -> status {
+  if (m_unrecorded.empty()) {
+    return ok_status();
+  }
+  return pg::guarded([&]() -> status {
+    std::vector<std::string> ids;
+    std::vector<std::string> wallet_ids;
+    std::vector<std::int64_t> days;
+    std::vector<std::int64_t> amounts;
+    for (const auto& r : m_unrecorded) {
+      ids.push_back(r.tx_id.hex());
+      wallet_ids.push_back(r.wallet_id);
+      days.push_back(r.day);
+      amounts.push_back(r.amount_minor);
+    }
+    pqxx::work w(*m_conn);
+    const auto fresh =
+        w.exec_prepared(k_record_payments, pg::text_array(ids), pg::text_array(wallet_ids),
+                        pg::int_array(days), pg::int_array(amounts));
+    w.commit();
+    std::unordered_set<std::string> inserted;
+    for (const auto& row : fresh) {
+      inserted.insert(row[0].as<std::string>());
+    }
+    // A new record of a payment settled before counts once (the same payment may be here twice,
+    // its first answer and a retry's).
+    for (std::size_t i = 0; i < m_unrecorded.size(); ++i) {
+      if (m_unrecorded[i].counted) {
+        inserted.erase(ids[i]);
+      }
+    }
+    for (std::size_t i = 0; i < m_unrecorded.size(); ++i) {
+      const auto& r = m_unrecorded[i];
+      if (!r.counted && inserted.erase(ids[i]) > 0) {
+        count_payment(r.key, r.day, r.amount_minor);
+      }
+    }
+    m_unrecorded.clear();
+    return ok_status();
+  });
 }
 
 auto bank::fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt> {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -88,8 +89,14 @@ class bank {
   /// this one: begin checks (counting payments still in flight) and reserves; finish takes
   /// settlement's answer, records a settled payment for the day and releases the reservation.
   auto pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment>;
+  /// A settled payment's record for the day is written by the next record_settled() (the
+  /// payer's day total counts it at once).
   auto pay_finish(const pending_payment& p, result<settlement::receipt> answer)
       -> result<settlement::receipt>;
+  /// Writes the records of the payments finished since the last call, in one durable database
+  /// transaction; the service answers those payments after it returned. On failure the records
+  /// stay for the next call.
+  auto record_settled() -> status;
   [[nodiscard]] auto settlement_client() -> settlement::client& { return m_settle; }
 
   /// Whether a hosted wallet may receive amount within its balance cap (payments in flight to
@@ -142,7 +149,29 @@ class bank {
  private:
   bank(bank_config config, key_pair vault, std::unique_ptr<pqxx::connection> conn,
        const settlement::cluster& where);
-  auto spent_on_day(const std::string& wallet_id, std::int64_t day) -> result<std::int64_t>;
+  /// A hosted wallet as the bank keeps it in memory: the bank is the only writer of its wallets
+  /// and payments, so the database is read once, at open.
+  struct hosted_wallet {
+    wallet_kind kind{wallet_kind::personal};
+    wallet_class cls{wallet_class::iv};
+    std::optional<std::string> parent_id;
+    std::optional<std::int64_t> sub_cap_minor;
+    std::int64_t day{-1};       ///< the latest local day it paid on
+    std::int64_t day_minor{0};  ///< what it paid that day (settled payments)
+  };
+  struct payment_record {
+    hash256 tx_id;
+    std::string key;  ///< the payer's, as in m_wallets
+    std::string wallet_id;
+    std::int64_t day{0};
+    std::int64_t amount_minor{0};
+    bool counted{false};  ///< in the payer's day total already
+  };
+  auto load() -> status;
+  auto record_of(const public_key& owner, const hosted_wallet& w) const -> wallet_record;
+  auto spent_on_day(const std::string& key, std::int64_t day) -> result<std::int64_t>;
+  /// Adds a settled payment to its payer's day total in memory.
+  void count_payment(const std::string& key, std::int64_t day, std::int64_t amount_minor);
   auto receiving_check(const public_key& payee, payment_check& check) -> status;
   /// Whether a wallet's balance is capped at all (by its class or as a sub-wallet).
   [[nodiscard]] auto has_balance_cap(const wallet_record& w) const -> bool;
@@ -150,10 +179,12 @@ class bank {
   bank_config m_config;
   key_pair m_vault;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> m_pending_out;  ///< (wallet, day)
-  std::map<std::string, std::int64_t> m_pending_in;  ///< payee key hex -> amount on its way
-  std::set<hash256> m_pending_tx;                    ///< payments in flight
-  std::unordered_set<std::string> m_hosted;          ///< owner keys (hex) of hosted wallets
-  std::unordered_set<std::string> m_live;            ///< indexed unspent tokens (hex)
+  std::map<std::string, std::int64_t> m_pending_in;          ///< payee key hex -> amount on its way
+  std::set<hash256> m_pending_tx;                            ///< payments in flight
+  std::unordered_map<std::string, hosted_wallet> m_wallets;  ///< by encoded owner key
+  std::vector<payment_record> m_unrecorded;                  ///< see record_settled
+  std::int64_t m_loaded_from_day{0};       ///< day totals before this day are in the database only
+  std::unordered_set<std::string> m_live;  ///< indexed unspent tokens (hex)
   std::optional<std::vector<settlement::token_info>> m_vault_cache;  ///< see fund_many
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;

@@ -1,6 +1,7 @@
 #include "bank/service.hpp"
 
 #include <cstdio>
+#include <utility>
 
 #include "core/clock.hpp"
 #include "settlement/notify.hpp"
@@ -139,7 +140,7 @@ void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std
             return;
           }
           const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
-          reply(receipt_answer(m_bank->pay_finish(*shared, error{code, detail})));
+          finish(*shared, error{code, detail}, reply);
         });
   });
 }
@@ -158,9 +159,32 @@ void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
                                       [this, shared, reply] { submit(std::move(*shared), reply); });
             return;
           }
-          reply(receipt_answer(m_bank->pay_finish(*shared, std::move(r))));
+          finish(*shared, std::move(r), reply);
         });
       });
+}
+
+void service::finish(const pending_payment& p, result<settlement::receipt> answer,
+                     const rpc_server::reply_fn& reply) {
+  auto finished = m_bank->pay_finish(p, std::move(answer));
+  if (!finished ||
+      (finished->status != status_code::ok && finished->status != status_code::already_settled)) {
+    reply(receipt_answer(finished));  // nothing to record
+    return;
+  }
+  m_unanswered.emplace_back(reply, std::move(*finished));
+  if (!m_record_queued) {
+    m_record_queued = true;
+    m_server->post_task([this] { record(); });
+  }
+}
+
+void service::record() {
+  m_record_queued = false;
+  const auto recorded = m_bank->record_settled();
+  for (auto& [reply, receipt] : std::exchange(m_unanswered, {})) {
+    reply(recorded ? receipt_answer(receipt) : receipt_answer(recorded.err()));
+  }
 }
 
 auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& reply)

@@ -33,12 +33,20 @@ class service {
   /// payee may receive the payment; then submits it, or answers the refusal.
   void ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next);
   void listen(const std::string& pub_endpoint, currency cur);
+  /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
+  /// record for the day is durable: the records of every payment finished meanwhile are written
+  /// together, by a task queued behind the answers already waiting for the worker.
+  void finish(const pending_payment& p, result<settlement::receipt> answer,
+              const rpc_server::reply_fn& reply);
+  void record();
 
   std::unique_ptr<bank> m_bank;
   std::vector<std::unique_ptr<rpc_client>> m_peers;
   std::unordered_map<std::string, std::size_t> m_payee_home;  ///< payee key hex -> peer
   std::unordered_set<std::string> m_uncapped;  ///< payees at peers with no balance cap
   std::unique_ptr<serial_server> m_server;
+  std::vector<std::pair<rpc_server::reply_fn, settlement::receipt>> m_unanswered;  ///< see finish
+  bool m_record_queued{false};
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
 };
