@@ -36,7 +36,8 @@ struct bank_config {
   limits_config limits{default_limits()};
   int utc_offset_minutes{480};  ///< the bank's calendar day for daily limits (China: +8 h)
   std::string settle_pub;       ///< settlement's PUB endpoint; empty: balances from settlement
-  /// The other banks (endpoints), asked whether a payee they host may receive a payment.
+  /// The other banks ("ID=ENDPOINT", or an endpoint alone), asked whether a payee they host may
+  /// receive a payment.
   std::vector<std::string> peers;
 };
 

@@ -28,7 +28,7 @@ constexpr const char* k_usage =
     "CNY\"\n"
     "           --request-id ID)\n"
     "  serve    run the bank: host wallets, enforce their class limits (--dir --db --bind\n"
-    "           --settle [--settle-pub EP] [--utc-offset-minutes 480] [--peer EP ...])\n"
+    "           --settle [--settle-pub EP] [--utc-offset-minutes 480] [--peer [ID=]EP ...])\n"
     "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY; through the\n"
     "           running bank and its limits with --bank EP, else straight (--settle EP)\n"
     "  balance  the vault's balance per currency (--settle EP)\n"

@@ -42,7 +42,12 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
   }
   s->m_bank = std::move(*b);
   for (const auto& peer : config.peers) {
-    s->m_peers.push_back(std::make_unique<rpc_client>(peer));
+    const auto eq = peer.find('=');
+    const bool named = eq != std::string::npos && peer.find("://") > eq;
+    if (named) {
+      s->m_peer_ids[peer.substr(0, eq)] = s->m_peers.size();
+    }
+    s->m_peers.push_back(std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer));
   }
   s->m_server = std::make_unique<serial_server>(
       std::move(endpoint),
@@ -243,6 +248,12 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
       // Settlement answers later; meanwhile the worker checks the next requests. A payee at
       // another bank is first checked there (its balance cap).
       if (!begun->payee_hex && !m_peers.empty() && !m_uncapped.contains(begun->payee.hex())) {
+        // The payee's bank as its payment request names it is asked first (then, should it not
+        // host the payee, every peer in turn).
+        const auto hinted = m_peer_ids.find(request.pay().payee_bank());
+        if (hinted != m_peer_ids.end()) {
+          m_payee_home.try_emplace(begun->payee.hex(), hinted->second);
+        }
         ask_peer(std::move(*begun), reply, 0);
       } else {
         submit(std::move(*begun), reply);
@@ -453,9 +464,11 @@ auto client::receipt_of(result<wire::Envelope> answer) -> result<settlement::rec
   return r;
 }
 
-auto client::pay(const signed_tx& tx) -> result<settlement::receipt> {
+auto client::pay(const signed_tx& tx, const std::string& payee_bank)
+    -> result<settlement::receipt> {
   wire::Envelope req;
   *req.mutable_pay()->mutable_tx() = to_wire(tx);
+  req.mutable_pay()->set_payee_bank(payee_bank);
   return receipt_of(m_rpc.call(std::move(req)));
 }
 

@@ -42,6 +42,7 @@ class service {
 
   std::unique_ptr<bank> m_bank;
   std::vector<std::unique_ptr<rpc_client>> m_peers;
+  std::unordered_map<std::string, std::size_t> m_peer_ids;    ///< peer's bank id -> peer
   std::unordered_map<std::string, std::size_t> m_payee_home;  ///< payee key hex -> peer
   std::unordered_set<std::string> m_uncapped;  ///< payees at peers with no balance cap
   std::unique_ptr<serial_server> m_server;
@@ -58,8 +59,9 @@ class client {
   auto open_wallet(const public_key& owner, wallet_class cls, bool merchant,
                    const std::string& parent_id = {}, std::int64_t sub_cap_minor = 0)
       -> result<std::string>;
-  /// The payment's receipt; limit refusals come back as errors naming the limit.
-  auto pay(const signed_tx& tx) -> result<settlement::receipt>;
+  /// The payment's receipt; limit refusals come back as errors naming the limit. payee_bank:
+  /// the payee's bank id when the payee's payment request names it (asked first).
+  auto pay(const signed_tx& tx, const std::string& payee_bank = {}) -> result<settlement::receipt>;
   auto fund(const public_key& owner, money amount) -> result<settlement::receipt>;
   /// Onboards many new wallets at once; their wallet ids in the order given.
   auto open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners, bool merchant)

@@ -153,6 +153,9 @@ class driver {
       merchant_index[slot] = index;
     }
     m_merchant_keys.resize(merchant_index.size());
+    for (const auto index : merchant_index) {
+      m_merchant_banks.push_back(pop.merchant_bank(index));
+    }
     // Key derivation costs a scalar multiplication each: spread it over the cores.
     const unsigned workers = std::max(1U, std::thread::hardware_concurrency());
     {
@@ -429,6 +432,9 @@ class driver {
     for (int copy = 0; copy < copies; ++copy) {
       wire::Envelope req;
       *req.mutable_pay()->mutable_tx() = to_wire(it->second.tx);
+      // The merchant's payment code names its bank.
+      req.mutable_pay()->set_payee_bank(
+          m_sc.banks.at(m_merchant_banks.at(m_merchant_slot.at(ev.merchant))).id);
       if (copy == 1) {
         ++m_result.faults.duplicated;
       }
@@ -578,6 +584,7 @@ class driver {
   std::unordered_map<std::uint32_t, std::size_t> m_slot;
   std::vector<wallet_state> m_wallets;
   std::unordered_map<std::uint32_t, std::size_t> m_merchant_slot;
+  std::vector<std::uint16_t> m_merchant_banks;  ///< by merchant slot
   std::vector<std::optional<public_key>> m_merchant_keys;
   std::map<std::uint16_t, std::vector<std::uint32_t>> m_open_payout;
   std::vector<payout_batch> m_payouts;

@@ -104,7 +104,7 @@ auto world::start(const scenario& sc, const world_config& config,
     for (std::size_t other = 0; other < sc.banks.size(); ++other) {
       if (other != b) {  // each bank asks the others about the payees they host
         argv.emplace_back("--peer");
-        argv.push_back(ep(10 + static_cast<int>(other)));
+        argv.push_back(sc.banks[other].id + "=" + ep(10 + static_cast<int>(other)));
       }
     }
     w->m_banks.push_back(
