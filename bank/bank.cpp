@@ -53,7 +53,10 @@ auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<ba
 
 auto bank::load() -> status {
   return pg::guarded([&]() -> status {
-    // The two statements of the payment path, planned once.
+    // The two statements of the payment path, planned once: a plan for the values at hand would
+    // read the whole partial index of unspent tokens for a long list of spent ones, a cost that
+    // grows with the bank; the generic plan looks each token up by its key.
+    m_conn->set_variable("plan_cache_mode", "force_generic_plan");
     m_conn->prepare(k_record_payments,
                     "INSERT INTO bank.payment (tx_id, wallet_id, local_day, amount_minor) "
                     "SELECT decode(r.t, 'hex'), r.w, r.d, r.a FROM unnest($1::text[], $2::text[], "

@@ -45,7 +45,8 @@ auto steady_us() -> std::int64_t {
       .count();
 }
 
-constexpr std::size_t k_payout_batch = 250;  // outputs per bank pay-out transaction (< 256)
+constexpr std::size_t k_payout_batch = 250;         // outputs per bank pay-out transaction (< 256)
+constexpr std::int64_t k_payout_wait_us = 100'000;  // a partly filled pay-out's longest wait
 constexpr std::size_t k_onboard_batch = 2'000;
 constexpr std::uint32_t k_max_attempts = 40;
 // Streams of the seed used here (the generator's are below 1,000).
@@ -303,6 +304,9 @@ class driver {
     const auto& ev = m_trace.events[e];
     if (ev.kind == event_kind::topup) {
       auto& open = m_open_payout[ev.bank];
+      if (open.empty()) {
+        m_open_since[ev.bank] = steady_us();
+      }
       open.push_back(e);
       if (open.size() == k_payout_batch) {
         new_payout(ev.bank);
@@ -349,12 +353,15 @@ class driver {
     m_payout_queue.push_back(id);
   }
 
-  /// Pay-outs first (payments wait for them), within the window. Partly filled pay-outs go
-  /// only when nothing else is waiting to be sent.
+  /// Pay-outs first (payments wait for them), within the window. A partly filled pay-out goes
+  /// once its first top-up has waited k_payout_wait_us (a bank pays out many wallets in one
+  /// transaction), or at once when nothing else is under way.
   void send_waiting() {
     if (m_payout_queue.empty() && m_in_flight < m_config.window) {
+      const bool idle = m_in_flight == 0 && m_ready.empty();
+      const auto now = steady_us();
       for (auto& [bank, open] : m_open_payout) {
-        if (!open.empty()) {
+        if (!open.empty() && (idle || now - m_open_since[bank] >= k_payout_wait_us)) {
           new_payout(bank);
         }
       }
@@ -587,6 +594,7 @@ class driver {
   std::vector<std::uint16_t> m_merchant_banks;  ///< by merchant slot
   std::vector<std::optional<public_key>> m_merchant_keys;
   std::map<std::uint16_t, std::vector<std::uint32_t>> m_open_payout;
+  std::map<std::uint16_t, std::int64_t> m_open_since;  ///< steady time of its first top-up
   std::vector<payout_batch> m_payouts;
   std::deque<std::uint32_t> m_payout_queue;  ///< closed pay-outs not sent yet
   std::unordered_map<std::uint32_t, in_flight_payment> m_payments;
