@@ -257,7 +257,15 @@ void rpc_client::run() {
         {sock.handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, m_state->queue.fd(), ZMQ_POLLIN, 0},
     }};
-    zmq::poll(items.data(), items.size(), std::chrono::milliseconds{20});
+    // Asleep until an answer, a request or the earliest deadline (the destructor's wake-up
+    // comes through the queue): an idle client costs no wake-ups.
+    auto wait = std::chrono::milliseconds{-1};
+    if (!in_flight.empty()) {
+      wait = std::max(std::chrono::milliseconds{0},
+                      std::chrono::ceil<std::chrono::milliseconds>(
+                          in_flight.begin()->second.deadline - clock::now()));
+    }
+    zmq::poll(items.data(), items.size(), wait);
     if ((items[1].revents & ZMQ_POLLIN) != 0) {
       for (auto& out : m_state->queue.drain()) {
         if (!out.cb) {
