@@ -23,6 +23,11 @@ auto key_bytes(const public_key& owner) -> std::string {
   return {raw.begin(), raw.end()};
 }
 
+/// A token id as notifications carry it (the key of m_live).
+auto raw_of(const hash256& id) -> std::string {
+  return {reinterpret_cast<const char*>(id.data.data()), id.data.size()};
+}
+
 constexpr const char* k_record_payments = "bank_record_payments";
 constexpr const char* k_index_settled = "bank_index_settled";
 
@@ -69,9 +74,12 @@ auto bank::load() -> status {
     m_conn->prepare(
         k_index_settled,
         "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)), "
-        "ins AS (INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by) "
-        " SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex') "
-        " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS o(t, k, a, c) "
+        "ins AS (INSERT INTO bank.token_index (token_id, wallet_id, amount_minor, created_by, "
+        " spent_by, spent_at) "
+        " SELECT decode(o.t, 'hex'), w.wallet_id, o.a, decode(o.c, 'hex'), "
+        " decode(NULLIF(o.s, ''), 'hex'), CASE WHEN o.s <> '' THEN now() END "
+        " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $7::text[]) "
+        " AS o(t, k, a, c, s) "
         " JOIN bank.wallet w ON w.owner_key = decode(o.k, 'hex') "
         " ON CONFLICT (token_id) DO NOTHING), "
         "upd AS (UPDATE bank.token_index i SET spent_by = decode(s.b, 'hex'), spent_at = now() "
@@ -112,10 +120,15 @@ auto bank::load() -> status {
       w.day = row[1].as<std::int64_t>();
       w.day_minor = row[2].as<std::int64_t>();
     }
-    // What the index cares about: notifications about nothing here skip the database.
+    // The index's unspent tokens, and so every wallet's balance.
     for (const auto& row :
-         tx.exec("SELECT encode(token_id, 'hex') FROM bank.token_index WHERE spent_by IS NULL")) {
-      m_live.insert(row[0].as<std::string>());
+         tx.exec("SELECT encode(i.token_id, 'hex'), encode(w.owner_key, 'hex'), i.amount_minor "
+                 "FROM bank.token_index i JOIN bank.wallet w USING (wallet_id) "
+                 "WHERE i.spent_by IS NULL")) {
+      auto token = hash256::from_hex(row[0].as<std::string>());
+      auto owner = public_key::from_hex(row[1].as<std::string>());
+      CBDC_ASSERT(token.ok() && owner.ok());
+      token_live(raw_of(*token), m_wallets.at(key_bytes(*owner)), row[2].as<std::int64_t>());
     }
     return ok_status();
   });
@@ -239,16 +252,13 @@ void bank::count_payment(const std::string& key, std::int64_t day, std::int64_t 
 
 auto bank::balance(const public_key& owner) -> result<std::int64_t> {
   if (!m_config.settle_pub.empty()) {
-    return pg::guarded([&]() -> result<std::int64_t> {
-      pqxx::read_transaction tx(*m_conn);
-      return tx
-          .exec_params1(
-              "SELECT coalesce(sum(i.amount_minor), 0)::bigint FROM bank.token_index i JOIN "
-              "bank.wallet w USING (wallet_id) WHERE w.owner_key = decode($1, 'hex') AND "
-              "i.spent_by IS NULL",
-              owner.hex())[0]
-          .as<std::int64_t>();
-    });
+    // From the index, kept in memory as it follows settlement's notifications.
+    const auto it = m_wallets.find(key_bytes(owner));
+    if (it == m_wallets.end()) {
+      return error{status_code::unknown_wallet,
+                   "no wallet here for key " + owner.hex().substr(0, 18)};
+    }
+    return it->second.balance_minor;
   }
   auto unspent = m_settle.list_unspent(owner);
   if (!unspent) {
@@ -269,28 +279,43 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   const auto hex_of = [](const std::string& raw) {
     return to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
   };
+  struct output {
+    std::string raw_id;
+    hosted_wallet* owner{nullptr};
+    std::int64_t amount_minor{0};
+  };
+  std::vector<output> created;
+  std::unordered_map<std::string, std::size_t> created_here;  ///< raw id -> index in created
   std::vector<std::string> tokens;
   std::vector<std::string> owners;
   std::vector<std::int64_t> amounts;
   std::vector<std::string> created_by;
+  std::vector<std::string> spent_with;  ///< an output spent later in this batch: by what
   std::vector<std::string> spent;
+  std::vector<std::string> spent_raw;
   std::vector<std::string> spent_by;
   for (const auto& settled : batch) {
     const auto tx_id = hex_of(settled.tx_id());
+    for (const auto& in : settled.spent()) {
+      if (const auto here = created_here.find(in); here != created_here.end()) {
+        spent_with[here->second] = tx_id;  // created and spent within the batch
+      } else if (m_live.contains(in)) {
+        spent.push_back(hex_of(in));
+        spent_raw.push_back(in);
+        spent_by.push_back(tx_id);
+      }
+    }
     for (const auto& out : settled.outputs()) {
+      const auto hosted = m_wallets.find(out.owner());
       if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur) &&
-          m_wallets.contains(out.owner())) {
+          hosted != m_wallets.end()) {
+        created_here[out.token_id()] = created.size();
+        created.push_back(output{out.token_id(), &hosted->second, out.amount_minor()});
         tokens.push_back(hex_of(out.token_id()));
         owners.push_back(hex_of(out.owner()));
         amounts.push_back(out.amount_minor());
         created_by.push_back(tx_id);
-      }
-    }
-    for (const auto& in : settled.spent()) {
-      auto token = hex_of(in);
-      if (m_live.contains(token)) {
-        spent.push_back(std::move(token));
-        spent_by.push_back(tx_id);
+        spent_with.emplace_back();
       }
     }
   }
@@ -301,17 +326,41 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
     pqxx::work tx(*m_conn);
     tx.exec_prepared(k_index_settled, pg::text_array(tokens), pg::text_array(owners),
                      pg::int_array(amounts), pg::text_array(created_by), pg::text_array(spent),
-                     pg::text_array(spent_by));
+                     pg::text_array(spent_by), pg::text_array(spent_with));
     tx.commit();
-    m_live.insert(tokens.begin(), tokens.end());
-    for (const auto& t : spent) {
-      m_live.erase(t);
+    for (std::size_t i = 0; i < created.size(); ++i) {
+      if (spent_with[i].empty()) {
+        token_live(std::move(created[i].raw_id), *created[i].owner, created[i].amount_minor);
+      }
+    }
+    for (const auto& t : spent_raw) {
+      token_spent(t);
     }
     return ok_status();
   });
 }
 
+void bank::token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor) {
+  if (m_live.try_emplace(std::move(raw_id), live_token{&owner, amount_minor}).second) {
+    owner.balance_minor += amount_minor;
+  }
+}
+
+void bank::token_spent(const std::string& raw_id) {
+  const auto it = m_live.find(raw_id);
+  if (it == m_live.end()) {
+    return;
+  }
+  it->second.owner->balance_minor -= it->second.amount_minor;
+  CBDC_ASSERT(it->second.owner->balance_minor >= 0);
+  m_live.erase(it);
+}
+
 auto bank::reconcile(const public_key& owner) -> status {
+  if (!m_wallets.contains(key_bytes(owner))) {
+    return error{status_code::unknown_wallet,
+                 "no wallet here for key " + owner.hex().substr(0, 18)};
+  }
   auto unspent = m_settle.list_unspent(owner);
   if (!unspent) {
     return unspent.err();
@@ -331,14 +380,25 @@ auto bank::reconcile(const public_key& owner) -> status {
           t.token_id.hex(), t.amount_minor, t.created_by.hex(), owner.hex());
     }
     // Indexed as unspent but no longer unspent in settlement: spent while we were not listening.
-    tx.exec_params(
+    const auto gone = tx.exec_params(
         "UPDATE bank.token_index i SET spent_by = decode(repeat('00', 32), 'hex'), spent_at = "
         "now() FROM bank.wallet "
         "w WHERE w.wallet_id = i.wallet_id AND w.owner_key = decode($1, 'hex') AND i.spent_by IS "
-        "NULL AND NOT (encode(i.token_id, 'hex') = ANY ($2::text[]))",
+        "NULL AND NOT (encode(i.token_id, 'hex') = ANY ($2::text[])) "
+        "RETURNING encode(i.token_id, 'hex')",
         owner.hex(), pg::text_array(live));
     tx.commit();
-    m_live.insert(live.begin(), live.end());
+    auto& w = m_wallets.at(key_bytes(owner));
+    for (const auto& t : *unspent) {
+      if (t.cur == m_config.limits.cur) {
+        token_live(raw_of(t.token_id), w, t.amount_minor);
+      }
+    }
+    for (const auto& row : gone) {
+      auto token = hash256::from_hex(row[0].as<std::string>());
+      CBDC_ASSERT(token.ok());
+      token_spent(raw_of(*token));
+    }
     return ok_status();
   });
 }
@@ -613,55 +673,23 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     }
     return settlement::submit_with_retry(m_settle, **recorded, "payout:" + request_id);
   }
-  // Every payee's class, cap and balance in one query.
-  std::vector<std::string> keys;
   for (const auto& p : payouts) {
     if (p.cur != m_config.limits.cur) {
       return error{status_code::currency_mismatch,
                    "this bank pays out " + std::string{currency_code(m_config.limits.cur)}};
     }
-    keys.push_back(p.owner.hex());
-  }
-  struct payee_state {
-    wallet_class cls{wallet_class::iv};
-    std::optional<std::int64_t> sub_cap;
-    std::int64_t balance{0};
-  };
-  auto states = pg::guarded([&]() -> result<std::map<std::string, payee_state>> {
-    pqxx::read_transaction tx(*m_conn);
-    std::map<std::string, payee_state> out;
-    for (const auto& row :
-         tx.exec_params("SELECT encode(w.owner_key, 'hex'), w.class, w.sub_cap_minor, "
-                        "(SELECT coalesce(sum(i.amount_minor), 0)::bigint FROM bank.token_index i "
-                        " WHERE i.wallet_id = w.wallet_id AND i.spent_by IS NULL) "
-                        "FROM bank.wallet w WHERE w.owner_key IN "
-                        "(SELECT decode(k, 'hex') FROM unnest($1::text[]) AS k)",
-                        pg::text_array(keys))) {
-      payee_state st;
-      st.cls = static_cast<wallet_class>(row[1].as<int>());
-      if (!row[2].is_null()) {
-        st.sub_cap = row[2].as<std::int64_t>();
-      }
-      st.balance = row[3].as<std::int64_t>();
-      out[row[0].as<std::string>()] = st;
-    }
-    return out;
-  });
-  if (!states) {
-    return states.err();
-  }
-  for (std::size_t i = 0; i < payouts.size(); ++i) {
-    const auto found = states->find(keys[i]);
-    if (found == states->end()) {
-      return error{status_code::unknown_wallet, "no wallet here for key " + keys[i].substr(0, 18)};
-    }
     payment_check check;
     check.payer_class = wallet_class::i;
-    check.amount_minor = payouts[i].amount_minor;
-    check.payee_class = found->second.cls;
-    check.payee_sub_cap_minor = found->second.sub_cap;
-    check.payee_balance_minor =
-        found->second.balance + (m_pending_in.contains(keys[i]) ? m_pending_in[keys[i]] : 0);
+    check.amount_minor = p.amount_minor;
+    if (auto receiving = receiving_check(p.owner, check); !receiving) {
+      return receiving.err();
+    }
+    if (!check.payee_class) {
+      return error{status_code::unknown_wallet,
+                   "no wallet here for key " + p.owner.hex().substr(0, 18)};
+    }
+    const auto hex = p.owner.hex();
+    check.payee_balance_minor += m_pending_in.contains(hex) ? m_pending_in[hex] : 0;
     if (auto allowed = check_payment(m_config.limits, check); !allowed) {
       return allowed.err();
     }

@@ -157,8 +157,14 @@ class bank {
     wallet_class cls{wallet_class::iv};
     std::optional<std::string> parent_id;
     std::optional<std::int64_t> sub_cap_minor;
-    std::int64_t day{-1};       ///< the latest local day it paid on
-    std::int64_t day_minor{0};  ///< what it paid that day (settled payments)
+    std::int64_t day{-1};           ///< the latest local day it paid on
+    std::int64_t day_minor{0};      ///< what it paid that day (settled payments)
+    std::int64_t balance_minor{0};  ///< its unspent tokens in the index (see m_live)
+  };
+  /// An unspent token of a hosted wallet, as the index has it.
+  struct live_token {
+    hosted_wallet* owner{nullptr};  ///< its entry in m_wallets (nodes there never move)
+    std::int64_t amount_minor{0};
   };
   struct payment_record {
     hash256 tx_id;
@@ -173,6 +179,9 @@ class bank {
   auto spent_on_day(const std::string& key, std::int64_t day) -> result<std::int64_t>;
   /// Adds a settled payment to its payer's day total in memory.
   void count_payment(const std::string& key, std::int64_t day, std::int64_t amount_minor);
+  /// Makes a token live (once) or no longer live, with its owner's balance.
+  void token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor);
+  void token_spent(const std::string& raw_id);
   auto receiving_check(const public_key& payee, payment_check& check) -> status;
   /// Whether a wallet's balance is capped at all (by its class or as a sub-wallet).
   [[nodiscard]] auto has_balance_cap(const wallet_record& w) const -> bool;
@@ -184,8 +193,10 @@ class bank {
   std::set<hash256> m_pending_tx;                            ///< payments in flight
   std::unordered_map<std::string, hosted_wallet> m_wallets;  ///< by encoded owner key
   std::vector<payment_record> m_unrecorded;                  ///< see record_settled
-  std::int64_t m_loaded_from_day{0};       ///< day totals before this day are in the database only
-  std::unordered_set<std::string> m_live;  ///< indexed unspent tokens (hex)
+  std::int64_t m_loaded_from_day{0};  ///< day totals before this day are in the database only
+  /// The index's unspent tokens by raw token id: notifications about nothing here skip the
+  /// database, and every hosted wallet's balance is the sum of its live tokens.
+  std::unordered_map<std::string, live_token> m_live;
   std::optional<std::vector<settlement::token_info>> m_vault_cache;  ///< see fund_many
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;

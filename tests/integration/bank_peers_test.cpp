@@ -45,10 +45,10 @@ struct two_banks {
     bank::bank_config a;
     a.db_url = db_a.url();
     a.settle_spec = settle_svc->endpoint();
-    a.peers = {ep_b};
+    a.peers = {"b=" + ep_b};  // peers by bank id
     bank::bank_config b = a;
     b.db_url = db_b.url();
-    b.peers = {ep_a};
+    b.peers = {ep_a};  // or by endpoint alone
     auto sa = bank::service::start(a, vault_a, ep_a);
     auto sb = bank::service::start(b, vault_b, ep_b);
     REQUIRE(sa.ok());
@@ -72,13 +72,13 @@ struct two_banks {
   }
 
   /// payer pays payee through bank `via`: the status of the attempt.
-  auto pay(bank::client& via, const key_pair& payer, const public_key& payee, money amount)
-      -> status_code {
+  auto pay(bank::client& via, const key_pair& payer, const public_key& payee, money amount,
+           const std::string& payee_bank = {}) -> status_code {
     auto unspent = settle->list_unspent(payer.pub());
     REQUIRE(unspent.ok());
     auto tx = wallet::build_payment(payer, *unspent, payee, amount, ++nonce, "");
     REQUIRE(tx.ok());
-    auto r = via.pay(*tx);
+    auto r = via.pay(*tx, payee_bank);
     return r ? r->status : r.code();
   }
 
@@ -130,4 +130,23 @@ TEST_CASE("a payee's balance cap is checked at its own bank", "[bank][integratio
     capped += t.amount_minor;
   }
   CHECK(capped == cny(10'000).minor());
+}
+
+TEST_CASE("the payee's bank named in a payment is asked, and a wrong name costs only a question",
+          "[bank][integration]") {
+  two_banks w;
+  const auto payer = w.wallet(*w.client_a, 1, wallet_class::ii, false, cny(1'000));
+  const auto near_cap = w.wallet(*w.client_b, 2, wallet_class::iv, false, cny(9'950));
+  // Named right, named wrong (a bank A does not know), and the name of a bank that does not
+  // host the payee: B's cap is checked every time.
+  CHECK(w.pay(*w.client_a, payer, near_cap.pub(), money{5'001, currency::cny}, "b") ==
+        status_code::balance_limit);
+  CHECK(w.pay(*w.client_a, payer, near_cap.pub(), money{5'001, currency::cny}, "zz") ==
+        status_code::balance_limit);
+  CHECK(w.pay(*w.client_a, payer, near_cap.pub(), cny(50), "b") == status_code::ok);
+  const auto nobody = key_pair::from_seed(profile::ed25519, indexed_seed(9, 0x5a));
+  CHECK(w.pay(*w.client_a, payer, nobody.pub(), cny(10), "b") == status_code::ok);
+  // B names A by endpoint only: a name is no use there, and the payment still goes.
+  const auto at_b = w.wallet(*w.client_b, 4, wallet_class::ii, false, cny(100));
+  CHECK(w.pay(*w.client_b, at_b, payer.pub(), cny(10), "a") == status_code::ok);
 }

@@ -107,6 +107,93 @@ TEST_CASE("the daily cap counts the day's settled payments", "[bank][integration
   CHECK(w.pay(alice, shop.pub(), yuan(0, 1)) == status_code::daily_limit);
 }
 
+TEST_CASE("the day's total survives a restart and a settled payment sent again counts once",
+          "[bank][integration]") {
+  world w;
+  const auto alice = w.wallet(1, wallet_class::iv, yuan(6'000));
+  const auto shop = w.wallet(3, wallet_class::i, yuan(0));
+  auto unspent = w.settle->list_unspent(alice.pub());
+  REQUIRE(unspent.ok());
+  auto first = wallet::build_payment(alice, *unspent, shop.pub(), yuan(2'000), 1, "");
+  REQUIRE(first.ok());
+  REQUIRE(w.the_bank->pay(*first, unix_now_us())->status == status_code::ok);
+  // The same payment again (a retry): settlement has it; the day's total must not grow.
+  CHECK(w.the_bank->pay(*first, unix_now_us())->status == status_code::already_settled);
+  CHECK(w.pay(alice, shop.pub(), yuan(2'000)) == status_code::ok);
+  // A bank opened again on the same database knows the day's 4,000.00 of 5,000.00.
+  bank::bank_config bc;
+  bc.db_url = w.db.url();
+  bc.settle_spec = w.settle_svc->endpoint();
+  w.the_bank.reset();
+  auto reopened = bank::bank::open(bc, w.vault);
+  REQUIRE(reopened.ok());
+  w.the_bank = std::move(*reopened);
+  CHECK(w.pay(alice, shop.pub(), yuan(1'000, 1)) == status_code::daily_limit);
+  CHECK(w.pay(alice, shop.pub(), yuan(1'000)) == status_code::ok);
+  CHECK(w.pay(alice, shop.pub(), yuan(0, 1)) == status_code::daily_limit);
+}
+
+TEST_CASE("the index takes a token created and spent within one batch of notifications",
+          "[bank][integration]") {
+  world w;
+  bank::bank_config bc;
+  bc.db_url = w.db.url();
+  bc.settle_spec = w.settle_svc->endpoint();
+  bc.settle_pub = "tcp://127.0.0.1:1";  // balances from the index (fed by hand here)
+  w.the_bank.reset();
+  auto b = bank::bank::open(bc, w.vault);
+  REQUIRE(b.ok());
+  w.the_bank = std::move(*b);
+  const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x77));
+  const auto shop = key_pair::from_seed(profile::ed25519, indexed_seed(3, 0x77));
+  REQUIRE(w.the_bank->open_wallet(alice.pub(), wallet_class::ii, wallet_kind::personal).ok());
+  REQUIRE(w.the_bank->open_wallet(shop.pub(), wallet_class::i, wallet_kind::merchant).ok());
+  const auto raw = [](const hash256& h) { return std::string(h.data.begin(), h.data.end()); };
+  const auto note = [&](const hash256& tx_id, const std::vector<hash256>& spent,
+                        const std::vector<std::pair<const key_pair*, std::int64_t>>& outs) {
+    wire::TxSettled n;
+    n.set_tx_id(raw(tx_id));
+    for (const auto& s : spent) {
+      n.add_spent(raw(s));
+    }
+    for (std::uint32_t i = 0; i < outs.size(); ++i) {
+      auto* o = n.add_outputs();
+      o->set_token_id(raw(token_id_of(profile::ed25519, tx_id, i)));
+      o->set_owner(bytes_to_wire(outs[i].first->pub().encode()));
+      o->set_currency(static_cast<std::uint32_t>(currency::cny));
+      o->set_amount_minor(outs[i].second);
+    }
+    return n;
+  };
+  hash256 funding;
+  funding.data.fill(0x11);
+  hash256 payment;
+  payment.data.fill(0x22);
+  // Alice is paid 100.00, then pays 30.00 of it to the shop, both in one batch.
+  REQUIRE(w.the_bank
+              ->index_many({note(funding, {}, {{&alice, 10'000}}),
+                            note(payment, {token_id_of(profile::ed25519, funding, 0)},
+                                 {{&shop, 3'000}, {&alice, 7'000}})})
+              .ok());
+  CHECK(*w.the_bank->balance(alice.pub()) == 7'000);
+  CHECK(*w.the_bank->balance(shop.pub()) == 3'000);
+  auto history = w.the_bank->history(alice.pub(), 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 2);
+  // The same notifications again change nothing; a reopened bank reads the same balances.
+  REQUIRE(w.the_bank
+              ->index_many({note(payment, {token_id_of(profile::ed25519, funding, 0)},
+                                 {{&shop, 3'000}, {&alice, 7'000}})})
+              .ok());
+  CHECK(*w.the_bank->balance(alice.pub()) == 7'000);
+  w.the_bank.reset();
+  auto reopened = bank::bank::open(bc, w.vault);
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->balance(alice.pub()) == 7'000);
+  CHECK(*(*reopened)->balance(shop.pub()) == 3'000);
+  CHECK((*reopened)->balance(w.vault.pub()).code() == status_code::unknown_wallet);
+}
+
 TEST_CASE("a payee's balance cap and a sub-wallet's cap are enforced", "[bank][integration]") {
   world w;
   const auto carol = w.wallet(2, wallet_class::ii, yuan(20'000));
