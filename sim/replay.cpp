@@ -282,9 +282,10 @@ class driver {
   [[nodiscard]] auto merchant_key(std::uint32_t merchant) const -> const public_key& {
     return *m_merchant_keys.at(m_merchant_slot.at(merchant));
   }
-  [[nodiscard]] auto signed_payment(std::uint32_t e) const -> const signed_tx* {
-    const auto it = m_payments.find(e);
-    return it == m_payments.end() ? nullptr : &it->second.tx;
+  /// The inputs of a settled payment (its transaction id is in its outcome).
+  [[nodiscard]] auto paid_inputs(std::uint32_t e) const -> const std::vector<hash256>* {
+    const auto it = m_paid_inputs.find(e);
+    return it == m_paid_inputs.end() ? nullptr : &it->second;
   }
   auto result_mut() -> replay_result& { return m_result; }
 
@@ -514,6 +515,12 @@ class driver {
     }
     finish(e, settled ? status_code::ok : code, o.attempts, sent.first_sent_us);
     release(ev.wallet);
+    // Done with: the auditor needs only a settled payment's inputs (a million signed
+    // transactions would hold gigabytes).
+    if (settled) {
+      m_paid_inputs.emplace(e, std::move(sent.tx.tx.inputs));
+    }
+    m_payments.erase(e);
   }
 
   void on_payout(completion c) {
@@ -597,7 +604,8 @@ class driver {
   std::map<std::uint16_t, std::int64_t> m_open_since;  ///< steady time of its first top-up
   std::vector<payout_batch> m_payouts;
   std::deque<std::uint32_t> m_payout_queue;  ///< closed pay-outs not sent yet
-  std::unordered_map<std::uint32_t, in_flight_payment> m_payments;
+  std::unordered_map<std::uint32_t, in_flight_payment> m_payments;  ///< until answered
+  std::unordered_map<std::uint32_t, std::vector<hash256>> m_paid_inputs;
   std::deque<std::uint32_t> m_ready;
   std::priority_queue<retry_item, std::vector<retry_item>, std::greater<>> m_retries;
   completions m_completions;
@@ -696,15 +704,16 @@ void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_resul
     }
     expect[payer.pub().hex()] -= e.amount_minor;
     expect[d.merchant_key(e.merchant).hex()] += e.amount_minor;
-    const auto* tx = d.signed_payment(static_cast<std::uint32_t>(i));
-    CBDC_ASSERT(tx != nullptr);
-    acked.push_back(tx->id.hex());
-    for (const auto& in : tx->tx.inputs) {
+    const auto* paid = d.paid_inputs(static_cast<std::uint32_t>(i));
+    CBDC_ASSERT(paid != nullptr);
+    const auto tx_hex = o.tx_id.hex();
+    acked.push_back(tx_hex);
+    for (const auto& in : *paid) {
       if (!inputs.insert(in).second) {
         ++twice;
       }
       acked_inputs.push_back(in.hex());
-      acked_inputs_by.push_back(tx->id.hex());
+      acked_inputs_by.push_back(tx_hex);
     }
   }
   if (twice > 0) {
