@@ -272,10 +272,12 @@ auto bank::balance(const public_key& owner) -> result<std::int64_t> {
 }
 
 auto bank::index(const wire::TxSettled& settled) -> status {
-  return index_many({settled});
+  wire::SettledBatch one;
+  *one.add_txs() = settled;
+  return index_many(one);
 }
 
-auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
+auto bank::index_many(const wire::SettledBatch& batch) -> status {
   const auto hex_of = [](const std::string& raw) {
     return to_hex(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
   };
@@ -294,7 +296,7 @@ auto bank::index_many(const std::vector<wire::TxSettled>& batch) -> status {
   std::vector<std::string> spent;
   std::vector<std::string> spent_raw;
   std::vector<std::string> spent_by;
-  for (const auto& settled : batch) {
+  for (const auto& settled : batch.txs()) {
     const auto tx_id = hex_of(settled.tx_id());
     for (const auto& in : settled.spent()) {
       if (const auto here = created_here.find(in); here != created_here.end()) {

@@ -137,7 +137,7 @@ class bank {
   /// and spends of indexed tokens. Idempotent.
   auto index(const wire::TxSettled& settled) -> status;
   /// The same for many notifications in one database transaction.
-  auto index_many(const std::vector<wire::TxSettled>& batch) -> status;
+  auto index_many(const wire::SettledBatch& batch) -> status;
   /// Brings a wallet's index up to date from settlement's list of its unspent tokens (after a
   /// registration, or notifications missed while the bank was down).
   auto reconcile(const public_key& owner) -> status;

@@ -149,6 +149,13 @@ TEST_CASE("the index takes a token created and spent within one batch of notific
   REQUIRE(w.the_bank->open_wallet(alice.pub(), wallet_class::ii, wallet_kind::personal).ok());
   REQUIRE(w.the_bank->open_wallet(shop.pub(), wallet_class::i, wallet_kind::merchant).ok());
   const auto raw = [](const hash256& h) { return std::string(h.data.begin(), h.data.end()); };
+  const auto batch = [](std::vector<wire::TxSettled> txs) {
+    wire::SettledBatch out;
+    for (auto& t : txs) {
+      *out.add_txs() = std::move(t);
+    }
+    return out;
+  };
   const auto note = [&](const hash256& tx_id, const std::vector<hash256>& spent,
                         const std::vector<std::pair<const key_pair*, std::int64_t>>& outs) {
     wire::TxSettled n;
@@ -171,9 +178,9 @@ TEST_CASE("the index takes a token created and spent within one batch of notific
   payment.data.fill(0x22);
   // Alice is paid 100.00, then pays 30.00 of it to the shop, both in one batch.
   REQUIRE(w.the_bank
-              ->index_many({note(funding, {}, {{&alice, 10'000}}),
-                            note(payment, {token_id_of(profile::ed25519, funding, 0)},
-                                 {{&shop, 3'000}, {&alice, 7'000}})})
+              ->index_many(batch({note(funding, {}, {{&alice, 10'000}}),
+                                  note(payment, {token_id_of(profile::ed25519, funding, 0)},
+                                       {{&shop, 3'000}, {&alice, 7'000}})}))
               .ok());
   CHECK(*w.the_bank->balance(alice.pub()) == 7'000);
   CHECK(*w.the_bank->balance(shop.pub()) == 3'000);
@@ -182,8 +189,8 @@ TEST_CASE("the index takes a token created and spent within one batch of notific
   REQUIRE(history->size() == 2);
   // The same notifications again change nothing; a reopened bank reads the same balances.
   REQUIRE(w.the_bank
-              ->index_many({note(payment, {token_id_of(profile::ed25519, funding, 0)},
-                                 {{&shop, 3'000}, {&alice, 7'000}})})
+              ->index_many(batch({note(payment, {token_id_of(profile::ed25519, funding, 0)},
+                                       {{&shop, 3'000}, {&alice, 7'000}})}))
               .ok());
   CHECK(*w.the_bank->balance(alice.pub()) == 7'000);
   w.the_bank.reset();
