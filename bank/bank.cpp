@@ -177,10 +177,13 @@ auto bank::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& 
   std::vector<std::string> ids;
   std::vector<std::int64_t> classes;
   std::vector<wallet_record> out;
+  std::unordered_map<std::string, wallet_class> asked;  // a key twice in one request: same class
   for (const auto& [owner, cls] : owners) {
     // A key hosted already must match.
     const auto known = m_wallets.find(key_bytes(owner));
-    if (known != m_wallets.end() && (known->second.cls != cls || known->second.kind != kind)) {
+    const auto [again, first] = asked.try_emplace(key_bytes(owner), cls);
+    if ((known != m_wallets.end() && (known->second.cls != cls || known->second.kind != kind)) ||
+        (!first && again->second != cls)) {
       return error{status_code::bad_request, "key " + owner.hex().substr(0, 18) +
                                                  " has a wallet here of another class or kind"};
     }

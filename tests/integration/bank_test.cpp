@@ -236,6 +236,26 @@ TEST_CASE("bank refusals are typed", "[bank][integration]") {
   CHECK(w.the_bank
             ->open_wallet(stranger.pub(), wallet_class::iv, wallet_kind::personal, std::nullopt, 5)
             .code() == status_code::bad_request);
+  // Onboarding many: a key twice with two classes, or hosted already with another class, is
+  // refused and opens nothing; the same request again is answered with the same records.
+  const auto k1 = key_pair::from_seed(profile::ed25519, indexed_seed(21, 0x77)).pub();
+  const auto k2 = key_pair::from_seed(profile::ed25519, indexed_seed(22, 0x77)).pub();
+  CHECK(w.the_bank
+            ->open_wallets({{k1, wallet_class::iv}, {k1, wallet_class::ii}}, wallet_kind::personal)
+            .code() == status_code::bad_request);
+  CHECK(w.the_bank->find_wallet(k1).code() == status_code::unknown_wallet);
+  CHECK(w.the_bank
+            ->open_wallets({{k2, wallet_class::i}, {shop.pub(), wallet_class::ii}},
+                           wallet_kind::merchant)
+            .code() == status_code::bad_request);
+  const auto opened = w.the_bank->open_wallets({{k1, wallet_class::iv}, {k2, wallet_class::iii}},
+                                               wallet_kind::personal);
+  REQUIRE(opened.ok());
+  const auto again = w.the_bank->open_wallets({{k1, wallet_class::iv}, {k2, wallet_class::iii}},
+                                              wallet_kind::personal);
+  REQUIRE(again.ok());
+  CHECK(again->at(1).wallet_id == opened->at(1).wallet_id);
+  CHECK(w.the_bank->find_wallet(k2)->cls == wallet_class::iii);
 }
 
 TEST_CASE("the bank service indexes notifications for balances and history",
