@@ -23,6 +23,10 @@ auto key_bytes(const public_key& owner) -> std::string {
   return {raw.begin(), raw.end()};
 }
 
+auto not_hosted(const public_key& owner) -> error {
+  return error{status_code::unknown_wallet, "no wallet here for key " + owner.hex().substr(0, 18)};
+}
+
 /// A token id as notifications carry it (the key of m_live).
 auto raw_of(const hash256& id) -> std::string {
   return {reinterpret_cast<const char*>(id.data.data()), id.data.size()};
@@ -58,9 +62,8 @@ auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<ba
 
 auto bank::load() -> status {
   return pg::guarded([&]() -> status {
-    // The two statements of the payment path, planned once: a plan for the values at hand would
-    // read the whole partial index of unspent tokens for a long list of spent ones, a cost that
-    // grows with the bank; the generic plan looks each token up by its key.
+    // The two statements of the payment path, planned once: the generic plan looks each row up
+    // by its key, whatever the length of the arrays.
     m_conn->set_variable("plan_cache_mode", "force_generic_plan");
     m_conn->prepare(k_record_payments,
                     "INSERT INTO bank.payment (tx_id, wallet_id, local_day, amount_minor) "
@@ -210,8 +213,7 @@ auto bank::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& 
 auto bank::find_wallet(const public_key& owner) -> result<wallet_record> {
   const auto it = m_wallets.find(key_bytes(owner));
   if (it == m_wallets.end()) {
-    return error{status_code::unknown_wallet,
-                 "no wallet here for key " + owner.hex().substr(0, 18)};
+    return not_hosted(owner);
   }
   return record_of(owner, it->second);
 }
@@ -258,8 +260,7 @@ auto bank::balance(const public_key& owner) -> result<std::int64_t> {
     // From the index, kept in memory as it follows settlement's notifications.
     const auto it = m_wallets.find(key_bytes(owner));
     if (it == m_wallets.end()) {
-      return error{status_code::unknown_wallet,
-                   "no wallet here for key " + owner.hex().substr(0, 18)};
+      return not_hosted(owner);
     }
     return it->second.balance_minor;
   }
@@ -363,8 +364,7 @@ void bank::token_spent(const std::string& raw_id) {
 
 auto bank::reconcile(const public_key& owner) -> status {
   if (!m_wallets.contains(key_bytes(owner))) {
-    return error{status_code::unknown_wallet,
-                 "no wallet here for key " + owner.hex().substr(0, 18)};
+    return not_hosted(owner);
   }
   auto unspent = m_settle.list_unspent(owner);
   if (!unspent) {
@@ -690,8 +690,7 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
       return receiving.err();
     }
     if (!check.payee_class) {
-      return error{status_code::unknown_wallet,
-                   "no wallet here for key " + p.owner.hex().substr(0, 18)};
+      return not_hosted(p.owner);
     }
     const auto hex = p.owner.hex();
     check.payee_balance_minor += m_pending_in.contains(hex) ? m_pending_in[hex] : 0;
