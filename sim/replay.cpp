@@ -10,7 +10,6 @@
 #include <queue>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "bank/limits.hpp"
 #include "bank/service.hpp"
@@ -283,6 +282,24 @@ class driver {
   }
   [[nodiscard]] auto merchant_key(std::uint32_t merchant) const -> const public_key& {
     return *m_merchant_keys.at(m_merchant_slot.at(merchant));
+  }
+  [[nodiscard]] auto merchant_count() const -> std::size_t { return m_merchant_keys.size(); }
+  [[nodiscard]] auto merchant_slot_of(std::uint32_t merchant) const -> std::size_t {
+    return m_merchant_slot.at(merchant);
+  }
+  [[nodiscard]] auto merchant_key_at(std::size_t slot) const -> const public_key& {
+    return *m_merchant_keys.at(slot);
+  }
+  /// Frees what only the replay needed (tokens held, requests, pay-outs): the auditor needs
+  /// the keys, the outcomes and the settled payments' inputs.
+  void release_replay_state() {
+    for (auto& w : m_wallets) {
+      std::vector<settlement::token_info>{}.swap(w.tokens);
+      std::vector<std::uint32_t>{}.swap(w.waiting);
+    }
+    decltype(m_payments){}.swap(m_payments);
+    decltype(m_payouts){}.swap(m_payouts);
+    decltype(m_payout_queue){}.swap(m_payout_queue);
   }
   /// The inputs of a settled payment (its transaction id is in its outcome).
   [[nodiscard]] auto paid_inputs(std::uint32_t e) const -> const std::vector<hash256>* {
@@ -649,112 +666,130 @@ auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status
   return out;
 }
 
-/// Loads rows into a temporary table, in chunks, as hex text arrays.
-void load_hex_pairs(pqxx::work& w, const std::string& table, const std::vector<std::string>& first,
-                    const std::vector<std::string>& second) {
-  constexpr std::size_t k_chunk = 20'000;
-  for (std::size_t at = 0; at < first.size(); at += k_chunk) {
-    const auto end = std::min(first.size(), at + k_chunk);
-    const std::vector<std::string> a(first.begin() + static_cast<std::ptrdiff_t>(at),
-                                     first.begin() + static_cast<std::ptrdiff_t>(end));
-    const std::vector<std::string> b(second.begin() + static_cast<std::ptrdiff_t>(at),
-                                     second.begin() + static_cast<std::ptrdiff_t>(end));
-    w.exec_params("INSERT INTO " + table +
-                      " SELECT decode(x, 'hex'), y FROM unnest($1::text[], $2::text[]) AS u(x, y)",
-                  pg::text_array(a), pg::text_array(b));
+/// Rows for a temporary table of two text columns, sent in chunks as they come: the auditor's
+/// lists of every payment, input and balance would otherwise sit in memory beside the replay's
+/// state (at national scale they were the run's peak).
+class chunked_rows {
+ public:
+  chunked_rows(pqxx::work& w, std::string table) : m_work(w), m_table(std::move(table)) {}
+  void add(std::string first, std::string second) {
+    m_first.push_back(std::move(first));
+    m_second.push_back(std::move(second));
+    ++m_count;
+    if (m_first.size() >= k_chunk) {
+      flush();
+    }
   }
-}
+  void flush() {
+    if (m_first.empty()) {
+      return;
+    }
+    m_work.exec_params("INSERT INTO " + m_table +
+                           " SELECT decode(x, 'hex'), y FROM unnest($1::text[], $2::text[]) AS "
+                           "u(x, y)",
+                       pg::text_array(m_first), pg::text_array(m_second));
+    m_first.clear();
+    m_second.clear();
+  }
+  [[nodiscard]] auto count() const -> std::size_t { return m_count; }
+
+ private:
+  static constexpr std::size_t k_chunk = 20'000;
+  pqxx::work& m_work;
+  std::string m_table;
+  std::vector<std::string> m_first;
+  std::vector<std::string> m_second;
+  std::size_t m_count{0};
+};
 
 void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_result& r) {
   auto& report = r.audit;
+  d.release_replay_state();
   // 1. Every answer against the model.
-  const auto expected = expected_statuses(t, sc);
-  std::size_t agreed = 0;
-  for (std::size_t i = 0; i < t.events.size(); ++i) {
-    const auto got = r.outcomes[i].status;
-    const auto want = t.events[i].kind == event_kind::topup ? status_code::ok : expected[i];
-    if (got == want) {
-      ++agreed;
-    } else if (report.problems.size() < 20) {
-      report.problems.push_back("event " + std::to_string(i) + ": answered " +
-                                std::string{to_string(got)} + ", the model expects " +
-                                std::string{to_string(want)});
-    } else if (report.problems.size() == 20) {
-      report.problems.emplace_back("(more answers disagree with the model)");
-    }
-  }
-  report.checks.push_back("answers: " + std::to_string(agreed) + " of " +
-                          std::to_string(t.events.size()) + " as the model expects");
-
-  // 2. No token spent twice, by the receipts: each input in one acknowledged payment only.
-  std::unordered_set<hash256> inputs;
-  std::vector<std::string> acked;
-  std::vector<std::string> acked_inputs;
-  std::vector<std::string> acked_inputs_by;
-  std::size_t twice = 0;
-  std::unordered_map<std::string, std::int64_t> expect;  // owner hex -> balance
-  for (std::size_t i = 0; i < t.events.size(); ++i) {
-    const auto& e = t.events[i];
-    const auto& o = r.outcomes[i];
-    if (o.status != status_code::ok) {
-      continue;
-    }
-    const auto& payer = *d.wallets()[d.slot_of(e.wallet)].key;
-    if (e.kind == event_kind::topup) {
-      expect[payer.pub().hex()] += e.amount_minor;
-      continue;
-    }
-    expect[payer.pub().hex()] -= e.amount_minor;
-    expect[d.merchant_key(e.merchant).hex()] += e.amount_minor;
-    const auto* paid = d.paid_inputs(static_cast<std::uint32_t>(i));
-    CBDC_ASSERT(paid != nullptr);
-    const auto tx_hex = o.tx_id.hex();
-    acked.push_back(tx_hex);
-    for (const auto& in : *paid) {
-      if (!inputs.insert(in).second) {
-        ++twice;
+  {
+    const auto expected = expected_statuses(t, sc);
+    std::size_t agreed = 0;
+    for (std::size_t i = 0; i < t.events.size(); ++i) {
+      const auto got = r.outcomes[i].status;
+      const auto want = t.events[i].kind == event_kind::topup ? status_code::ok : expected[i];
+      if (got == want) {
+        ++agreed;
+      } else if (report.problems.size() < 20) {
+        report.problems.push_back("event " + std::to_string(i) + ": answered " +
+                                  std::string{to_string(got)} + ", the model expects " +
+                                  std::string{to_string(want)});
+      } else if (report.problems.size() == 20) {
+        report.problems.emplace_back("(more answers disagree with the model)");
       }
-      acked_inputs.push_back(in.hex());
-      acked_inputs_by.push_back(tx_hex);
     }
+    report.checks.push_back("answers: " + std::to_string(agreed) + " of " +
+                            std::to_string(t.events.size()) + " as the model expects");
   }
-  if (twice > 0) {
-    report.problems.push_back(std::to_string(twice) +
-                              " token(s) spent by two acknowledged payments");
-  }
-  // 3. In settlement's database: every acknowledged payment present, each of its inputs spent
-  // by it, and every wallet's unspent tokens summing to the model's balance.
+
+  // 2. In settlement's database, from the acknowledged answers streamed into temporary tables:
+  // every acknowledged payment present, each of its inputs spent by it and by no other
+  // acknowledged payment, and every wallet's and merchant's unspent tokens summing to the
+  // model's balance (acknowledged top-ups in, acknowledged payments out and to the merchant).
   auto checked = pg::guarded([&]() -> status {
     pqxx::connection conn(w.settle_db());
     pqxx::work x(conn);
     x.exec("CREATE TEMP TABLE acked (tx_id bytea, unused text) ON COMMIT DROP");
     x.exec("CREATE TEMP TABLE acked_input (token_id bytea, tx_hex text) ON COMMIT DROP");
     x.exec("CREATE TEMP TABLE expect_balance (owner_key bytea, amount text) ON COMMIT DROP");
-    load_hex_pairs(x, "acked", acked, std::vector<std::string>(acked.size()));
-    load_hex_pairs(x, "acked_input", acked_inputs, acked_inputs_by);
-    std::vector<std::string> owners;
-    std::vector<std::string> amounts;
-    for (const auto& [owner, amount] : expect) {
-      owners.push_back(owner);
-      amounts.push_back(std::to_string(amount));
+    chunked_rows acked(x, "acked");
+    chunked_rows acked_inputs(x, "acked_input");
+    std::vector<std::int64_t> wallet_balance(d.wallets().size(), 0);
+    std::vector<std::int64_t> merchant_balance(d.merchant_count(), 0);
+    for (std::size_t i = 0; i < t.events.size(); ++i) {
+      const auto& e = t.events[i];
+      const auto& o = r.outcomes[i];
+      if (o.status != status_code::ok) {
+        continue;
+      }
+      auto& payer = wallet_balance[d.slot_of(e.wallet)];
+      if (e.kind == event_kind::topup) {
+        payer += e.amount_minor;
+        continue;
+      }
+      payer -= e.amount_minor;
+      merchant_balance[d.merchant_slot_of(e.merchant)] += e.amount_minor;
+      const auto* paid = d.paid_inputs(static_cast<std::uint32_t>(i));
+      CBDC_ASSERT(paid != nullptr);
+      const auto tx_hex = o.tx_id.hex();
+      acked.add(tx_hex, {});
+      for (const auto& in : *paid) {
+        acked_inputs.add(in.hex(), tx_hex);
+      }
     }
-    load_hex_pairs(x, "expect_balance", owners, amounts);
-    const auto missing = x.exec1(
-                              "SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM "
-                              "settlement.tx t WHERE t.tx_id = a.tx_id)")[0]
-                             .as<std::int64_t>();
-    const auto wrong = x.exec1(
-                            "SELECT count(*) FROM acked_input a LEFT JOIN settlement.spent s "
-                            "ON s.token_id = a.token_id WHERE s.spent_by IS DISTINCT FROM "
-                            "decode(a.tx_hex, 'hex')")[0]
-                           .as<std::int64_t>();
-    const auto off = x.exec1(
-                          "SELECT count(*) FROM expect_balance e LEFT JOIN (SELECT owner_key, "
-                          "sum(amount_minor) AS held FROM settlement.token t WHERE NOT EXISTS "
-                          "(SELECT 1 FROM settlement.spent s WHERE s.token_id = t.token_id) "
-                          "GROUP BY owner_key) u USING (owner_key) "
-                          "WHERE coalesce(u.held, 0) <> e.amount::bigint")[0]
-                         .as<std::int64_t>();
+    acked.flush();
+    acked_inputs.flush();
+    chunked_rows balances(x, "expect_balance");
+    for (std::size_t s = 0; s < wallet_balance.size(); ++s) {
+      balances.add(d.wallets()[s].key->pub().hex(), std::to_string(wallet_balance[s]));
+    }
+    for (std::size_t s = 0; s < merchant_balance.size(); ++s) {
+      balances.add(d.merchant_key_at(s).hex(), std::to_string(merchant_balance[s]));
+    }
+    balances.flush();
+    const auto count = [&x](const char* query) {
+      return static_cast<std::size_t>(x.exec1(query)[0].as<std::int64_t>());
+    };
+    const auto twice = count("SELECT count(*) - count(DISTINCT token_id) FROM acked_input");
+    const auto missing = count(
+        "SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM settlement.tx t WHERE "
+        "t.tx_id = a.tx_id)");
+    const auto wrong = count(
+        "SELECT count(*) FROM acked_input a LEFT JOIN settlement.spent s ON s.token_id = "
+        "a.token_id WHERE s.spent_by IS DISTINCT FROM decode(a.tx_hex, 'hex')");
+    const auto off = count(
+        "SELECT count(*) FROM expect_balance e LEFT JOIN (SELECT owner_key, sum(amount_minor) AS "
+        "held FROM settlement.token t WHERE NOT EXISTS (SELECT 1 FROM settlement.spent s WHERE "
+        "s.token_id = t.token_id) GROUP BY owner_key) u USING (owner_key) WHERE "
+        "coalesce(u.held, 0) <> e.amount::bigint");
+    if (twice > 0) {
+      report.problems.push_back(std::to_string(twice) +
+                                " token(s) spent by two acknowledged payments");
+    }
     if (missing > 0) {
       report.problems.push_back(std::to_string(missing) +
                                 " acknowledged payment(s) missing from settlement");
@@ -768,14 +803,14 @@ void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_resul
                                 " wallet(s) whose unspent tokens differ from the model");
     }
     report.checks.push_back("acknowledged payments in settlement: " +
-                            std::to_string(acked.size() - static_cast<std::size_t>(missing)) +
-                            " of " + std::to_string(acked.size()));
+                            std::to_string(acked.count() - missing) + " of " +
+                            std::to_string(acked.count()));
     report.checks.push_back("inputs spent by their own payment, once: " +
-                            std::to_string(acked_inputs.size() - static_cast<std::size_t>(wrong)) +
-                            " of " + std::to_string(acked_inputs.size()));
+                            std::to_string(acked_inputs.count() - wrong) + " of " +
+                            std::to_string(acked_inputs.count()));
     report.checks.push_back("balances as the model has them: " +
-                            std::to_string(owners.size() - static_cast<std::size_t>(off)) + " of " +
-                            std::to_string(owners.size()) + " wallets and merchants");
+                            std::to_string(balances.count() - off) + " of " +
+                            std::to_string(balances.count()) + " wallets and merchants");
     return ok_status();
   });
   if (!checked) {
