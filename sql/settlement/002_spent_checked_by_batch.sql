@@ -1,6 +1,0 @@
--- A spent token must exist: the batch statement that records spending checks it (an index
--- lookup per input, refusing the whole batch if one is missing) instead of a foreign key. The
--- foreign key's per-row check also locked the token's row, which writes that row's heap page:
--- one more page written, and logged, per input, at random over a table larger than memory at
--- national scale. Tokens are never deleted, so the check needs no lock.
-ALTER TABLE settlement.spent DROP CONSTRAINT spent_token_id_fkey;
