@@ -396,3 +396,66 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
   CHECK(w.submit(held).status == status_code::already_settled);
   CHECK(w.submit(other).status == status_code::input_spent);
 }
+
+TEST_CASE("the store refuses a batch spending a token it does not hold, writing nothing",
+          "[settlement][integration]") {
+  test::pg_scratch db;
+  auto opened = settlement::store::open(db.url());
+  REQUIRE(opened.ok());
+  auto& store = **opened;
+  REQUIRE(store.migrate().ok());
+  const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(9));
+  const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1));
+  transaction mint;
+  mint.prof = profile::ed25519;
+  mint.kind = tx_kind::issue;
+  mint.nonce = 1;
+  mint.outputs = {tx_output{currency::cny, 700, alice.pub()}};
+  auto minted = signed_tx::make(std::move(mint));
+  minted.sign_with(issuer);
+  REQUIRE(store
+              .commit_batch(
+                  1, 1'000,
+                  {settlement::commit_item{&minted, "m", {}, settlement::all_outputs(minted)}})
+              .ok());
+  const auto count = [&db](const char* table) {
+    pqxx::connection conn(db.url());
+    pqxx::read_transaction x(conn);
+    return x.exec1(std::string{"SELECT count(*) FROM settlement."} + table)[0].as<int>();
+  };
+  const auto held = token_id_of(profile::ed25519, minted.id, 0);
+  const auto spend = [&](const std::vector<hash256>& inputs, std::uint64_t nonce,
+                         std::uint64_t seq) {
+    transaction pay;
+    pay.prof = profile::ed25519;
+    pay.kind = tx_kind::transfer;
+    pay.nonce = nonce;
+    std::vector<settlement::token_info> infos;
+    for (const auto& id : inputs) {
+      pay.inputs.push_back(id);
+      settlement::token_info info;
+      info.token_id = id;
+      info.amount_minor = 700;
+      info.owner = alice.pub();
+      infos.push_back(info);
+    }
+    pay.outputs = {tx_output{currency::cny, 700, alice.pub()}};
+    auto stx = signed_tx::make(std::move(pay));
+    stx.sign_with(alice);
+    return store.commit_batch(
+        seq, 2'000, {settlement::commit_item{&stx, "p", infos, settlement::all_outputs(stx)}});
+  };
+  hash256 unknown;
+  unknown.data.fill(0x5a);
+  const auto refused = spend({held, unknown}, 2, 2);
+  CHECK(refused.code() == status_code::db_error);
+  CHECK_THAT(refused.err().message, Catch::Contains("foreign key"));
+  CHECK(count("tx") == 1);
+  CHECK(count("token") == 1);
+  CHECK(count("spent") == 0);
+  // The token it holds is still spendable, once.
+  CHECK(spend({held}, 3, 3).ok());
+  CHECK(count("spent") == 1);
+  CHECK_FALSE(spend({held}, 4, 4).ok());
+  CHECK(count("tx") == 2);
+}
