@@ -1,9 +1,11 @@
 #include "core/pg.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <pqxx/pqxx>
 
+#include "core/assert.hpp"
 #include "core/ids.hpp"
 
 namespace cbdc::pg {
@@ -93,6 +95,59 @@ auto text_array(const std::vector<std::string>& values) -> std::string {
   }
   out += '}';
   return out;
+}
+
+void binary_array::put32(std::uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    m_body.push_back(static_cast<char>((v >> static_cast<unsigned>(shift)) & 0xffU));
+  }
+}
+
+void binary_array::add(const void* data, std::size_t size) {
+  CBDC_ASSERT(m_type == element::bytea || m_type == element::text);
+  CBDC_ASSERT(size < (1U << 30U));  // PostgreSQL's largest field
+  put32(static_cast<std::uint32_t>(size));
+  m_body.append(static_cast<const char*>(data), size);
+  ++m_count;
+}
+
+void binary_array::add_int(std::int64_t value) {
+  const auto u = static_cast<std::uint64_t>(value);
+  switch (m_type) {
+    case element::int8:
+      put32(8);
+      put32(static_cast<std::uint32_t>(u >> 32U));
+      put32(static_cast<std::uint32_t>(u & 0xffffffffU));
+      break;
+    case element::int4:
+      CBDC_ASSERT(value >= INT32_MIN && value <= INT32_MAX);
+      put32(4);
+      put32(static_cast<std::uint32_t>(u & 0xffffffffU));
+      break;
+    case element::int2:
+      CBDC_ASSERT(value >= INT16_MIN && value <= INT16_MAX);
+      put32(2);
+      m_body.push_back(static_cast<char>((u >> 8U) & 0xffU));
+      m_body.push_back(static_cast<char>(u & 0xffU));
+      break;
+    default: CBDC_ASSERT(false && "an integer in a bytea or text array");
+  }
+  ++m_count;
+}
+
+auto binary_array::param() const -> pqxx::binarystring {
+  // Header: dimensions, has-nulls flag, element type; then each dimension's length and lower
+  // bound (none for an empty array); then each element as its length and bytes.
+  binary_array head(m_type);
+  head.put32(m_count == 0 ? 0 : 1);
+  head.put32(0);
+  head.put32(static_cast<std::uint32_t>(m_type));
+  if (m_count > 0) {
+    head.put32(m_count);
+    head.put32(1);
+  }
+  head.m_body += m_body;
+  return pqxx::binarystring(head.m_body.data(), head.m_body.size());
 }
 
 auto int_array(const std::vector<std::int64_t>& values) -> std::string {

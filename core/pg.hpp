@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -7,6 +8,7 @@
 
 #include "core/status.hpp"
 
+#include <pqxx/binarystring>
 #include <pqxx/connection>
 #include <pqxx/except>
 
@@ -68,4 +70,29 @@ auto fresh_database(const std::string& base_url, const std::string& name) -> res
 auto text_array(const std::vector<std::string>& values) -> std::string;
 /// An array literal of integers.
 auto int_array(const std::vector<std::int64_t>& values) -> std::string;
+
+/// A one-dimensional array in PostgreSQL's binary format, bound as one binary parameter (pqxx
+/// sends a binarystring as binary): a whole column of a batch without text to build here, nor
+/// an array literal to parse and hex to decode on the server. The statement casts the
+/// parameter to the same array type ("$1::bytea[]"); the server refuses another element type.
+class binary_array {
+ public:
+  enum class element : std::uint32_t { bytea = 17, int8 = 20, int2 = 21, int4 = 23, text = 25 };
+  explicit binary_array(element type) : m_type(type) {}
+
+  /// A bytea or text element.
+  void add(const void* data, std::size_t size);
+  void add(std::string_view s) { add(s.data(), s.size()); }
+  /// An integer element, at the array's width (checked: it must fit).
+  void add_int(std::int64_t value);
+
+  [[nodiscard]] auto size() const -> std::size_t { return m_count; }
+  [[nodiscard]] auto param() const -> pqxx::binarystring;
+
+ private:
+  void put32(std::uint32_t v);
+  element m_type;
+  std::string m_body;
+  std::uint32_t m_count{0};
+};
 }  // namespace cbdc::pg

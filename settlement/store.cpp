@@ -96,38 +96,43 @@ namespace {
 /// per table (array-bound parameters; no per-row round trips).
 void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64_t settled_at_us,
                  const std::vector<commit_item>& items) {
-  std::vector<std::string> tx_ids;
-  std::vector<std::int64_t> kinds;
-  std::vector<std::string> wires;
-  std::vector<std::string> request_ids;
-  std::vector<std::string> tok_ids;
-  std::vector<std::string> tok_tx;
-  std::vector<std::int64_t> tok_idx;
-  std::vector<std::string> tok_cur;
-  std::vector<std::int64_t> tok_amount;
-  std::vector<std::string> tok_owner;
-  std::vector<std::string> spent_ids;
-  std::vector<std::string> spent_by;
+  using col = pg::binary_array;
+  using el = pg::binary_array::element;
+  col tx_ids(el::bytea);
+  col kinds(el::int2);
+  col wires(el::bytea);
+  col request_ids(el::text);
+  col tok_ids(el::bytea);
+  col tok_tx(el::bytea);
+  col tok_idx(el::int4);
+  col tok_cur(el::text);
+  col tok_amount(el::int8);
+  col tok_owner(el::bytea);
+  col spent_ids(el::bytea);
+  col spent_by(el::bytea);
   std::map<currency, std::pair<std::int64_t, std::int64_t>> supply_delta;  // issued, redeemed
+  std::string wire_bytes;
   for (const auto& item : items) {
     const auto& stx = *item.tx;
-    const auto id_hex = stx.id.hex();
-    tx_ids.push_back(id_hex);
-    kinds.push_back(static_cast<std::int64_t>(stx.tx.kind));
-    std::string wire_bytes;
+    const auto* id = stx.id.data.data();
+    const auto id_size = stx.id.data.size();
+    tx_ids.add(id, id_size);
+    kinds.add_int(static_cast<std::int64_t>(stx.tx.kind));
+    wire_bytes.clear();
     CBDC_ASSERT(cbdc::to_wire(stx).SerializeToString(&wire_bytes));
-    wires.push_back(to_hex(
-        byte_view{reinterpret_cast<const std::uint8_t*>(wire_bytes.data()), wire_bytes.size()}));
-    request_ids.push_back(item.client_request_id);
+    wires.add(wire_bytes);
+    request_ids.add(item.client_request_id);
     for (const auto i : item.outputs) {
       const auto& out = stx.tx.outputs.at(i);
       CBDC_ASSERT(out.amount_minor > 0);
-      tok_ids.push_back(token_id_of(stx.tx.prof, stx.id, i).hex());
-      tok_tx.push_back(id_hex);
-      tok_idx.push_back(i);
-      tok_cur.emplace_back(currency_code(out.cur));
-      tok_amount.push_back(out.amount_minor);
-      tok_owner.push_back(out.owner.hex());
+      const auto token = token_id_of(stx.tx.prof, stx.id, i);
+      tok_ids.add(token.data.data(), token.data.size());
+      tok_tx.add(id, id_size);
+      tok_idx.add_int(i);
+      tok_cur.add(currency_code(out.cur));
+      tok_amount.add_int(out.amount_minor);
+      const auto owner = out.owner.encode();
+      tok_owner.add(owner.data(), owner.size());
       if (stx.tx.kind == tx_kind::issue) {
         auto& issued = supply_delta[out.cur].first;
         auto sum = checked_add(issued, out.amount_minor);
@@ -136,8 +141,8 @@ void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64
       }
     }
     for (const auto& in : item.inputs) {
-      spent_ids.push_back(in.token_id.hex());
-      spent_by.push_back(id_hex);
+      spent_ids.add(in.token_id.data.data(), in.token_id.data.size());
+      spent_by.add(id, id_size);
       if (stx.tx.kind == tx_kind::redeem) {
         auto& redeemed = supply_delta[in.cur].second;
         auto sum = checked_add(redeemed, in.amount_minor);
@@ -148,27 +153,27 @@ void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64
   }
   tx.exec_params(
       "INSERT INTO settlement.tx (tx_id, kind, signed_tx, batch_seq, client_request_id, "
-      "settled_at) SELECT decode(t.id, 'hex'), t.kind, decode(t.w, 'hex'), $5, t.crid, "
-      "timestamptz 'epoch' + $6::bigint * interval '1 microsecond' FROM unnest($1::text[], "
-      "$2::int2[], $3::text[], $4::text[]) AS t(id, kind, w, crid)",
-      pg::text_array(tx_ids), pg::int_array(kinds), pg::text_array(wires),
-      pg::text_array(request_ids), static_cast<std::int64_t>(batch_seq), settled_at_us);
-  if (!tok_ids.empty()) {
+      "settled_at) SELECT t.id, t.kind, t.w, $5, t.crid, timestamptz 'epoch' + $6::bigint * "
+      "interval '1 microsecond' FROM unnest($1::bytea[], $2::int2[], $3::bytea[], $4::text[]) "
+      "AS t(id, kind, w, crid)",
+      tx_ids.param(), kinds.param(), wires.param(), request_ids.param(),
+      static_cast<std::int64_t>(batch_seq), settled_at_us);
+  if (tok_ids.size() > 0) {
     tx.exec_params(
         "INSERT INTO settlement.token (token_id, created_by, idx, currency, amount_minor, "
-        "owner_key) SELECT decode(t.id, 'hex'), decode(t.tx, 'hex'), t.idx, t.cur, t.amount, "
-        "decode(t.owner, 'hex') FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], "
-        "$5::int8[], $6::text[]) AS t(id, tx, idx, cur, amount, owner)",
-        pg::text_array(tok_ids), pg::text_array(tok_tx), pg::int_array(tok_idx),
-        pg::text_array(tok_cur), pg::int_array(tok_amount), pg::text_array(tok_owner));
+        "owner_key) SELECT t.id, t.tx, t.idx, t.cur, t.amount, t.owner FROM unnest($1::bytea[], "
+        "$2::bytea[], $3::int4[], $4::text[], $5::int8[], $6::bytea[]) AS t(id, tx, idx, cur, "
+        "amount, owner)",
+        tok_ids.param(), tok_tx.param(), tok_idx.param(), tok_cur.param(), tok_amount.param(),
+        tok_owner.param());
   }
-  if (!spent_ids.empty()) {
+  if (spent_ids.size() > 0) {
     // The registry said every input was unspent; the primary key of settlement.spent makes the
     // database agree or refuse the whole batch.
     tx.exec_params(
-        "INSERT INTO settlement.spent (token_id, spent_by) SELECT decode(u.id, 'hex'), "
-        "decode(u.tx, 'hex') FROM unnest($1::text[], $2::text[]) AS u(id, tx)",
-        pg::text_array(spent_ids), pg::text_array(spent_by));
+        "INSERT INTO settlement.spent (token_id, spent_by) SELECT u.id, u.tx FROM "
+        "unnest($1::bytea[], $2::bytea[]) AS u(id, tx)",
+        spent_ids.param(), spent_by.param());
   }
   for (const auto& [cur, delta] : supply_delta) {
     const std::string code{currency_code(cur)};
