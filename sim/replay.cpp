@@ -802,15 +802,15 @@ void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_resul
       report.problems.push_back(std::to_string(off) +
                                 " wallet(s) whose unspent tokens differ from the model");
     }
-    report.checks.push_back("acknowledged payments in settlement: " +
-                            std::to_string(acked.count() - missing) + " of " +
-                            std::to_string(acked.count()));
-    report.checks.push_back("inputs spent by their own payment, once: " +
-                            std::to_string(acked_inputs.count() - wrong) + " of " +
-                            std::to_string(acked_inputs.count()));
-    report.checks.push_back("balances as the model has them: " +
-                            std::to_string(balances.count() - off) + " of " +
-                            std::to_string(balances.count()) + " wallets and merchants");
+    report.checks.push_back(
+        "acknowledged payments in settlement: " + std::to_string(acked.count() - missing) + " of " +
+        std::to_string(acked.count()));
+    report.checks.push_back(
+        "inputs spent by their own payment, once: " + std::to_string(acked_inputs.count() - wrong) +
+        " of " + std::to_string(acked_inputs.count()));
+    report.checks.push_back(
+        "balances as the model has them: " + std::to_string(balances.count() - off) + " of " +
+        std::to_string(balances.count()) + " wallets and merchants");
     return ok_status();
   });
   if (!checked) {
