@@ -217,7 +217,7 @@ auto engine::start(engine_config config, const store_factory& open_store, settle
   }
   auto loaded = e->m_db->load_unspent([&](token_info&& t) {
     const auto id = t.token_id;
-    e->m_unspent.emplace(id, std::move(t));
+    e->m_unspent.emplace(id, unspent_token{std::move(t), 0});
   });
   if (!loaded) {
     return loaded.err();
@@ -325,29 +325,53 @@ void engine::stop() {
 }
 
 void engine::drain() {
-  std::unique_lock lock(m_outstanding_mutex);
-  m_outstanding_done.wait(lock, [&] { return m_outstanding == 0; });
+  std::unique_lock lock(m_jobs_mutex);
+  m_job_done.wait(lock, [&] { return m_in_flight.empty(); });
 }
 
 void engine::commit_loop(store& db) {
   while (auto job = m_commits.pop()) {
-    commit(db, **job);
+    auto& j = **job;
     {
-      std::lock_guard lock(m_outstanding_mutex);
-      --m_outstanding;
+      // The jobs it waits for were handed over earlier, so they are committing on another
+      // thread or done: the wait ends, and PostgreSQL sees what this job spends.
+      std::unique_lock lock(m_jobs_mutex);
+      m_job_done.wait(lock, [&] {
+        return std::none_of(j.after.begin(), j.after.end(),
+                            [&](std::uint64_t t) { return m_in_flight.contains(t); });
+      });
     }
-    m_outstanding_done.notify_all();
+    commit(db, j);
+    {
+      std::lock_guard lock(m_jobs_mutex);
+      m_in_flight.erase(j.ticket);
+      m_committed_through = m_in_flight.empty() ? m_tickets_handed_over : *m_in_flight.begin() - 1;
+    }
+    m_job_done.notify_all();
+  }
+}
+
+void engine::wait_for_creator(commit_job& job, std::uint64_t created_by_job) const {
+  if (created_by_job == job.ticket || created_by_job <= m_committed_through.load()) {
+    return;  // written by this job itself, or committed
+  }
+  if (std::find(job.after.begin(), job.after.end(), created_by_job) == job.after.end()) {
+    job.after.push_back(created_by_job);  // a handful at most: the jobs still committing
   }
 }
 
 void engine::hand_over(std::unique_ptr<commit_job> job) {
+  CBDC_ASSERT(job->ticket == next_ticket());
+  m_tickets_issued = job->ticket;
   if (m_committers.empty()) {
     commit(*m_db, *job);
+    m_committed_through = job->ticket;
     return;
   }
   {
-    std::lock_guard lock(m_outstanding_mutex);
-    ++m_outstanding;
+    std::lock_guard lock(m_jobs_mutex);
+    m_in_flight.insert(job->ticket);
+    m_tickets_handed_over = job->ticket;
   }
   const bool queued = m_commits.push_wait(job);
   CBDC_ASSERT(queued);
@@ -550,7 +574,8 @@ auto engine::settled_before(const hash256& id) -> std::optional<receipt> {
 
 auto engine::collect_inputs(const signed_tx& stx, bool local_only,
                             const std::unordered_map<hash256, token_info>& spent_here,
-                            std::vector<token_info>& inputs) -> receipt {
+                            std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
+    -> receipt {
   receipt r;
   r.tx_id = stx.id;
   r.shard = m_config.shard;
@@ -565,7 +590,8 @@ auto engine::collect_inputs(const signed_tx& stx, bool local_only,
       continue;
     }
     if (const auto it = m_unspent.find(in); it != m_unspent.end()) {
-      inputs.push_back(it->second);
+      inputs.push_back(it->second.info);
+      creators.push_back(it->second.created_by_job);
       continue;
     }
     if (const auto it = spent_here.find(in); it != spent_here.end()) {
@@ -606,7 +632,8 @@ auto engine::collect_inputs(const signed_tx& stx, bool local_only,
 }
 
 auto engine::check_against_registry(pending& p, std::unordered_map<hash256, token_info>& spent_here,
-                                    std::vector<token_info>& inputs) -> receipt {
+                                    std::vector<token_info>& inputs,
+                                    std::vector<std::uint64_t>& creators) -> receipt {
   const auto& stx = p.tx;
   if (stx.tx.kind == tx_kind::issue) {
     // A repeated issuance: its first output exists already.
@@ -616,7 +643,7 @@ auto engine::check_against_registry(pending& p, std::unordered_map<hash256, toke
       }
     }
   } else {
-    auto collected = collect_inputs(stx, false, spent_here, inputs);
+    auto collected = collect_inputs(stx, false, spent_here, inputs, creators);
     if (collected.status != status_code::ok) {
       return collected;
     }
@@ -642,9 +669,11 @@ void engine::publish(const std::vector<const signed_tx*>& txs, const receipt& r)
 
 void engine::settle_batch(std::vector<pending>& batch) {
   auto job = std::make_unique<commit_job>();
+  job->ticket = next_ticket();
   std::unordered_set<hash256> in_batch;
   std::unordered_map<hash256, token_info> spent_here;
   std::vector<std::vector<token_info>> inputs_of;
+  std::vector<std::uint64_t> creators;
   std::vector<std::size_t> two_phase;
 
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -662,12 +691,16 @@ void engine::settle_batch(std::vector<pending>& batch) {
       continue;
     }
     std::vector<token_info> inputs;
-    auto r = check_against_registry(p, spent_here, inputs);
+    creators.clear();
+    auto r = check_against_registry(p, spent_here, inputs, creators);
     if (r.status != status_code::ok) {
       p.done(r);
       continue;
     }
     in_batch.insert(p.tx.id);
+    for (const auto c : creators) {
+      wait_for_creator(*job, c);
+    }
     for (auto& t : inputs) {
       m_unspent.erase(t.token_id);
       t.spent = true;
@@ -677,13 +710,14 @@ void engine::settle_batch(std::vector<pending>& batch) {
     const auto& tx = p.tx.tx;
     for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
       const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, token_info{tid,
-                                        tx.outputs[k].cur,
-                                        tx.outputs[k].amount_minor,
-                                        tx.outputs[k].owner,
-                                        p.tx.id,
-                                        false,
-                                        {}});
+      m_unspent.emplace(tid, unspent_token{token_info{tid,
+                                                      tx.outputs[k].cur,
+                                                      tx.outputs[k].amount_minor,
+                                                      tx.outputs[k].owner,
+                                                      p.tx.id,
+                                                      false,
+                                                      {}},
+                                           job->ticket});
     }
     job->receipts.push_back(r);
     job->accepted.push_back(std::move(p));
@@ -724,7 +758,8 @@ void engine::do_prepare(pending& p) {
     return;
   }
   std::vector<token_info> inputs;
-  const auto collected = collect_inputs(p.tx, true, {}, inputs);
+  std::vector<std::uint64_t> creators;
+  const auto collected = collect_inputs(p.tx, true, {}, inputs, creators);
   if (collected.status != status_code::ok) {
     p.on_prepared(error{collected.status, collected.detail}, {});
     return;
@@ -736,7 +771,12 @@ void engine::do_prepare(pending& p) {
       return;
     }
   }
-  reservation held{p.tx, inputs, {}};
+  auto job = std::make_unique<commit_job>();
+  job->ticket = next_ticket();
+  for (const auto c : creators) {
+    wait_for_creator(*job, c);
+  }
+  reservation held{p.tx, inputs, {}, job->ticket};
   for (std::uint32_t k = 0; k < p.tx.tx.outputs.size(); ++k) {
     if (shard_of(token_id_of(p.tx.tx.prof, p.tx.id, k), m_config.shard_count) == m_config.shard) {
       held.outputs.push_back(k);
@@ -747,7 +787,6 @@ void engine::do_prepare(pending& p) {
     m_unspent.erase(t.token_id);
     m_locked.emplace(t.token_id, gid);
   }
-  auto job = std::make_unique<commit_job>();
   job->what = commit_job::kind::prepare;
   job->seq = ++m_batch_seq;
   job->local_gid = local_gid(gid, m_config.shard);
@@ -762,6 +801,7 @@ void engine::do_prepare(pending& p) {
 void engine::do_resolve(pending& p) {
   const auto& gid = p.client_request_id;
   auto job = std::make_unique<commit_job>();
+  job->ticket = next_ticket();
   job->what = commit_job::kind::finish;
   job->seq = m_batch_seq;
   job->local_gid = local_gid(gid, m_config.shard);
@@ -769,26 +809,28 @@ void engine::do_resolve(pending& p) {
   const auto it = m_reservations.find(gid);
   if (it != m_reservations.end()) {
     // The coordinator's decision is durable, so memory takes it now; the commit thread makes
-    // PostgreSQL follow before answering. A later spend of a new output waits in PostgreSQL
-    // for COMMIT PREPARED (the foreign key of settlement.spent).
+    // PostgreSQL follow before answering. A later spend of a new output, or of an input given
+    // back, commits after this job (its ticket), and this job after the prepare.
     auto& held = it->second;
+    wait_for_creator(*job, held.prepared_by);
     for (const auto& t : held.inputs) {
       m_locked.erase(t.token_id);
       if (!p.commit) {
-        m_unspent.emplace(t.token_id, t);
+        m_unspent.emplace(t.token_id, unspent_token{t, job->ticket});
       }
     }
     if (p.commit) {
       const auto& tx = held.tx.tx;
       for (const auto k : held.outputs) {
         const auto tid = token_id_of(tx.prof, held.tx.id, k);
-        m_unspent.emplace(tid, token_info{tid,
-                                          tx.outputs[k].cur,
-                                          tx.outputs[k].amount_minor,
-                                          tx.outputs[k].owner,
-                                          held.tx.id,
-                                          false,
-                                          {}});
+        m_unspent.emplace(tid, unspent_token{token_info{tid,
+                                                        tx.outputs[k].cur,
+                                                        tx.outputs[k].amount_minor,
+                                                        tx.outputs[k].owner,
+                                                        held.tx.id,
+                                                        false,
+                                                        {}},
+                                             job->ticket});
       }
     }
     job->tx = std::move(held.tx);

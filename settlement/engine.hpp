@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -102,6 +103,12 @@ class engine {
     signed_tx tx;
     std::vector<token_info> inputs;
     std::vector<std::uint32_t> outputs;  // indices of the outputs that live here
+    std::uint64_t prepared_by{0};        // the ticket of the job that prepares it
+  };
+  /// An unspent token and the ticket of the job that writes it (0: committed before start).
+  struct unspent_token {
+    token_info info;
+    std::uint64_t created_by_job{0};
   };
 
   /// A checked batch on its way to PostgreSQL: the accepted transactions, their receipts, and
@@ -109,6 +116,10 @@ class engine {
   struct commit_job {
     enum class kind : std::uint8_t { batch, prepare, finish } what{kind::batch};
     std::uint64_t seq{0};
+    /// Its place in the order jobs are handed over, and the earlier jobs still committing that
+    /// write what it spends (or the part it finishes): it commits only after them.
+    std::uint64_t ticket{0};
+    std::vector<std::uint64_t> after;
     std::vector<pending> accepted;
     std::vector<receipt> receipts;
     std::vector<commit_item> items;
@@ -124,6 +135,10 @@ class engine {
   void commit_loop(store& db);
   void commit(store& db, commit_job& job);
   void commit_two_phase(store& db, commit_job& job);
+  /// The ticket of the next job to be handed over.
+  auto next_ticket() const -> std::uint64_t { return m_tickets_issued + 1; }
+  /// Adds the job that wrote a token to the jobs that `job` waits for, unless it committed.
+  void wait_for_creator(commit_job& job, std::uint64_t created_by_job) const;
   /// Hands a job to the commit threads (or runs it here when there are none).
   void hand_over(std::unique_ptr<commit_job> job);
   /// Waits until every batch handed to the commit threads has committed (before answering from
@@ -139,11 +154,14 @@ class engine {
   void do_resolve(pending& p);
   /// Collects the inputs (those on this shard when `local_only`) from the unspent set; a missing
   /// one gives the receipt's status (already_settled, input_spent, input_locked, input_unknown).
+  /// `creators` receives the ticket of the job that writes each input.
   auto collect_inputs(const signed_tx& stx, bool local_only,
                       const std::unordered_map<hash256, token_info>& spent_here,
-                      std::vector<token_info>& inputs) -> receipt;
+                      std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
+      -> receipt;
   auto check_against_registry(pending& p, std::unordered_map<hash256, token_info>& spent_here,
-                              std::vector<token_info>& inputs) -> receipt;
+                              std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
+      -> receipt;
   auto settled_before(const hash256& id) -> std::optional<receipt>;
   void publish(const std::vector<const signed_tx*>& txs, const receipt& r);
 
@@ -153,19 +171,25 @@ class engine {
   bounded_queue<pending> m_incoming;
   bounded_queue<pending> m_verified;
   // Touched only by the batch thread:
-  std::unordered_map<hash256, token_info> m_unspent;
+  std::unordered_map<hash256, unspent_token> m_unspent;
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;
   std::uint64_t m_batch_seq{0};
+  std::uint64_t m_tickets_issued{0};
   std::atomic<std::size_t> m_unspent_count{0};
   std::vector<std::thread> m_verifiers;
   std::thread m_batcher;
   std::vector<std::unique_ptr<store>> m_commit_dbs;
   bounded_queue<std::unique_ptr<commit_job>> m_commits{2};
   std::vector<std::thread> m_committers;
-  std::mutex m_outstanding_mutex;
-  std::condition_variable m_outstanding_done;
-  std::size_t m_outstanding{0};  // batches handed over and not yet committed
+  // Jobs handed to the commit threads and not yet committed, by ticket; every ticket up to
+  // m_committed_through has committed. Guarded by m_jobs_mutex (m_committed_through is also
+  // read without it by the batch thread: a stale value only adds a wait that is over at once).
+  std::mutex m_jobs_mutex;
+  std::condition_variable m_job_done;
+  std::set<std::uint64_t> m_in_flight;
+  std::uint64_t m_tickets_handed_over{0};
+  std::atomic<std::uint64_t> m_committed_through{0};
   std::mutex m_publish_mutex;
   std::atomic<bool> m_stopped{false};
   std::vector<std::shared_ptr<void>> m_gauges;  ///< queue depths for /metrics; released first

@@ -1,6 +1,8 @@
 #include "settlement/store.hpp"
 
 #include <pqxx/pqxx>
+#include <stdexcept>
+#include <string>
 
 namespace cbdc::settlement {
 namespace {
@@ -168,12 +170,20 @@ void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64
         tok_owner.param());
   }
   if (spent_ids.size() > 0) {
-    // The registry said every input was unspent; the primary key of settlement.spent makes the
-    // database agree or refuse the whole batch.
-    tx.exec_params(
-        "INSERT INTO settlement.spent (token_id, spent_by) SELECT u.id, u.tx FROM "
-        "unnest($1::bytea[], $2::bytea[]) AS u(id, tx)",
-        spent_ids.param(), spent_by.param());
+    // The registry said every input exists and is unspent; the database agrees or the whole
+    // batch is refused: the primary key of settlement.spent refuses a second spend, and a token
+    // that is not in settlement.token is not inserted, which the row count shows.
+    const auto inserted =
+        tx.exec_params(
+              "INSERT INTO settlement.spent (token_id, spent_by) SELECT u.id, u.tx FROM "
+              "unnest($1::bytea[], $2::bytea[]) AS u(id, tx) WHERE EXISTS (SELECT 1 FROM "
+              "settlement.token AS t WHERE t.token_id = u.id)",
+              spent_ids.param(), spent_by.param())
+            .affected_rows();
+    if (inserted != spent_ids.size()) {
+      throw std::runtime_error("settlement.spent: " + std::to_string(spent_ids.size() - inserted) +
+                               " input(s) of the batch are not in settlement.token");
+    }
   }
   for (const auto& [cur, delta] : supply_delta) {
     const std::string code{currency_code(cur)};

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <set>
 
@@ -449,7 +451,7 @@ TEST_CASE("the store refuses a batch spending a token it does not hold, writing 
   unknown.data.fill(0x5a);
   const auto refused = spend({held, unknown}, 2, 2);
   CHECK(refused.code() == status_code::db_error);
-  CHECK_THAT(refused.err().message, Catch::Contains("foreign key"));
+  CHECK_THAT(refused.err().message, Catch::Contains("not in settlement.token"));
   CHECK(count("tx") == 1);
   CHECK(count("token") == 1);
   CHECK(count("spent") == 0);
@@ -458,4 +460,85 @@ TEST_CASE("the store refuses a batch spending a token it does not hold, writing 
   CHECK(count("spent") == 1);
   CHECK_FALSE(spend({held}, 4, 4).ok());
   CHECK(count("tx") == 2);
+}
+
+TEST_CASE("a payment spending an output of a batch still committing commits after that batch",
+          "[settlement][integration]") {
+  // A chain: each payment spends the previous one's output, each in a batch of its own, on two
+  // commit threads, so the batch spending a token is often handed over while the batch writing
+  // it is still committing. PostgreSQL refuses to record the spend of a token it does not see
+  // (the engine would stop), so every payment settling shows the engine's ordering.
+  test::pg_scratch db;
+  {
+    auto migrator = settlement::store::open(db.url());
+    REQUIRE(migrator.ok());
+    REQUIRE((*migrator)->migrate().ok());
+  }
+  const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(9));
+  const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1));
+  const auto bob = key_pair::from_seed(profile::ed25519, seed_of(2));
+  settlement::engine_config config;
+  config.issuers[currency::cny] = issuer.pub();
+  config.max_batch = 1;
+  config.batch_wait_ms = 0;
+  config.verify_threads = 1;  // the chain reaches the batcher in order
+  config.commit_threads = 2;
+  auto started =
+      settlement::engine::start(config, [&] { return settlement::store::open(db.url()); });
+  REQUIRE(started.ok());
+  auto& engine = **started;
+
+  constexpr std::int64_t k_amount = 1'000;
+  transaction mint;
+  mint.prof = profile::ed25519;
+  mint.kind = tx_kind::issue;
+  mint.nonce = 1;
+  mint.outputs = {tx_output{currency::cny, k_amount, alice.pub()}};
+  std::vector<signed_tx> chain{signed_tx::make(std::move(mint))};
+  chain.back().sign_with(issuer);
+  constexpr int k_payments = 300;
+  for (int i = 0; i < k_payments; ++i) {
+    const auto& from = i % 2 == 0 ? alice : bob;
+    const auto& to = i % 2 == 0 ? bob : alice;
+    settlement::token_info held;
+    held.token_id = token_id_of(profile::ed25519, chain.back().id, 0);
+    held.amount_minor = k_amount;
+    held.owner = from.pub();
+    auto pay = wallet::build_payment(from, {held}, to.pub(), money{k_amount, currency::cny},
+                                     static_cast<std::uint64_t>(i) + 2, "");
+    REQUIRE(pay.ok());
+    chain.push_back(*pay);
+  }
+
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::vector<receipt> receipts(chain.size());
+  std::size_t answered = 0;
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    engine.submit(chain[i], "chain", [&, i](const receipt& r) {
+      std::lock_guard lock(mutex);
+      receipts[i] = r;
+      ++answered;
+      all_done.notify_all();
+    });
+  }
+  {
+    std::unique_lock lock(mutex);
+    REQUIRE(all_done.wait_for(lock, std::chrono::seconds{60},
+                              [&] { return answered == chain.size(); }));
+  }
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    INFO("payment " << i);
+    REQUIRE(receipts[i].status == status_code::ok);
+    if (i > 0) {
+      CHECK(receipts[i].batch_seq > receipts[i - 1].batch_seq);
+    }
+  }
+  engine.stop();
+  pqxx::connection conn(db.url());
+  pqxx::read_transaction x(conn);
+  CHECK(x.exec1("SELECT count(*) FROM settlement.spent")[0].as<int>() == k_payments);
+  CHECK(x.exec1("SELECT count(*) FROM settlement.token AS t WHERE NOT EXISTS (SELECT 1 FROM "
+                "settlement.spent AS s WHERE s.token_id = t.token_id)")[0]
+            .as<int>() == 1);
 }
