@@ -6,6 +6,8 @@
 function(cbdc_embed_sql target service function header)
   file(GLOB files CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/sql/${service}/*.sql")
   list(SORT files)
+  # A changed file's contents, not only a new or removed file, must regenerate the source.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${files})
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${service}_migrations.cpp")
   set(body "// Generated from sql/${service}/ by cmake/embed_sql.cmake. Do not edit.\n")
   string(APPEND body "#include \"${header}\"\n\n")

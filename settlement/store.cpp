@@ -1,8 +1,6 @@
 #include "settlement/store.hpp"
 
 #include <pqxx/pqxx>
-#include <stdexcept>
-#include <string>
 
 namespace cbdc::settlement {
 namespace {
@@ -94,8 +92,8 @@ auto all_outputs(const signed_tx& tx) -> std::vector<std::uint32_t> {
 
 namespace {
 
-/// Inserts the items' transactions, new tokens, spends and supply changes with one statement
-/// per table (array-bound parameters; no per-row round trips).
+/// Writes the items' transactions, new tokens, spends and supply changes with one call of
+/// settlement.commit_batch (a column per array-bound parameter): one round trip.
 void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64_t settled_at_us,
                  const std::vector<commit_item>& items) {
   using col = pg::binary_array;
@@ -153,47 +151,25 @@ void write_items(pqxx::transaction_base& tx, std::uint64_t batch_seq, std::int64
       }
     }
   }
-  tx.exec_params(
-      "INSERT INTO settlement.tx (tx_id, kind, signed_tx, batch_seq, client_request_id, "
-      "settled_at) SELECT t.id, t.kind, t.w, $5, t.crid, timestamptz 'epoch' + $6::bigint * "
-      "interval '1 microsecond' FROM unnest($1::bytea[], $2::int2[], $3::bytea[], $4::text[]) "
-      "AS t(id, kind, w, crid)",
-      tx_ids.param(), kinds.param(), wires.param(), request_ids.param(),
-      static_cast<std::int64_t>(batch_seq), settled_at_us);
-  if (tok_ids.size() > 0) {
-    tx.exec_params(
-        "INSERT INTO settlement.token (token_id, created_by, idx, currency, amount_minor, "
-        "owner_key) SELECT t.id, t.tx, t.idx, t.cur, t.amount, t.owner FROM unnest($1::bytea[], "
-        "$2::bytea[], $3::int4[], $4::text[], $5::int8[], $6::bytea[]) AS t(id, tx, idx, cur, "
-        "amount, owner)",
-        tok_ids.param(), tok_tx.param(), tok_idx.param(), tok_cur.param(), tok_amount.param(),
-        tok_owner.param());
-  }
-  if (spent_ids.size() > 0) {
-    // The registry said every input exists and is unspent; the database agrees or the whole
-    // batch is refused: the primary key of settlement.spent refuses a second spend, and a token
-    // that is not in settlement.token is not inserted, which the row count shows.
-    const auto inserted =
-        tx.exec_params(
-              "INSERT INTO settlement.spent (token_id, spent_by) SELECT u.id, u.tx FROM "
-              "unnest($1::bytea[], $2::bytea[]) AS u(id, tx) WHERE EXISTS (SELECT 1 FROM "
-              "settlement.token AS t WHERE t.token_id = u.id)",
-              spent_ids.param(), spent_by.param())
-            .affected_rows();
-    if (inserted != spent_ids.size()) {
-      throw std::runtime_error("settlement.spent: " + std::to_string(spent_ids.size() - inserted) +
-                               " input(s) of the batch are not in settlement.token");
-    }
-  }
+  col supply_cur(el::text);
+  col supply_issued(el::int8);
+  col supply_redeemed(el::int8);
   for (const auto& [cur, delta] : supply_delta) {
-    const std::string code{currency_code(cur)};
-    tx.exec_params("INSERT INTO settlement.supply (currency) VALUES ($1) ON CONFLICT DO NOTHING",
-                   code);
-    tx.exec_params(
-        "UPDATE settlement.supply SET issued_minor = issued_minor + $2, redeemed_minor = "
-        "redeemed_minor + $3 WHERE currency = $1",
-        code, delta.first, delta.second);
+    supply_cur.add(currency_code(cur));
+    supply_issued.add_int(delta.first);
+    supply_redeemed.add_int(delta.second);
   }
+  // The registry said every input exists and is unspent; the database agrees or the whole
+  // batch is refused: the primary key of settlement.spent refuses a second spend, and the
+  // function refuses a spend of a token that is not in settlement.token.
+  tx.exec_params(
+      "SELECT settlement.commit_batch($1::bigint, $2::bigint, $3::bytea[], $4::int2[], "
+      "$5::bytea[], $6::text[], $7::bytea[], $8::bytea[], $9::int4[], $10::text[], $11::int8[], "
+      "$12::bytea[], $13::bytea[], $14::bytea[], $15::text[], $16::int8[], $17::int8[])",
+      static_cast<std::int64_t>(batch_seq), settled_at_us, tx_ids.param(), kinds.param(),
+      wires.param(), request_ids.param(), tok_ids.param(), tok_tx.param(), tok_idx.param(),
+      tok_cur.param(), tok_amount.param(), tok_owner.param(), spent_ids.param(), spent_by.param(),
+      supply_cur.param(), supply_issued.param(), supply_redeemed.param());
 }
 
 }  // namespace
@@ -205,9 +181,10 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
     return ok_status();
   }
   return pg::guarded([&]() -> status {
-    pqxx::work tx(*m_conn);
+    // Outside a transaction block the call is its own transaction, committed and flushed
+    // before the server answers: no BEGIN or COMMIT round trips.
+    pqxx::nontransaction tx(*m_conn);
     write_items(tx, batch_seq, settled_at_us, items);
-    tx.commit();
     return ok_status();
   });
 }
