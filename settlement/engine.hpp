@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -10,6 +12,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -19,6 +22,20 @@
 #include "settlement/store.hpp"
 
 namespace cbdc::settlement {
+
+/// Hashes an id for the engine's tables: ids are uniform hashes already, so the table need not
+/// mix the bits again.
+struct id_hash {
+  using is_avalanching = std::true_type;
+  auto operator()(const hash256& id) const noexcept -> std::size_t {
+    return std::hash<hash256>{}(id);
+  }
+};
+/// An open-addressing table keyed by id (Boost's flat map: no allocation per entry, one probe
+/// of a cache line in most lookups): the unspent set is looked up for every input and output.
+template <typename T>
+using id_map = boost::unordered_flat_map<hash256, T, id_hash>;
+using id_set = boost::unordered_flat_set<hash256, id_hash>;
 
 struct engine_config {
   profile prof{profile::ed25519};
@@ -155,11 +172,10 @@ class engine {
   /// Collects the inputs (those on this shard when `local_only`) from the unspent set; a missing
   /// one gives the receipt's status (already_settled, input_spent, input_locked, input_unknown).
   /// `creators` receives the ticket of the job that writes each input.
-  auto collect_inputs(const signed_tx& stx, bool local_only,
-                      const std::unordered_map<hash256, token_info>& spent_here,
+  auto collect_inputs(const signed_tx& stx, bool local_only, const id_map<token_info>& spent_here,
                       std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
       -> receipt;
-  auto check_against_registry(pending& p, std::unordered_map<hash256, token_info>& spent_here,
+  auto check_against_registry(pending& p, id_map<token_info>& spent_here,
                               std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
       -> receipt;
   auto settled_before(const hash256& id) -> std::optional<receipt>;
@@ -171,7 +187,7 @@ class engine {
   bounded_queue<pending> m_incoming;
   bounded_queue<pending> m_verified;
   // Touched only by the batch thread:
-  std::unordered_map<hash256, unspent_token> m_unspent;
+  id_map<unspent_token> m_unspent;
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;
   std::uint64_t m_batch_seq{0};
