@@ -674,6 +674,14 @@ auto engine::check_against_registry(pending& p, id_map<token_info>& spent_here,
   return r;
 }
 
+void engine::add_unspent(const signed_tx& stx, std::uint32_t index, std::uint64_t ticket) {
+  const auto& out = stx.tx.outputs.at(index);
+  const auto id = token_id_of(stx.tx.prof, stx.id, index);
+  m_unspent.emplace(
+      id, unspent_token{token_info{id, out.cur, out.amount_minor, out.owner, stx.id, false, {}},
+                        ticket});
+}
+
 void engine::publish(const std::vector<const signed_tx*>& txs, const receipt& r) {
   std::lock_guard lock(m_publish_mutex);
   if (m_on_settled && !txs.empty()) {
@@ -721,17 +729,8 @@ void engine::settle_batch(std::vector<pending>& batch) {
       t.spent_by = p.tx.id;
       spent_here.emplace(t.token_id, t);
     }
-    const auto& tx = p.tx.tx;
-    for (std::uint32_t k = 0; k < tx.outputs.size(); ++k) {
-      const auto tid = token_id_of(tx.prof, p.tx.id, k);
-      m_unspent.emplace(tid, unspent_token{token_info{tid,
-                                                      tx.outputs[k].cur,
-                                                      tx.outputs[k].amount_minor,
-                                                      tx.outputs[k].owner,
-                                                      p.tx.id,
-                                                      false,
-                                                      {}},
-                                           job->ticket});
+    for (std::uint32_t k = 0; k < p.tx.tx.outputs.size(); ++k) {
+      add_unspent(p.tx, k, job->ticket);
     }
     job->receipts.push_back(r);
     job->accepted.push_back(std::move(p));
@@ -834,17 +833,8 @@ void engine::do_resolve(pending& p) {
       }
     }
     if (p.commit) {
-      const auto& tx = held.tx.tx;
       for (const auto k : held.outputs) {
-        const auto tid = token_id_of(tx.prof, held.tx.id, k);
-        m_unspent.emplace(tid, unspent_token{token_info{tid,
-                                                        tx.outputs[k].cur,
-                                                        tx.outputs[k].amount_minor,
-                                                        tx.outputs[k].owner,
-                                                        held.tx.id,
-                                                        false,
-                                                        {}},
-                                             job->ticket});
+        add_unspent(held.tx, k, job->ticket);
       }
     }
     job->tx = std::move(held.tx);

@@ -179,6 +179,8 @@ class engine {
                               std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
       -> receipt;
   auto settled_before(const hash256& id) -> std::optional<receipt>;
+  /// Adds output `index` of stx to the unspent set, written by the job with `ticket`.
+  void add_unspent(const signed_tx& stx, std::uint32_t index, std::uint64_t ticket);
   void publish(const std::vector<const signed_tx*>& txs, const receipt& r);
 
   engine_config m_config;
