@@ -3,7 +3,9 @@
 #include "core/metrics.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <optional>
 
 #include <cerrno>
 #include <cstdio>
@@ -37,6 +39,47 @@ auto coordinator_gid(const std::string& local) -> std::string {
 
 constexpr int k_verify_nice = 10;
 
+/// Sums per currency in a fixed array (a transaction touches one or two currencies; a map per
+/// check allocated a node per currency, on every payment).
+class per_currency {
+ public:
+  static constexpr std::array<currency, 6> k_all{currency::cny, currency::hkd, currency::thb,
+                                                 currency::aed, currency::sar, currency::usd};
+  static auto all() -> const std::array<currency, 6>& { return k_all; }
+
+  /// Adds amount to cur's sum; false when the sum would overflow 64 bits (nothing added).
+  auto add(currency cur, std::int64_t amount) -> bool {
+    auto& slot = m_sums.at(index(cur));
+    auto sum = checked_add(slot, amount);
+    if (!sum) {
+      return false;
+    }
+    slot = *sum;
+    m_present.at(index(cur)) = true;
+    return true;
+  }
+  [[nodiscard]] auto has(currency cur) const -> bool { return m_present.at(index(cur)); }
+  [[nodiscard]] auto sum(currency cur) const -> std::int64_t { return m_sums.at(index(cur)); }
+  /// The one currency present, if exactly one is.
+  [[nodiscard]] auto only() const -> std::optional<currency> {
+    std::optional<currency> found;
+    for (const auto cur : k_all) {
+      if (has(cur)) {
+        if (found) {
+          return std::nullopt;
+        }
+        found = cur;
+      }
+    }
+    return found;
+  }
+
+ private:
+  static auto index(currency cur) -> std::size_t { return static_cast<std::size_t>(cur); }
+  std::array<std::int64_t, 8> m_sums{};
+  std::array<bool, 8> m_present{};
+};
+
 auto overloaded_error() -> error {
   return error{status_code::overloaded, "settlement queue is full; retry later"};
 }
@@ -68,17 +111,15 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
       }
       break;
   }
-  std::map<currency, std::int64_t> out_sums;
+  per_currency out_sums;
   for (const auto& out : tx.outputs) {
     if (out.amount_minor <= 0) {
       return error{status_code::amount_invalid,
                    "output amount " + std::to_string(out.amount_minor) + " is not positive"};
     }
-    auto sum = checked_add(out_sums[out.cur], out.amount_minor);
-    if (!sum) {
+    if (!out_sums.add(out.cur, out.amount_minor)) {
       return error{status_code::amount_invalid, "outputs overflow 64 bits"};
     }
-    out_sums[out.cur] = *sum;
   }
   {
     id_set seen;
@@ -100,10 +141,12 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
   if (stx.sigs.empty()) {
     return error{status_code::missing_signature, "the transaction carries no signature"};
   }
-  std::set<bytes> signers;
-  for (const auto& s : stx.sigs) {
-    if (!signers.insert(s.signer.encode()).second) {
-      return error{status_code::malformed, "two signatures by key " + short_key(s.signer.encode())};
+  for (std::size_t i = 0; i < stx.sigs.size(); ++i) {
+    const auto& signer = stx.sigs[i].signer;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (stx.sigs[j].signer == signer) {
+        return error{status_code::malformed, "two signatures by key " + short_key(signer.encode())};
+      }
     }
   }
   for (const auto& s : stx.sigs) {
@@ -118,7 +161,14 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
 auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>& inputs,
                              const engine_config& config) -> status {
   const auto& tx = stx.tx;
-  std::set<bytes> required;
+  // Few keys sign a transaction: linear lists, no allocation per key.
+  std::vector<const public_key*> required;
+  const auto require = [&](const public_key& key) {
+    if (std::none_of(required.begin(), required.end(),
+                     [&](const public_key* k) { return *k == key; })) {
+      required.push_back(&key);
+    }
+  };
   if (tx.kind == tx_kind::issue) {
     const currency cur = tx.outputs.front().cur;
     for (const auto& out : tx.outputs) {
@@ -131,66 +181,68 @@ auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>
       return error{status_code::not_permitted,
                    "no " + std::string{currency_code(cur)} + " issuer on this deployment"};
     }
-    required.insert(issuer->second.encode());
+    require(issuer->second);
   } else {
-    std::map<currency, std::int64_t> in_sums;
-    std::map<currency, std::int64_t> out_sums;
+    per_currency in_sums;
+    per_currency out_sums;
     for (const auto& t : inputs) {
-      required.insert(t.owner.encode());
-      auto sum = checked_add(in_sums[t.cur], t.amount_minor);
-      if (!sum) {
+      require(t.owner);
+      if (!in_sums.add(t.cur, t.amount_minor)) {
         return error{status_code::amount_invalid, "inputs overflow 64 bits"};
       }
-      in_sums[t.cur] = *sum;
     }
     for (const auto& o : tx.outputs) {
-      out_sums[o.cur] += o.amount_minor;  // overflow refused by check_stateless
+      out_sums.add(o.cur, o.amount_minor);  // overflow refused by check_stateless
     }
     if (tx.kind == tx_kind::redeem) {
-      if (in_sums.size() != 1) {
+      const auto only = in_sums.only();
+      if (!only) {
         return error{status_code::currency_mismatch, "a redemption is in one currency"};
       }
-      const auto issuer = config.issuers.find(in_sums.begin()->first);
+      const auto issuer = config.issuers.find(*only);
       if (issuer == config.issuers.end()) {
         return error{status_code::not_permitted,
-                     "no " + std::string{currency_code(in_sums.begin()->first)} +
-                         " issuer on this deployment"};
+                     "no " + std::string{currency_code(*only)} + " issuer on this deployment"};
       }
-      required.insert(issuer->second.encode());
+      require(issuer->second);
     } else {
-      for (const auto& [cur, amount] : out_sums) {
-        if (!in_sums.contains(cur)) {
+      for (const auto cur : per_currency::all()) {
+        if (out_sums.has(cur) && !in_sums.has(cur)) {
           return error{status_code::currency_mismatch,
                        "outputs in " + std::string{currency_code(cur)} + " but no inputs"};
         }
       }
-      for (const auto& [cur, amount] : in_sums) {
-        const auto out = out_sums.find(cur);
-        if (out == out_sums.end()) {
+      for (const auto cur : per_currency::all()) {
+        if (!in_sums.has(cur)) {
+          continue;
+        }
+        if (!out_sums.has(cur)) {
           return error{status_code::currency_mismatch,
                        "inputs in " + std::string{currency_code(cur)} + " but no outputs"};
         }
-        if (out->second != amount) {
+        if (out_sums.sum(cur) != in_sums.sum(cur)) {
           return error{status_code::value_not_conserved,
-                       std::string{currency_code(cur)} + " inputs " + std::to_string(amount) +
-                           " != outputs " + std::to_string(out->second)};
+                       std::string{currency_code(cur)} + " inputs " +
+                           std::to_string(in_sums.sum(cur)) + " != outputs " +
+                           std::to_string(out_sums.sum(cur))};
         }
       }
     }
   }
-  std::set<bytes> signers;
-  for (const auto& s : stx.sigs) {
-    signers.insert(s.signer.encode());
-  }
-  for (const auto& key : required) {
-    if (!signers.contains(key)) {
-      return error{status_code::missing_signature, "no signature by " + short_key(key)};
+  const auto signed_by = [&](const public_key& key) {
+    return std::any_of(stx.sigs.begin(), stx.sigs.end(),
+                       [&](const auto& sig) { return sig.signer == key; });
+  };
+  for (const auto* key : required) {
+    if (!signed_by(*key)) {
+      return error{status_code::missing_signature, "no signature by " + short_key(key->encode())};
     }
   }
-  for (const auto& key : signers) {
-    if (!required.contains(key)) {
+  for (const auto& sig : stx.sigs) {
+    if (std::none_of(required.begin(), required.end(),
+                     [&](const public_key* k) { return *k == sig.signer; })) {
       return error{status_code::bad_signature,
-                   "signature by " + short_key(key) + ", which owns no input"};
+                   "signature by " + short_key(sig.signer.encode()) + ", which owns no input"};
     }
   }
   return ok_status();
