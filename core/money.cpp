@@ -18,6 +18,8 @@ constexpr std::array k_currencies{
     currency_entry{currency::sar, "SAR"}, currency_entry{currency::usd, "USD"},
 };
 
+static_assert(k_currencies.size() == k_all_currencies.size(), "a currency without its code");
+
 }  // namespace
 
 auto currency_code(currency cur) -> std::string_view {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <string>
@@ -12,6 +13,9 @@ namespace cbdc {
 /// The currencies on the bridge. All have two decimal places (minor units: fen, cents, satang,
 /// fils, halalas). The numeric values are the wire values.
 enum class currency : std::uint8_t { cny = 1, hkd = 2, thb = 3, aed = 4, sar = 5, usd = 6 };
+/// Every currency, in the order of their values.
+inline constexpr std::array k_all_currencies{currency::cny, currency::hkd, currency::thb,
+                                             currency::aed, currency::sar, currency::usd};
 
 /// The ISO 4217 code, e.g. "CNY".
 auto currency_code(currency cur) -> std::string_view;

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <set>
 #include <thread>
-#include <unordered_set>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -43,10 +42,6 @@ constexpr int k_verify_nice = 10;
 /// check allocated a node per currency, on every payment).
 class per_currency {
  public:
-  static constexpr std::array<currency, 6> k_all{currency::cny, currency::hkd, currency::thb,
-                                                 currency::aed, currency::sar, currency::usd};
-  static auto all() -> const std::array<currency, 6>& { return k_all; }
-
   /// Adds amount to cur's sum; false when the sum would overflow 64 bits (nothing added).
   auto add(currency cur, std::int64_t amount) -> bool {
     auto& slot = m_sums.at(index(cur));
@@ -63,7 +58,7 @@ class per_currency {
   /// The one currency present, if exactly one is.
   [[nodiscard]] auto only() const -> std::optional<currency> {
     std::optional<currency> found;
-    for (const auto cur : k_all) {
+    for (const auto cur : k_all_currencies) {
       if (has(cur)) {
         if (found) {
           return std::nullopt;
@@ -206,13 +201,13 @@ auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>
       }
       require(issuer->second);
     } else {
-      for (const auto cur : per_currency::all()) {
+      for (const auto cur : k_all_currencies) {
         if (out_sums.has(cur) && !in_sums.has(cur)) {
           return error{status_code::currency_mismatch,
                        "outputs in " + std::string{currency_code(cur)} + " but no inputs"};
         }
       }
-      for (const auto cur : per_currency::all()) {
+      for (const auto cur : k_all_currencies) {
         if (!in_sums.has(cur)) {
           continue;
         }
@@ -404,7 +399,7 @@ void engine::commit_loop(store& db) {
     {
       std::lock_guard lock(m_jobs_mutex);
       m_in_flight.erase(j.ticket);
-      m_committed_through = m_in_flight.empty() ? m_tickets_handed_over : *m_in_flight.begin() - 1;
+      m_committed_through = m_in_flight.empty() ? m_tickets_issued : *m_in_flight.begin() - 1;
     }
     m_job_done.notify_all();
   }
@@ -421,8 +416,8 @@ void engine::wait_for_creator(commit_job& job, std::uint64_t created_by_job) con
 
 void engine::hand_over(std::unique_ptr<commit_job> job) {
   CBDC_ASSERT(job->ticket == next_ticket());
-  m_tickets_issued = job->ticket;
   if (m_committers.empty()) {
+    m_tickets_issued = job->ticket;
     commit(*m_db, *job);
     m_committed_through = job->ticket;
     return;
@@ -430,7 +425,7 @@ void engine::hand_over(std::unique_ptr<commit_job> job) {
   {
     std::lock_guard lock(m_jobs_mutex);
     m_in_flight.insert(job->ticket);
-    m_tickets_handed_over = job->ticket;
+    m_tickets_issued = job->ticket;
   }
   const bool queued = m_commits.push_wait(job);
   CBDC_ASSERT(queued);

@@ -193,6 +193,8 @@ class engine {
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;
   std::uint64_t m_batch_seq{0};
+  // The ticket of the last job handed over: written by the batch thread under m_jobs_mutex,
+  // read by it without (it is the only writer) and by the commit threads under the mutex.
   std::uint64_t m_tickets_issued{0};
   std::atomic<std::size_t> m_unspent_count{0};
   std::vector<std::thread> m_verifiers;
@@ -206,7 +208,6 @@ class engine {
   std::mutex m_jobs_mutex;
   std::condition_variable m_job_done;
   std::set<std::uint64_t> m_in_flight;
-  std::uint64_t m_tickets_handed_over{0};
   std::atomic<std::uint64_t> m_committed_through{0};
   std::mutex m_publish_mutex;
   std::atomic<bool> m_stopped{false};
