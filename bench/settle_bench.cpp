@@ -106,15 +106,16 @@ struct run_stats {
   std::uint64_t settled{0};
   std::uint64_t failed{0};
   std::vector<std::int64_t> latency_us;
+  std::vector<std::int64_t> sent_us;  // since the phase started, by payment
   [[nodiscard]] auto rate() const -> double { return static_cast<double>(settled) / seconds; }
-  [[nodiscard]] auto pct(double p) -> std::int64_t {
+  [[nodiscard]] auto pct(double p) const -> std::int64_t {
     if (latency_us.empty()) {
       return 0;
     }
-    std::sort(latency_us.begin(), latency_us.end());
-    const auto idx =
-        static_cast<std::size_t>(p / 100.0 * static_cast<double>(latency_us.size() - 1));
-    return latency_us[idx];
+    auto sorted = latency_us;  // latency_us stays in submit order for the timeline
+    std::sort(sorted.begin(), sorted.end());
+    const auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1));
+    return sorted[idx];
   }
 };
 
@@ -123,6 +124,7 @@ auto drive(settlement::client& cli, const std::vector<signed_tx>& txs, std::size
            double rate_per_s) -> run_stats {
   run_stats stats;
   stats.latency_us.resize(txs.size());
+  stats.sent_us.resize(txs.size());
   std::mutex m;
   std::condition_variable cv;
   std::size_t in_flight = 0;
@@ -143,6 +145,7 @@ auto drive(settlement::client& cli, const std::vector<signed_tx>& txs, std::size
       ++in_flight;
     }
     const auto sent = clock_type::now();
+    stats.sent_us[i] = std::chrono::duration_cast<std::chrono::microseconds>(sent - start).count();
     cli.submit_async(txs[i], "", [&, i, sent](result<settlement::receipt> r) {
       stats.latency_us[i] =
           std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - sent).count();
@@ -165,6 +168,28 @@ auto drive(settlement::client& cli, const std::vector<signed_tx>& txs, std::size
   return stats;
 }
 
+/// Per 250 ms of submit time: payments submitted, their p99 and worst latency.
+void print_timeline(const run_stats& stats) {
+  constexpr std::int64_t slot_us = 250'000;
+  std::vector<std::vector<std::int64_t>> slots;
+  for (std::size_t i = 0; i < stats.sent_us.size(); ++i) {
+    const auto slot = static_cast<std::size_t>(stats.sent_us[i] / slot_us);
+    if (slots.size() <= slot) {
+      slots.resize(slot + 1);
+    }
+    slots[slot].push_back(stats.latency_us[i]);
+  }
+  for (std::size_t s = 0; s < slots.size(); ++s) {
+    auto& l = slots[s];
+    std::sort(l.begin(), l.end());
+    const auto p99 = l.empty() ? 0 : l[(l.size() - 1) * 99 / 100];
+    const auto worst = l.empty() ? 0 : l.back();
+    std::printf("  %6.2f s: %5zu submitted, p99 %6.1f ms, worst %6.1f ms\n",
+                static_cast<double>(s) * 0.25, l.size(), static_cast<double>(p99) / 1000.0,
+                static_cast<double>(worst) / 1000.0);
+  }
+}
+
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
@@ -176,6 +201,7 @@ auto main(int argc, char** argv) -> int {
   std::uint32_t shards = 1;
   std::uint32_t cross_pct = 0;
   int batch_ms = 2;
+  bool timeline = false;
   po::options_description opts("bench-settle [options]");
   opts.add_options()("help,h", "this help")(
       "payments", po::value(&payments)->default_value(payments), "payments per phase")(
@@ -185,6 +211,8 @@ auto main(int argc, char** argv) -> int {
       "shards", po::value(&shards)->default_value(shards), "settlement shards")(
       "cross", po::value(&cross_pct)->default_value(cross_pct),
       "percentage of payments spanning two shards (with --shards > 1)")(
+      "timeline", po::bool_switch(&timeline),
+      "print the 50% phase's latency per 250 ms of submit time")(
       "port", po::value(&port)->default_value(port), "first loopback port")(
       "db", po::value(&base_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)");
   po::variables_map vm;
@@ -306,6 +334,9 @@ auto main(int argc, char** argv) -> int {
       half_rate, half.rate(), static_cast<unsigned long long>(half.failed),
       static_cast<double>(half.pct(50)) / 1000.0, static_cast<double>(half.pct(99)) / 1000.0,
       static_cast<double>(half.pct(99.9)) / 1000.0);
+  if (timeline) {
+    print_timeline(half);
+  }
   std::printf("settled / raw verify rate: %.2f (target >= 0.5)\n", peak.rate() / verify_per_s);
   procs.clear();
   return peak.failed == 0 && half.failed == 0 ? 0 : 1;
