@@ -27,14 +27,22 @@ class wake_queue {
   wake_queue(const wake_queue&) = delete;
   auto operator=(const wake_queue&) -> wake_queue& = delete;
 
+  /// Signals the descriptor only when the queue was empty: a burst of pushes (a batch's
+  /// receipts) costs one write and one wake of the loop, not one each.
   void push(T item) {
+    bool was_empty = false;
     {
       std::lock_guard lock(m_mutex);
+      was_empty = m_items.empty();
       m_items.push_back(std::move(item));
     }
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto n = ::write(m_fd, &one, sizeof one);
+    if (was_empty) {
+      const std::uint64_t one = 1;
+      [[maybe_unused]] const auto n = ::write(m_fd, &one, sizeof one);
+    }
   }
+  /// Takes everything queued. The descriptor is read first, so an item pushed after the read
+  /// either is taken here or (pushed after the take) signals again.
   auto drain() -> std::deque<T> {
     std::uint64_t count = 0;
     [[maybe_unused]] const auto n = ::read(m_fd, &count, sizeof count);

@@ -610,13 +610,12 @@ void engine::batch_loop() {
     if (batch.empty()) {
       continue;
     }
-    // Give the batch batch_wait_ms to fill after its first arrival.
-    const auto fill_until =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds{m_config.batch_wait_ms};
-    while (batch.size() < m_config.max_batch && std::chrono::steady_clock::now() < fill_until) {
-      if (!m_verified.pop_some(batch, m_config.max_batch, fill_until)) {
-        break;
-      }
+    // Give the batch batch_wait_ms to fill after its first arrival, sleeping through it rather
+    // than waking for each arrival (at light load that was a wake-up per payment), then take
+    // what came.
+    if (open && batch.size() < m_config.max_batch && m_config.batch_wait_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{m_config.batch_wait_ms});
+      open = m_verified.pop_some(batch, m_config.max_batch, std::chrono::steady_clock::now());
     }
     settle_batch(batch);
   }
