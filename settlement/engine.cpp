@@ -271,7 +271,7 @@ auto engine::start(engine_config config, const store_factory& open_store, settle
   }
   auto loaded = e->m_db->load_unspent([&](token_info&& t) {
     const auto id = t.token_id;
-    e->m_unspent.emplace(id, unspent_token{std::move(t), 0});
+    e->put_unspent(id, unspent_token{std::move(t), 0});
   });
   if (!loaded) {
     return loaded.err();
@@ -396,13 +396,16 @@ void engine::commit_loop(store& db) {
       });
     }
     commit(db, j);
-    {
-      std::lock_guard lock(m_jobs_mutex);
-      m_in_flight.erase(j.ticket);
-      m_committed_through = m_in_flight.empty() ? m_tickets_issued : *m_in_flight.begin() - 1;
-    }
-    m_job_done.notify_all();
   }
+}
+
+void engine::mark_committed(std::uint64_t ticket) {
+  {
+    std::lock_guard lock(m_jobs_mutex);
+    m_in_flight.erase(ticket);
+    m_committed_through = m_in_flight.empty() ? m_tickets_issued : *m_in_flight.begin() - 1;
+  }
+  m_job_done.notify_all();
 }
 
 void engine::wait_for_creator(commit_job& job, std::uint64_t created_by_job) const {
@@ -416,16 +419,14 @@ void engine::wait_for_creator(commit_job& job, std::uint64_t created_by_job) con
 
 void engine::hand_over(std::unique_ptr<commit_job> job) {
   CBDC_ASSERT(job->ticket == next_ticket());
-  if (m_committers.empty()) {
-    m_tickets_issued = job->ticket;
-    commit(*m_db, *job);
-    m_committed_through = job->ticket;
-    return;
-  }
   {
     std::lock_guard lock(m_jobs_mutex);
     m_in_flight.insert(job->ticket);
     m_tickets_issued = job->ticket;
+  }
+  if (m_committers.empty()) {
+    commit(*m_db, *job);
+    return;
   }
   const bool queued = m_commits.push_wait(job);
   CBDC_ASSERT(queued);
@@ -442,6 +443,7 @@ void engine::commit_two_phase(store& db, commit_job& job) {
                    to_string(prepared.err()).c_str());
       std::abort();
     }
+    mark_committed(job.ticket);
     p.on_prepared(error{status_code::ok, ""}, item.inputs);
     return;
   }
@@ -452,6 +454,7 @@ void engine::commit_two_phase(store& db, commit_job& job) {
                  to_string(finished.err()).c_str());
     std::abort();
   }
+  mark_committed(job.ticket);
   if (job.commit && !job.outputs.empty()) {
     receipt r;
     r.tx_id = job.tx.id;
@@ -506,6 +509,9 @@ void engine::commit(store& db, commit_job& job) {
                  static_cast<unsigned long long>(job.seq), to_string(committed.err()).c_str());
     std::abort();
   }
+  // Committed: what the batch wrote may be spent by later jobs and listed, before its
+  // receipts go out (a payer may list its change as soon as it has the receipt).
+  mark_committed(job.ticket);
   for (auto& r : job.receipts) {
     r.batch_seq = job.seq;
     r.settled_at_us = at;
@@ -723,9 +729,78 @@ auto engine::check_against_registry(pending& p, id_map<token_info>& spent_here,
 void engine::add_unspent(const signed_tx& stx, std::uint32_t index, std::uint64_t ticket) {
   const auto& out = stx.tx.outputs.at(index);
   const auto id = token_id_of(stx.tx.prof, stx.id, index);
-  m_unspent.emplace(
-      id, unspent_token{token_info{id, out.cur, out.amount_minor, out.owner, stx.id, false, {}},
-                        ticket});
+  put_unspent(id,
+              unspent_token{token_info{id, out.cur, out.amount_minor, out.owner, stx.id, false, {}},
+                            ticket});
+}
+
+namespace {
+
+auto owner_hash(const public_key& owner) -> std::uint64_t {
+  const std::string_view raw{reinterpret_cast<const char*>(owner.raw.data()), owner.raw.size()};
+  return std::hash<std::string_view>{}(raw) ^ static_cast<std::uint64_t>(owner.prof);
+}
+
+}  // namespace
+
+void engine::put_unspent(const hash256& id, unspent_token t) {
+  const auto owner = owner_hash(t.info.owner);
+  std::lock_guard lock(m_registry_mutex);
+  m_unspent.emplace(id, std::move(t));
+  auto& ids = m_by_owner[owner];
+  if (ids.size() == ids.capacity()) {
+    compact(ids);  // before it would grow: amortised over the appends since the last time
+  }
+  ids.push_back(id);
+}
+
+void engine::take_unspent(const hash256& id) {
+  std::lock_guard lock(m_registry_mutex);
+  m_unspent.erase(id);
+}
+
+void engine::compact(std::vector<hash256>& ids) const {
+  std::erase_if(ids, [&](const hash256& id) { return !m_unspent.contains(id); });
+  // A token given back by an aborted cross-shard transaction is appended again.
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+}
+
+auto engine::list_unspent(const public_key& owner, std::size_t limit) -> std::vector<token_info> {
+  std::set<std::uint64_t> in_flight;
+  std::uint64_t issued = 0;
+  {
+    std::lock_guard lock(m_jobs_mutex);
+    in_flight = m_in_flight;
+    issued = m_tickets_issued;
+  }
+  const auto committed = [&](std::uint64_t ticket) {
+    return ticket == 0 || (ticket <= issued && !in_flight.contains(ticket));
+  };
+  std::vector<token_info> out;
+  {
+    std::lock_guard lock(m_registry_mutex);
+    const auto it = m_by_owner.find(owner_hash(owner));
+    if (it == m_by_owner.end()) {
+      return out;
+    }
+    auto& ids = it->second;
+    compact(ids);
+    for (const auto& id : ids) {
+      const auto& t = m_unspent.at(id);
+      if (t.info.owner == owner && committed(t.created_by_job)) {
+        out.push_back(t.info);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const token_info& a, const token_info& b) {
+    return a.amount_minor != b.amount_minor ? a.amount_minor > b.amount_minor
+                                            : a.token_id < b.token_id;
+  });
+  if (out.size() > limit) {
+    out.resize(limit);
+  }
+  return out;
 }
 
 void engine::publish(const std::vector<const signed_tx*>& txs, const receipt& r) {
@@ -770,7 +845,7 @@ void engine::settle_batch(std::vector<pending>& batch) {
       wait_for_creator(*job, c);
     }
     for (auto& t : inputs) {
-      m_unspent.erase(t.token_id);
+      take_unspent(t.token_id);
       t.spent = true;
       t.spent_by = p.tx.id;
       spent_here.emplace(t.token_id, t);
@@ -843,7 +918,7 @@ void engine::do_prepare(pending& p) {
   }
   // Hold the inputs now; the commit thread writes and prepares, then answers.
   for (const auto& t : inputs) {
-    m_unspent.erase(t.token_id);
+    take_unspent(t.token_id);
     m_locked.emplace(t.token_id, gid);
   }
   job->what = commit_job::kind::prepare;
@@ -875,7 +950,7 @@ void engine::do_resolve(pending& p) {
     for (const auto& t : held.inputs) {
       m_locked.erase(t.token_id);
       if (!p.commit) {
-        m_unspent.emplace(t.token_id, unspent_token{t, job->ticket});
+        put_unspent(t.token_id, unspent_token{t, job->ticket});
       }
     }
     if (p.commit) {

@@ -172,13 +172,10 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       constexpr std::uint32_t k_max_tokens = 10'000;
       const auto asked = request.list_unspent().limit();
       const auto limit = (asked == 0 || asked > k_max_tokens) ? k_max_tokens : asked;
-      auto tokens = m_query_db->list_unspent(*owner, limit);
-      if (!tokens) {
-        return error_envelope(0, tokens.err());
-      }
+      const auto tokens = m_engine->list_unspent(*owner, limit);
       auto* list = answer.mutable_unspent_list();
       list->set_status(0);
-      for (const auto& t : *tokens) {
+      for (const auto& t : tokens) {
         *list->add_tokens() = to_wire(t);
       }
       return answer;

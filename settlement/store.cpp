@@ -276,24 +276,6 @@ auto store::find_token(const hash256& id) -> result<token_info> {
   });
 }
 
-auto store::list_unspent(const public_key& owner, std::size_t limit)
-    -> result<std::vector<token_info>> {
-  return pg::guarded([&]() -> result<std::vector<token_info>> {
-    pqxx::read_transaction tx(*m_conn);
-    const auto rows =
-        tx.exec_params(std::string{"SELECT "} + k_token_columns + k_token_from +
-                           " WHERE t.owner_key = decode($1, 'hex') AND s.spent_by IS NULL "
-                           "ORDER BY t.amount_minor DESC, t.token_id LIMIT $2",
-                       owner.hex(), static_cast<std::int64_t>(limit));
-    std::vector<token_info> out;
-    out.reserve(rows.size());
-    for (const auto& row : rows) {
-      out.push_back(token_of(row));
-    }
-    return out;
-  });
-}
-
 auto store::supply(currency cur) -> result<supply_totals> {
   return pg::guarded([&]() -> result<supply_totals> {
     pqxx::read_transaction tx(*m_conn);

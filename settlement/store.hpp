@@ -61,7 +61,6 @@ class store {
   /// The receipt of a settled transaction (not_found when never settled).
   auto find_tx(const hash256& id, std::uint32_t shard) -> result<std::pair<receipt, std::string>>;
   auto find_token(const hash256& id) -> result<token_info>;
-  auto list_unspent(const public_key& owner, std::size_t limit) -> result<std::vector<token_info>>;
 
   struct supply_totals {
     std::int64_t issued_minor{0};

@@ -360,6 +360,7 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
   const auto mint = w.issue(w.alice.pub(), 5000, 1);
   REQUIRE(w.submit(mint).status == status_code::ok);
   const auto held = w.pay(w.alice, w.bob.pub(), 5000, 2);
+  const auto other = w.pay(w.alice, w.alice.pub(), 5000, 3);  // the same input
   auto prepare = [&](const std::string& gid, const signed_tx& tx) {
     std::promise<error> done;
     w.svc->engine_ref().prepare(
@@ -377,8 +378,9 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
   const std::string gid = "cbdc-" + held.id.hex() + "-0";
   REQUIRE(prepare(gid, held).code == status_code::ok);
 
-  // While prepared, the input is locked for everyone else: a transient refusal.
-  const auto other = w.pay(w.alice, w.alice.pub(), 5000, 3);
+  // While prepared, the input is locked for everyone else: a transient refusal. Listing shows
+  // only what can be spent now, so it is not listed.
+  CHECK(w.balance(w.alice) == 0);
   const auto locked = w.submit(other);
   CHECK(locked.status == status_code::input_locked);
   CHECK(is_transient(locked.status));
