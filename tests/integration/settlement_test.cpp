@@ -297,6 +297,53 @@ TEST_CASE("a restart reloads the unspent set from PostgreSQL", "[settlement][int
   CHECK(w.balance(w.bob) == 1000);
 }
 
+TEST_CASE("a key's unspent tokens are listed from memory as PostgreSQL has them",
+          "[settlement][integration]") {
+  world w;
+  // 40 tokens of 100, 101, ... fen: the owner's list grows past several capacities.
+  for (std::uint64_t i = 0; i < 40; ++i) {
+    REQUIRE(w.submit(w.issue(w.alice.pub(), 100 + static_cast<std::int64_t>(i), 10 + i)).status ==
+            status_code::ok);
+  }
+  // Alice spends her 30 largest to Bob, then Bob pays some back: spent ids leave both lists.
+  REQUIRE(w.submit(w.pay(w.alice, w.bob.pub(), 3000, 100)).status == status_code::ok);
+  REQUIRE(w.submit(w.pay(w.bob, w.alice.pub(), 700, 101)).status == status_code::ok);
+
+  const auto listed = w.client->list_unspent(w.alice.pub());
+  REQUIRE(listed.ok());
+  pqxx::connection conn(w.db.url());
+  pqxx::read_transaction x(conn);
+  const auto rows = x.exec_params(
+      "SELECT encode(t.token_id, 'hex'), t.amount_minor FROM settlement.token AS t WHERE "
+      "t.owner_key = "
+      "decode($1, 'hex') AND NOT EXISTS (SELECT 1 FROM settlement.spent AS s WHERE s.token_id = "
+      "t.token_id) ORDER BY t.amount_minor DESC, t.token_id",
+      w.alice.pub().hex());
+  REQUIRE(listed->size() == rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    CHECK((*listed)[i].token_id.hex() == rows[i][0].as<std::string>());
+    CHECK((*listed)[i].amount_minor == rows[i][1].as<std::int64_t>());
+    CHECK((*listed)[i].owner == w.alice.pub());
+  }
+  CHECK(w.balance(w.alice) == 40 * 100 + 39 * 40 / 2 - 3000 + 700);
+
+  // A limit keeps the largest.
+  const auto top = w.client->list_unspent(w.alice.pub(), 3);
+  REQUIRE(top.ok());
+  REQUIRE(top->size() == 3);
+  CHECK((*top)[0].token_id == (*listed)[0].token_id);
+  CHECK((*top)[2].token_id == (*listed)[2].token_id);
+
+  // A key that never held anything lists nothing; a restart lists the same.
+  CHECK(w.client->list_unspent(w.issuer.pub())->empty());
+  w.restart();
+  const auto again = w.client->list_unspent(w.alice.pub());
+  REQUIRE(again.ok());
+  REQUIRE(again->size() == listed->size());
+  CHECK(std::equal(again->begin(), again->end(), listed->begin(),
+                   [](const auto& a, const auto& b) { return a.token_id == b.token_id; }));
+}
+
 TEST_CASE("sm2 deployments settle and a full queue answers overloaded",
           "[settlement][integration]") {
   world w(profile::sm2, /*queue=*/2, /*verifiers=*/1);
