@@ -347,7 +347,7 @@ auto main(int argc, char** argv) -> int {
   if (timeline) {
     print_timeline(half);
   }
-  std::printf("settled / raw verify rate: %.2f (target >= 0.5)\n", peak.rate() / verify_per_s);
+  std::printf("settled / raw verify rate: %.3f (target >= 0.5)\n", peak.rate() / verify_per_s);
   procs.clear();
   return peak.failed == 0 && half.failed == 0 ? 0 : 1;
 }
