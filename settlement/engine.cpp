@@ -752,6 +752,18 @@ void engine::put_unspent(const hash256& id, unspent_token t) {
     compact(ids);  // before it would grow: amortised over the appends since the last time
   }
   ids.push_back(id);
+  if (m_by_owner.size() >= m_owner_sweep_at) {
+    sweep_owners();
+  }
+}
+
+void engine::sweep_owners() {
+  for (auto& [owner, ids] : m_by_owner) {
+    compact(ids);
+    ids.shrink_to_fit();
+  }
+  boost::unordered::erase_if(m_by_owner, [](const auto& entry) { return entry.second.empty(); });
+  m_owner_sweep_at = std::max<std::size_t>(1024, 2 * m_by_owner.size());
 }
 
 void engine::take_unspent(const hash256& id) {
@@ -786,6 +798,10 @@ auto engine::list_unspent(const public_key& owner, std::size_t limit) -> std::ve
     }
     auto& ids = it->second;
     compact(ids);
+    if (ids.empty()) {
+      m_by_owner.erase(it);
+      return out;
+    }
     for (const auto& id : ids) {
       const auto& t = m_unspent.at(id);
       if (t.info.owner == owner && committed(t.created_by_job)) {

@@ -193,6 +193,8 @@ class engine {
   void take_unspent(const hash256& id);
   /// Drops from an owner list the ids no longer unspent, and repeats. Under m_registry_mutex.
   void compact(std::vector<hash256>& ids) const;
+  /// Compacts every owner list and drops the empty ones. Under m_registry_mutex.
+  void sweep_owners();
   /// Marks a job's writes committed (before its answers go out) and wakes the jobs after it.
   void mark_committed(std::uint64_t ticket);
   void publish(const std::vector<const signed_tx*>& txs, const receipt& r);
@@ -211,6 +213,10 @@ class engine {
   /// until the list is compacted, when it is listed or outgrows its capacity, so a spend
   /// costs nothing here.
   boost::unordered_flat_map<std::uint64_t, std::vector<hash256>> m_by_owner;
+  /// When m_by_owner has this many lists, the lists of owners who hold nothing are dropped
+  /// (and the mark doubles from what is left): memory follows the owners holding tokens, not
+  /// every key that ever received one.
+  std::size_t m_owner_sweep_at{1024};
   // Touched only by the batch thread:
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;
