@@ -42,7 +42,7 @@ bank::bank(bank_config config, key_pair vault, std::unique_ptr<pqxx::connection>
     : m_config(std::move(config)),
       m_vault(std::move(vault)),
       m_conn(std::move(conn)),
-      m_settle(where) {}
+      m_settle(where, m_config.net) {}
 
 auto bank::open(bank_config config, key_pair vault) -> result<std::unique_ptr<bank>> {
   auto where = settlement::cluster::parse(config.settle_spec);

@@ -34,6 +34,26 @@ auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
 
 }  // namespace
 
+auto bank_roles() -> role_table {
+  using E = wire::Envelope;
+  const role_set wallets{role::customer, role::pos, role::operator_, role::bank};
+  const role_set operators{role::operator_, role::bank};  // the service checks whose
+  return role_table{"the bank",
+                    {
+                        {E::kGetWallet, wallets},
+                        {E::kOpenWallet, wallets},
+                        {E::kPay, wallets},
+                        {E::kCanReceive, {role::bank}},
+                        {E::kFund, operators},
+                        {E::kOpenWallets, operators},
+                        {E::kFundMany, operators},
+                        {E::kGetBalance, wallets},
+                        {E::kExchange, wallets},
+                        {E::kGetBankInfo, wallets},
+                        {E::kGetHistory, wallets},
+                    }};
+}
+
 auto service::start(const bank_config& config, key_pair vault, std::string endpoint)
     -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service());
@@ -42,27 +62,39 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     return b.err();
   }
   s->m_bank = std::move(*b);
+  if (config.net.security) {
+    const auto self = config.net.security->self();
+    if (!self || self->r != role::bank) {
+      return error{status_code::key_error,
+                   "the nodes file lists no bank with this bank's node key"};
+    }
+    s->m_name = self->name;
+  }
   for (const auto& peer : config.peers) {
     const auto eq = peer.find('=');
     const bool named = eq != std::string::npos && peer.find("://") > eq;
     if (named) {
       s->m_peer_ids[peer.substr(0, eq)] = s->m_peers.size();
     }
-    s->m_peers.push_back(std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer));
+    s->m_peers.push_back(
+        std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer, config.net));
   }
+  auto net = config.net;
+  net.admit_customers = true;
   s->m_server = std::make_unique<serial_server>(
       std::move(endpoint),
-      serial_server::deferring_handler{
-          [raw = s.get()](const wire::Envelope& req, const rpc_server::reply_fn& reply) {
-            return raw->answer(req, reply);
-          }});
+      serial_server::deferring_handler{[raw = s.get()](const wire::Envelope& req, const peer& from,
+                                                       const rpc_server::reply_fn& reply) {
+        return raw->answer(req, from, reply);
+      }},
+      bank_roles(), net);
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
   if (!config.settle_pub.empty()) {
-    s->m_listener = std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur] {
-      raw->listen(pub, cur);
-    });
+    s->m_listener =
+        std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur,
+                     net = config.net] { raw->listen(pub, cur, net); });
   }
   return s;
 }
@@ -82,10 +114,10 @@ service::~service() {
   m_server.reset();
 }
 
-void service::listen(const std::string& pub_endpoint, currency cur) {
+void service::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
   // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
   settlement::subscriber sub(pub_endpoint,
-                             {settlement::all_topic(cur), settlement::k_all_redeemed_topic});
+                             {settlement::all_topic(cur), settlement::k_all_redeemed_topic}, net);
   while (!m_stop) {
     auto settled = sub.next(200);
     if (!settled) {
@@ -199,8 +231,17 @@ void service::record() {
   }
 }
 
-auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& reply)
-    -> std::optional<wire::Envelope> {
+auto service::answer(const wire::Envelope& request, const peer& from,
+                     const rpc_server::reply_fn& reply) -> std::optional<wire::Envelope> {
+  // Funding from the vault and onboarding are the bank's own operator's.
+  const auto operator_only = [&]() -> status {
+    if (from.operates(m_name)) {
+      return ok_status();
+    }
+    return error{status_code::not_authorized, payload_name(request) + " at " + m_name +
+                                                  " is for its operator; " + from.describe() +
+                                                  " sent it"};
+  };
   switch (request.payload_case()) {
     case wire::Envelope::kGetWallet: {
       wire::Envelope answer;
@@ -225,6 +266,16 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
       if (!owner || m.wallet_class() < 1 || m.wallet_class() > 4) {
         info->set_status(static_cast<std::uint32_t>(status_code::malformed));
         info->set_detail(owner ? "wallet class must be 1..4" : owner.err().message);
+        return answer;
+      }
+      // A customer opens an anonymous class IV wallet; a higher class (after KYC) and
+      // sub-wallets are the operator's decision.
+      const bool anonymous = m.wallet_class() == static_cast<std::uint32_t>(wallet_class::iv) &&
+                             m.parent_id().empty();
+      if (auto allowed = anonymous ? ok_status() : operator_only(); !allowed) {
+        info->set_status(static_cast<std::uint32_t>(allowed.code()));
+        info->set_detail(allowed.err().message +
+                         " (a customer opens a class IV wallet; the operator sets another class)");
         return answer;
       }
       auto opened = m_bank->open_wallet(
@@ -291,6 +342,9 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
       return answer;
     }
     case wire::Envelope::kFund: {
+      if (auto allowed = operator_only(); !allowed) {
+        return receipt_answer(allowed.err());
+      }
       auto owner = key_of(request.fund().owner());
       auto cur = currency_from_wire(request.fund().currency());
       if (!owner || !cur) {
@@ -308,6 +362,9 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
         opened->set_detail(why);
         return answer;
       };
+      if (auto allowed = operator_only(); !allowed) {
+        return refuse(allowed.code(), allowed.err().message);
+      }
       if (m.owners_size() != m.wallet_classes_size() || m.owners_size() > 10'000) {
         return refuse(status_code::malformed, "one class per owner, at most 10,000 owners");
       }
@@ -332,6 +389,9 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
     }
     case wire::Envelope::kFundMany: {
       const auto& m = request.fund_many();
+      if (auto allowed = operator_only(); !allowed) {
+        return receipt_answer(allowed.err());
+      }
       auto cur = currency_from_wire(m.currency());
       if (!cur || m.owners_size() != m.amounts_minor_size()) {
         return receipt_answer(error{status_code::malformed, "one amount per owner, a currency"});
@@ -415,9 +475,8 @@ auto service::answer(const wire::Envelope& request, const rpc_server::reply_fn& 
       return {};
     }
     default:
-      return error_envelope(
-          0, error{status_code::malformed,
-                   "the bank answers OpenWallet, Pay, Fund, GetBalance and GetHistory"});
+      CBDC_ASSERT(false);  // the role table admits nothing else
+      return {};
   }
 }
 

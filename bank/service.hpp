@@ -13,6 +13,11 @@
 
 namespace cbdc::bank {
 
+/// Who may send what to a bank (docs/protocol.md#roles): its wallets (customers) and the POS
+/// pay and read; the other banks ask CanReceive; funding and onboarding come from the bank's
+/// own operator only (checked by the service); settled batches never come from the wire.
+auto bank_roles() -> role_table;
+
 /// The bank behind a ROUTER socket (cbdc-bank serve); requests run one at a time on a worker.
 class service {
  public:
@@ -25,14 +30,14 @@ class service {
 
  private:
   service() = default;
-  auto answer(const wire::Envelope& request, const rpc_server::reply_fn& reply)
+  auto answer(const wire::Envelope& request, const peer& from, const rpc_server::reply_fn& reply)
       -> std::optional<wire::Envelope>;
   /// Sends a checked payment to settlement; its answer comes back as a task on the worker.
   void submit(pending_payment p, const rpc_server::reply_fn& reply);
   /// Asks the other banks, from peer `next` on (or the one known to host it), whether the
   /// payee may receive the payment; then submits it, or answers the refusal.
   void ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next);
-  void listen(const std::string& pub_endpoint, currency cur);
+  void listen(const std::string& pub_endpoint, currency cur, const socket_options& net);
   /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
   /// record for the day is durable: the records of every payment finished meanwhile are written
   /// together, by a task queued behind the answers already waiting for the worker.
@@ -41,6 +46,7 @@ class service {
   void record();
 
   std::unique_ptr<bank> m_bank;
+  std::string m_name;  ///< this bank's node name (its bank id), whose operators may fund
   std::vector<std::unique_ptr<rpc_client>> m_peers;
   std::unordered_map<std::string, std::size_t> m_peer_ids;    ///< peer's bank id -> peer
   std::unordered_map<std::string, std::size_t> m_payee_home;  ///< payee key hex -> peer

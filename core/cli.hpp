@@ -1,9 +1,12 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "core/auth.hpp"
 #include "core/status.hpp"
 
 namespace cbdc::cli {
@@ -18,5 +21,27 @@ auto parse(int argc, char** argv, boost::program_options::options_description& o
 
 /// Prints "TOOL: status: detail" on stderr and returns exit code 1.
 auto fail(const std::string& tool, const error& err) -> int;
+
+/// A node's identity on the command line: --node-key (its CURVE key pair, made by
+/// What a daemon does on SIGHUP: reads its nodes file again, saying so on stderr.
+auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
+    -> std::function<void()>;
+/// `TOOL node-keygen`) and --nodes (the deployment's nodes file), or --insecure.
+struct node_flags {
+  std::string key_file;
+  std::string nodes_file;
+  bool insecure{false};
+};
+void add_node_options(boost::program_options::options_description& opts, node_flags& flags);
+/// Authentication on with both files; off only with --insecure (warned on stderr). Errors:
+/// key_error when neither is given (or one), those of node_security::load.
+auto load_node_security(const node_flags& flags, const std::string& tool)
+    -> result<std::shared_ptr<node_security>>;
+/// What a daemon does on SIGHUP: reads its nodes file again, saying so on stderr.
+auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
+    -> std::function<void()>;
+/// `TOOL node-keygen --node-key FILE`: writes a fresh key pair (refusing to overwrite one) and
+/// prints its public key in hex, for the nodes file. Returns the exit code.
+auto node_keygen(const node_flags& flags, const std::string& tool) -> int;
 
 }  // namespace cbdc::cli

@@ -346,4 +346,11 @@ auto key_pair::load(const std::filesystem::path& path) -> result<key_pair> {
   return pair;
 }
 
+auto random_hex(std::size_t count) -> std::string {
+  init_sodium();
+  bytes raw(count);
+  randombytes_buf(raw.data(), raw.size());
+  return to_hex(raw);
+}
+
 }  // namespace cbdc

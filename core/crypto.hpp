@@ -73,4 +73,8 @@ auto indexed_seed(std::uint64_t index, std::uint8_t salt) -> std::array<std::uin
 /// signature of the wrong size.
 auto verify(const public_key& key, byte_view message, byte_view signature) -> bool;
 
+/// Hex of `count` bytes from the operating system's CSPRNG (libsodium): ids that must not be
+/// guessed (two-phase-commit gids, quote ids). Not for the simulation, whose randomness is seeded.
+auto random_hex(std::size_t count) -> std::string;
+
 }  // namespace cbdc

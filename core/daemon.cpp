@@ -9,6 +9,7 @@ auto shutdown_set() -> sigset_t {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 }  // namespace
@@ -18,11 +19,18 @@ void block_shutdown_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-auto wait_for_shutdown() -> int {
+auto wait_for_shutdown(const std::function<void()>& on_hangup) -> int {
   const sigset_t set = shutdown_set();
-  int sig = 0;
-  sigwait(&set, &sig);
-  return sig;
+  while (true) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig != SIGHUP) {
+      return sig;
+    }
+    if (on_hangup) {
+      on_hangup();
+    }
+  }
 }
 
 }  // namespace cbdc

@@ -6,25 +6,30 @@
 
 namespace cbdc {
 
-serial_server::serial_server(std::string endpoint, handler on_request, std::size_t queue_capacity)
-    : serial_server(std::move(endpoint),
-                    deferring_handler{[fn = std::move(on_request)](const wire::Envelope& req,
-                                                                   const rpc_server::reply_fn&) {
-                      return std::optional<wire::Envelope>{fn(req)};
-                    }},
-                    queue_capacity) {}
+serial_server::serial_server(std::string endpoint, handler on_request, role_table roles,
+                             socket_options opts, std::size_t queue_capacity)
+    : serial_server(
+          std::move(endpoint),
+          deferring_handler{[fn = std::move(on_request)](const wire::Envelope& req,
+                                                         const peer& from,
+                                                         const rpc_server::reply_fn&) {
+            return std::optional<wire::Envelope>{fn(req, from)};
+          }},
+          std::move(roles), std::move(opts), queue_capacity) {}
 
-serial_server::serial_server(std::string endpoint, deferring_handler on_request,
-                             std::size_t queue_capacity)
+serial_server::serial_server(std::string endpoint, deferring_handler on_request, role_table roles,
+                             socket_options opts, std::size_t queue_capacity)
     : m_handler(std::move(on_request)),
       m_jobs(queue_capacity),
       m_server(
-          std::move(endpoint), [this](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
-            job j{std::move(req), reply, {}};
+          std::move(endpoint),
+          [this](wire::Envelope&& req, const peer& from, const rpc_server::reply_fn& reply) {
+            job j{std::move(req), from, reply, {}};
             if (!m_jobs.try_push(j)) {
               reply(error_envelope(0, error{status_code::overloaded, "the request queue is full"}));
             }
-          }) {}
+          },
+          std::move(roles), std::move(opts)) {}
 
 serial_server::~serial_server() {
   close();
@@ -52,7 +57,7 @@ auto serial_server::start() -> status {
     while (auto j = m_jobs.pop()) {
       if (j->fn) {
         j->fn();
-      } else if (auto answer = m_handler(j->request, j->reply)) {
+      } else if (auto answer = m_handler(j->request, j->from, j->reply)) {
         j->reply(*answer);
       }
     }
@@ -90,12 +95,12 @@ auto serial_server::start() -> status {
 }
 
 auto serial_server::post(wire::Envelope request) -> bool {
-  job j{std::move(request), [](const wire::Envelope&) {}, {}};
+  job j{std::move(request), peer{}, [](const wire::Envelope&) {}, {}};
   return m_jobs.try_push(j);
 }
 
 void serial_server::post_task(task fn) {
-  job j{{}, {}, std::move(fn)};
+  job j{{}, {}, {}, std::move(fn)};
   (void)m_jobs.push_always(j);  // refused only while stopping
 }
 

@@ -21,16 +21,19 @@ namespace cbdc {
 /// overloaded.
 class serial_server {
  public:
-  using handler = std::function<wire::Envelope(const wire::Envelope&)>;
+  using handler = std::function<wire::Envelope(const wire::Envelope&, const peer& from)>;
   /// A handler that may answer later: it returns the answer, or nullopt after keeping `reply`
   /// to call once its work completes (say, from a task posted when another service answered).
   using deferring_handler = std::function<std::optional<wire::Envelope>(
-      const wire::Envelope&, const rpc_server::reply_fn& reply)>;
+      const wire::Envelope&, const peer& from, const rpc_server::reply_fn& reply)>;
   using task = std::function<void()>;
 
-  serial_server(std::string endpoint, handler on_request, std::size_t queue_capacity = 10'000);
-  serial_server(std::string endpoint, deferring_handler on_request,
-                std::size_t queue_capacity = 10'000);
+  /// The handler sees only what `roles` admits from the wire, and what post() hands it (from
+  /// an unauthenticated peer: the process itself).
+  serial_server(std::string endpoint, handler on_request, role_table roles,
+                socket_options opts = {}, std::size_t queue_capacity = 10'000);
+  serial_server(std::string endpoint, deferring_handler on_request, role_table roles,
+                socket_options opts = {}, std::size_t queue_capacity = 10'000);
   ~serial_server();
   serial_server(const serial_server&) = delete;
   auto operator=(const serial_server&) -> serial_server& = delete;
@@ -53,6 +56,7 @@ class serial_server {
  private:
   struct job {
     wire::Envelope request;
+    peer from;
     rpc_server::reply_fn reply;
     task fn;  ///< set for a task instead of a request
   };

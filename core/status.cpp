@@ -31,6 +31,7 @@ auto to_string(status_code code) -> std::string_view {
     case status_code::unavailable: return "unavailable";
     case status_code::key_error: return "key_error";
     case status_code::insufficient_funds: return "insufficient_funds";
+    case status_code::not_authorized: return "not_authorized";
     case status_code::unknown_bank: return "unknown_bank";
     case status_code::not_domestic: return "not_domestic";
     case status_code::insufficient_reserve: return "insufficient_reserve";

@@ -42,6 +42,7 @@ enum class status_code : std::uint32_t {
   unavailable = 27,
   key_error = 28,
   insufficient_funds = 29,
+  not_authorized = 30,  ///< the caller's role (or identity) may not send this request
   // issuer
   unknown_bank = 40,
   not_domestic = 41,

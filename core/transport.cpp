@@ -78,21 +78,110 @@ auto shared_context() -> zmq::context_t& {
   return ctx;
 }
 
+void apply_curve_server(zmq::socket_t& sock, const socket_options& opts) {
+  if (!opts.security) {
+    return;
+  }
+  const auto& key = opts.security->key();
+  sock.set(zmq::sockopt::zap_domain, register_zap_domain(opts.security, opts.admit_customers,
+                                                          opts.handshake_roles));
+  sock.set(zmq::sockopt::curve_server, true);
+  sock.set(zmq::sockopt::curve_secretkey, zmq::buffer(key.secret_key));
+  sock.set(zmq::sockopt::curve_publickey, zmq::buffer(key.public_key));
+}
+
+auto apply_curve_client(zmq::socket_t& sock, const socket_options& opts,
+                        const std::string& endpoint) -> status {
+  if (!opts.security) {
+    return ok_status();
+  }
+  auto server = opts.server_key;
+  if (!server) {
+    const auto dir = opts.security->directory();
+    if (const auto* e = dir->by_endpoint(endpoint)) {
+      server = e->key;
+    }
+  }
+  if (!server) {
+    return error{status_code::not_authorized,
+                 "no node key is known for " + endpoint + " (add it to the nodes file)"};
+  }
+  const auto& key = opts.security->key();
+  sock.set(zmq::sockopt::curve_serverkey, zmq::buffer(*server));
+  sock.set(zmq::sockopt::curve_publickey, zmq::buffer(key.public_key));
+  sock.set(zmq::sockopt::curve_secretkey, zmq::buffer(key.secret_key));
+  return ok_status();
+}
+
+auto identify_sender(const void* message, const socket_options& opts) -> result<peer> {
+  if (!opts.security) {
+    return peer{};
+  }
+  // The ZAP handler set the connection's User-Id to the client's key, in hex.
+  const char* user =
+      zmq_msg_gets(const_cast<zmq_msg_t*>(static_cast<const zmq_msg_t*>(message)), "User-Id");
+  curve_key key{};
+  if (user != nullptr) {
+    if (auto raw = from_hex(user); raw && raw->size() == key.size()) {
+      std::copy(raw->begin(), raw->end(), key.begin());
+      if (auto known = opts.security->identify(key)) {
+        return *known;
+      }
+      if (opts.admit_customers) {
+        return peer{user, role::customer, true};
+      }
+    }
+  }
+  return error{status_code::not_authorized, "the caller's key is not on the allow-list"};
+}
+
+role_table::role_table(std::string service, std::initializer_list<rule> rules)
+    : m_service(std::move(service)), m_rules(rules) {}
+
+auto role_table::check(const wire::Envelope& request, const peer& from) const -> status {
+  for (const auto& [what, roles] : m_rules) {
+    if (what != request.payload_case()) {
+      continue;
+    }
+    if (!from.authenticated || roles.has(from.r)) {
+      return ok_status();
+    }
+    return error{status_code::not_authorized, m_service + " answers " + payload_name(request) +
+                                                  " only from role " + roles.names() + "; " +
+                                                  from.describe() + " sent it"};
+  }
+  std::string answered;
+  for (const auto& [what, roles] : m_rules) {
+    const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(what);
+    answered += (answered.empty() ? "" : ", ") + (field != nullptr ? field->name() : "?");
+  }
+  return error{status_code::malformed, m_service + " does not answer " + payload_name(request) +
+                                           "; it answers " + answered};
+}
+
+auto payload_name(const wire::Envelope& request) -> std::string {
+  const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(request.payload_case());
+  return field != nullptr ? field->name() : std::string{"none"};
+}
+
 // ---- server ----
 
 struct rpc_server::outbox {
   struct item {
     std::string peer;
     std::string payload;
+    bool delimiter{false};  ///< a REQ client's empty frame goes back before the payload
   };
   wake_queue<item> queue;
   std::atomic<bool> closed{false};
 };
 
-rpc_server::rpc_server(std::string endpoint, handler on_request, socket_options opts)
+rpc_server::rpc_server(std::string endpoint, handler on_request, role_table roles,
+                       socket_options opts)
     : m_endpoint(std::move(endpoint)),
       m_handler(std::move(on_request)),
-      m_opts(opts),
+      m_roles(std::move(roles)),
+      m_opts(std::move(opts)),
       m_outbox(std::make_shared<outbox>()),
       m_socket(nullptr, [](void* p) { delete static_cast<zmq::socket_t*>(p); }) {}
 
@@ -104,6 +193,7 @@ auto rpc_server::start() -> status {
   auto sock = std::make_unique<zmq::socket_t>(shared_context(), zmq::socket_type::router);
   set_common(*sock, m_opts);
   try {
+    apply_curve_server(*sock, m_opts);
     sock->bind(m_endpoint);
   } catch (const zmq::error_t& e) {
     return error{status_code::unavailable, "cannot bind " + m_endpoint + ": " + e.what()};
@@ -124,12 +214,6 @@ void rpc_server::stop() {
 }
 
 namespace {
-
-/// The request's payload field name ("submit_tx"), the label of its metrics.
-auto payload_name(const wire::Envelope& request) -> std::string {
-  const auto* field = wire::Envelope::descriptor()->FindFieldByNumber(request.payload_case());
-  return field != nullptr ? field->name() : std::string{"none"};
-}
 
 /// Every service's requests by type and answered status, and their latency.
 void record_request(const std::string& name, const wire::Envelope& answer,
@@ -162,6 +246,10 @@ void rpc_server::run() {
         // and retries with the same id, which is safe.
         (void)sock.send(zmq::buffer(out.peer),
                         zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        if (out.delimiter) {
+          (void)sock.send(zmq::str_buffer(""),
+                          zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+        }
         (void)sock.send(zmq::buffer(out.payload), zmq::send_flags::dontwait);
       }
     }
@@ -176,18 +264,30 @@ void rpc_server::run() {
       if (!got) {
         break;
       }
-      if (frames.size() != 2) {
-        continue;  // not a DEALER request: ignore
+      if (frames.size() < 2) {
+        continue;  // a routing id alone: nothing to answer
       }
+      // A DEALER sends [payload]; a REQ socket [empty, payload]. Anything else is answered
+      // malformed (to a REQ-shaped route when it starts with an empty frame).
       std::string peer = frames[0].to_string();
+      const bool delimiter = frames.size() >= 3 && frames[1].empty();
+      const bool shaped = frames.size() == (delimiter ? 3U : 2U);
+      auto& body = frames.back();
       wire::Envelope request;
-      const auto reply_to = [weak_box, peer](wire::Envelope answer) {
+      const auto reply_to = [weak_box, peer, delimiter](wire::Envelope answer) {
         answer.set_version(k_protocol_version);
         if (auto box = weak_box.lock(); box && !box->closed) {
-          box->queue.push(outbox::item{peer, serialize(answer)});
+          box->queue.push(outbox::item{peer, serialize(answer), delimiter});
         }
       };
-      if (!request.ParseFromArray(frames[1].data(), static_cast<int>(frames[1].size()))) {
+      if (!shaped) {
+        reply_to(error_envelope(0, error{status_code::malformed,
+                                         "a request is one frame (DEALER) or an empty frame and "
+                                         "one frame (REQ); got " +
+                                             std::to_string(frames.size() - 1) + " frames"}));
+        continue;
+      }
+      if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
         reply_to(error_envelope(0, error{status_code::malformed, "not a cbdc Envelope"}));
         continue;
       }
@@ -199,10 +299,18 @@ void rpc_server::run() {
                                               std::to_string(k_protocol_version)}));
         continue;
       }
+      auto from = identify_sender(body.handle(), m_opts);
+      auto allowed = from ? m_roles.check(request, *from) : status{from.err()};
+      if (!allowed) {
+        record_request(payload_name(request), error_envelope(0, allowed.err()), clock::now());
+        reply_to(error_envelope(request.request_id(), allowed.err()));
+        continue;
+      }
       const auto id = request.request_id();
       const auto started = clock::now();
-      m_handler(std::move(request),
-                [reply_to, id, started, name = payload_name(request)](wire::Envelope answer) {
+      auto name = payload_name(request);
+      m_handler(std::move(request), *from,
+                [reply_to, id, started, name = std::move(name)](wire::Envelope answer) {
                   answer.set_request_id(id);
                   record_request(name, answer, started);
                   reply_to(std::move(answer));
@@ -257,7 +365,11 @@ auto rpc_client::call(wire::Envelope request) -> result<wire::Envelope> {
 void rpc_client::run() {
   zmq::socket_t sock(shared_context(), zmq::socket_type::dealer);
   set_common(sock, m_opts);
-  sock.connect(m_endpoint);
+  // Without a key for the server every request fails at once, with the reason.
+  const auto secured = apply_curve_client(sock, m_opts, m_endpoint);
+  if (secured) {
+    sock.connect(m_endpoint);
+  }
   std::map<std::uint64_t, state::pending> in_flight;
   const auto timeout = std::chrono::milliseconds{m_opts.timeout_ms};
   while (!m_state->stop) {
@@ -278,6 +390,10 @@ void rpc_client::run() {
       for (auto& out : m_state->queue.drain()) {
         if (!out.cb) {
           continue;  // the wake-up from the destructor
+        }
+        if (!secured) {
+          out.cb(secured.err());
+          continue;
         }
         const auto id = out.request.request_id();
         const auto sent = sock.send(zmq::buffer(serialize(out.request)), zmq::send_flags::dontwait);

@@ -1,6 +1,7 @@
 #include "fx/dealer.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <pqxx/pqxx>
 
 #include "core/clock.hpp"
@@ -46,9 +47,12 @@ auto dealer_config::add_rate(const std::string& spec) -> status {
 
 dealer::dealer(dealer_config config, key_pair key, std::unique_ptr<pqxx::connection> conn,
                const settlement::cluster& where)
-    : m_config(std::move(config)), m_key(std::move(key)), m_conn(std::move(conn)), m_settle(where) {
+    : m_config(std::move(config)),
+      m_key(std::move(key)),
+      m_conn(std::move(conn)),
+      m_settle(where, m_config.net) {
   for (const auto& [cur, endpoint] : m_config.central_banks) {
-    m_central_banks[cur] = std::make_unique<issuer::client>(endpoint);
+    m_central_banks[cur] = std::make_unique<issuer::client>(endpoint, m_config.net);
   }
 }
 
@@ -72,7 +76,6 @@ auto dealer::open(dealer_config config, key_pair key) -> result<std::unique_ptr<
   std::unique_ptr<dealer> d(
       new dealer(std::move(config), std::move(key), std::move(*conn), *where));
   // Quote ids stay unique across restarts: each start numbers its quotes under its start time.
-  d->m_quote_prefix = d->m_config.dealer_id + "-" + std::to_string(unix_now_us() / 1'000'000) + "-";
   return d;
 }
 
@@ -122,14 +125,39 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
     return amounts.err();
   }
   forget_expired(now_us);
+  // One bank may not tie up the desk: a bounded count of open quotes, and of reserved value.
+  std::size_t open_for_bank = 0;
+  for (const auto& [id, open] : m_open) {
+    open_for_bank += open.payer_bank == payer_bank ? 1U : 0U;
+  }
+  if (open_for_bank >= m_config.max_open_quotes_per_bank) {
+    return error{status_code::overloaded,
+                 payer_bank + " holds " + std::to_string(open_for_bank) +
+                     " open quotes, the most one bank may; execute or decline one first"};
+  }
   auto inventory = m_settle.list_unspent(m_key.pub());
   if (!inventory) {
     return inventory.err();
   }
   std::vector<settlement::token_info> free;
+  std::int64_t free_minor = 0;
+  std::int64_t reserved_by_bank = 0;
   for (auto& t : *inventory) {
-    if (t.cur == receive && !m_reserved.contains(t.token_id)) {
+    if (t.cur != receive) {
+      continue;
+    }
+    if (!m_reserved.contains(t.token_id)) {
+      const auto sum = checked_add(free_minor, t.amount_minor);
+      free_minor = sum ? *sum : std::numeric_limits<std::int64_t>::max();
       free.push_back(std::move(t));
+      continue;
+    }
+    for (const auto& [id, open] : m_open) {
+      if (open.payer_bank == payer_bank &&
+          std::find(open.dealer_inputs.begin(), open.dealer_inputs.end(), t.token_id) !=
+              open.dealer_inputs.end()) {
+        reserved_by_bank += t.amount_minor;
+      }
     }
   }
   auto chosen = wallet::select_tokens(free, m_key.pub(), money{amounts->receive_minor, receive});
@@ -138,8 +166,26 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
                                             money{amounts->receive_minor, receive}.format() + ": " +
                                             chosen.err().message};
   }
+  std::int64_t chosen_minor = 0;
+  for (const auto* t : *chosen) {
+    chosen_minor += t->amount_minor;
+  }
+  // The bank's share of what the desk holds (free plus what this bank reserved), in bp, in
+  // steps that cannot overflow.
+  const auto desk_minor = checked_add(free_minor, reserved_by_bank);
+  const auto desk = desk_minor ? *desk_minor : std::numeric_limits<std::int64_t>::max();
+  const auto share = m_config.max_reserved_share_bp;
+  const auto allowed_minor = desk / k_bp * share + desk % k_bp * share / k_bp;
+  if (reserved_by_bank + chosen_minor > allowed_minor) {
+    return error{status_code::no_quote,
+                 m_config.dealer_id + " keeps its " + code_of(receive) + " inventory for other " +
+                     "banks: " + payer_bank + "'s open quotes would reserve more than " +
+                     std::to_string(m_config.max_reserved_share_bp / 100) + "% of it"};
+  }
   quote q;
-  q.quote_id = m_quote_prefix + std::to_string(++m_quotes_given);
+  // Unguessable: a quote id is all another party needs to decline or clear it.
+  q.quote_id = m_config.dealer_id + "-" + random_hex(16);
+  ++m_quotes_given;
   q.dealer_id = m_config.dealer_id;
   q.payer_bank = payer_bank;
   q.dealer = m_key.pub();
@@ -268,6 +314,22 @@ auto dealer::price_two_way(money size, currency quote_cur, std::int64_t now_us) 
                  bid->receive_minor, ask->pay_minor, now_us + m_config.quote_ttl_ms * 1000};
 }
 
+auto dealer::quote_bank(const std::string& quote_id) -> result<std::string> {
+  if (const auto open = m_open.find(quote_id); open != m_open.end()) {
+    return open->second.payer_bank;
+  }
+  auto executed = pg::guarded([&]() -> result<std::string> {
+    pqxx::read_transaction rt(*m_conn);
+    auto rows =
+        rt.exec_params("SELECT payer_bank FROM fx.execution WHERE quote_id = $1", quote_id);
+    if (rows.empty()) {
+      return error{status_code::quote_unknown, "no quote " + quote_id};
+    }
+    return rows[0][0].as<std::string>();
+  });
+  return executed;
+}
+
 auto dealer::decline(const std::string& quote_id) -> status {
   const auto open = m_open.find(quote_id);
   if (open == m_open.end()) {
@@ -350,9 +412,21 @@ auto dealer::recover() -> status {
 
 // ---- service ----
 
+auto dealer_roles() -> role_table {
+  using E = wire::Envelope;
+  return role_table{"the dealer",
+                    {
+                        {E::kRequestQuote, {role::bank}},
+                        {E::kExecuteQuote, {role::bank}},
+                        {E::kDeclineQuote, {role::bank}},
+                        {E::kGetTwoWay, {role::bank, role::dealer, role::issuer, role::pos}},
+                    }};
+}
+
 auto service::start(dealer_config config, key_pair key) -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service());
   const auto endpoint = config.endpoint;
+  const auto net = config.net;
   auto d = dealer::open(std::move(config), std::move(key));
   if (!d) {
     return d.err();
@@ -362,7 +436,11 @@ auto service::start(dealer_config config, key_pair key) -> result<std::unique_pt
   }
   s->m_dealer = std::move(*d);
   s->m_server = std::make_unique<serial_server>(
-      endpoint, [raw = s.get()](const wire::Envelope& req) { return raw->answer(req); }, 1000);
+      endpoint,
+      [raw = s.get()](const wire::Envelope& req, const peer& from) {
+        return raw->answer(req, from);
+      },
+      dealer_roles(), net, 1000);
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -373,13 +451,20 @@ service::~service() {
   m_server.reset();
 }
 
-auto service::answer(const wire::Envelope& request) -> wire::Envelope {
+auto service::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
   wire::Envelope answer;
+  // A quote is its bank's: only that bank executes or declines it.
+  const auto owned = [&](const std::string& quote_id) -> status {
+    auto bank = m_dealer->quote_bank(quote_id);
+    return bank ? from.must_be(*bank, "the quote's bank") : status{bank.err()};
+  };
   if (request.payload_case() == wire::Envelope::kRequestQuote) {
     const auto& r = request.request_quote();
     auto pay = currency_from_wire(r.pay_currency());
     auto receive = currency_from_wire(r.receive_currency());
-    result<quote> q = !pay ? result<quote>{pay.err()}
+    auto caller = from.must_be(r.payer_bank(), "payer_bank");
+    result<quote> q = !caller ? result<quote>{caller.err()}
+                      : !pay  ? result<quote>{pay.err()}
                       : !receive
                           ? result<quote>{receive.err()}
                           : m_dealer->request_quote(r.payer_bank(), *pay, *receive,
@@ -396,8 +481,10 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
   if (request.payload_case() == wire::Envelope::kExecuteQuote) {
     const auto& e = request.execute_quote();
     auto stx = from_wire(e.tx());
-    auto done = stx ? m_dealer->execute(e.quote_id(), *stx, unix_now_us())
-                    : result<settlement::receipt>{stx.err()};
+    auto mine = owned(e.quote_id());
+    auto done = !mine ? result<settlement::receipt>{mine.err()}
+                : stx ? m_dealer->execute(e.quote_id(), *stx, unix_now_us())
+                      : result<settlement::receipt>{stx.err()};
     if (done) {
       *answer.mutable_receipt() = settlement::to_wire(*done);
     } else {
@@ -431,7 +518,10 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     return answer;
   }
   if (request.payload_case() == wire::Envelope::kDeclineQuote) {
-    auto done = m_dealer->decline(request.decline_quote().quote_id());
+    auto done = owned(request.decline_quote().quote_id());
+    if (done) {
+      done = m_dealer->decline(request.decline_quote().quote_id());
+    }
     auto* out = answer.mutable_quote_declined();
     out->set_status(static_cast<std::uint32_t>(done.code()));
     if (!done) {
@@ -439,9 +529,8 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     }
     return answer;
   }
-  return error_envelope(0, error{status_code::malformed,
-                                 "the dealer answers RequestQuote, ExecuteQuote, DeclineQuote and "
-                                 "GetTwoWay"});
+  CBDC_ASSERT(false);  // the role table admits nothing else
+  return answer;
 }
 
 // ---- client ----

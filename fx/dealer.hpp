@@ -32,6 +32,12 @@ struct dealer_config {
   /// The central bank (cbdc-issuer endpoint) of each currency the dealer buys: it clears every
   /// payment of its currency away across the border.
   std::map<currency, std::string> central_banks;
+  /// Open quotes one bank may hold at once, and the share (basis points) of the dealer's free
+  /// inventory in a currency that one bank's open quotes may reserve.
+  std::size_t max_open_quotes_per_bank{16};
+  std::int64_t max_reserved_share_bp{5000};
+  /// The node's identity: CURVE on its socket and towards settlement and the central banks.
+  socket_options net;
 
   /// "CNY/HKD=1.0870": 1 CNY buys 1.0870 HKD; the reverse direction is the inverse.
   auto add_rate(const std::string& spec) -> status;
@@ -85,7 +91,9 @@ class dealer {
   /// Forgets an open quote the payer will not execute and frees its tokens. Errors:
   /// quote_unknown.
   auto decline(const std::string& quote_id) -> status;
-  auto price_two_way(money size, currency quote_cur) -> result<two_way>;
+
+  /// The bank a quote (open or executed) was given to. Errors: quote_unknown.
+  auto quote_bank(const std::string& quote_id) -> result<std::string>;
 
   /// Finishes executions a crash left between clearance and settlement's answer: sends their
   /// recorded transaction again (settlement answers already_settled or refuses), then records
@@ -111,9 +119,12 @@ class dealer {
   std::set<hash256> m_reserved;         ///< the inputs of open quotes
   std::deque<std::string> m_expired;    ///< ids of the latest expired quotes, oldest first
   static constexpr std::size_t k_expired_remembered = 10'000;
-  std::string m_quote_prefix;  ///< "<dealer>-<start time, unix s>-"
   std::uint64_t m_quotes_given{0};
 };
+
+/// Who may send what to a dealer (docs/protocol.md#roles): quotes, executions and declines
+/// from banks (each for its own quotes), two-way prices from any node.
+auto dealer_roles() -> role_table;
 
 /// The dealer behind a ROUTER socket (RequestQuote -> FxQuote, ExecuteQuote -> Receipt).
 class service {
@@ -126,7 +137,7 @@ class service {
 
  private:
   service() = default;
-  auto answer(const wire::Envelope& request) -> wire::Envelope;
+  auto answer(const wire::Envelope& request, const peer& from) -> wire::Envelope;
   std::unique_ptr<dealer> m_dealer;
   std::unique_ptr<serial_server> m_server;
 };

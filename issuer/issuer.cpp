@@ -92,7 +92,7 @@ issuer::issuer(issuer_config config, key_pair key, std::unique_ptr<pqxx::connect
     : m_config(std::move(config)),
       m_key(std::move(key)),
       m_conn(std::move(conn)),
-      m_settle(where) {}
+      m_settle(where, m_config.net) {}
 
 auto issuer::open(issuer_config config, key_pair key) -> result<std::unique_ptr<issuer>> {
   auto where = settlement::cluster::parse(config.settle_endpoint);
@@ -403,6 +403,18 @@ auto issuer::release_cross_border(const std::string& clearance_id) -> status {
   });
 }
 
+auto issuer::clearance_bank(const std::string& clearance_id) -> result<std::string> {
+  return pg::guarded([&]() -> result<std::string> {
+    pqxx::read_transaction tx(*m_conn);
+    auto rows = tx.exec_params("SELECT bank_id FROM issuer.clearance WHERE clearance_id = $1",
+                               clearance_id);
+    if (rows.empty()) {
+      return error{status_code::not_found, "no clearance " + clearance_id};
+    }
+    return rows[0][0].as<std::string>();
+  });
+}
+
 auto issuer::minted_total() -> result<std::int64_t> {
   return pg::guarded([&]() -> result<std::int64_t> {
     pqxx::read_transaction tx(*m_conn);
@@ -561,16 +573,32 @@ auto issuer::check_ledger() -> result<ledger_check> {
 
 // ---- service ----
 
+auto issuer_roles() -> role_table {
+  using E = wire::Envelope;
+  return role_table{"the issuer",
+                    {
+                        {E::kMint, {role::bank}},
+                        {E::kRedeem, {role::bank}},
+                        {E::kGetReserve, {role::bank}},
+                        {E::kClearCrossBorder, {role::dealer}},
+                    }};
+}
+
 auto service::start(issuer_config config, key_pair key) -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service());
   const auto endpoint = config.endpoint;
+  const auto net = config.net;
   auto iss = issuer::open(std::move(config), std::move(key));
   if (!iss) {
     return iss.err();
   }
   s->m_issuer = std::move(*iss);
   s->m_server = std::make_unique<serial_server>(
-      endpoint, [raw = s.get()](const wire::Envelope& req) { return raw->answer(req); }, 1000);
+      endpoint,
+      [raw = s.get()](const wire::Envelope& req, const peer& from) {
+        return raw->answer(req, from);
+      },
+      issuer_roles(), net, 1000);
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -581,15 +609,17 @@ service::~service() {
   m_server.reset();
 }
 
-auto service::answer(const wire::Envelope& request) -> wire::Envelope {
+auto service::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
   if (request.payload_case() == wire::Envelope::kRedeem) {
     const auto& r = request.redeem();
     wire::Envelope answer;
     auto* out = answer.mutable_redeem_result();
     auto stx = from_wire(r.tx());
+    auto caller = from.must_be(r.bank_id(), "bank_id");
     result<redeem_result> redeemed =
-        stx ? m_issuer->redeem(r.bank_id(), std::move(*stx), r.request_id())
-            : result<redeem_result>{stx.err()};
+        !caller ? result<redeem_result>{caller.err()}
+        : stx   ? m_issuer->redeem(r.bank_id(), std::move(*stx), r.request_id())
+                : result<redeem_result>{stx.err()};
     if (redeemed) {
       out->set_status(static_cast<std::uint32_t>(redeemed->already ? status_code::already_settled
                                                                    : status_code::ok));
@@ -604,7 +634,9 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
   if (request.payload_case() == wire::Envelope::kGetReserve) {
     wire::Envelope answer;
     auto* out = answer.mutable_reserve_balance();
-    auto bal = m_issuer->reserve(request.get_reserve().bank_id());
+    auto caller = from.must_be(request.get_reserve().bank_id(), "bank_id");
+    auto bal = caller ? m_issuer->reserve(request.get_reserve().bank_id())
+                      : result<reserve_balance>{caller.err()};
     out->set_status(static_cast<std::uint32_t>(bal.code()));
     if (bal) {
       out->set_reserve_minor(bal->reserve_minor);
@@ -621,7 +653,14 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     auto* out = answer.mutable_clearance();
     status done = ok_status();
     if (c.release()) {
-      done = m_issuer->release_cross_border(c.clearance_id());
+      // Only the dealer that asked for a clearance may give it back.
+      auto owner = m_issuer->clearance_bank(c.clearance_id());
+      done = !owner ? status{owner.err()} : from.must_be(*owner, "the clearance's bank");
+      if (done) {
+        done = m_issuer->release_cross_border(c.clearance_id());
+      }
+    } else if (auto caller = from.must_be(c.bank_id(), "bank_id"); !caller) {
+      done = caller;
     } else {
       auto cur = currency_from_wire(c.currency());
       auto to = currency_from_wire(c.to_currency());
@@ -637,18 +676,16 @@ auto service::answer(const wire::Envelope& request) -> wire::Envelope {
     }
     return answer;
   }
-  if (request.payload_case() != wire::Envelope::kMint) {
-    return error_envelope(0, error{status_code::malformed,
-                                   "the issuer answers Mint, Redeem, GetReserve and "
-                                   "ClearCrossBorder"});
-  }
+  CBDC_ASSERT(request.payload_case() == wire::Envelope::kMint);  // the role table's last type
   const auto& m = request.mint();
   wire::Envelope answer;
   auto* out = answer.mutable_mint_result();
   auto cur = currency_from_wire(m.currency());
+  auto caller = from.must_be(m.bank_id(), "bank_id");
   result<mint_result> minted =
-      cur ? m_issuer->mint(m.bank_id(), money{m.amount_minor(), *cur}, m.request_id())
-          : result<mint_result>{cur.err()};
+      !caller ? result<mint_result>{caller.err()}
+      : cur   ? m_issuer->mint(m.bank_id(), money{m.amount_minor(), *cur}, m.request_id())
+              : result<mint_result>{cur.err()};
   if (minted) {
     out->set_status(static_cast<std::uint32_t>(minted->already ? status_code::already_settled
                                                                : status_code::ok));

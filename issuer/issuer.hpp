@@ -61,7 +61,13 @@ struct issuer_config {
   std::string settle_endpoint{"tcp://127.0.0.1:7100"};  ///< a settlement::cluster spec
   std::string endpoint{"tcp://127.0.0.1:7200"};
   cross_border_controls controls;
+  /// The node's identity: CURVE on its socket and towards settlement.
+  socket_options net;
 };
+
+/// Who may send what to a central bank (docs/protocol.md#roles): mints, redemptions and
+/// reserve queries from banks (each for itself), clearances from dealers (each for itself).
+auto issuer_roles() -> role_table;
 
 /// The central bank of one currency: knows its operator banks and mints to their vaults.
 /// Not thread-safe; the service runs it on one worker thread.
@@ -104,6 +110,8 @@ class issuer {
   /// Gives a clearance's amount back to the day's caps (its payment was refused). Idempotent;
   /// an unknown id is not_found.
   auto release_cross_border(const std::string& clearance_id) -> status;
+  /// The bank that asked for a clearance. Errors: not_found.
+  auto clearance_bank(const std::string& clearance_id) -> result<std::string>;
 
   /// Total minted (settled) in this currency, from the issuer's own records.
   auto minted_total() -> result<std::int64_t>;
@@ -140,7 +148,7 @@ class service {
 
  private:
   service() = default;
-  auto answer(const wire::Envelope& request) -> wire::Envelope;
+  auto answer(const wire::Envelope& request, const peer& from) -> wire::Envelope;
 
   std::unique_ptr<issuer> m_issuer;
   std::unique_ptr<serial_server> m_server;

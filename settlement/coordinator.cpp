@@ -37,6 +37,14 @@ enum : std::uint32_t { k_outcome_commit = 1, k_outcome_abort = 2, k_outcome_pend
 
 }  // namespace
 
+auto coordinator_roles() -> role_table {
+  return role_table{"the coordinator",
+                    {
+                        {wire::Envelope::kSubmitTx, k_operator_nodes},
+                        {wire::Envelope::kGetDecision, {role::shard}},
+                    }};
+}
+
 coordinator::coordinator(coordinator_config config) : m_config(std::move(config)), m_jobs(10'000) {}
 
 auto coordinator::start(coordinator_config config) -> result<std::unique_ptr<coordinator>> {
@@ -45,7 +53,7 @@ auto coordinator::start(coordinator_config config) -> result<std::unique_ptr<coo
   }
   config.rules.shard_count = static_cast<std::uint32_t>(config.shard_endpoints.size());
   std::unique_ptr<coordinator> c(new coordinator(std::move(config)));
-  socket_options opts;
+  socket_options opts = c->m_config.net;
   opts.timeout_ms = 5000;
   for (const auto& ep : c->m_config.shard_endpoints) {
     c->m_shards.push_back(std::make_unique<rpc_client>(ep, opts));
@@ -74,12 +82,13 @@ auto coordinator::start(coordinator_config config) -> result<std::unique_ptr<coo
   c->m_redriver = std::thread([raw = c.get()] { raw->redrive_loop(); });
   c->m_server = std::make_unique<rpc_server>(
       c->m_config.endpoint,
-      [raw = c.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
+      [raw = c.get()](wire::Envelope&& req, const peer&, const rpc_server::reply_fn& reply) {
         job j{std::move(req), reply};
         if (!raw->m_jobs.try_push(j)) {
           reply(error_envelope(0, error{status_code::overloaded, "coordinator queue is full"}));
         }
-      });
+      },
+      coordinator_roles(), c->m_config.net);
   if (auto bound = c->m_server->start(); !bound) {
     return bound.err();
   }

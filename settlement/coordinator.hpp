@@ -25,7 +25,13 @@ struct coordinator_config {
   /// Test hook: "prepare" stops the process after every shard prepared and before the decision
   /// is logged; "decision" after the decision is logged and before any shard is told.
   std::string crash_after;
+  /// The node's identity: CURVE towards the shards and on its own socket.
+  socket_options net;
 };
+
+/// Who may send what to the coordinator: cross-shard payments from operator nodes, and the
+/// shards' questions about in-doubt transactions.
+auto coordinator_roles() -> role_table;
 
 /// Commits transactions that span shards with PostgreSQL's two-phase commit: log the intent,
 /// PREPARE on every shard, check value and signatures over all inputs, log the decision

@@ -321,7 +321,7 @@ auto engine::resolve_in_doubt() -> status {
                  std::to_string(gids->size()) +
                      " in-doubt prepared transaction(s) and no --coordinator to ask about them"};
   }
-  socket_options opts;
+  socket_options opts = m_config.net;
   opts.timeout_ms = 2000;
   rpc_client coordinator(m_config.coordinator_endpoint, opts);
   constexpr int k_max_rounds = 60;  // about two minutes with the coordinator away

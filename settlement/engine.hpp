@@ -18,6 +18,7 @@
 
 #include "core/codec.hpp"
 #include "core/queue.hpp"
+#include "core/transport.hpp"
 #include "settlement/receipt.hpp"
 #include "settlement/store.hpp"
 
@@ -44,6 +45,7 @@ struct engine_config {
   std::uint32_t shard{0};
   std::uint32_t shard_count{1};        ///< shards own equal ranges of the token id's first byte
   std::string coordinator_endpoint;    ///< asked about in-doubt transactions at start
+  socket_options net;                  ///< the node's identity, for asking the coordinator
   std::size_t max_batch{2000};         ///< transactions per database transaction, at most
   int batch_wait_ms{2};                ///< how long a batch waits to fill after its first arrival
   std::size_t queue_capacity{50'000};  ///< pending transactions before "overloaded"

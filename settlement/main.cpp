@@ -50,7 +50,9 @@ auto main(int argc, char** argv) -> int {
   std::string shard_list;
   std::string crash_after;
   unsigned coordinator_workers = 4;
-  po::options_description opts("cbdc-settle (migrate | serve | coordinate) [options]");
+  cli::node_flags node;
+  po::options_description opts("cbdc-settle (node-keygen | migrate | serve | coordinate) [options]");
+  cli::add_node_options(opts, node);
   std::string metrics_address = "127.0.0.1:0";
   opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
                      "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
@@ -84,9 +86,13 @@ auto main(int argc, char** argv) -> int {
       "for coordinate: transactions in two-phase commit at once")(
       "crash-after", po::value(&crash_after)->default_value(""),
       "for coordinate, a test hook: prepare or decision");
-  constexpr const char* k_usage = "usage: cbdc-settle (migrate | serve | coordinate) [options]\n";
+  constexpr const char* k_usage =
+      "usage: cbdc-settle (node-keygen | migrate | serve | coordinate) [options]\n";
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-settle", k_usage, command)) {
     return *exit_code;
+  }
+  if (command == "node-keygen") {
+    return cli::node_keygen(node, "cbdc-settle");
   }
   if (command != "migrate" && command != "serve" && command != "coordinate") {
     return fail(error{status_code::bad_request, "unknown command '" + command + "'"});
@@ -118,6 +124,11 @@ auto main(int argc, char** argv) -> int {
     return fail(parsed.err());
   }
   config.engine.issuers = std::move(*parsed);
+  auto security = cli::load_node_security(node, "cbdc-settle");
+  if (!security) {
+    return fail(security.err());
+  }
+  config.net.security = *security;
   if (command == "coordinate") {
     settlement::coordinator_config cc;
     cc.db_url = config.db_url;
@@ -125,6 +136,7 @@ auto main(int argc, char** argv) -> int {
     cc.rules = config.engine;
     cc.workers = std::max(1U, coordinator_workers);
     cc.crash_after = crash_after;
+    cc.net = config.net;
     for (std::size_t start = 0; start < shard_list.size();) {
       const auto comma = shard_list.find(',', start);
       cc.shard_endpoints.push_back(shard_list.substr(start, comma - start));
@@ -141,7 +153,7 @@ auto main(int argc, char** argv) -> int {
     std::printf("cbdc-settle: coordinator of %zu shards listening on %s, metrics on %s\n",
                 cc.shard_endpoints.size(), (*coord)->endpoint().c_str(), (*scrape)->url().c_str());
     std::fflush(stdout);
-    wait_for_shutdown();
+    wait_for_shutdown(cli::reload_nodes(*security, "cbdc-settle"));
     return 0;
   }
   if (config.engine.shard_count == 0 || config.engine.shard >= config.engine.shard_count) {
@@ -159,7 +171,7 @@ auto main(int argc, char** argv) -> int {
               config.engine.shard, (*svc)->endpoint().c_str(), (*svc)->engine_ref().unspent_count(),
               (*scrape)->url().c_str());
   std::fflush(stdout);
-  const int sig = wait_for_shutdown();
+  const int sig = wait_for_shutdown(cli::reload_nodes(*security, "cbdc-settle"));
   std::printf("cbdc-settle: signal %d, stopping\n", sig);
   return 0;
 }

@@ -15,7 +15,10 @@ auto all_topic(currency cur) -> std::string {
   return "all:" + std::string{currency_code(cur)};
 }
 
-publisher::publisher(std::string endpoint) : m_endpoint(std::move(endpoint)) {}
+publisher::publisher(std::string endpoint, socket_options opts)
+    : m_endpoint(std::move(endpoint)), m_opts(std::move(opts)) {
+  m_opts.handshake_roles = k_operator_nodes;
+}
 publisher::~publisher() = default;
 
 auto publisher::start() -> status {
@@ -23,6 +26,7 @@ auto publisher::start() -> status {
   sock->set(zmq::sockopt::sndhwm, 100'000);
   sock->set(zmq::sockopt::linger, 0);
   try {
+    apply_curve_server(*sock, m_opts);
     sock->bind(m_endpoint);
   } catch (const zmq::error_t& e) {
     return error{status_code::unavailable, "cannot bind " + m_endpoint + ": " + e.what()};
@@ -75,14 +79,17 @@ void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt&
   }
 }
 
-subscriber::subscriber(const std::string& endpoint, const std::vector<std::string>& prefixes)
+subscriber::subscriber(const std::string& endpoint, const std::vector<std::string>& prefixes,
+                       const socket_options& opts)
     : m_socket(std::make_unique<zmq::socket_t>(shared_context(), zmq::socket_type::sub)) {
   m_socket->set(zmq::sockopt::rcvhwm, 100'000);
   m_socket->set(zmq::sockopt::linger, 0);
   for (const auto& p : prefixes) {
     m_socket->set(zmq::sockopt::subscribe, p);
   }
-  m_socket->connect(endpoint);
+  if (apply_curve_client(*m_socket, opts, endpoint)) {
+    m_socket->connect(endpoint);
+  }
 }
 
 subscriber::~subscriber() = default;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/codec.hpp"
+#include "core/transport.hpp"
 #include "core/wire.hpp"
 #include "settlement/receipt.hpp"
 
@@ -24,9 +25,10 @@ auto all_topic(currency cur) -> std::string;
 inline constexpr const char* k_all_redeemed_topic = "all:redeem";
 
 /// Publishes settled transactions on a PUB socket. Used from one thread only (the batcher's).
+/// With authentication on, only operator nodes (banks, issuers, dealers, POS) may subscribe.
 class publisher {
  public:
-  explicit publisher(std::string endpoint);
+  explicit publisher(std::string endpoint, socket_options opts = {});
   ~publisher();
   publisher(const publisher&) = delete;
   auto operator=(const publisher&) -> publisher& = delete;
@@ -39,13 +41,17 @@ class publisher {
 
  private:
   std::string m_endpoint;
+  socket_options m_opts;
   std::unique_ptr<zmq::socket_t> m_socket;
 };
 
 /// Receives settled transactions whose topics start with the subscribed prefixes.
 class subscriber {
  public:
-  subscriber(const std::string& endpoint, const std::vector<std::string>& prefixes);
+  /// With opts.security set, a CURVE client of the publisher (whose key it must know: without
+  /// one it receives nothing).
+  subscriber(const std::string& endpoint, const std::vector<std::string>& prefixes,
+             const socket_options& opts = {});
   ~subscriber();
   subscriber(const subscriber&) = delete;
   auto operator=(const subscriber&) -> subscriber& = delete;

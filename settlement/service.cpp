@@ -2,6 +2,21 @@
 
 namespace cbdc::settlement {
 
+auto shard_roles() -> role_table {
+  using E = wire::Envelope;
+  const role_set readers{role::bank, role::issuer, role::dealer, role::pos, role::coordinator};
+  return role_table{"settlement",
+                    {
+                        {E::kSubmitTx, k_operator_nodes},
+                        {E::kPrepare, {role::coordinator}},
+                        {E::kResolve, {role::coordinator}},
+                        {E::kGetTx, readers},
+                        {E::kGetToken, readers},
+                        {E::kListUnspent, readers},
+                        {E::kGetSupply, readers},
+                    }};
+}
+
 service::service(service_config config)
     : m_config(std::move(config)), m_queries(m_config.query_queue) {}
 
@@ -23,13 +38,14 @@ auto service::start(service_config config) -> result<std::unique_ptr<service>> {
   s->m_query_db = std::move(*query_db);
   engine::settled_fn on_settled;
   if (!s->m_config.pub_endpoint.empty()) {
-    s->m_publisher = std::make_unique<publisher>(s->m_config.pub_endpoint);
+    s->m_publisher = std::make_unique<publisher>(s->m_config.pub_endpoint, s->m_config.net);
     if (auto bound = s->m_publisher->start(); !bound) {
       return bound.err();
     }
     on_settled = [pub = s->m_publisher.get()](const std::vector<const signed_tx*>& txs,
                                               const receipt& batch) { pub->publish(txs, batch); };
   }
+  s->m_config.engine.net = s->m_config.net;
   auto eng = engine::start(
       s->m_config.engine, [url = s->m_config.db_url] { return store::open(url); },
       std::move(on_settled));
@@ -40,9 +56,10 @@ auto service::start(service_config config) -> result<std::unique_ptr<service>> {
   s->m_query_thread = std::thread([raw = s.get()] { raw->query_loop(); });
   s->m_server = std::make_unique<rpc_server>(
       s->m_config.endpoint,
-      [raw = s.get()](wire::Envelope&& req, const rpc_server::reply_fn& reply) {
+      [raw = s.get()](wire::Envelope&& req, const peer&, const rpc_server::reply_fn& reply) {
         raw->handle(std::move(req), reply);
-      });
+      },
+      shard_roles(), s->m_config.net);
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -197,9 +214,9 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       s->set_unspent_minor(totals->unspent_minor);
       return answer;
     }
-    default:
-      return error_envelope(
-          0, error{status_code::malformed, "settlement does not answer this request"});
+    default:  // the role table admits only the queries above here
+      CBDC_ASSERT(false);
+      return answer;
   }
 }
 

@@ -17,7 +17,13 @@ struct service_config {
   std::string pub_endpoint;
   engine_config engine;
   std::size_t query_queue{10'000};  ///< pending queries before "overloaded"
+  /// The node's identity (CURVE on the request and PUB sockets and towards the coordinator).
+  socket_options net;
 };
+
+/// Who may send what to a shard (docs/protocol.md#roles): payments and queries from operator
+/// nodes, the two-phase-commit messages from the coordinator only.
+auto shard_roles() -> role_table;
 
 /// The settlement daemon's body: the engine and a query worker behind one ROUTER socket.
 class service {
