@@ -140,47 +140,39 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
     return inventory.err();
   }
   std::vector<settlement::token_info> free;
-  std::int64_t free_minor = 0;
-  std::int64_t reserved_by_bank = 0;
+  std::int64_t desk_minor = 0;
   for (auto& t : *inventory) {
     if (t.cur != receive) {
       continue;
     }
+    const auto sum = checked_add(desk_minor, t.amount_minor);
+    desk_minor = sum ? *sum : std::numeric_limits<std::int64_t>::max();
     if (!m_reserved.contains(t.token_id)) {
-      const auto sum = checked_add(free_minor, t.amount_minor);
-      free_minor = sum ? *sum : std::numeric_limits<std::int64_t>::max();
       free.push_back(std::move(t));
-      continue;
     }
-    for (const auto& [id, open] : m_open) {
-      if (open.payer_bank == payer_bank &&
-          std::find(open.dealer_inputs.begin(), open.dealer_inputs.end(), t.token_id) !=
-              open.dealer_inputs.end()) {
-        reserved_by_bank += t.amount_minor;
-      }
+  }
+  // What the bank's open quotes commit the desk to pay, with this one, as a share of what the
+  // desk holds in that currency (in steps that cannot overflow).
+  std::int64_t quoted_for_bank = amounts->receive_minor;
+  for (const auto& [id, open] : m_open) {
+    if (open.payer_bank == payer_bank && open.receive.cur() == receive) {
+      const auto sum = checked_add(quoted_for_bank, open.receive.minor());
+      quoted_for_bank = sum ? *sum : std::numeric_limits<std::int64_t>::max();
     }
+  }
+  const auto share = m_config.max_reserved_share_bp;
+  const auto allowed_minor = desk_minor / k_bp * share + desk_minor % k_bp * share / k_bp;
+  if (quoted_for_bank > allowed_minor) {
+    return error{status_code::no_quote,
+                 m_config.dealer_id + " keeps its " + code_of(receive) + " inventory for other " +
+                     "banks: " + payer_bank + "'s open quotes would commit more than " +
+                     std::to_string(share / 100) + "% of it"};
   }
   auto chosen = wallet::select_tokens(free, m_key.pub(), money{amounts->receive_minor, receive});
   if (!chosen) {
     return error{status_code::no_quote, m_config.dealer_id + " cannot pay " +
                                             money{amounts->receive_minor, receive}.format() + ": " +
                                             chosen.err().message};
-  }
-  std::int64_t chosen_minor = 0;
-  for (const auto* t : *chosen) {
-    chosen_minor += t->amount_minor;
-  }
-  // The bank's share of what the desk holds (free plus what this bank reserved), in bp, in
-  // steps that cannot overflow.
-  const auto desk_minor = checked_add(free_minor, reserved_by_bank);
-  const auto desk = desk_minor ? *desk_minor : std::numeric_limits<std::int64_t>::max();
-  const auto share = m_config.max_reserved_share_bp;
-  const auto allowed_minor = desk / k_bp * share + desk % k_bp * share / k_bp;
-  if (reserved_by_bank + chosen_minor > allowed_minor) {
-    return error{status_code::no_quote,
-                 m_config.dealer_id + " keeps its " + code_of(receive) + " inventory for other " +
-                     "banks: " + payer_bank + "'s open quotes would reserve more than " +
-                     std::to_string(m_config.max_reserved_share_bp / 100) + "% of it"};
   }
   quote q;
   // Unguessable: a quote id is all another party needs to decline or clear it.

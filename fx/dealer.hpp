@@ -32,8 +32,8 @@ struct dealer_config {
   /// The central bank (cbdc-issuer endpoint) of each currency the dealer buys: it clears every
   /// payment of its currency away across the border.
   std::map<currency, std::string> central_banks;
-  /// Open quotes one bank may hold at once, and the share (basis points) of the dealer's free
-  /// inventory in a currency that one bank's open quotes may reserve.
+  /// Open quotes one bank may hold at once, and the share (basis points) of the dealer's
+  /// inventory in a currency that one bank's open quotes may commit it to pay.
   std::size_t max_open_quotes_per_bank{16};
   std::int64_t max_reserved_share_bp{5000};
   /// The node's identity: CURVE on its socket and towards settlement and the central banks.

@@ -202,9 +202,8 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
       r.settled_at_us = prior[0][0].as<std::int64_t>();
       return r;
     }
-    const auto attempts = tx.exec_params1(
-        "SELECT count(*) FROM coordinator.decision WHERE tx_id = decode($1, 'hex')", stx.id.hex());
-    gid = "cbdc-" + stx.id.hex() + "-" + std::to_string(attempts[0].as<std::int64_t>());
+    // Unguessable, so that nobody can address a part of it to a shard before the coordinator.
+    gid = "cbdc-" + random_hex(16);
     tx.exec_params(
         "INSERT INTO coordinator.decision (gid, tx_id, shards, state) VALUES ($1, decode($2, "
         "'hex'), $3::int[], 'preparing')",

@@ -153,8 +153,18 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
   return ok_status();
 }
 
+auto valid_gid(const std::string& gid) -> bool {
+  constexpr std::size_t k_random_hex = 32;
+  if (gid.size() != 5 + k_random_hex || !gid.starts_with("cbdc-")) {
+    return false;
+  }
+  return std::all_of(gid.begin() + 5, gid.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
 auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>& inputs,
-                             const engine_config& config) -> status {
+                             const engine_config& config, bool some_inputs) -> status {
   const auto& tx = stx.tx;
   // Few keys sign a transaction: linear lists, no allocation per key.
   std::vector<const public_key*> required;
@@ -189,7 +199,19 @@ auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>
     for (const auto& o : tx.outputs) {
       out_sums.add(o.cur, o.amount_minor);  // overflow refused by check_stateless
     }
-    if (tx.kind == tx_kind::redeem) {
+    if (some_inputs && tx.kind == tx_kind::redeem) {
+      // The issuer co-signs every redemption; the coordinator checks the currency over all.
+      for (const auto& t : inputs) {
+        const auto issuer = config.issuers.find(t.cur);
+        if (issuer == config.issuers.end()) {
+          return error{status_code::not_permitted,
+                       "no " + std::string{currency_code(t.cur)} + " issuer on this deployment"};
+        }
+        require(issuer->second);
+      }
+    } else if (some_inputs) {
+      // Value is conserved over every shard's inputs: the coordinator checks it.
+    } else if (tx.kind == tx_kind::redeem) {
       const auto only = in_sums.only();
       if (!only) {
         return error{status_code::currency_mismatch, "a redemption is in one currency"};
@@ -234,6 +256,9 @@ auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>
     }
   }
   for (const auto& sig : stx.sigs) {
+    if (some_inputs) {
+      break;  // other signatures sign inputs on other shards
+    }
     if (std::none_of(required.begin(), required.end(),
                      [&](const public_key* k) { return *k == sig.signer; })) {
       return error{status_code::bad_signature,
@@ -282,6 +307,15 @@ auto engine::start(engine_config config, const store_factory& open_store, settle
     return seq.err();
   }
   e->m_batch_seq = *seq;
+  for (const auto cur : k_all_currencies) {
+    auto totals = e->m_db->supply(cur);
+    if (!totals) {
+      return totals.err();
+    }
+    if (totals->issued_minor != 0 || totals->redeemed_minor != 0) {
+      e->m_supply[cur] = {totals->issued_minor, totals->redeemed_minor};
+    }
+  }
   unsigned n = e->m_config.verify_threads;
   if (n == 0) {
     n = std::max(1U, std::thread::hardware_concurrency());
@@ -314,6 +348,22 @@ auto engine::resolve_in_doubt() -> status {
     return gids.err();
   }
   if (gids->empty()) {
+    return ok_status();
+  }
+  if (m_config.shard_count == 1 && m_config.coordinator_endpoint.empty()) {
+    // A deployment of one shard has no coordinator, so nobody can have decided to commit a
+    // part prepared here: each is rolled back (presumed abort).
+    for (const auto& local : *gids) {
+      if (local.rfind("cbdc-", 0) != 0 || !local.ends_with(".s" + std::to_string(m_config.shard))) {
+        continue;
+      }
+      if (auto rolled = m_db->finish_prepared(local, false);
+          !rolled && rolled.code() != status_code::not_found) {
+        return rolled.err();
+      }
+      std::fprintf(stderr, "cbdc-settle: prepared %s rolled back (one shard, no coordinator)\n",
+                   local.c_str());
+    }
     return ok_status();
   }
   if (m_config.coordinator_endpoint.empty()) {
@@ -726,6 +776,57 @@ auto engine::check_against_registry(pending& p, id_map<token_info>& spent_here,
   return r;
 }
 
+auto engine::count_supply(const signed_tx& stx, const std::vector<token_info>& inputs,
+                          const std::vector<std::uint32_t>* outputs, int sign) -> status {
+  const auto& tx = stx.tx;
+  if (tx.kind == tx_kind::transfer) {
+    return ok_status();
+  }
+  // Sums of what this transaction adds, per currency, then the totals after it.
+  std::map<currency, std::int64_t> adds;
+  const auto add = [&](currency cur, std::int64_t amount) {
+    auto sum = checked_add(adds[cur], amount);
+    if (!sum) {
+      return false;
+    }
+    adds[cur] = *sum;
+    return true;
+  };
+  bool fits = true;
+  if (tx.kind == tx_kind::issue) {
+    const auto count = static_cast<std::uint32_t>(tx.outputs.size());
+    for (std::uint32_t k = 0; k < count; ++k) {
+      const bool here = outputs == nullptr ||
+                        std::find(outputs->begin(), outputs->end(), k) != outputs->end();
+      fits = fits && (!here || add(tx.outputs[k].cur, tx.outputs[k].amount_minor));
+    }
+  } else {
+    for (const auto& t : inputs) {
+      fits = fits && add(t.cur, t.amount_minor);
+    }
+  }
+  std::map<currency, std::int64_t> after;
+  for (const auto& [cur, amount] : adds) {
+    const auto& [issued, redeemed] = m_supply[cur];
+    const auto total = tx.kind == tx_kind::issue ? issued : redeemed;
+    auto next = sign > 0 ? checked_add(total, amount) : result<std::int64_t>{total - amount};
+    if (!fits || !next) {
+      return error{status_code::amount_invalid,
+                   std::string{tx.kind == tx_kind::issue ? "issued" : "redeemed"} + " " +
+                       std::string{currency_code(cur)} + " would pass 2^63-1 minor units"};
+    }
+    after[cur] = *next;
+  }
+  if (!fits) {
+    return error{status_code::amount_invalid, "the amounts overflow 64 bits"};
+  }
+  for (const auto& [cur, total] : after) {
+    auto& entry = m_supply[cur];
+    (tx.kind == tx_kind::issue ? entry.first : entry.second) = total;
+  }
+  return ok_status();
+}
+
 void engine::add_unspent(const signed_tx& stx, std::uint32_t index, std::uint64_t ticket) {
   const auto& out = stx.tx.outputs.at(index);
   const auto id = token_id_of(stx.tx.prof, stx.id, index);
@@ -852,6 +953,12 @@ void engine::settle_batch(std::vector<pending>& batch) {
     std::vector<token_info> inputs;
     creators.clear();
     auto r = check_against_registry(p, spent_here, inputs, creators);
+    if (r.status == status_code::ok) {
+      if (auto counted = count_supply(p.tx, inputs, nullptr); !counted) {
+        r.status = counted.code();
+        r.detail = counted.err().message;
+      }
+    }
     if (r.status != status_code::ok) {
       p.done(r);
       continue;
@@ -899,12 +1006,23 @@ void engine::settle_batch(std::vector<pending>& batch) {
 
 void engine::do_prepare(pending& p) {
   const auto& gid = p.client_request_id;
+  if (!valid_gid(gid)) {
+    p.on_prepared(error{status_code::malformed, "a gid is \"cbdc-\" and 32 hex digits"}, {});
+    return;
+  }
   if (!p.verified) {
     p.on_prepared(p.verified.err(), {});
     return;
   }
   if (m_reservations.contains(gid)) {
     p.on_prepared(error{status_code::bad_request, gid + " is prepared already"}, {});
+    return;
+  }
+  if (m_reservations.size() >= m_config.max_prepared) {
+    p.on_prepared(error{status_code::overloaded, std::to_string(m_reservations.size()) +
+                                                     " cross-shard parts are prepared here, the "
+                                                     "most at once; retry later"},
+                  {});
     return;
   }
   std::vector<token_info> inputs;
@@ -921,6 +1039,14 @@ void engine::do_prepare(pending& p) {
       return;
     }
   }
+  // The same validator as a submission's: whatever this shard can see of the transaction
+  // (its inputs here, the signatures of their owners, the issuer's rules) is checked here.
+  const bool every_input_here = inputs.size() == p.tx.tx.inputs.size();
+  if (auto checked = check_value_and_signers(p.tx, inputs, m_config, !every_input_here);
+      !checked) {
+    p.on_prepared(checked.err(), {});
+    return;
+  }
   auto job = std::make_unique<commit_job>();
   job->ticket = next_ticket();
   for (const auto c : creators) {
@@ -931,6 +1057,10 @@ void engine::do_prepare(pending& p) {
     if (shard_of(token_id_of(p.tx.tx.prof, p.tx.id, k), m_config.shard_count) == m_config.shard) {
       held.outputs.push_back(k);
     }
+  }
+  if (auto counted = count_supply(p.tx, inputs, &held.outputs); !counted) {
+    p.on_prepared(counted.err(), {});
+    return;
   }
   // Hold the inputs now; the commit thread writes and prepares, then answers.
   for (const auto& t : inputs) {
@@ -963,6 +1093,9 @@ void engine::do_resolve(pending& p) {
     // back, commits after this job (its ticket), and this job after the prepare.
     auto& held = it->second;
     wait_for_creator(*job, held.prepared_by);
+    if (!p.commit) {
+      (void)count_supply(held.tx, held.inputs, &held.outputs, -1);
+    }
     for (const auto& t : held.inputs) {
       m_locked.erase(t.token_id);
       if (!p.commit) {

@@ -55,6 +55,10 @@ struct engine_config {
   unsigned commit_threads{2};
   /// Fault injection (the simulator's "slow database"): a pause before every batch commit.
   int slow_commit_ms{0};
+  /// Cross-shard parts prepared and not yet resolved, at most (below PostgreSQL's
+  /// max_prepared_transactions, 64 in scripts/pg, which several shards may share); more
+  /// answer overloaded.
+  std::size_t max_prepared{32};
 };
 
 /// Checks what can be checked without the registry, signatures included: profile, amounts,
@@ -65,9 +69,16 @@ auto check_stateless(const signed_tx& tx, const engine_config& config,
 
 /// Given all the input tokens, checks value conservation per currency and that exactly the
 /// right keys signed: the inputs' owners, plus the currency's issuer for issuance (alone) and
-/// redemption. Pure; used by the shards and by the cross-shard coordinator.
+/// redemption. Pure; used by the shards (for a submission and for a prepared part) and by the
+/// cross-shard coordinator. With `some_inputs` (a shard's part of a transaction whose other
+/// inputs live elsewhere) the checks that need every input (value, signers owning no input
+/// here) are left to the coordinator; every other one is made.
 auto check_value_and_signers(const signed_tx& tx, const std::vector<token_info>& inputs,
-                             const engine_config& config) -> status;
+                             const engine_config& config, bool some_inputs = false) -> status;
+
+/// A two-phase-commit gid as the coordinator makes it ("cbdc-" and 32 hex digits); anything
+/// else is refused before it reaches PostgreSQL.
+auto valid_gid(const std::string& gid) -> bool;
 
 /// The settlement pipeline of one shard: verify workers -> batcher -> one PostgreSQL transaction
 /// per batch -> receipts, sent only after COMMIT returned. The unspent set lives in memory,
@@ -188,6 +199,11 @@ class engine {
                               std::vector<token_info>& inputs, std::vector<std::uint64_t>& creators)
       -> receipt;
   auto settled_before(const hash256& id) -> std::optional<receipt>;
+  /// Adds what tx issues (its outputs here, `outputs`: every one when empty) or redeems
+  /// (`inputs`) to m_supply, or refuses it (amount_invalid) when a total would overflow;
+  /// `sign` -1 takes it back (an aborted part).
+  auto count_supply(const signed_tx& tx, const std::vector<token_info>& inputs,
+                    const std::vector<std::uint32_t>* outputs, int sign = 1) -> status;
   /// Adds output `index` of stx to the unspent set, written by the job with `ticket`.
   void add_unspent(const signed_tx& stx, std::uint32_t index, std::uint64_t ticket);
   /// The unspent set's only writers: they hold m_registry_mutex and keep m_by_owner.
@@ -223,6 +239,10 @@ class engine {
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;
   std::uint64_t m_batch_seq{0};
+  /// Issued and redeemed totals of this shard per currency, as written and being written (held
+  /// prepared parts included): a transaction that would take one past 2^63-1 is refused
+  /// before PostgreSQL's bigint would refuse its whole batch. Batch thread only.
+  std::map<currency, std::pair<std::int64_t, std::int64_t>> m_supply;
   // The ticket of the last job handed over: written by the batch thread under m_jobs_mutex,
   // read by it without (it is the only writer) and by the commit threads under the mutex.
   std::uint64_t m_tickets_issued{0};

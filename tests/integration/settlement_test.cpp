@@ -6,6 +6,7 @@
 #include <set>
 
 #include <thread>
+#include "core/crypto.hpp"
 #include "settlement/client.hpp"
 #include "settlement/notify.hpp"
 #include "settlement/service.hpp"
@@ -422,7 +423,7 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
     w.svc->engine_ref().resolve(gid, commit, [&](const error& e) { done.set_value(e); });
     return done.get_future().get();
   };
-  const std::string gid = "cbdc-" + held.id.hex() + "-0";
+  const std::string gid = "cbdc-" + random_hex(16);
   REQUIRE(prepare(gid, held).code == status_code::ok);
 
   // While prepared, the input is locked for everyone else: a transient refusal. Listing shows
@@ -431,7 +432,7 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
   const auto locked = w.submit(other);
   CHECK(locked.status == status_code::input_locked);
   CHECK(is_transient(locked.status));
-  CHECK(prepare(gid + "x", other).code == status_code::input_locked);
+  CHECK(prepare("cbdc-" + random_hex(16), other).code == status_code::input_locked);
 
   // Abort: the input is free again; a repeated abort is answered ok.
   REQUIRE(resolve(gid, false).code == status_code::ok);
@@ -439,7 +440,7 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
   CHECK(w.balance(w.alice) == 5000);
 
   // Prepare again and commit: the payee has it, once.
-  const std::string gid2 = "cbdc-" + held.id.hex() + "-1";
+  const std::string gid2 = "cbdc-" + random_hex(16);
   REQUIRE(prepare(gid2, held).code == status_code::ok);
   REQUIRE(resolve(gid2, true).code == status_code::ok);
   CHECK(w.balance(w.bob) == 5000);

@@ -1,0 +1,313 @@
+// Settlement's trust boundary: who may send what (docs/protocol.md#roles), and the attacks an
+// outside client tried (issue: trust boundaries), each refused with the audit holding and a
+// valid payment settling afterwards.
+#include <catch2/catch.hpp>
+#include <limits>
+
+#include "core/crypto.hpp"
+#include "settlement/client.hpp"
+#include "settlement/service.hpp"
+#include "tests/support/nodes.hpp"
+#include "tests/support/pg_scratch.hpp"
+#include "wallet/wallet.hpp"
+
+using namespace cbdc;
+using settlement::receipt;
+
+namespace {
+
+auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
+  std::array<std::uint8_t, 32> s{};
+  s.fill(b);
+  return s;
+}
+
+/// One shard with authentication on, and the nodes that talk to it.
+struct secured_world {
+  secured_world()
+      : issuer(key_pair::from_seed(profile::ed25519, seed_of(9))),
+        alice(key_pair::from_seed(profile::ed25519, seed_of(1))),
+        bob(key_pair::from_seed(profile::ed25519, seed_of(2))),
+        outsider(key_pair::from_seed(profile::ed25519, seed_of(66))) {
+    nodes.add("settle", role::shard)
+        .add("coord", role::coordinator)
+        .add("cn-bank", role::bank)
+        .add("pboc", role::issuer)
+        .add("hk-shop-till", role::pos)
+        .add("cn-bank/ops", role::operator_);
+    config.db_url = db.url();
+    config.endpoint = "tcp://127.0.0.1:0";
+    config.engine.issuers[currency::cny] = issuer.pub();
+    config.engine.max_prepared = 4;
+    config.net = nodes.server("settle");
+    start();
+  }
+  void start() {
+    auto s = settlement::service::start(config);
+    REQUIRE(s.ok());
+    svc = std::move(*s);
+    bank = std::make_unique<settlement::client>(svc->endpoint(), nodes.client("cn-bank", "settle"));
+    coordinator = std::make_unique<rpc_client>(svc->endpoint(), nodes.client("coord", "settle"));
+  }
+  void restart() {
+    bank.reset();
+    coordinator.reset();
+    svc.reset();
+    start();
+  }
+  auto issue(const public_key& to, std::int64_t amount, std::uint64_t nonce,
+             const key_pair* signer = nullptr) -> signed_tx {
+    transaction tx;
+    tx.kind = tx_kind::issue;
+    tx.nonce = nonce;
+    tx.outputs = {tx_output{currency::cny, amount, to}};
+    auto stx = signed_tx::make(std::move(tx));
+    stx.sign_with(signer != nullptr ? *signer : issuer);
+    return stx;
+  }
+  auto submit(const signed_tx& tx) -> receipt {
+    auto r = bank->submit(tx, "test");
+    REQUIRE(r.ok());
+    return *r;
+  }
+  /// Sends a raw request as `who` (a node name) and returns the answer.
+  auto call_as(const std::string& who, wire::Envelope req) -> result<wire::Envelope> {
+    rpc_client c(svc->endpoint(), nodes.client(who, "settle"));
+    return c.call(std::move(req));
+  }
+  auto prepare_as(rpc_client& c, const std::string& gid, const signed_tx& tx) -> error {
+    wire::Envelope req;
+    req.mutable_prepare()->set_gid(gid);
+    *req.mutable_prepare()->mutable_tx() = to_wire(tx);
+    auto answer = c.call(std::move(req));
+    REQUIRE(answer.ok());
+    if (answer->payload_case() != wire::Envelope::kPrepared) {
+      return answer_status(*answer);
+    }
+    return error{static_cast<status_code>(answer->prepared().status()),
+                 answer->prepared().detail()};
+  }
+  auto resolve_as(rpc_client& c, const std::string& gid, bool commit) -> error {
+    wire::Envelope req;
+    req.mutable_resolve()->set_gid(gid);
+    req.mutable_resolve()->set_commit(commit);
+    auto answer = c.call(std::move(req));
+    REQUIRE(answer.ok());
+    if (answer->payload_case() != wire::Envelope::kResolved) {
+      return answer_status(*answer);
+    }
+    return error{static_cast<status_code>(answer->resolved().status()),
+                 answer->resolved().detail()};
+  }
+  auto balance(const key_pair& who) -> std::int64_t {
+    auto unspent = bank->list_unspent(who.pub());
+    REQUIRE(unspent.ok());
+    auto sums = wallet::totals(*unspent);
+    REQUIRE(sums.ok());
+    return (*sums)[currency::cny];
+  }
+  /// issued - redeemed == unspent, and a valid payment still settles.
+  void audit_and_pay(std::uint64_t nonce) {
+    auto supply = bank->supply(currency::cny);
+    REQUIRE(supply.ok());
+    CHECK(supply->issued_minor - supply->redeemed_minor == supply->unspent_minor);
+    const auto mint = issue(bob.pub(), 100, nonce);
+    CHECK(submit(mint).status == status_code::ok);
+  }
+
+  test::pg_scratch db;
+  test::test_nodes nodes;
+  key_pair issuer;
+  key_pair alice;
+  key_pair bob;
+  key_pair outsider;
+  settlement::service_config config;
+  std::unique_ptr<settlement::service> svc;
+  std::unique_ptr<settlement::client> bank;
+  std::unique_ptr<rpc_client> coordinator;
+};
+
+auto fresh_gid() -> std::string {
+  return "cbdc-" + random_hex(16);
+}
+
+}  // namespace
+
+TEST_CASE("settlement's role table: who may submit, prepare, resolve and query",
+          "[settlement][integration][auth]") {
+  secured_world w;
+  const auto mint = w.issue(w.alice.pub(), 5000, 1);
+
+  SECTION("operator nodes submit and query") {
+    CHECK(w.submit(mint).status == status_code::ok);
+    CHECK(w.balance(w.alice) == 5000);
+    wire::Envelope q;
+    q.mutable_get_supply()->set_currency(static_cast<std::uint32_t>(currency::cny));
+    auto issuer_answer = w.call_as("pboc", q);
+    REQUIRE(issuer_answer.ok());
+    CHECK(issuer_answer->payload_case() == wire::Envelope::kSupply);
+    auto pos_answer = w.call_as("hk-shop-till", q);
+    REQUIRE(pos_answer.ok());
+    CHECK(pos_answer->payload_case() == wire::Envelope::kSupply);
+  }
+  SECTION("a known key of another role gets not_authorized naming the role") {
+    wire::Envelope submit;
+    *submit.mutable_submit_tx()->mutable_tx() = to_wire(mint);
+    auto as_operator = w.call_as("cn-bank/ops", submit);
+    REQUIRE(as_operator.ok());
+    CHECK(answer_status(*as_operator).code == status_code::not_authorized);
+    CHECK(answer_status(*as_operator).message.find("only from role issuer|bank|dealer|pos") !=
+          std::string::npos);
+
+    wire::Envelope prepare;
+    prepare.mutable_prepare()->set_gid(fresh_gid());
+    *prepare.mutable_prepare()->mutable_tx() = to_wire(mint);
+    for (const auto* who : {"cn-bank", "pboc", "settle"}) {
+      auto answer = w.call_as(who, prepare);
+      REQUIRE(answer.ok());
+      CHECK(answer_status(*answer).code == status_code::not_authorized);
+      CHECK(answer_status(*answer).message.find("only from role coordinator") !=
+            std::string::npos);
+    }
+    wire::Envelope resolve;
+    resolve.mutable_resolve()->set_gid(fresh_gid());
+    resolve.mutable_resolve()->set_commit(true);
+    auto answer = w.call_as("cn-bank", resolve);
+    REQUIRE(answer.ok());
+    CHECK(answer_status(*answer).code == status_code::not_authorized);
+    // nothing was issued by any of it
+    CHECK(w.balance(w.alice) == 0);
+  }
+  SECTION("an unknown key is refused at the handshake") {
+    test::test_nodes strangers;
+    strangers.add("mallory", role::coordinator);
+    auto opts = strangers.client("mallory", "mallory", 1000);
+    opts.server_key = w.nodes.key("settle").public_key;
+    settlement::client c(w.svc->endpoint(), opts);
+    CHECK(c.submit(mint).code() == status_code::timeout);
+  }
+  w.audit_and_pay(900);
+}
+
+TEST_CASE("a prepared part passes the checks of a submission", "[settlement][integration][auth]") {
+  secured_world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  auto unspent = w.bank->list_unspent(w.alice.pub());
+  REQUIRE(unspent.ok());
+
+  SECTION("a transfer of someone else's token, signed by the outsider, into 10^15") {
+    transaction tx;
+    tx.kind = tx_kind::transfer;
+    tx.nonce = 7;
+    tx.inputs = {unspent->front().token_id};
+    tx.outputs = {tx_output{currency::cny, 1'000'000'000'000'000, w.outsider.pub()}};
+    auto stx = signed_tx::make(std::move(tx));
+    stx.sign_with(w.outsider);
+    const auto gid = fresh_gid();
+    const auto prepared = w.prepare_as(*w.coordinator, gid, stx);
+    CHECK(prepared.code != status_code::ok);
+    CHECK(w.resolve_as(*w.coordinator, gid, true).code == status_code::ok);  // nothing held
+    CHECK(w.balance(w.outsider) == 0);
+    CHECK(w.balance(w.alice) == 5000);
+    CHECK(w.submit(stx).status == prepared.code);  // the same verdict as a submission's
+  }
+  SECTION("an issuance signed by another key than the issuer's") {
+    const auto fake = w.issue(w.outsider.pub(), 1'000'000, 8, &w.outsider);
+    const auto gid = fresh_gid();
+    const auto prepared = w.prepare_as(*w.coordinator, gid, fake);
+    CHECK(prepared.code == status_code::missing_signature);
+    CHECK(w.resolve_as(*w.coordinator, gid, true).code == status_code::ok);
+    CHECK(w.balance(w.outsider) == 0);
+    CHECK(w.submit(fake).status == status_code::missing_signature);
+  }
+  SECTION("a spend signed by the owner but not conserving value") {
+    transaction tx;
+    tx.kind = tx_kind::transfer;
+    tx.nonce = 9;
+    tx.inputs = {unspent->front().token_id};
+    tx.outputs = {tx_output{currency::cny, 6000, w.bob.pub()}};
+    auto stx = signed_tx::make(std::move(tx));
+    stx.sign_with(w.alice);
+    CHECK(w.prepare_as(*w.coordinator, fresh_gid(), stx).code ==
+          status_code::value_not_conserved);
+  }
+  w.audit_and_pay(901);
+}
+
+TEST_CASE("gids are bounded and prepared parts are counted", "[settlement][integration][auth]") {
+  secured_world w;
+  for (std::uint64_t n = 1; n <= 6; ++n) {
+    REQUIRE(w.submit(w.issue(w.alice.pub(), 100, n)).status == status_code::ok);
+  }
+  auto unspent = w.bank->list_unspent(w.alice.pub());
+  REQUIRE(unspent.ok());
+  REQUIRE(unspent->size() == 6);
+  const auto spend = [&](std::size_t i) {
+    transaction tx;
+    tx.kind = tx_kind::transfer;
+    tx.nonce = 100 + i;
+    tx.inputs = {(*unspent)[i].token_id};
+    tx.outputs = {tx_output{currency::cny, 100, w.bob.pub()}};
+    auto stx = signed_tx::make(std::move(tx));
+    stx.sign_with(w.alice);
+    return stx;
+  };
+  SECTION("a long, short or predictable gid is malformed") {
+    for (const auto& gid :
+         {std::string(250, 'a'), std::string{"cbdc-"}, std::string{"cbdc-" + spend(0).id.hex()},
+          std::string{"cbdc-0123456789abcdef0123456789ABCDEF"}, std::string{}}) {
+      CHECK(w.prepare_as(*w.coordinator, gid, spend(0)).code == status_code::malformed);
+    }
+  }
+  SECTION("past the bound, overloaded; the service keeps serving and frees on resolve") {
+    std::vector<std::string> gids;
+    for (std::size_t i = 0; i < 4; ++i) {
+      gids.push_back(fresh_gid());
+      REQUIRE(w.prepare_as(*w.coordinator, gids.back(), spend(i)).code == status_code::ok);
+    }
+    CHECK(w.prepare_as(*w.coordinator, fresh_gid(), spend(4)).code == status_code::overloaded);
+    CHECK(w.submit(spend(5)).status == status_code::ok);
+    REQUIRE(w.resolve_as(*w.coordinator, gids[0], false).code == status_code::ok);
+    CHECK(w.prepare_as(*w.coordinator, fresh_gid(), spend(4)).code == status_code::ok);
+  }
+  w.audit_and_pay(902);
+}
+
+TEST_CASE("issuance that would overflow the supply is refused, not a failed batch",
+          "[settlement][integration][auth]") {
+  secured_world w;
+  constexpr std::int64_t k_quarter = std::int64_t{1} << 62;
+  CHECK(w.submit(w.issue(w.alice.pub(), k_quarter, 1)).status == status_code::ok);
+  CHECK(w.submit(w.issue(w.alice.pub(), k_quarter, 2)).status == status_code::amount_invalid);
+  // The same through a prepared part.
+  CHECK(w.prepare_as(*w.coordinator, fresh_gid(), w.issue(w.alice.pub(), k_quarter, 3)).code ==
+        status_code::amount_invalid);
+  // Up to the edge still settles; one more minor unit does not.
+  const auto room = std::numeric_limits<std::int64_t>::max() - k_quarter;
+  CHECK(w.submit(w.issue(w.bob.pub(), room - 100, 4)).status == status_code::ok);
+  CHECK(w.submit(w.issue(w.bob.pub(), 101, 5)).status == status_code::amount_invalid);
+  w.audit_and_pay(903);  // the last 100 fit exactly
+  // After a restart the totals are known again.
+  w.restart();
+  CHECK(w.submit(w.issue(w.bob.pub(), 1, 6)).status == status_code::amount_invalid);
+}
+
+TEST_CASE("a single shard restarts with a prepared part left in PostgreSQL",
+          "[settlement][integration][auth]") {
+  secured_world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  auto unspent = w.bank->list_unspent(w.alice.pub());
+  REQUIRE(unspent.ok());
+  transaction tx;
+  tx.kind = tx_kind::transfer;
+  tx.nonce = 2;
+  tx.inputs = {unspent->front().token_id};
+  tx.outputs = {tx_output{currency::cny, 5000, w.bob.pub()}};
+  auto stx = signed_tx::make(std::move(tx));
+  stx.sign_with(w.alice);
+  REQUIRE(w.prepare_as(*w.coordinator, fresh_gid(), stx).code == status_code::ok);
+  w.restart();  // no coordinator to ask: the part is rolled back
+  CHECK(w.balance(w.alice) == 5000);
+  CHECK(w.submit(stx).status == status_code::ok);
+  CHECK(w.balance(w.bob) == 5000);
+}

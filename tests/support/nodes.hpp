@@ -1,0 +1,83 @@
+// Node keys and a nodes file for tests: the identities of a deployment, in-process (socket
+// options per node) or on disk (key files and the nodes file, for processes).
+#pragma once
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/auth.hpp"
+#include "core/transport.hpp"
+
+namespace cbdc::test {
+
+class test_nodes {
+ public:
+  /// Adds a node (an endpoint for a server that clients find by it).
+  auto add(const std::string& name, role r, const std::string& endpoint = {}) -> test_nodes& {
+    REQUIRE(!m_keys.contains(name));
+    m_keys.emplace(name, node_key::generate());
+    m_text += node_directory::format(node_entry{name, r, m_keys.at(name).public_key, endpoint});
+    m_text += "\n";
+    m_security.clear();
+    return *this;
+  }
+  [[nodiscard]] auto key(const std::string& name) const -> const node_key& {
+    return m_keys.at(name);
+  }
+  [[nodiscard]] auto text() const -> const std::string& { return m_text; }
+  /// The node's security (its key and the whole directory), one per node.
+  auto security(const std::string& name) -> std::shared_ptr<node_security> {
+    auto& s = m_security[name];
+    if (!s) {
+      auto dir = node_directory::parse(m_text, "test nodes");
+      REQUIRE(dir.ok());
+      s = std::make_shared<node_security>(m_keys.at(name), std::move(*dir));
+    }
+    return s;
+  }
+  /// Options of a server run by `name`.
+  auto server(const std::string& name) -> socket_options {
+    socket_options o;
+    o.security = security(name);
+    return o;
+  }
+  /// Options of `name` as a client of the server node `to` (its key given: the server may be
+  /// bound to port 0).
+  auto client(const std::string& name, const std::string& to, int timeout_ms = 3000)
+      -> socket_options {
+    socket_options o;
+    o.security = security(name);
+    o.server_key = m_keys.at(to).public_key;
+    o.timeout_ms = timeout_ms;
+    return o;
+  }
+  /// Where write() puts a node's key file ("cn-bank/ops" -> cn-bank+ops.key).
+  static auto key_file(const std::filesystem::path& dir, std::string name) -> std::string {
+    std::replace(name.begin(), name.end(), '/', '+');
+    return (dir / (name + ".key")).string();
+  }
+  /// Writes every node's key file (key_file) and <dir>/nodes; returns the nodes file's path.
+  auto write(const std::filesystem::path& dir) const -> std::string {
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, k] : m_keys) {
+      const std::filesystem::path file = key_file(dir, name);
+      std::filesystem::remove(file);
+      REQUIRE(k.save(file).ok());
+    }
+    const auto nodes = dir / "nodes";
+    std::ofstream(nodes) << m_text;
+    return nodes.string();
+  }
+
+ private:
+  std::map<std::string, node_key> m_keys;
+  std::string m_text;
+  std::map<std::string, std::shared_ptr<node_security>> m_security;
+};
+
+}  // namespace cbdc::test
