@@ -22,6 +22,7 @@ auto fail(const error& err) -> int {
 
 constexpr const char* k_usage =
     "usage: cbdc-bank COMMAND [options]\n"
+    "  node-keygen  create this node's CURVE key (--node-key FILE); prints the public key\n"
     "  init     create the vault key in --dir (--profile); prints its public key\n"
     "  address  print the vault's public key\n"
     "  mint     ask the issuer to mint into the vault (--issuer EP --bank-id ID --amount \"1000.00 "
@@ -51,6 +52,8 @@ auto main(int argc, char** argv) -> int {
   std::string bind = "tcp://127.0.0.1:7300";
   bank::bank_config config;
   po::options_description opts("options");
+  cli::node_flags node;
+  cli::add_node_options(opts, node);
   std::string metrics_address = "127.0.0.1:0";
   opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
                      "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
@@ -76,6 +79,19 @@ auto main(int argc, char** argv) -> int {
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-bank", k_usage, command)) {
     return *exit_code;
   }
+  if (command == "node-keygen") {
+    return cli::node_keygen(node, "cbdc-bank");
+  }
+  // The node's identity, for the commands that talk to other nodes.
+  const auto network = [&]() -> result<socket_options> {
+    auto security = cli::load_node_security(node, "cbdc-bank");
+    if (!security) {
+      return security.err();
+    }
+    socket_options net;
+    net.security = *security;
+    return net;
+  };
   if (command == "init") {
     auto prof = parse_profile(prof_name);
     if (!prof) {
@@ -96,6 +112,13 @@ auto main(int argc, char** argv) -> int {
     std::printf("%s\n", vault->pub().hex().c_str());
     return 0;
   }
+  if (command == "serve" || command == "mint" || command == "fund" || command == "balance") {
+    auto net = network();
+    if (!net) {
+      return fail(net.err());
+    }
+    config.net = *net;
+  }
   if (command == "serve") {
     block_shutdown_signals();
     auto url = pg::resolve_url(config.db_url);
@@ -115,7 +138,7 @@ auto main(int argc, char** argv) -> int {
     std::printf("cbdc-bank: listening on %s, metrics on %s\n", (*svc)->endpoint().c_str(),
                 (*scrape)->url().c_str());
     std::fflush(stdout);
-    wait_for_shutdown();
+    wait_for_shutdown(cli::reload_nodes(config.net.security, "cbdc-bank"));
     return 0;
   }
   if (command == "credit-deposit") {
@@ -146,7 +169,7 @@ auto main(int argc, char** argv) -> int {
     if (!amount) {
       return fail(amount.err());
     }
-    issuer::client iss(issuer_ep);
+    issuer::client iss(issuer_ep, config.net);
     auto minted = iss.mint(bank_id, *amount, request_id);
     if (!minted) {
       return fail(minted.err());
@@ -159,7 +182,7 @@ auto main(int argc, char** argv) -> int {
   if (!where) {
     return fail(where.err());
   }
-  settlement::client settle(*where);
+  settlement::client settle(*where, config.net);
   if (command == "fund") {
     auto wallet_key = public_key::from_hex(to);
     if (!wallet_key) {
@@ -170,7 +193,7 @@ auto main(int argc, char** argv) -> int {
       return fail(amount.err());
     }
     auto receipt = bank_ep.empty() ? bank::fund_wallet(settle, *vault, *wallet_key, *amount)
-                                   : bank::client(bank_ep).fund(*wallet_key, *amount);
+                                   : bank::client(bank_ep, config.net).fund(*wallet_key, *amount);
     if (!receipt) {
       return fail(receipt.err());
     }

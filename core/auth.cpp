@@ -3,6 +3,7 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <map>
@@ -217,16 +218,22 @@ auto node_directory::parse(std::string_view text, const std::string& origin)
     }
     e.key = *key;
     if (fields.size() == 4) {
-      e.endpoint = fields[3];
+      std::istringstream list(fields[3]);
+      for (std::string ep; std::getline(list, ep, ',');) {
+        if (ep.empty()) {
+          return error{status_code::parse_error, where + "an empty endpoint in " + fields[3]};
+        }
+        if (dir.by_endpoint(ep) != nullptr) {
+          return error{status_code::parse_error, where + "the endpoint " + ep + " twice"};
+        }
+        e.endpoints.push_back(ep);
+      }
     }
     if (dir.by_name(e.name) != nullptr) {
       return error{status_code::parse_error, where + "the name " + e.name + " twice"};
     }
     if (dir.by_key(e.key) != nullptr) {
       return error{status_code::parse_error, where + "the key of " + e.name + " twice"};
-    }
-    if (!e.endpoint.empty() && dir.by_endpoint(e.endpoint) != nullptr) {
-      return error{status_code::parse_error, where + "the endpoint " + e.endpoint + " twice"};
     }
     dir.m_entries.push_back(std::move(e));
   }
@@ -244,7 +251,7 @@ auto node_directory::by_key(const curve_key& key) const -> const node_entry* {
 
 auto node_directory::by_endpoint(std::string_view endpoint) const -> const node_entry* {
   for (const auto& e : m_entries) {
-    if (!e.endpoint.empty() && e.endpoint == endpoint) {
+    if (std::find(e.endpoints.begin(), e.endpoints.end(), endpoint) != e.endpoints.end()) {
       return &e;
     }
   }
@@ -262,8 +269,8 @@ auto node_directory::by_name(std::string_view name) const -> const node_entry* {
 
 auto node_directory::format(const node_entry& e) -> std::string {
   std::string line = e.name + " " + std::string{role_name(e.r)} + " " + to_hex(e.key);
-  if (!e.endpoint.empty()) {
-    line += " " + e.endpoint;
+  for (std::size_t i = 0; i < e.endpoints.size(); ++i) {
+    line += (i == 0 ? " " : ",") + e.endpoints[i];
   }
   return line;
 }
@@ -328,15 +335,55 @@ void node_security::set_directory(node_directory nodes) {
   m_nodes = std::move(fresh);
 }
 
-auto load_node_security(const std::string& key_file, const std::string& nodes_file, bool required)
+// ---- a deployment's roster ----
+
+node_roster::node_roster(std::filesystem::path dir) : m_dir(std::move(dir)) {
+  std::error_code ec;
+  std::filesystem::create_directories(m_dir, ec);
+}
+
+auto node_roster::add(const std::string& name, role r, std::vector<std::string> endpoints)
+    -> status {
+  for (const auto& e : m_entries) {
+    if (e.name == name) {
+      return error{status_code::bad_request, "the node " + name + " twice"};
+    }
+  }
+  const auto key = node_key::generate();
+  std::filesystem::remove(key_file(name));
+  if (auto saved = key.save(key_file(name)); !saved) {
+    return saved;
+  }
+  m_entries.push_back(node_entry{name, r, key.public_key, std::move(endpoints)});
+  std::ofstream out(nodes_file(), std::ios::trunc);
+  out << "# name role public-key [endpoints]: the deployment's nodes (written by cbdc)\n";
+  for (const auto& e : m_entries) {
+    out << node_directory::format(e) << "\n";
+  }
+  out.close();
+  if (!out) {
+    return error{status_code::io_error, "cannot write " + nodes_file()};
+  }
+  return ok_status();
+}
+
+auto node_roster::nodes_file() const -> std::string {
+  return (m_dir / "nodes").string();
+}
+
+auto node_roster::key_file(const std::string& name) const -> std::string {
+  std::string file = name;
+  std::replace(file.begin(), file.end(), '/', '+');
+  return (m_dir / (file + ".key")).string();
+}
+
+auto node_roster::flags(const std::string& name) const -> std::vector<std::string> {
+  return {"--node-key", key_file(name), "--nodes", nodes_file()};
+}
+
+auto node_roster::security(const std::string& name) const
     -> result<std::shared_ptr<node_security>> {
-  if (key_file.empty() && nodes_file.empty() && !required) {
-    return std::shared_ptr<node_security>{};
-  }
-  if (key_file.empty() || nodes_file.empty()) {
-    return error{status_code::key_error, "authentication needs both --node-key and --nodes"};
-  }
-  return node_security::load(key_file, nodes_file);
+  return node_security::load(key_file(name), nodes_file());
 }
 
 // ---- ZAP ----

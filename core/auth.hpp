@@ -88,12 +88,14 @@ struct node_key {
   [[nodiscard]] auto public_hex() const -> std::string;
 };
 
-/// One line of a nodes file: `name role public-key-hex [endpoint]`.
+/// One line of a nodes file: `name role public-key-hex [endpoint[,endpoint...]]`.
 struct node_entry {
   std::string name;
   role r{role::customer};
   curve_key key{};
-  std::string endpoint;  ///< where the node serves, when it is a server; how clients find its key
+  /// Where the node serves (its request socket, its PUB socket), when it is a server: how
+  /// clients find its key.
+  std::vector<std::string> endpoints;
 };
 
 /// A deployment's nodes file: the allow-list of every server that reads it (only these keys
@@ -145,10 +147,29 @@ class node_security {
   std::shared_ptr<const node_directory> m_nodes;
 };
 
-/// Loads --node-key and --nodes when both are given (authentication on), nothing when neither
-/// is (off: warned on stderr by the caller), an error when only one is.
-auto load_node_security(const std::string& key_file, const std::string& nodes_file, bool required)
-    -> result<std::shared_ptr<node_security>>;
+/// Makes a deployment's identities in a folder: a key file per node and the nodes file, as the
+/// simulator and the process tests do before they start the nodes (scripts/nodes in shell).
+class node_roster {
+ public:
+  /// Creates the folder; the nodes file starts empty.
+  explicit node_roster(std::filesystem::path dir);
+  /// A fresh key for the node (the file key_file(name)) and its line in the nodes file. Errors:
+  /// io_error, bad_request (the name twice).
+  auto add(const std::string& name, role r, std::vector<std::string> endpoints = {})
+      -> status;
+  [[nodiscard]] auto nodes_file() const -> std::string;
+  /// <dir>/<name>.key, with '/' (an operator's name) written '+'.
+  [[nodiscard]] auto key_file(const std::string& name) const -> std::string;
+  /// --node-key FILE --nodes FILE, for a node's command line.
+  [[nodiscard]] auto flags(const std::string& name) const -> std::vector<std::string>;
+  /// The node's security, in this process (a client of the deployment's servers).
+  [[nodiscard]] auto security(const std::string& name) const
+      -> result<std::shared_ptr<node_security>>;
+
+ private:
+  std::filesystem::path m_dir;
+  std::vector<node_entry> m_entries;
+};
 
 /// Registers a ZAP domain of the process's one ZAP handler (started on first use): a CURVE
 /// client connecting to a socket of that domain passes the handshake when `security`'s

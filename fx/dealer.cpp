@@ -408,9 +408,10 @@ auto dealer_roles() -> role_table {
   using E = wire::Envelope;
   return role_table{"the dealer",
                     {
-                        {E::kRequestQuote, {role::bank}},
-                        {E::kExecuteQuote, {role::bank}},
-                        {E::kDeclineQuote, {role::bank}},
+                        // A dealing bank pays across the border too, at other dealers.
+                        {E::kRequestQuote, {role::bank, role::dealer}},
+                        {E::kExecuteQuote, {role::bank, role::dealer}},
+                        {E::kDeclineQuote, {role::bank, role::dealer}},
                         {E::kGetTwoWay, {role::bank, role::dealer, role::issuer, role::pos}},
                     }};
 }
@@ -419,6 +420,13 @@ auto service::start(dealer_config config, key_pair key) -> result<std::unique_pt
   std::unique_ptr<service> s(new service());
   const auto endpoint = config.endpoint;
   const auto net = config.net;
+  if (net.security) {
+    const auto self = net.security->self();
+    if (!self || self->r != role::dealer || self->name != config.dealer_id) {
+      return error{status_code::key_error, "the nodes file lists no dealer " + config.dealer_id +
+                                               " with this node's key"};
+    }
+  }
   auto d = dealer::open(std::move(config), std::move(key));
   if (!d) {
     return d.err();

@@ -35,7 +35,7 @@ struct dealer_config {
   /// Open quotes one bank may hold at once, and the share (basis points) of the dealer's
   /// inventory in a currency that one bank's open quotes may commit it to pay.
   std::size_t max_open_quotes_per_bank{16};
-  std::int64_t max_reserved_share_bp{5000};
+  std::int64_t max_reserved_share_bp{10'000};
   /// The node's identity: CURVE on its socket and towards settlement and the central banks.
   socket_options net;
 

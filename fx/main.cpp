@@ -17,7 +17,8 @@ namespace {
 constexpr const char* k_usage =
     "usage: cbdc-fx serve --dir BANK_DIR --dealer-id ID --db URL --bind EP --settle EP\n"
     "         --rate CUR/CUR=DECIMAL... --central-bank CUR=EP... [--spread-bp N]\n"
-    "         [--quote-ttl-ms N]\n"
+    "         [--quote-ttl-ms N] --node-key FILE --nodes FILE\n"
+    "       cbdc-fx node-keygen --node-key FILE\n"
     "  serve  quote and execute cross-border PvP payments with the vault key of BANK_DIR\n"
     "         (cbdc-bank init). --rate CNY/HKD=1.0870: 1 CNY buys 1.0870 HKD at mid (the\n"
     "         reverse is the inverse); --central-bank CNY=tcp://...: the cbdc-issuer that clears\n"
@@ -37,6 +38,8 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> rates;
   std::vector<std::string> central_banks;
   po::options_description opts("options");
+  cli::node_flags node;
+  cli::add_node_options(opts, node);
   std::string metrics_address = "127.0.0.1:0";
   opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
                      "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
@@ -54,6 +57,9 @@ auto main(int argc, char** argv) -> int {
       "how long a quote is firm");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-fx", k_usage, command)) {
     return *exit_code;
+  }
+  if (command == "node-keygen") {
+    return cli::node_keygen(node, "cbdc-fx");
   }
   if (command != "serve") {
     std::fprintf(stderr, "cbdc-fx: unknown command '%s'\n%s", command.c_str(), k_usage);
@@ -81,6 +87,11 @@ auto main(int argc, char** argv) -> int {
   if (!key) {
     return fail(key.err());
   }
+  auto security = cli::load_node_security(node, "cbdc-fx");
+  if (!security) {
+    return fail(security.err());
+  }
+  config.net.security = *security;
   const auto pub = key->pub().hex();
   auto svc = fx::service::start(config, std::move(*key));
   if (!svc) {
@@ -93,6 +104,6 @@ auto main(int argc, char** argv) -> int {
   std::printf("cbdc-fx: dealer %s (%s) listening on %s, metrics on %s\n", config.dealer_id.c_str(),
               pub.c_str(), (*svc)->endpoint().c_str(), (*scrape)->url().c_str());
   std::fflush(stdout);
-  wait_for_shutdown();
+  wait_for_shutdown(cli::reload_nodes(*security, "cbdc-fx"));
   return 0;
 }

@@ -403,18 +403,6 @@ auto issuer::release_cross_border(const std::string& clearance_id) -> status {
   });
 }
 
-auto issuer::clearance_bank(const std::string& clearance_id) -> result<std::string> {
-  return pg::guarded([&]() -> result<std::string> {
-    pqxx::read_transaction tx(*m_conn);
-    auto rows = tx.exec_params("SELECT bank_id FROM issuer.clearance WHERE clearance_id = $1",
-                               clearance_id);
-    if (rows.empty()) {
-      return error{status_code::not_found, "no clearance " + clearance_id};
-    }
-    return rows[0][0].as<std::string>();
-  });
-}
-
 auto issuer::minted_total() -> result<std::int64_t> {
   return pg::guarded([&]() -> result<std::int64_t> {
     pqxx::read_transaction tx(*m_conn);
@@ -577,9 +565,10 @@ auto issuer_roles() -> role_table {
   using E = wire::Envelope;
   return role_table{"the issuer",
                     {
-                        {E::kMint, {role::bank}},
-                        {E::kRedeem, {role::bank}},
-                        {E::kGetReserve, {role::bank}},
+                        // A dealing bank is a bank too.
+                        {E::kMint, {role::bank, role::dealer}},
+                        {E::kRedeem, {role::bank, role::dealer}},
+                        {E::kGetReserve, {role::bank, role::dealer}},
                         {E::kClearCrossBorder, {role::dealer}},
                     }};
 }
@@ -652,15 +641,13 @@ auto service::answer(const wire::Envelope& request, const peer& from) -> wire::E
     wire::Envelope answer;
     auto* out = answer.mutable_clearance();
     status done = ok_status();
-    if (c.release()) {
-      // Only the dealer that asked for a clearance may give it back.
-      auto owner = m_issuer->clearance_bank(c.clearance_id());
-      done = !owner ? status{owner.err()} : from.must_be(*owner, "the clearance's bank");
-      if (done) {
-        done = m_issuer->release_cross_border(c.clearance_id());
-      }
-    } else if (auto caller = from.must_be(c.bank_id(), "bank_id"); !caller) {
-      done = caller;
+    // A clearance is its dealer's: its id is the dealer's quote id, "<dealer>-<random>", so
+    // only that dealer clears or releases it (for the paying bank that the dealer quoted).
+    if (from.authenticated && !c.clearance_id().starts_with(from.name + "-")) {
+      done = error{status_code::not_authorized, "clearance " + c.clearance_id() +
+                                                    " is not a quote of " + from.describe()};
+    } else if (c.release()) {
+      done = m_issuer->release_cross_border(c.clearance_id());
     } else {
       auto cur = currency_from_wire(c.currency());
       auto to = currency_from_wire(c.to_currency());

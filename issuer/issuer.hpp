@@ -66,7 +66,8 @@ struct issuer_config {
 };
 
 /// Who may send what to a central bank (docs/protocol.md#roles): mints, redemptions and
-/// reserve queries from banks (each for itself), clearances from dealers (each for itself).
+/// reserve queries from banks (each for itself), clearances and their releases from dealers
+/// (each for its own quotes).
 auto issuer_roles() -> role_table;
 
 /// The central bank of one currency: knows its operator banks and mints to their vaults.
@@ -110,8 +111,6 @@ class issuer {
   /// Gives a clearance's amount back to the day's caps (its payment was refused). Idempotent;
   /// an unknown id is not_found.
   auto release_cross_border(const std::string& clearance_id) -> status;
-  /// The bank that asked for a clearance. Errors: not_found.
-  auto clearance_bank(const std::string& clearance_id) -> result<std::string>;
 
   /// Total minted (settled) in this currency, from the issuer's own records.
   auto minted_total() -> result<std::int64_t>;

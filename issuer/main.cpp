@@ -68,6 +68,7 @@ auto parse_controls(currency cur, const std::vector<std::string>& permits,
 
 constexpr const char* k_usage =
     "usage: cbdc-issuer COMMAND [options]\n"
+    "  node-keygen  create this node's CURVE key (--node-key FILE); prints the public key\n"
     "  keygen    create the issuer key (--key FILE, --profile ed25519|sm2); prints the public key\n"
     "  migrate   apply the issuer schema\n"
     "  add-bank  register an operator bank (--bank-id ID --vault-key HEX [--foreign]\n"
@@ -102,6 +103,8 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> corridor_caps;
   std::vector<std::string> bank_caps;
   po::options_description opts("options");
+  cli::node_flags node;
+  cli::add_node_options(opts, node);
   std::string metrics_address = "127.0.0.1:0";
   opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
                      "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
@@ -145,6 +148,19 @@ auto main(int argc, char** argv) -> int {
     return fail(error{status_code::bad_request, "--reserve-ratio-bp must be 0..10000"});
   }
 
+  if (command == "node-keygen") {
+    return cli::node_keygen(node, "cbdc-issuer");
+  }
+  // The node's identity, for the commands that talk to other nodes (serve, mint, audit).
+  const auto network = [&]() -> result<socket_options> {
+    auto security = cli::load_node_security(node, "cbdc-issuer");
+    if (!security) {
+      return security.err();
+    }
+    socket_options net;
+    net.security = *security;
+    return net;
+  };
   if (command == "keygen") {
     auto prof = parse_profile(prof_name);
     if (!prof) {
@@ -162,7 +178,11 @@ auto main(int argc, char** argv) -> int {
     if (!amount) {
       return fail(amount.err());
     }
-    issuer::client cli(issuer_ep);
+    auto net = network();
+    if (!net) {
+      return fail(net.err());
+    }
+    issuer::client cli(issuer_ep, *net);
     auto minted = cli.mint(bank_id, *amount, request_id);
     if (!minted) {
       return fail(minted.err());
@@ -192,6 +212,13 @@ auto main(int argc, char** argv) -> int {
   if (!key) {
     return fail(key.err());
   }
+  if (command == "serve" || command == "audit") {
+    auto net = network();
+    if (!net) {
+      return fail(net.err());
+    }
+    config.net = *net;
+  }
   if (command == "serve") {
     auto svc = issuer::service::start(config, std::move(*key));
     if (!svc) {
@@ -206,7 +233,7 @@ auto main(int argc, char** argv) -> int {
                 key_pair::load(key_file)->pub().hex().c_str(), (*svc)->endpoint().c_str(),
                 (*scrape)->url().c_str());
     std::fflush(stdout);
-    wait_for_shutdown();
+    wait_for_shutdown(cli::reload_nodes(config.net.security, "cbdc-issuer"));
     return 0;
   }
   auto iss = issuer::issuer::open(config, std::move(*key));
@@ -259,7 +286,7 @@ auto main(int argc, char** argv) -> int {
     if (!where) {
       return fail(where.err());
     }
-    settlement::client settle(*where);
+    settlement::client settle(*where, config.net);
     auto report = issuer::audit(**iss, settle, config.cur);
     if (!report) {
       return fail(report.err());

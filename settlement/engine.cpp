@@ -153,14 +153,25 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
   return ok_status();
 }
 
-auto valid_gid(const std::string& gid) -> bool {
-  constexpr std::size_t k_random_hex = 32;
-  if (gid.size() != 5 + k_random_hex || !gid.starts_with("cbdc-")) {
+auto valid_gid(const std::string& gid, bool legacy) -> bool {
+  const auto hex = [](std::string_view text) {
+    return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+      return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+    });
+  };
+  const auto digits = [](std::string_view text) {
+    return !text.empty() && text.size() <= 9 &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!gid.starts_with("cbdc-")) {
     return false;
   }
-  return std::all_of(gid.begin() + 5, gid.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+  const std::string_view rest{gid.data() + 5, gid.size() - 5};
+  if (rest.size() == 32 && hex(rest)) {
+    return true;
+  }
+  return legacy && rest.size() > 65 && rest[64] == '-' && hex(rest.substr(0, 64)) &&
+         digits(rest.substr(65));
 }
 
 auto check_value_and_signers(const signed_tx& stx, const std::vector<token_info>& inputs,
@@ -1080,6 +1091,10 @@ void engine::do_prepare(pending& p) {
 
 void engine::do_resolve(pending& p) {
   const auto& gid = p.client_request_id;
+  if (!valid_gid(gid, true)) {
+    p.on_resolved(error{status_code::malformed, "a gid is \"cbdc-\" and 32 hex digits"});
+    return;
+  }
   auto job = std::make_unique<commit_job>();
   job->ticket = next_ticket();
   job->what = commit_job::kind::finish;

@@ -77,8 +77,9 @@ auto check_value_and_signers(const signed_tx& tx, const std::vector<token_info>&
                              const engine_config& config, bool some_inputs = false) -> status;
 
 /// A two-phase-commit gid as the coordinator makes it ("cbdc-" and 32 hex digits); anything
-/// else is refused before it reaches PostgreSQL.
-auto valid_gid(const std::string& gid) -> bool;
+/// else is refused before it reaches PostgreSQL. `legacy`: also the older form derived from
+/// the transaction ("cbdc-<tx id hex>-<attempt>"), which parts prepared before may still carry.
+auto valid_gid(const std::string& gid, bool legacy = false) -> bool;
 
 /// The settlement pipeline of one shard: verify workers -> batcher -> one PostgreSQL transaction
 /// per batch -> receipts, sent only after COMMIT returned. The unspent set lives in memory,

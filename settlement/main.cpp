@@ -78,6 +78,10 @@ auto main(int argc, char** argv) -> int {
       "signature workers (0: one per core)")(
       "commit-threads", po::value(&config.engine.commit_threads)->default_value(2),
       "batches committing at once, each on its own connection")(
+      "max-prepared",
+      po::value(&config.engine.max_prepared)->default_value(config.engine.max_prepared),
+      "cross-shard parts prepared at once, at most (below PostgreSQL's "
+      "max_prepared_transactions)")(
       "slow-commit-ms", po::value(&config.engine.slow_commit_ms)->default_value(0),
       "fault injection: pause this long before every batch commit")(
       "shard-endpoints", po::value(&shard_list)->default_value(""),

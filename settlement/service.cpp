@@ -4,7 +4,9 @@ namespace cbdc::settlement {
 
 auto shard_roles() -> role_table {
   using E = wire::Envelope;
-  const role_set readers{role::bank, role::issuer, role::dealer, role::pos, role::coordinator};
+  // Reading the registry: the operator nodes, the coordinator, and people's tools (an auditor).
+  const role_set readers{role::bank,        role::issuer,    role::dealer,
+                         role::pos,         role::coordinator, role::operator_};
   return role_table{"settlement",
                     {
                         {E::kSubmitTx, k_operator_nodes},

@@ -529,6 +529,33 @@ class services {
     const auto fresh = [&](const std::string& suffix) {
       return pg::fresh_database(m_config.pg_url, m_config.db_prefix + "_" + suffix);
     };
+    // Every node's identity first: the nodes file is every server's allow-list. The simulator
+    // plays the banks (each with its own node key) and an auditor reading settlement.
+    m_roster = std::make_unique<node_roster>(m_config.work_dir / "nodes");
+    {
+      std::vector<std::pair<std::string, std::pair<role, std::vector<std::string>>>> nodes;
+      for (std::uint32_t i = 0; i < m_sc.shards; ++i) {
+        nodes.push_back({"settle-" + std::to_string(i), {role::shard, {ep(static_cast<int>(i))}}});
+      }
+      nodes.push_back({"coordinator", {role::coordinator, {ep(9)}}});
+      for (std::size_t c = 0; c < m_sc.central_banks.size(); ++c) {
+        nodes.push_back({"cb-" + code(m_sc.central_banks[c].cur),
+                         {role::issuer, {ep(10 + static_cast<int>(c))}}});
+      }
+      for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
+        const auto& bank = m_sc.banks[b];
+        nodes.push_back(
+            {bank.id, bank.dealer
+                          ? std::pair{role::dealer, std::vector{ep(30 + static_cast<int>(b))}}
+                          : std::pair{role::bank, std::vector<std::string>{}}});
+      }
+      nodes.push_back({k_auditor, {role::operator_, {}}});
+      for (auto& [name, what] : nodes) {
+        if (auto added = m_roster->add(name, what.first, std::move(what.second)); !added) {
+          return added;
+        }
+      }
+    }
     // Central banks' keys first: settlement needs them.
     std::vector<std::string> issuer_args;
     for (const auto& cb : m_sc.central_banks) {
@@ -563,6 +590,7 @@ class services {
                                     "--shard-endpoints",
                                     shard_list};
       argv.insert(argv.end(), issuer_args.begin(), issuer_args.end());
+      with_node("coordinator", argv);
       if (auto s = spawn(argv, "coordinator"); !s) {
         return s;
       }
@@ -583,6 +611,7 @@ class services {
                                  std::to_string(m_sc.shards), "--coordinator", ep(9)});
       }
       argv.insert(argv.end(), issuer_args.begin(), issuer_args.end());
+      with_node("settle-" + std::to_string(i), argv);
       if (auto s = spawn(argv, "settle-" + std::to_string(i)); !s) {
         return s;
       }
@@ -652,6 +681,7 @@ class services {
                                    b.id + "=" + money{cb.bank_cap_minor, cb.cur}.format_amount()});
         }
       }
+      with_node("cb-" + code(cb.cur), argv);
       if (auto s = spawn(argv, "issuer-" + code(cb.cur)); !s) {
         return s;
       }
@@ -701,12 +731,24 @@ class services {
         argv.insert(argv.end(),
                     {"--central-bank", code(m_sc.central_banks[c].cur) + "=" + m_issuer_eps[c]});
       }
+      with_node(bank.id, argv);
       if (auto s = spawn(argv, "fx-" + bank.id); !s) {
         return s;
       }
-      m_dealers.push_back(std::make_unique<fx::client>(endpoint));
+      m_dealer_eps.push_back(endpoint);
     }
     return ok_status();
+  }
+
+  /// The simulator acting as node `name` (a bank, or the auditor).
+  auto as_node(const std::string& name) -> result<socket_options> {
+    auto security = m_roster->security(name);
+    if (!security) {
+      return security.err();
+    }
+    socket_options opts;
+    opts.security = *security;
+    return opts;
   }
 
   [[nodiscard]] auto settle_spec() const -> const std::string& { return m_settle_spec; }
@@ -714,21 +756,47 @@ class services {
   [[nodiscard]] auto issuer_endpoint(std::size_t c) const -> const std::string& {
     return m_issuer_eps[c];
   }
-  auto dealers() -> std::vector<fx::client*> {
+  /// Every dealer, as bank b asks them (its own identity: a quote is for the bank that asks).
+  auto dealers(std::uint32_t b) -> result<std::vector<fx::client*>> {
+    auto& clients = m_dealers[b];
+    if (clients.empty()) {
+      auto opts = as_node(m_sc.banks.at(b).id);
+      if (!opts) {
+        return opts.err();
+      }
+      for (const auto& ep : m_dealer_eps) {
+        clients.push_back(std::make_unique<fx::client>(ep, *opts));
+      }
+    }
     std::vector<fx::client*> out;
-    for (auto& d : m_dealers) {
+    for (auto& d : clients) {
       out.push_back(d.get());
     }
     return out;
   }
   /// `cbdc-issuer audit` of central bank c against settlement.
   auto issuer_audit(std::size_t c) -> run_result {
-    return cbdc::run({(m_config.bin_dir / "issuer" / "cbdc-issuer").string(), "audit", "--db",
-                      m_issuer_dbs[c], "--key", m_issuer_keys[c], "--settle", m_settle_spec,
-                      "--currency", code(m_sc.central_banks[c].cur)});
+    std::vector<std::string> argv{(m_config.bin_dir / "issuer" / "cbdc-issuer").string(),
+                                  "audit",
+                                  "--db",
+                                  m_issuer_dbs[c],
+                                  "--key",
+                                  m_issuer_keys[c],
+                                  "--settle",
+                                  m_settle_spec,
+                                  "--currency",
+                                  code(m_sc.central_banks[c].cur)};
+    with_node("cb-" + code(m_sc.central_banks[c].cur), argv);
+    return cbdc::run(argv);
   }
+  static constexpr const char* k_auditor = "bridge/auditor";
 
  private:
+  void with_node(const std::string& name, std::vector<std::string>& argv) const {
+    for (auto& flag : m_roster->flags(name)) {
+      argv.push_back(std::move(flag));
+    }
+  }
   auto spawn(const std::vector<std::string>& argv, const std::string& name) -> status {
     m_children.push_back(
         std::make_unique<child>(argv, (m_config.work_dir / (name + ".log")).string()));
@@ -745,7 +813,9 @@ class services {
   std::vector<std::string> m_issuer_dbs;
   std::vector<std::string> m_issuer_eps;
   std::vector<key_pair> m_bank_keys;
-  std::vector<std::unique_ptr<fx::client>> m_dealers;
+  std::vector<std::string> m_dealer_eps;
+  std::map<std::uint32_t, std::vector<std::unique_ptr<fx::client>>> m_dealers;  ///< by payer
+  std::unique_ptr<node_roster> m_roster;
   std::vector<std::unique_ptr<child>> m_children;  ///< stopped in reverse order of start
 };
 
@@ -773,7 +843,12 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     std::fprintf(stderr, "cbdc-sim: %s\n", to_string(started.err()).c_str());
     return 1;
   }
-  settlement::client settle(*settlement::cluster::parse(svc.settle_spec()));
+  auto auditor = svc.as_node(services::k_auditor);
+  if (!auditor) {
+    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(auditor.err()).c_str());
+    return 1;
+  }
+  settlement::client settle(*settlement::cluster::parse(svc.settle_spec()), *auditor);
   std::vector<std::string> problems;
   std::vector<std::string> checks;
   // Issuance: each bank's central bank mints its share (against the reserve start() credited).
@@ -785,7 +860,12 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     while (sc.central_banks[c].cur != cur) {
       ++c;
     }
-    issuer::client cb(svc.issuer_endpoint(c));
+    auto as_bank = svc.as_node(sc.banks[b].id);
+    if (!as_bank) {
+      std::fprintf(stderr, "cbdc-sim: %s\n", to_string(as_bank.err()).c_str());
+      return 1;
+    }
+    issuer::client cb(svc.issuer_endpoint(c), *as_bank);
     const money m{amount, cur};
     auto minted = cb.mint(sc.banks[b].id, m, "bridge-mint-" + sc.banks[b].id);
     if (!minted) {
@@ -806,13 +886,14 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   std::vector<outcome> outcomes;
   std::uint32_t mismatched = 0;
   const auto replay_start = clock::now();
-  auto dealers = svc.dealers();
   for (const auto& t : p.txs) {
     outcome o;
     const auto t0 = clock::now();
     const auto& payer = svc.bank_key(t.payer);
-    auto best = fx::request_best_quote(dealers, sc.banks[t.payer].id, t.pay, t.receive,
-                                       t.amount_minor, t.fixed_pay);
+    auto dealers = svc.dealers(t.payer);
+    auto best = !dealers ? result<fx::best_offer>{dealers.err()}
+                         : fx::request_best_quote(*dealers, sc.banks[t.payer].id, t.pay,
+                                                  t.receive, t.amount_minor, t.fixed_pay);
     result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
     if (best) {
       const auto& q = best->q;

@@ -126,10 +126,10 @@ class driver {
     }
     m_result.outcomes.resize(t.events.size());
     m_result.faults.slow_commit_ms = sc.failures.slow_commit_ms;
-    socket_options opts;
-    opts.timeout_ms = config.request_timeout_ms;
-    for (const auto& ep : w.bank_endpoints()) {
-      m_banks.push_back(std::make_unique<rpc_client>(ep, opts));
+    for (std::size_t b = 0; b < w.bank_endpoints().size(); ++b) {
+      auto opts = w.bank_client_options(b);
+      opts.timeout_ms = config.request_timeout_ms;
+      m_banks.push_back(std::make_unique<rpc_client>(w.bank_endpoints()[b], opts));
     }
   }
 
@@ -181,7 +181,7 @@ class driver {
     std::vector<std::thread> threads;
     for (std::size_t b = 0; b < m_banks.size(); ++b) {
       threads.emplace_back([&, b] {
-        bank::client bank_client(m_world.bank_endpoints()[b]);
+        bank::client bank_client(m_world.bank_endpoints()[b], m_world.bank_client_options(b));
         std::vector<std::pair<public_key, bank::wallet_class>> batch;
         const auto send = [&](bool merchant) {
           if (!batch.empty() && outcome[b]) {

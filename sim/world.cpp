@@ -56,13 +56,38 @@ auto world::start(const scenario& sc, const world_config& config,
     return key.err();
   }
   w->m_issuer_key = *key;
+  // Every node's identity, before any starts: the nodes file is every server's allow-list.
+  w->m_roster = std::make_unique<node_roster>(config.work_dir / "nodes");
+  const auto enrol = [&](const std::string& name, role r, std::vector<std::string> eps) {
+    return w->m_roster->add(name, r, std::move(eps));
+  };
+  auto enrolled = enrol(k_settle_node, role::shard, {w->m_settle_ep, w->m_pub_ep});
+  enrolled = enrolled ? enrol(k_issuer_node, role::issuer, {w->m_issuer_ep}) : enrolled;
+  for (std::size_t b = 0; b < sc.banks.size() && enrolled; ++b) {
+    enrolled = enrol(sc.banks[b].id, role::bank, {ep(10 + static_cast<int>(b))});
+    // The simulator onboards and funds wallets as each bank's operator.
+    enrolled = enrolled ? enrol(sc.banks[b].id + "/sim", role::operator_, {}) : enrolled;
+  }
+  if (!enrolled) {
+    return enrolled.err();
+  }
+  for (const auto& bank : sc.banks) {
+    auto security = w->m_roster->security(bank.id + "/sim");
+    if (!security) {
+      return security.err();
+    }
+    socket_options opts;
+    opts.security = *security;
+    w->m_bank_client_opts.push_back(opts);
+  }
   if (auto s = w->start_settlement(); !s) {
     return s.err();
   }
   w->m_issuer = std::make_unique<child>(
-      std::vector<std::string>{tool(config, "issuer", "cbdc-issuer"), "serve", "--db",
-                               w->m_issuer_db, "--key", w->m_issuer_key_path, "--currency", cur,
-                               "--bind", w->m_issuer_ep, "--settle", w->m_settle_ep},
+      w->with_node(k_issuer_node,
+                   {tool(config, "issuer", "cbdc-issuer"), "serve", "--db", w->m_issuer_db,
+                    "--key", w->m_issuer_key_path, "--currency", cur, "--bind", w->m_issuer_ep,
+                    "--settle", w->m_settle_ep}),
       (config.work_dir / "issuer.log").string());
   if (!w->m_issuer->wait_for_output("listening", k_start_timeout_ms)) {
     return error{status_code::unavailable, "cbdc-issuer did not start: " + w->m_issuer->log()};
@@ -84,8 +109,9 @@ auto world::start(const scenario& sc, const world_config& config,
               "--bank-id", id, "--vault-key", *vault},
              {issuer_tool, "deposit", "--db", w->m_issuer_db, "--key", w->m_issuer_key_path,
               "--bank-id", id, "--amount", amount, "--request-id", "sim-reserve-" + id},
-             {bank_tool, "mint", "--dir", dir, "--issuer", w->m_issuer_ep, "--bank-id", id,
-              "--amount", amount, "--request-id", "sim-mint-" + id}}) {
+             w->with_node(id, {bank_tool, "mint", "--dir", dir, "--issuer", w->m_issuer_ep,
+                               "--bank-id", id, "--amount", amount, "--request-id",
+                               "sim-mint-" + id})}) {
       if (issuance.at(b) == 0 && step.at(1) != "add-bank") {
         continue;
       }
@@ -98,9 +124,9 @@ auto world::start(const scenario& sc, const world_config& config,
       return bank_db.err();
     }
     w->m_bank_eps.push_back(ep(10 + static_cast<int>(b)));
-    std::vector<std::string> argv{bank_tool,  "serve",        "--dir",        dir,
-                                  "--db",     *bank_db,       "--bind",       w->m_bank_eps.back(),
-                                  "--settle", w->m_settle_ep, "--settle-pub", w->m_pub_ep};
+    auto argv = w->with_node(id, {bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind",
+                                  w->m_bank_eps.back(), "--settle", w->m_settle_ep,
+                                  "--settle-pub", w->m_pub_ep});
     for (std::size_t other = 0; other < sc.banks.size(); ++other) {
       if (other != b) {  // each bank asks the others about the payees they host
         argv.emplace_back("--peer");
@@ -125,13 +151,22 @@ world::~world() {
   m_settle.reset();
 }
 
+auto world::with_node(const std::string& name, std::vector<std::string> argv) const
+    -> std::vector<std::string> {
+  for (auto& flag : m_roster->flags(name)) {
+    argv.push_back(std::move(flag));
+  }
+  return argv;
+}
+
 auto world::start_settlement() -> status {
-  std::vector<std::string> argv{tool(m_config, "settlement", "cbdc-settle"), "serve", "--db",
-                                m_settle_db, "--bind", m_settle_ep, "--pub", m_pub_ep, "--issuer",
-                                std::string{currency_code(m_sc.cur)} + "=" + m_issuer_key,
-                                // Batches that wait a little longer to fill: fewer commits for
-                                // the same payments (the replay keeps hundreds in flight).
-                                "--batch-ms", "10"};
+  auto argv = with_node(k_settle_node,
+                        {tool(m_config, "settlement", "cbdc-settle"), "serve", "--db", m_settle_db,
+                         "--bind", m_settle_ep, "--pub", m_pub_ep, "--issuer",
+                         std::string{currency_code(m_sc.cur)} + "=" + m_issuer_key,
+                         // Batches that wait a little longer to fill: fewer commits for the
+                         // same payments (the replay keeps hundreds in flight).
+                         "--batch-ms", "10"});
   if (m_sc.failures.slow_commit_ms > 0) {
     argv.emplace_back("--slow-commit-ms");
     argv.push_back(std::to_string(m_sc.failures.slow_commit_ms));
@@ -154,9 +189,10 @@ auto world::kill_and_restart_settlement() -> status {
 }
 
 auto world::issuer_audit() -> run_result {
-  return run({tool(m_config, "issuer", "cbdc-issuer"), "audit", "--db", m_issuer_db, "--key",
-              m_issuer_key_path, "--settle", m_settle_ep, "--currency",
-              std::string{currency_code(m_sc.cur)}});
+  return run(with_node(k_issuer_node, {tool(m_config, "issuer", "cbdc-issuer"), "audit", "--db",
+                                       m_issuer_db, "--key", m_issuer_key_path, "--settle",
+                                       m_settle_ep, "--currency",
+                                       std::string{currency_code(m_sc.cur)}}));
 }
 
 }  // namespace cbdc::sim

@@ -6,8 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "core/auth.hpp"
 #include "core/crypto.hpp"
 #include "core/process.hpp"
+#include "core/transport.hpp"
 #include "sim/scenario.hpp"
 
 namespace cbdc::sim {
@@ -38,6 +40,10 @@ class world {
     return m_bank_eps;
   }
   [[nodiscard]] auto settle_db() const -> const std::string& { return m_settle_db; }
+  /// The simulator's identity towards bank b: that bank's operator ("<bank>/sim").
+  [[nodiscard]] auto bank_client_options(std::size_t b) const -> const socket_options& {
+    return m_bank_client_opts.at(b);
+  }
 
   /// Fault injection: SIGKILL cbdc-settle, then start it again on the same database.
   auto kill_and_restart_settlement() -> status;
@@ -47,6 +53,11 @@ class world {
  private:
   world() = default;
   auto start_settlement() -> status;
+  /// argv with the node's --node-key and --nodes.
+  [[nodiscard]] auto with_node(const std::string& name, std::vector<std::string> argv) const
+      -> std::vector<std::string>;
+  static constexpr const char* k_settle_node = "settle";
+  static constexpr const char* k_issuer_node = "central-bank";
 
   scenario m_sc;
   world_config m_config;
@@ -62,6 +73,8 @@ class world {
   int m_settle_starts{0};
   std::unique_ptr<child> m_issuer;
   std::vector<std::unique_ptr<child>> m_banks;
+  std::unique_ptr<node_roster> m_roster;  ///< every node's key and the nodes file
+  std::vector<socket_options> m_bank_client_opts;
 };
 
 }  // namespace cbdc::sim

@@ -1,6 +1,7 @@
 // cbdc-settle killed with SIGKILL while a client submits payments: after a restart and the
 // resubmission of every unacknowledged payment with the same ids, every acknowledged payment
 // is present, nothing settled twice, and issued - redeemed == unspent supply.
+#include "core/auth.hpp"
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -52,7 +53,10 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
   std::mt19937 rng(std::random_device{}());
   const std::string ep = "tcp://127.0.0.1:" + std::to_string(20000 + rng() % 12000);
   const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
-  const std::vector<std::string> argv{std::string{k_build} + "/settlement/cbdc-settle",
+  node_roster roster(dir / "nodes");
+  REQUIRE(roster.add("settle", role::shard, {ep}).ok());
+  REQUIRE(roster.add("cn-bank", role::bank).ok());
+  std::vector<std::string> argv{std::string{k_build} + "/settlement/cbdc-settle",
                                       "serve",
                                       "--db",
                                       db.url(),
@@ -62,6 +66,9 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
                                       "CNY=" + issuer.pub().hex(),
                                       "--max-batch",
                                       "50"};
+  for (auto& flag : roster.flags("settle")) {
+    argv.push_back(flag);
+  }
   auto settle = std::make_unique<child>(argv, (dir / "settle1.log").string());
   REQUIRE(settle->wait_for_output("listening", 10'000));
 
@@ -93,6 +100,7 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
   }
 
   socket_options opts;
+  opts.security = *roster.security("cn-bank");
   opts.timeout_ms = 3000;
   settlement::client cli(ep, opts);
   for (const auto& r : submit_all(cli, mints)) {

@@ -36,7 +36,8 @@ TEST_CASE("a PvP across shards settles both legs or neither when the coordinator
   issuer::issuer_config pboc;
   pboc.db_url = pboc_db.url();
   pboc.settle_endpoint = spec;
-  pboc.endpoint = "tcp://127.0.0.1:0";
+  pboc.endpoint = d.pboc_ep;
+  pboc.net = d.net("pboc");
   {
     auto iss = issuer::issuer::open(pboc, d.issuer);
     REQUIRE(iss.ok());
@@ -51,6 +52,7 @@ TEST_CASE("a PvP across shards settles both legs or neither when the coordinator
   dc.db_url = dealer_db.url();
   dc.settle_spec = spec;
   dc.settle_attempts = 1;  // the coordinator is down: no need to wait for more answers
+  dc.net = d.net("dealer");
   REQUIRE(dc.add_rate("CNY/HKD=1.0870").ok());
   dc.central_banks[currency::cny] = (*pboc_svc)->endpoint();
   auto desk = fx::dealer::open(dc, dealer_key);

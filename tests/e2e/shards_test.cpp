@@ -46,7 +46,7 @@ TEST_CASE("three shards settle single-shard and cross-shard payments", "[e2e][sh
   CHECK(r3->status == status_code::input_spent);
 
   // A cross-shard transaction sent straight to a shard is wrong_shard.
-  settlement::client direct(d.shard_eps[0]);
+  settlement::client direct(d.shard_eps[0], d.net("cn-bank"));
   const auto coin3 = d.mint(alice.pub(), 700, 3);
   const auto cross2 =
       d.payment(alice, coin3, 700, bob.pub(), (shard_of(coin3, k_shards) + 1) % k_shards);

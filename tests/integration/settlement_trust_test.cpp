@@ -255,9 +255,15 @@ TEST_CASE("gids are bounded and prepared parts are counted", "[settlement][integ
   SECTION("a long, short or predictable gid is malformed") {
     for (const auto& gid :
          {std::string(250, 'a'), std::string{"cbdc-"}, std::string{"cbdc-" + spend(0).id.hex()},
+          std::string{"cbdc-" + spend(0).id.hex() + "-0"},
           std::string{"cbdc-0123456789abcdef0123456789ABCDEF"}, std::string{}}) {
       CHECK(w.prepare_as(*w.coordinator, gid, spend(0)).code == status_code::malformed);
     }
+    CHECK(w.resolve_as(*w.coordinator, std::string(250, 'a'), true).code ==
+          status_code::malformed);
+    // (an older gid is still resolved: parts prepared before the change may carry one)
+    CHECK(w.resolve_as(*w.coordinator, "cbdc-" + spend(0).id.hex() + "-0", false).code ==
+          status_code::ok);
   }
   SECTION("past the bound, overloaded; the service keeps serving and frees on resolve") {
     std::vector<std::string> gids;

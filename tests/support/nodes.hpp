@@ -2,10 +2,7 @@
 // options per node) or on disk (key files and the nodes file, for processes).
 #pragma once
 
-#include <algorithm>
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,7 +18,10 @@ class test_nodes {
   auto add(const std::string& name, role r, const std::string& endpoint = {}) -> test_nodes& {
     REQUIRE(!m_keys.contains(name));
     m_keys.emplace(name, node_key::generate());
-    m_text += node_directory::format(node_entry{name, r, m_keys.at(name).public_key, endpoint});
+    m_text += node_directory::format(
+        node_entry{name, r, m_keys.at(name).public_key,
+                   endpoint.empty() ? std::vector<std::string>{}
+                                    : std::vector<std::string>{endpoint}});
     m_text += "\n";
     m_security.clear();
     return *this;
@@ -56,24 +56,6 @@ class test_nodes {
     o.timeout_ms = timeout_ms;
     return o;
   }
-  /// Where write() puts a node's key file ("cn-bank/ops" -> cn-bank+ops.key).
-  static auto key_file(const std::filesystem::path& dir, std::string name) -> std::string {
-    std::replace(name.begin(), name.end(), '/', '+');
-    return (dir / (name + ".key")).string();
-  }
-  /// Writes every node's key file (key_file) and <dir>/nodes; returns the nodes file's path.
-  auto write(const std::filesystem::path& dir) const -> std::string {
-    std::filesystem::create_directories(dir);
-    for (const auto& [name, k] : m_keys) {
-      const std::filesystem::path file = key_file(dir, name);
-      std::filesystem::remove(file);
-      REQUIRE(k.save(file).ok());
-    }
-    const auto nodes = dir / "nodes";
-    std::ofstream(nodes) << m_text;
-    return nodes.string();
-  }
-
  private:
   std::map<std::string, node_key> m_keys;
   std::string m_text;

@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "core/auth.hpp"
 #include "core/process.hpp"
 #include "settlement/client.hpp"
 #include "tests/support/pg_scratch.hpp"
@@ -42,14 +43,37 @@ struct deployment {
       shard_eps.push_back("tcp://127.0.0.1:" + std::to_string(base_port + static_cast<int>(i)));
     }
     coord_ep = "tcp://127.0.0.1:" + std::to_string(base_port + 10);
+    pboc_ep = "tcp://127.0.0.1:" + std::to_string(base_port + 20);
+    // The nodes: the shards, the coordinator, and the in-process nodes of the tests (a bank
+    // submitting, a central bank and a dealer for the cross-border test).
+    roster = std::make_unique<node_roster>(dir / "nodes");
+    for (std::uint32_t i = 0; i < k_shards; ++i) {
+      REQUIRE(roster->add(shard_name(i), role::shard, {shard_eps[i]}).ok());
+    }
+    REQUIRE(roster->add("coordinator", role::coordinator, {coord_ep}).ok());
+    REQUIRE(roster->add("cn-bank", role::bank).ok());
+    REQUIRE(roster->add("pboc", role::issuer, {pboc_ep}).ok());
+    REQUIRE(roster->add("dealer", role::dealer).ok());
     for (std::uint32_t i = 0; i < k_shards; ++i) {
       start_shard(i);
     }
     start_coordinator("");
     settlement::cluster where{shard_eps, coord_ep};
-    socket_options opts;
+    auto opts = net("cn-bank");
     opts.timeout_ms = 4000;
     cli = std::make_unique<settlement::client>(where, opts);
+  }
+  static auto shard_name(std::uint32_t i) -> std::string { return "shard-" + std::to_string(i); }
+  /// Socket options of an in-process node of the deployment.
+  auto net(const std::string& name) -> socket_options {
+    auto security = roster->security(name);
+    REQUIRE(security.ok());
+    socket_options opts;
+    opts.security = *security;
+    return opts;
+  }
+  static void add_flags(std::vector<std::string>& argv, const std::vector<std::string>& flags) {
+    argv.insert(argv.end(), flags.begin(), flags.end());
   }
   ~deployment() {
     coordinator.reset();
@@ -61,12 +85,25 @@ struct deployment {
 
   void start_shard(std::uint32_t i) {
     shards[i].reset();
+    std::vector<std::string> argv{std::string{k_build} + "/settlement/cbdc-settle",
+                                  "serve",
+                                  "--db",
+                                  shard_db[i].url(),
+                                  "--bind",
+                                  shard_eps[i],
+                                  "--shard",
+                                  std::to_string(i),
+                                  "--shards",
+                                  std::to_string(k_shards),
+                                  "--coordinator",
+                                  coord_ep,
+                                  "--issuer",
+                                  "CNY=" + issuer.pub().hex(),
+                                  "--issuer",
+                                  "HKD=" + hkd_issuer.pub().hex()};
+    add_flags(argv, roster->flags(shard_name(i)));
     shards[i] = std::make_unique<child>(
-        std::vector<std::string>{std::string{k_build} + "/settlement/cbdc-settle", "serve", "--db",
-                                 shard_db[i].url(), "--bind", shard_eps[i], "--shard",
-                                 std::to_string(i), "--shards", std::to_string(k_shards),
-                                 "--coordinator", coord_ep, "--issuer", "CNY=" + issuer.pub().hex(),
-                                 "--issuer", "HKD=" + hkd_issuer.pub().hex()},
+        argv,
         (dir / ("shard" + std::to_string(i) + "-" + std::to_string(starts++) + ".log")).string());
   }
   void wait_shard(std::uint32_t i) { REQUIRE(shards[i]->wait_for_output("listening", 60'000)); }
@@ -91,6 +128,7 @@ struct deployment {
       argv.emplace_back("--crash-after");
       argv.push_back(crash_after);
     }
+    add_flags(argv, roster->flags("coordinator"));
     coordinator.reset();  // frees the port before the next one binds it
     coordinator = std::make_unique<child>(
         argv, (dir / ("coordinator-" + std::to_string(starts++) + ".log")).string());
@@ -157,6 +195,8 @@ struct deployment {
   std::filesystem::path dir;
   std::vector<std::string> shard_eps;
   std::string coord_ep;
+  std::string pboc_ep;  ///< where an in-process central bank serves
+  std::unique_ptr<node_roster> roster;
   std::unique_ptr<child> shards[k_shards];
   std::unique_ptr<child> coordinator;
   std::unique_ptr<settlement::client> cli;

@@ -47,13 +47,15 @@ TEST_CASE("a nodes file is read strictly, with the line of each problem", "[auth
   const auto a = node_key::generate().public_hex();
   const auto b = node_key::generate().public_hex();
   auto dir = node_directory::parse("# comment\n\nsettle shard " + a +
-                                       " tcp://127.0.0.1:7100\ncn-bank bank " + b + "\n",
+                                       " tcp://127.0.0.1:7100,tcp://127.0.0.1:7101\ncn-bank bank " +
+                                       b + "\n",
                                    "nodes");
   REQUIRE(dir.ok());
   REQUIRE(dir->entries().size() == 2);
   CHECK(dir->by_endpoint("tcp://127.0.0.1:7100")->name == "settle");
   CHECK(dir->by_name("cn-bank")->r == role::bank);
-  CHECK(dir->by_endpoint("tcp://127.0.0.1:7101") == nullptr);
+  CHECK(dir->by_endpoint("tcp://127.0.0.1:7101")->name == "settle");
+  CHECK(dir->by_endpoint("tcp://127.0.0.1:7102") == nullptr);
 
   const auto refused = [](const std::string& text, const std::string& expect) {
     auto r = node_directory::parse(text, "nodes");
@@ -68,7 +70,9 @@ TEST_CASE("a nodes file is read strictly, with the line of each problem", "[auth
   refused("x bank\n", "expected `name role public-key [endpoint]`");
   refused("x bank " + a + "\nx shard " + b + "\n", "the name x twice");
   refused("x bank " + a + "\ny shard " + a + "\n", "the key of y twice");
-  refused("x bank " + a + " tcp://h:1\ny shard " + b + " tcp://h:1\n", "the endpoint tcp://h:1");
+  refused("x bank " + a + " tcp://h:1\ny shard " + b + " tcp://h:2,tcp://h:1\n",
+          "the endpoint tcp://h:1");
+  refused("x bank " + a + " tcp://h:1,,tcp://h:2\n", "an empty endpoint");
 }
 
 TEST_CASE("operators are named after the node they operate", "[auth]") {
@@ -96,4 +100,21 @@ TEST_CASE("roles print by name and parse back", "[auth]") {
   }
   CHECK_FALSE(role_from_name("root"));
   CHECK(role_set{role::bank, role::dealer}.names() == "bank|dealer");
+}
+
+TEST_CASE("a roster writes each node's key and the nodes file they share", "[auth]") {
+  const auto dir = std::filesystem::temp_directory_path() / "cbdc_roster_test";
+  std::filesystem::remove_all(dir);
+  node_roster roster(dir);
+  REQUIRE(roster.add("settle", role::shard, {"tcp://127.0.0.1:7100", "tcp://127.0.0.1:7101"}).ok());
+  REQUIRE(roster.add("cn-bank/sim", role::operator_).ok());
+  CHECK(roster.add("settle", role::bank).code() == status_code::bad_request);
+  CHECK(roster.key_file("cn-bank/sim") == (dir / "cn-bank+sim.key").string());
+  auto security = roster.security("cn-bank/sim");
+  REQUIRE(security.ok());
+  CHECK((*security)->self()->r == role::operator_);
+  CHECK((*security)->directory()->by_endpoint("tcp://127.0.0.1:7101")->name == "settle");
+  const auto flags = roster.flags("settle");
+  REQUIRE(flags.size() == 4);
+  CHECK(node_security::load(flags[1], flags[3]).ok());
 }
