@@ -39,6 +39,9 @@ struct bank_config {
   /// The other banks ("ID=ENDPOINT", or an endpoint alone), asked whether a payee they host may
   /// receive a payment.
   std::vector<std::string> peers;
+  /// The FX dealers ("ID=ENDPOINT") the bank asks for quotes when its wallets pay across the
+  /// border (a wallet talks to nobody but its bank).
+  std::vector<std::string> dealers;
   /// The node's identity: CURVE on its socket (wallets pass as customers) and towards
   /// settlement, its PUB socket and the other banks.
   socket_options net;

@@ -33,6 +33,9 @@ constexpr const char* k_usage =
     "  fund     move --amount \"300.00 CNY\" from the vault to --to WALLET_KEY; through the\n"
     "           running bank and its limits with --bank EP, else straight (--settle EP)\n"
     "  balance  the vault's balance per currency (--settle EP)\n"
+    "  register open a wallet for --to WALLET_KEY at the running bank (--bank EP) with --class\n"
+    "           I|II|III|IV [--merchant]: the operator's decision after KYC (a customer opens\n"
+    "           class IV itself)\n"
     "  credit-deposit  credit a customer's deposit account (--db --to WALLET_KEY --amount\n"
     "           --request-id ID), e.g. a salary arriving\n";
 
@@ -50,6 +53,8 @@ auto main(int argc, char** argv) -> int {
   std::string to;
   std::string bank_ep;
   std::string bind = "tcp://127.0.0.1:7300";
+  std::string class_text = "IV";
+  bool merchant = false;
   bank::bank_config config;
   po::options_description opts("options");
   cli::node_flags node;
@@ -67,10 +72,15 @@ auto main(int argc, char** argv) -> int {
       "request-id", po::value(&request_id), "idempotency id of a mint")("to", po::value(&to),
                                                                         "wallet public key (hex)")(
       "bank", po::value(&bank_ep)->default_value(""), "a running cbdc-bank's endpoint")(
+      "class", po::value(&class_text)->default_value(class_text), "for register: I..IV")(
+      "merchant", po::bool_switch(&merchant), "for register: a merchant wallet")(
       "bind", po::value(&bind)->default_value(bind), "for serve")(
       "db", po::value(&config.db_url)->default_value(""), "for serve: PostgreSQL URL")(
       "utc-offset-minutes", po::value(&config.utc_offset_minutes)->default_value(480),
       "for serve: the bank's zone, for daily limits")(
+      "dealer", po::value(&config.dealers)->composing(),
+      "for serve: an FX dealer, ID=ENDPOINT, asked for quotes when a wallet pays across the "
+      "border (repeatable)")(
       "peer", po::value(&config.peers)->composing(),
       "for serve: another bank's endpoint, asked about payees it hosts (repeatable)")(
       "settle-pub", po::value(&config.settle_pub)->default_value(""),
@@ -112,7 +122,8 @@ auto main(int argc, char** argv) -> int {
     std::printf("%s\n", vault->pub().hex().c_str());
     return 0;
   }
-  if (command == "serve" || command == "mint" || command == "fund" || command == "balance") {
+  if (command == "serve" || command == "mint" || command == "fund" || command == "balance" ||
+      command == "register") {
     auto net = network();
     if (!net) {
       return fail(net.err());
@@ -162,6 +173,19 @@ auto main(int argc, char** argv) -> int {
     }
     std::printf("credited %s to the deposit account of %s\n", amount->format().c_str(),
                 to.substr(0, 18).c_str());
+    return 0;
+  }
+  if (command == "register") {
+    auto owner = public_key::from_hex(to);
+    auto cls = bank::parse_class(class_text);
+    if (!owner || !cls) {
+      return fail(!owner ? owner.err() : cls.err());
+    }
+    auto id = bank::client(bank_ep, config.net).open_wallet(*owner, *cls, merchant);
+    if (!id) {
+      return fail(id.err());
+    }
+    std::printf("%s\n", id->c_str());
     return 0;
   }
   if (command == "mint") {

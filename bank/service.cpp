@@ -51,6 +51,10 @@ auto bank_roles() -> role_table {
                         {E::kExchange, wallets},
                         {E::kGetBankInfo, wallets},
                         {E::kGetHistory, wallets},
+                        {E::kListUnspent, wallets},
+                        {E::kRequestQuote, wallets},
+                        {E::kExecuteQuote, wallets},
+                        {E::kDeclineQuote, wallets},
                     }};
 }
 
@@ -78,6 +82,13 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     }
     s->m_peers.push_back(
         std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer, config.net));
+  }
+  for (const auto& spec : config.dealers) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos) {
+      return error{status_code::bad_request, "--dealer wants ID=ENDPOINT, got " + spec};
+    }
+    s->m_dealers.push_back(std::make_unique<fx::client>(spec.substr(eq + 1), config.net));
   }
   auto net = config.net;
   net.admit_customers = true;
@@ -467,6 +478,29 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       }
       return answer;
     }
+    case wire::Envelope::kListUnspent: {
+      wire::Envelope answer;
+      auto* list = answer.mutable_unspent_list();
+      auto owner = key_of(request.list_unspent().owner());
+      // Only a hosted wallet's tokens, asked of settlement on its behalf.
+      auto hosted = owner ? m_bank->find_wallet(*owner) : result<wallet_record>{owner.err()};
+      auto tokens = hosted ? m_bank->settlement_client().list_unspent(*owner)
+                           : result<std::vector<settlement::token_info>>{hosted.err()};
+      if (!tokens) {
+        return error_envelope(0, tokens.err());
+      }
+      list->set_status(0);
+      for (const auto& t : *tokens) {
+        *list->add_tokens() = settlement::to_wire(t);
+      }
+      return answer;
+    }
+    case wire::Envelope::kRequestQuote:
+      return quote(request.request_quote());
+    case wire::Envelope::kExecuteQuote:
+      return execute_quote(request.execute_quote());
+    case wire::Envelope::kDeclineQuote:
+      return decline_quote(request.decline_quote());
     case wire::Envelope::kSettledBatch: {
       // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
       if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
@@ -478,6 +512,78 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       CBDC_ASSERT(false);  // the role table admits nothing else
       return {};
   }
+}
+
+auto service::quote(const wire::RequestQuote& r) -> wire::Envelope {
+  wire::Envelope answer;
+  auto* out = answer.mutable_fx_quote();
+  auto pay = currency_from_wire(r.pay_currency());
+  auto receive = currency_from_wire(r.receive_currency());
+  std::vector<fx::client*> asked;
+  for (auto& d : m_dealers) {
+    asked.push_back(d.get());
+  }
+  // The quote is for this bank (the dealers check that it asks for itself).
+  auto best = !pay       ? result<fx::best_offer>{pay.err()}
+              : !receive ? result<fx::best_offer>{receive.err()}
+              : asked.empty()
+                  ? result<fx::best_offer>{error{status_code::no_quote,
+                                                 "this bank has no FX dealers (--dealer)"}}
+                  : fx::request_best_quote(asked, m_name, *pay, *receive, r.amount_minor(),
+                                           r.fixed_pay());
+  if (!best) {
+    out->set_status(static_cast<std::uint32_t>(best.code()));
+    out->set_detail(best.err().message);
+    return answer;
+  }
+  constexpr std::size_t k_quotes_remembered = 10'000;
+  m_quote_dealer[best->q.quote_id] = best->dealer;
+  m_quote_order.push_back(best->q.quote_id);
+  if (m_quote_order.size() > k_quotes_remembered) {
+    m_quote_dealer.erase(m_quote_order.front());
+    m_quote_order.pop_front();
+  }
+  *out = fx::to_wire(best->q);
+  return answer;
+}
+
+auto service::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
+  const auto it = m_quote_dealer.find(e.quote_id());
+  if (it == m_quote_dealer.end()) {
+    return receipt_answer(
+        error{status_code::quote_unknown, "this bank gave no quote " + e.quote_id()});
+  }
+  auto tx = from_wire(e.tx());
+  if (!tx) {
+    return receipt_answer(tx.err());
+  }
+  // The payer is one of this bank's wallets: the quote was given to this bank for it.
+  const bool hosted_payer = std::any_of(tx->sigs.begin(), tx->sigs.end(), [&](const auto& sig) {
+    return m_bank->find_wallet(sig.signer).ok();
+  });
+  if (!hosted_payer) {
+    return receipt_answer(
+        error{status_code::unknown_wallet, "no signer of the payment is a wallet of this bank"});
+  }
+  // A retry after a lost answer is safe: the dealer answers the first execution's receipt.
+  return receipt_answer(it->second->execute(e.quote_id(), *tx));
+}
+
+auto service::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
+  wire::Envelope answer;
+  const auto it = m_quote_dealer.find(d.quote_id());
+  const auto done = it == m_quote_dealer.end()
+                        ? status{error{status_code::quote_unknown,
+                                       "this bank gave no quote " + d.quote_id()}}
+                        : it->second->decline(d.quote_id());
+  if (it != m_quote_dealer.end() && done) {
+    m_quote_dealer.erase(it);
+  }
+  answer.mutable_quote_declined()->set_status(static_cast<std::uint32_t>(done.code()));
+  if (!done) {
+    answer.mutable_quote_declined()->set_detail(done.err().message);
+  }
+  return answer;
 }
 
 client::client(std::string endpoint, socket_options opts) : m_rpc(std::move(endpoint), opts) {}
@@ -639,6 +745,61 @@ auto client::balance(const public_key& owner) -> result<money> {
     return cur.err();
   }
   return money{answer->balance().amount_minor(), *cur};
+}
+
+auto client::list_unspent(const public_key& owner) -> result<std::vector<settlement::token_info>> {
+  wire::Envelope req;
+  req.mutable_list_unspent()->set_owner(bytes_to_wire(owner.encode()));
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kUnspentList);
+  if (!answer) {
+    return answer.err();
+  }
+  std::vector<settlement::token_info> out;
+  for (const auto& t : answer->unspent_list().tokens()) {
+    auto info = settlement::token_from_wire(t);
+    if (!info) {
+      return info.err();
+    }
+    out.push_back(std::move(*info));
+  }
+  return out;
+}
+
+auto client::request_quote(currency pay, currency receive, std::int64_t amount_minor,
+                           bool fixed_pay) -> result<fx::quote> {
+  wire::Envelope req;
+  auto* r = req.mutable_request_quote();
+  r->set_pay_currency(static_cast<std::uint32_t>(pay));
+  r->set_receive_currency(static_cast<std::uint32_t>(receive));
+  r->set_amount_minor(amount_minor);
+  r->set_fixed_pay(fixed_pay);
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kFxQuote);
+  if (!answer) {
+    return answer.err();
+  }
+  return fx::quote_from_wire(answer->fx_quote());
+}
+
+auto client::execute_quote(const std::string& quote_id, const signed_tx& tx)
+    -> result<settlement::receipt> {
+  wire::Envelope req;
+  req.mutable_execute_quote()->set_quote_id(quote_id);
+  *req.mutable_execute_quote()->mutable_tx() = to_wire(tx);
+  auto r = receipt_of(m_rpc.call(std::move(req)));
+  if (r && r->status != status_code::ok && r->status != status_code::already_settled) {
+    return error{r->status, r->detail};
+  }
+  return r;
+}
+
+auto client::decline_quote(const std::string& quote_id) -> status {
+  wire::Envelope req;
+  req.mutable_decline_quote()->set_quote_id(quote_id);
+  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kQuoteDeclined);
+  if (!answer) {
+    return answer.err();
+  }
+  return ok_status();
 }
 
 }  // namespace cbdc::bank

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -10,6 +12,7 @@
 
 #include "bank/bank.hpp"
 #include "core/serial_server.hpp"
+#include "fx/dealer.hpp"
 
 namespace cbdc::bank {
 
@@ -44,6 +47,11 @@ class service {
   void finish(const pending_payment& p, result<settlement::receipt> answer,
               const rpc_server::reply_fn& reply);
   void record();
+  /// A wallet's cross-border payment, through the bank's dealers: the best quote for the bank
+  /// (the quote is the bank's; the wallet pays), its execution and its decline.
+  auto quote(const wire::RequestQuote& r) -> wire::Envelope;
+  auto execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope;
+  auto decline_quote(const wire::DeclineQuote& d) -> wire::Envelope;
 
   std::unique_ptr<bank> m_bank;
   std::string m_name;  ///< this bank's node name (its bank id), whose operators may fund
@@ -51,6 +59,9 @@ class service {
   std::unordered_map<std::string, std::size_t> m_peer_ids;    ///< peer's bank id -> peer
   std::unordered_map<std::string, std::size_t> m_payee_home;  ///< payee key hex -> peer
   std::unordered_set<std::string> m_uncapped;  ///< payees at peers with no balance cap
+  std::vector<std::unique_ptr<fx::client>> m_dealers;
+  std::map<std::string, fx::client*> m_quote_dealer;  ///< open quotes' dealers, by quote id
+  std::deque<std::string> m_quote_order;              ///< oldest first, to bound the map
   std::unique_ptr<serial_server> m_server;
   std::vector<std::pair<rpc_server::reply_fn, settlement::receipt>> m_unanswered;  ///< see finish
   bool m_record_queued{false};
@@ -86,6 +97,16 @@ class client {
   auto exchange_to_deposit(const signed_tx& tx, const std::string& request_id)
       -> result<settlement::receipt>;
   auto history(const public_key& owner, std::uint32_t limit) -> result<std::vector<history_entry>>;
+  /// A hosted wallet's unspent tokens (what it may spend), largest first.
+  auto list_unspent(const public_key& owner) -> result<std::vector<settlement::token_info>>;
+  /// The best quote the bank's dealers give for paying `amount_minor` of receive (or, with
+  /// fixed_pay, paying that much of pay). Errors: no_quote and the dealers' refusals.
+  auto request_quote(currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
+      -> result<fx::quote>;
+  /// Has the quote's dealer execute the wallet's signed PvP transaction.
+  auto execute_quote(const std::string& quote_id, const signed_tx& tx)
+      -> result<settlement::receipt>;
+  auto decline_quote(const std::string& quote_id) -> status;
 
  private:
   auto receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt>;

@@ -1,5 +1,9 @@
 #include "core/process.hpp"
 
+#include <poll.h>
+
+#include <cerrno>
+
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,25 +86,48 @@ auto child::log() const -> std::string {
 }
 
 auto run(const std::vector<std::string>& argv) -> run_result {
-  std::array<int, 2> pipe_fds{};
-  if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
+  std::array<int, 2> out_fds{};
+  std::array<int, 2> err_fds{};
+  if (::pipe2(out_fds.data(), O_CLOEXEC) != 0 || ::pipe2(err_fds.data(), O_CLOEXEC) != 0) {
     throw std::runtime_error("pipe failed");
   }
   auto args = to_argv(argv);
   const pid_t pid = ::fork();
   if (pid == 0) {
-    ::dup2(pipe_fds[1], STDOUT_FILENO);
+    ::dup2(out_fds[1], STDOUT_FILENO);
+    ::dup2(err_fds[1], STDERR_FILENO);
     ::execv(args[0], args.data());
     ::_exit(127);
   }
-  ::close(pipe_fds[1]);
+  ::close(out_fds[1]);
+  ::close(err_fds[1]);
   run_result out;
+  // Both pipes at once, so that neither fills while the other is read.
+  std::array<pollfd, 2> fds{{{out_fds[0], POLLIN, 0}, {err_fds[0], POLLIN, 0}}};
+  std::array<std::string*, 2> sinks{&out.out, &out.err};
   std::array<char, 4096> buf{};
-  ssize_t n = 0;
-  while ((n = ::read(pipe_fds[0], buf.data(), buf.size())) > 0) {
-    out.out.append(buf.data(), static_cast<std::size_t>(n));
+  int open = 2;
+  while (open > 0) {
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      break;
+    }
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) {
+        continue;
+      }
+      const auto n = ::read(fds[i].fd, buf.data(), buf.size());
+      if (n > 0) {
+        sinks[i]->append(buf.data(), static_cast<std::size_t>(n));
+        continue;
+      }
+      ::close(fds[i].fd);
+      fds[i].fd = -1;
+      --open;
+    }
   }
-  ::close(pipe_fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
   out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -31,6 +31,7 @@ class child {
 struct run_result {
   int exit_code{-1};
   std::string out;
+  std::string err;  ///< what it printed on stderr
 };
 auto run(const std::vector<std::string>& argv) -> run_result;
 

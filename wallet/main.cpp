@@ -1,5 +1,6 @@
 // cbdc-wallet: a command-line wallet. Keys live in a folder (--dir); balances and payments go
-// to cbdc-settle (--settle).
+// through the wallet's bank (--bank), or straight to cbdc-settle (--settle) in a deployment
+// without authentication.
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -12,11 +13,15 @@
 #include "wallet/wallet.hpp"
 
 #include <chrono>
+#include <functional>
 
 namespace po = boost::program_options;
 using namespace cbdc;
 
 namespace {
+
+/// The wallet's unspent tokens, from its bank (or settlement, without a bank).
+using token_lister = std::function<result<std::vector<settlement::token_info>>()>;
 
 auto fail(const error& err, bool json) -> int {
   if (json) {
@@ -29,22 +34,22 @@ auto fail(const error& err, bool json) -> int {
   return 1;
 }
 
+/// Where the wallet's quotes come from and go: its bank (which asks its dealers), or, in a
+/// deployment without authentication, the dealers themselves.
+struct quote_desk {
+  std::function<result<fx::quote>()> ask;
+  std::function<result<settlement::receipt>(const fx::quote&, const signed_tx&)> execute;
+};
+
 /// A cross-border payment: the best quote for the payee's amount, shown, confirmed, then one PvP
 /// transaction signed here and executed by the quoting dealer.
-auto pay_cross_border(settlement::client& settle, const key_pair& key, const public_key& payee,
-                      money receive, currency from, const std::vector<std::string>& dealer_eps,
-                      const std::string& bank_id, bool yes, bool json, socket_options sock) -> int {
-  std::vector<std::unique_ptr<fx::client>> dealers;
-  std::vector<fx::client*> asked;
-  for (const auto& ep : dealer_eps) {
-    dealers.push_back(std::make_unique<fx::client>(ep, sock));
-    asked.push_back(dealers.back().get());
-  }
-  auto best = fx::request_best_quote(asked, bank_id, from, receive.cur(), receive.minor(), false);
+auto pay_cross_border(const quote_desk& desk, const token_lister& tokens, const key_pair& key,
+                      const public_key& payee, currency from, bool yes, bool json) -> int {
+  auto best = desk.ask();
   if (!best) {
     return fail(best.err(), json);
   }
-  const fx::quote* q = &best->q;
+  const fx::quote* q = &*best;
   const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -66,7 +71,7 @@ auto pay_cross_border(settlement::client& settle, const key_pair& key, const pub
       return fail(error{status_code::bad_request, "not confirmed: nothing paid"}, json);
     }
   }
-  auto unspent = settle.list_unspent(key.pub());
+  auto unspent = tokens();
   if (!unspent) {
     return fail(unspent.err(), json);
   }
@@ -74,7 +79,7 @@ auto pay_cross_border(settlement::client& settle, const key_pair& key, const pub
   if (!tx) {
     return fail(tx.err(), json);
   }
-  auto receipt = best->dealer->execute(q->quote_id, *tx);
+  auto receipt = desk.execute(*q, *tx);
   if (!receipt) {
     return fail(receipt.err(), json);
   }
@@ -96,6 +101,9 @@ auto pay_cross_border(settlement::client& settle, const key_pair& key, const pub
 
 constexpr const char* k_usage =
     "usage: cbdc-wallet COMMAND [options]\n"
+    "  A wallet talks to its bank only (--bank EP; --nodes FILE, the deployment's nodes file,\n"
+    "  names the bank's key). Without --nodes (a deployment run --insecure) it may also pay\n"
+    "  and read balances at settlement (--settle) and ask dealers (--dealer EP --bank-id ID).\n"
     "  init     create a wallet key in --dir (--profile ed25519|sm2)\n"
     "  address  print the wallet's public key\n"
     "  balance  print the balance per currency (--json); with --bank, as the bank sees it\n"
@@ -104,11 +112,11 @@ constexpr const char* k_usage =
     "           --request-id ID, and --to-deposit for e-CNY back to the deposit)\n"
     "  register open this wallet at its bank (--bank EP --class I|II|III|IV [--merchant]\n"
     "           [--parent WALLET_ID --sub-cap \"300.00 CNY\"])\n"
-    "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json); with\n"
-    "           --bank EP the bank checks the wallet's class limits first. Cross-border: the\n"
-    "           payee receives --amount \"100.00 HKD\", the wallet pays in --from CNY at the best\n"
-    "           quote of the --dealer EP... (cbdc-fx) for its bank --bank-id ID; the quote is\n"
-    "           shown and paid on confirmation (--yes: without asking)\n"
+    "  pay      pay --amount \"12.34 CNY\" to --to PUBLIC_KEY (--memo TEXT, --json) through the\n"
+    "           wallet's bank, which checks its class limits. Cross-border: the payee receives\n"
+    "           --amount \"100.00 HKD\", the wallet pays in --from CNY at the best quote of its\n"
+    "           bank's dealers; the quote is shown and paid on confirmation (--yes: without\n"
+    "           asking)\n"
     "  request  print a signed payment request URI for --amount (--ref TEXT --expires-in S)\n"
     "  pay-request  pay exactly what --uri \"cbdc:pay?...\" asks (with --bank as for pay)\n";
 
@@ -137,6 +145,7 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> dealer_eps;
   std::string bank_id;
   bool yes = false;
+  std::string nodes_file;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
@@ -146,6 +155,8 @@ auto main(int argc, char** argv) -> int {
                                                       "amount with currency, e.g. \"12.34 CNY\"")(
       "memo", po::value(&memo)->default_value(""), "payment memo")(
       "bank", po::value(&bank_ep)->default_value(""), "the wallet's bank (cbdc-bank serve)")(
+      "nodes", po::value(&nodes_file)->default_value(""),
+      "the deployment's nodes file: the bank's key (authentication on)")(
       "class", po::value(&class_text)->default_value(class_text), "for register")(
       "merchant", po::bool_switch(&merchant), "for register: a merchant wallet")(
       "parent", po::value(&parent)->default_value(""), "for register: parent wallet id")(
@@ -189,11 +200,30 @@ auto main(int argc, char** argv) -> int {
   }
   socket_options sock;
   sock.timeout_ms = 5000;
+  if (!nodes_file.empty()) {
+    // A customer, not a node: a fresh CURVE key for the connection; the wallet proves itself
+    // by its signatures. It finds its bank's key in the nodes file.
+    auto nodes = node_directory::load(nodes_file);
+    if (!nodes) {
+      return fail(nodes.err(), json);
+    }
+    sock.security = std::make_shared<node_security>(node_key::generate(), std::move(*nodes));
+    if (bank_ep.empty() && command != "request") {
+      return fail(error{status_code::bad_request, "a wallet talks only to its bank: --bank EP"},
+                  json);
+    }
+  }
   auto where = settlement::cluster::parse(settle_ep);
   if (!where) {
     return fail(where.err(), json);
   }
   settlement::client settle(*where, sock);
+  const token_lister tokens = [&]() -> result<std::vector<settlement::token_info>> {
+    if (!bank_ep.empty()) {
+      return bank::client(bank_ep, sock).list_unspent(key->pub());
+    }
+    return settle.list_unspent(key->pub());
+  };
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -255,7 +285,7 @@ auto main(int argc, char** argv) -> int {
       if (!vault) {
         return fail(vault.err(), json);
       }
-      auto unspent = settle.list_unspent(key->pub());
+      auto unspent = tokens();
       if (!unspent) {
         return fail(unspent.err(), json);
       }
@@ -296,16 +326,8 @@ auto main(int argc, char** argv) -> int {
     }
     return 0;
   }
-  if (command == "balance" && !bank_ep.empty()) {
-    auto held = bank::client(bank_ep, sock).balance(key->pub());
-    if (!held) {
-      return fail(held.err(), json);
-    }
-    std::printf("%s\n", held->format().c_str());
-    return 0;
-  }
   if (command == "balance") {
-    auto unspent = settle.list_unspent(key->pub());
+    auto unspent = tokens();
     if (!unspent) {
       return fail(unspent.err(), json);
     }
@@ -344,20 +366,48 @@ auto main(int argc, char** argv) -> int {
         return fail(from.err(), json);
       }
       if (*from != amount->cur()) {
+        const money receive = *amount;
+        if (!bank_ep.empty()) {
+          bank::client at_bank(bank_ep, sock);
+          const quote_desk desk{
+              [&] { return at_bank.request_quote(*from, receive.cur(), receive.minor(), false); },
+              [&](const fx::quote& q, const signed_tx& tx) {
+                return at_bank.execute_quote(q.quote_id, tx);
+              }};
+          return pay_cross_border(desk, tokens, *key, *payee, *from, yes, json);
+        }
         if (dealer_eps.empty() || bank_id.empty()) {
           return fail(error{status_code::bad_request,
-                            "a cross-border payment needs --dealer EP and --bank-id ID"},
+                            "a cross-border payment needs --bank EP (or, without "
+                            "authentication, --dealer EP and --bank-id ID)"},
                       json);
         }
-        return pay_cross_border(settle, *key, *payee, *amount, *from, dealer_eps, bank_id, yes,
-                                json, sock);
+        std::vector<std::unique_ptr<fx::client>> dealers;
+        std::vector<fx::client*> asked;
+        for (const auto& ep : dealer_eps) {
+          dealers.push_back(std::make_unique<fx::client>(ep, sock));
+          asked.push_back(dealers.back().get());
+        }
+        fx::client* quoting = nullptr;
+        const quote_desk desk{
+            [&]() -> result<fx::quote> {
+              auto best = fx::request_best_quote(asked, bank_id, *from, receive.cur(),
+                                                 receive.minor(), false);
+              if (!best) {
+                return best.err();
+              }
+              quoting = best->dealer;
+              return best->q;
+            },
+            [&](const fx::quote& q, const signed_tx& tx) { return quoting->execute(q.quote_id, tx); }};
+        return pay_cross_border(desk, tokens, *key, *payee, *from, yes, json);
       }
     }
     result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
     if (bank_ep.empty()) {
       receipt = wallet::pay(settle, *key, *payee, *amount, memo);
     } else {
-      auto unspent = settle.list_unspent(key->pub());
+      auto unspent = tokens();
       if (!unspent) {
         return fail(unspent.err(), json);
       }
