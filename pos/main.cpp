@@ -37,6 +37,8 @@ auto main(int argc, char** argv) -> int {
   std::vector<std::string> payers;
   pos::shop_config config;
   po::options_description opts("options");
+  cli::node_flags node;
+  cli::add_node_options(opts, node);
   opts.add_options()("merchant", po::value(&merchant_dir), "the merchant wallet's folder")(
       "bank", po::value(&config.bank_endpoint), "the merchant's bank (cbdc-bank serve)")(
       "settle", po::value(&config.settle_spec), "settlement endpoint(s)")(
@@ -48,6 +50,9 @@ auto main(int argc, char** argv) -> int {
       "seconds a payment request stays payable");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-pos", k_usage, command)) {
     return *exit_code;
+  }
+  if (command == "node-keygen") {
+    return cli::node_keygen(node, "cbdc-pos");
   }
   if (command != "serve") {
     std::fprintf(stderr, "cbdc-pos: unknown command '%s'\n%s", command.c_str(), k_usage);
@@ -74,6 +79,11 @@ auto main(int argc, char** argv) -> int {
     }
     config.payers.emplace_back(spec.substr(0, eq), *key);
   }
+  auto security = cli::load_node_security(node, "cbdc-pos");
+  if (!security) {
+    return fail(security.err());
+  }
+  config.net.security = *security;
   auto till = pos::shop::start(config, *merchant);
   if (!till) {
     return fail(till.err());
@@ -87,6 +97,6 @@ auto main(int argc, char** argv) -> int {
               shared->merchant_key().hex().c_str(), (*srv)->url().c_str(), (*srv)->url().c_str(),
               (*srv)->url().c_str());
   std::fflush(stdout);
-  wait_for_shutdown();
+  wait_for_shutdown(cli::reload_nodes(*security, "cbdc-pos"));
   return 0;
 }

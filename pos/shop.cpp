@@ -67,7 +67,7 @@ auto shop::start(shop_config config, key_pair merchant) -> result<std::unique_pt
     return where.err();
   }
   std::unique_ptr<shop> s(new shop(std::move(config), std::move(merchant)));
-  socket_options opts;
+  socket_options opts = s->m_config.net;
   opts.timeout_ms = 5000;
   s->m_settle = std::make_unique<settlement::client>(*where, opts);
   s->m_bank = std::make_unique<bank::client>(s->m_config.bank_endpoint, opts);
@@ -290,7 +290,7 @@ void shop::mark_paid(std::uint64_t id, const hash256& tx_id, std::int64_t settle
 
 void shop::follow_settlement() {
   const std::string topic = std::string{currency_code(m_config.cur)} + ":" + m_merchant.pub().hex();
-  settlement::subscriber sub(m_config.settle_pub, {topic});
+  settlement::subscriber sub(m_config.settle_pub, {topic}, m_config.net);
   while (!m_stopping) {
     auto settled = sub.next(200);
     if (settled) {

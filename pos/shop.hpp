@@ -31,6 +31,9 @@ struct shop_config {
   int utc_offset_minutes{480};  ///< today's takings: the merchant's calendar day
   /// Demo payer wallets the payer page may pay from, by name (in the order given).
   std::vector<std::pair<std::string, key_pair>> payers;
+  /// The till's node identity (role pos): it reads settlement, follows its notifications and
+  /// pays through the bank.
+  socket_options net;
 };
 
 /// One payment request of the till and what became of it.

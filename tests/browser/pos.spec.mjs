@@ -69,7 +69,8 @@ try {
   // A request paid from a terminal: cbdc-wallet pay-request, through the bank.
   const cli = await request("36.00", "counter");
   execFileSync(process.env.WALLET_BIN, ["pay-request", "--dir", process.env.CAROL_DIR,
-    "--settle", process.env.SETTLE_EP, "--bank", process.env.BANK_EP, "--uri", cli]);
+    "--settle", process.env.SETTLE_EP, "--bank", process.env.BANK_EP, "--nodes",
+    process.env.NODES_FILE, "--uri", cli]);
   await merchant.waitForSelector("#paid-banner");
   assert.equal((await merchant.textContent("#paid-banner")).trim(), "Paid 36.00 CNY");
   await merchant.waitForFunction(

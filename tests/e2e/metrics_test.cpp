@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "core/metrics.hpp"
+#include "core/auth.hpp"
 #include "core/process.hpp"
 #include "fx/dealer.hpp"
 #include "tests/support/pg_scratch.hpp"
@@ -57,11 +58,22 @@ TEST_CASE("every service answers /metrics", "[e2e][metrics]") {
   std::mt19937 rng(std::random_device{}());
   const int base = 20'000 + static_cast<int>(rng() % 11'000);
   const auto ep = [&](int i) { return "tcp://127.0.0.1:" + std::to_string(base + i); };
+  node_roster roster(dir / "keys");
+  REQUIRE(roster.add("settle", role::shard, {ep(0)}).ok());
+  REQUIRE(roster.add("pboc", role::issuer, {ep(1)}).ok());
+  REQUIRE(roster.add("bank-a", role::bank, {ep(2)}).ok());
+  REQUIRE(roster.add("fx-a", role::dealer, {ep(3)}).ok());
+  const auto as = [&](const std::string& node, std::vector<std::string> argv) {
+    for (auto& f : roster.flags(node)) {
+      argv.push_back(f);
+    }
+    return argv;
+  };
 
   const auto issuer_key =
       first_line({tool("issuer", "cbdc-issuer"), "keygen", "--key", d + "/i.key"});
-  child settle({tool("settlement", "cbdc-settle"), "serve", "--db", settle_db.url(), "--bind",
-                ep(0), "--issuer", "CNY=" + issuer_key},
+  child settle(as("settle", {tool("settlement", "cbdc-settle"), "serve", "--db", settle_db.url(),
+                             "--bind", ep(0), "--issuer", "CNY=" + issuer_key}),
                d + "/settle.log");
   REQUIRE(settle.wait_for_output("listening", 20'000));
   const auto vault = first_line({tool("bank", "cbdc-bank"), "init", "--dir", d + "/bank"});
@@ -73,26 +85,30 @@ TEST_CASE("every service answers /metrics", "[e2e][metrics]") {
     argv.insert(argv.end(), {"--db", issuer_db.url(), "--key", d + "/i.key"});
     first_line(argv);
   }
-  child issuer({tool("issuer", "cbdc-issuer"), "serve", "--db", issuer_db.url(), "--key",
-                d + "/i.key", "--currency", "CNY", "--bind", ep(1), "--settle", ep(0)},
+  child issuer(as("pboc", {tool("issuer", "cbdc-issuer"), "serve", "--db", issuer_db.url(),
+                           "--key", d + "/i.key", "--currency", "CNY", "--bind", ep(1),
+                           "--settle", ep(0)}),
                d + "/issuer.log");
   REQUIRE(issuer.wait_for_output("listening", 20'000));
-  child bank({tool("bank", "cbdc-bank"), "serve", "--dir", d + "/bank", "--db", bank_db.url(),
-              "--bind", ep(2), "--settle", ep(0)},
+  child bank(as("bank-a", {tool("bank", "cbdc-bank"), "serve", "--dir", d + "/bank", "--db",
+                           bank_db.url(), "--bind", ep(2), "--settle", ep(0)}),
              d + "/bank.log");
   REQUIRE(bank.wait_for_output("listening", 20'000));
-  child dealer({tool("fx", "cbdc-fx"), "serve", "--dir", d + "/bank", "--dealer-id", "bank-a",
-                "--db", fx_db.url(), "--bind", ep(3), "--settle", ep(0)},
+  child dealer(as("fx-a", {tool("fx", "cbdc-fx"), "serve", "--dir", d + "/bank", "--dealer-id",
+                           "fx-a", "--db", fx_db.url(), "--bind", ep(3), "--settle", ep(0)}),
                d + "/fx.log");
   REQUIRE(dealer.wait_for_output("listening", 20'000));
 
   // Some traffic: a mint (issuer and settlement), a wallet opened (bank), a quote refused (fx).
-  first_line({tool("bank", "cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", ep(1),
-              "--bank-id", "bank-a", "--amount", "1000.00 CNY", "--request-id", "m1"});
+  first_line(as("bank-a", {tool("bank", "cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer",
+                           ep(1), "--bank-id", "bank-a", "--amount", "1000.00 CNY",
+                           "--request-id", "m1"}));
   first_line({tool("wallet", "cbdc-wallet"), "init", "--dir", d + "/w"});
   first_line({tool("wallet", "cbdc-wallet"), "register", "--dir", d + "/w", "--bank", ep(2),
-              "--class", "II"});
-  fx::client fxc(ep(3));
+              "--class", "IV", "--nodes", roster.nodes_file()});
+  socket_options as_bank;
+  as_bank.security = *roster.security("bank-a");
+  fx::client fxc(ep(3), as_bank);
   CHECK(fxc.request_quote("bank-a", currency::cny, currency::hkd, 100, false).code() ==
         status_code::no_quote);
 

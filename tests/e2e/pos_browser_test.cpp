@@ -56,7 +56,8 @@ TEST_CASE("the merchant page shows a payment made on the payer page, in Chromium
                shots.string() + "' WALLET_BIN='" + std::string{k_build} +
                "/wallet/cbdc-wallet' CAROL_DIR='" + (state / "carol").string() +
                "' SETTLE_EP=tcp://127.0.0.1:" + std::to_string(base) +
-               " BANK_EP=tcp://127.0.0.1:" + std::to_string(base + 3) + " node pos.spec.mjs 2>&1"});
+               " BANK_EP=tcp://127.0.0.1:" + std::to_string(base + 3) + " NODES_FILE='" +
+               (state / "keys" / "nodes").string() + "' node pos.spec.mjs 2>&1"});
   INFO(r.out);
   INFO(demo.log());
   CHECK(r.exit_code == 0);
