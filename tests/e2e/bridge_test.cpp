@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "bank/service.hpp"
 #include "core/process.hpp"
 #include "tests/support/bridge.hpp"
 #include "tests/support/files.hpp"
@@ -75,15 +76,30 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   const auto dir = fs::temp_directory_path() / ("cbdc_xb_wallet_" + b.dealer_db.name());
   fs::create_directories(dir);
   REQUIRE(b.payer.save(dir / "wallet.key").ok());
+  const auto nodes_file = dir / "nodes";
+  std::ofstream(nodes_file) << b.nodes.text();
+  // The payer's bank hosts the wallet and asks the dealer for quotes: a wallet talks to its
+  // bank only.
+  pg_scratch bank_db;
+  bank::bank_config bc;
+  bc.db_url = bank_db.url();
+  bc.settle_spec = b.settle_svc->endpoint();
+  bc.dealers = {"dealer=" + b.dealer_ep};
+  bc.net = b.net("cn-bank");
+  auto bank_svc = bank::service::start(
+      bc, key_pair::from_seed(profile::ed25519, indexed_seed(9, 0x77)), b.bank_ep);
+  REQUIRE(bank_svc.ok());
+  bank::client as_operator(b.bank_ep, b.net("cn-bank"));
+  REQUIRE(as_operator.open_wallet(b.payer.pub(), bank::wallet_class::i, false).ok());
+
   const std::string wallet = std::string{k_build} + "/wallet/cbdc-wallet";
   const std::vector<std::string> pay{wallet,      "pay",
                                      "--dir",     dir.string(),
-                                     "--settle",  b.settle_svc->endpoint(),
+                                     "--bank",    b.bank_ep,
+                                     "--nodes",   nodes_file.string(),
                                      "--to",      b.merchant.pub().hex(),
                                      "--amount",  "1000.00 HKD",
-                                     "--from",    "CNY",
-                                     "--dealer",  (*svc)->endpoint(),
-                                     "--bank-id", "cn-bank"};
+                                     "--from",    "CNY"};
   const auto payer_cny = b.balance(b.payer.pub(), currency::cny);
 
   // Declined at the prompt: nothing paid.
@@ -93,6 +109,7 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   }
   auto no = run({"/bin/sh", "-c", declined});
   INFO(no.out);
+  INFO(no.err);
   CHECK(no.exit_code == 1);
   CHECK(no.out.find("you pay 922.27 CNY, the payee receives 1000.00 HKD") != std::string::npos);
   CHECK(no.out.find("rate 1 CNY = 1.084281 HKD") != std::string::npos);
@@ -102,6 +119,7 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   argv.insert(argv.end(), {"--yes", "--json"});
   auto yes = run(argv);
   INFO(yes.out);
+  INFO(yes.err);
   REQUIRE(yes.exit_code == 0);
   const auto out = boost::json::parse(yes.out).as_object();
   CHECK(out.at("status").as_string() == "ok");
@@ -110,10 +128,9 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   CHECK(b.balance(b.merchant.pub(), currency::hkd) == 100'000);
   CHECK(b.balance(b.payer.pub(), currency::cny) == payer_cny - 92'227);
 
-  // Without a dealer the wallet cannot pay across the border, and says so.
-  auto missing =
-      run({wallet, "pay", "--dir", dir.string(), "--settle", b.settle_svc->endpoint(), "--to",
-           b.merchant.pub().hex(), "--amount", "1.00 HKD", "--from", "CNY", "--json"});
+  // Without its bank the wallet cannot pay across the border, and says so.
+  auto missing = run({wallet, "pay", "--dir", dir.string(), "--nodes", nodes_file.string(), "--to",
+                      b.merchant.pub().hex(), "--amount", "1.00 HKD", "--from", "CNY", "--json"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.out.find("bad_request") != std::string::npos);
   fs::remove_all(dir);

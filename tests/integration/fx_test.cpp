@@ -116,30 +116,39 @@ TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integrat
   controls.corridor_cap_minor[currency::hkd] = cny(1'000).minor();
   controls.bank_cap_minor["dealer"] = cny(300).minor();
   bridge b(controls);
-  auto& pboc = *b.pboc->cli;
-  CHECK(pboc.clear_cross_border("c1", "cn-bank", cny(600), currency::hkd).ok());  // under
-  CHECK(pboc.clear_cross_border("c2", "cn-bank", cny(400), currency::hkd).ok());  // at
-  CHECK(pboc.clear_cross_border("c3", "cn-bank", money{1, currency::cny}, currency::hkd).code() ==
-        status_code::corridor_cap_exceeded);                                      // over by one fen
-  CHECK(pboc.clear_cross_border("c2", "cn-bank", cny(400), currency::hkd).ok());  // a retry
-  CHECK(pboc.clear_cross_border("c2", "cn-bank", cny(401), currency::hkd).code() ==
+  // Clearances come from a dealer, for its own quotes (ids "<dealer>-..."), on behalf of the
+  // paying bank it quoted.
+  auto& pboc = b.pboc->as("dealer");
+  CHECK(pboc.clear_cross_border("dealer-c1", "cn-bank", cny(600), currency::hkd).ok());  // under
+  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(400), currency::hkd).ok());  // at
+  CHECK(pboc.clear_cross_border("dealer-c3", "cn-bank", money{1, currency::cny}, currency::hkd)
+            .code() == status_code::corridor_cap_exceeded);  // over by one fen
+  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(400), currency::hkd).ok());  // retry
+  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(401), currency::hkd).code() ==
         status_code::bad_request);  // the same id for another payment
-  CHECK(pboc.clear_cross_border("c4", "cn-bank", cny(10), currency::thb).code() ==
+  CHECK(pboc.clear_cross_border("dealer-c4", "cn-bank", cny(10), currency::thb).code() ==
         status_code::not_permitted);
-  CHECK(pboc.clear_cross_border("c5", "nobody", cny(10), currency::hkd).code() ==
+  CHECK(pboc.clear_cross_border("dealer-c5", "nobody", cny(10), currency::hkd).code() ==
         status_code::unknown_bank);
-  CHECK(pboc.clear_cross_border("c6", "cn-bank", hkd(10), currency::cny).code() ==
+  CHECK(pboc.clear_cross_border("dealer-c6", "cn-bank", hkd(10), currency::cny).code() ==
         status_code::currency_mismatch);
+  // Nobody else clears or releases the dealer's quotes: another dealer, a bank.
+  CHECK(b.pboc->as("dealer2").release_cross_border("dealer-c1").code() ==
+        status_code::not_authorized);
+  CHECK(b.pboc->as("dealer2").clear_cross_border("dealer-c9", "cn-bank", cny(1), currency::hkd)
+            .code() == status_code::not_authorized);
+  CHECK(b.pboc->as("cn-bank").release_cross_border("dealer-c1").code() ==
+        status_code::not_authorized);
   // Released, the amount is free again.
-  REQUIRE(pboc.release_cross_border("c2").ok());
-  CHECK(pboc.clear_cross_border("c7", "cn-bank", cny(400), currency::hkd).ok());
-  CHECK(pboc.release_cross_border("unknown").code() == status_code::not_found);
-  REQUIRE(pboc.release_cross_border("c1").ok());
-  REQUIRE(pboc.release_cross_border("c7").ok());
+  REQUIRE(pboc.release_cross_border("dealer-c2").ok());
+  CHECK(pboc.clear_cross_border("dealer-c7", "cn-bank", cny(400), currency::hkd).ok());
+  CHECK(pboc.release_cross_border("dealer-unknown").code() == status_code::not_found);
+  REQUIRE(pboc.release_cross_border("dealer-c1").ok());
+  REQUIRE(pboc.release_cross_border("dealer-c7").ok());
   // A bank's own cap: 300.00 for "dealer".
-  CHECK(pboc.clear_cross_border("d1", "dealer", cny(300), currency::hkd).ok());
-  CHECK(pboc.clear_cross_border("d2", "dealer", money{1, currency::cny}, currency::hkd).code() ==
-        status_code::bank_cap_exceeded);
+  CHECK(pboc.clear_cross_border("dealer-d1", "dealer", cny(300), currency::hkd).ok());
+  CHECK(pboc.clear_cross_border("dealer-d2", "dealer", money{1, currency::cny}, currency::hkd)
+            .code() == status_code::bank_cap_exceeded);
 
   // Through the dealer: a payment over what is left of the corridor is refused and nothing moves.
   const auto before = b.balance(b.payer.pub(), currency::cny);
@@ -160,10 +169,14 @@ TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integrat
 TEST_CASE("a bank cannot have a foreign central bank issue", "[fx][integration]") {
   bridge b;
   // hk-bank is registered at the PBoC as a foreign bank: it may hold CNY, not have it issued.
-  CHECK(b.pboc->cli->mint("hk-bank", cny(10), "foreign-1").code() == status_code::not_domestic);
-  CHECK(b.pboc->cli->mint("unknown", cny(10), "foreign-2").code() == status_code::unknown_bank);
+  CHECK(b.pboc->as("hk-bank").mint("hk-bank", cny(10), "foreign-1").code() ==
+        status_code::not_domestic);
+  // A bank mints for itself only.
+  CHECK(b.pboc->as("hk-bank").mint("cn-bank", cny(10), "foreign-2").code() ==
+        status_code::not_authorized);
+  CHECK(b.pboc->as("hk-bank").reserve("cn-bank").code() == status_code::not_authorized);
   // Nor issue another currency.
-  CHECK(b.pboc->cli->mint("cn-bank", hkd(10), "foreign-3").code() ==
+  CHECK(b.pboc->as("cn-bank").mint("cn-bank", hkd(10), "foreign-3").code() ==
         status_code::currency_mismatch);
   auto supply = b.settle->supply(currency::cny);
   REQUIRE(supply.ok());
@@ -179,8 +192,10 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   auto s2 = fx::service::start(b.dealer_config("dealer2", db2.url(), 10), b.dealer2_key);
   REQUIRE(s1.ok());
   REQUIRE(s2.ok());
-  fx::client d1((*s1)->endpoint());
-  fx::client d2((*s2)->endpoint());
+  fx::client d1((*s1)->endpoint(), b.net("cn-bank"));
+  fx::client d2((*s2)->endpoint(), b.net("cn-bank"));
+  fx::client hk1((*s1)->endpoint(), b.net("hk-bank"));
+  fx::client hk2((*s2)->endpoint(), b.net("hk-bank"));
   auto best = fx::request_best_quote({&d1, &d2}, "cn-bank", currency::cny, currency::hkd,
                                      hkd(2'000).minor(), false);
   REQUIRE(best.ok());
@@ -190,7 +205,7 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   REQUIRE(executed.ok());
   CHECK(executed->status == status_code::ok);
   // Fixed pay: the merchant pays CNY back for HKD... the other way round, from its HKD.
-  auto back = fx::request_best_quote({&d1, &d2}, "hk-bank", currency::hkd, currency::cny,
+  auto back = fx::request_best_quote({&hk1, &hk2}, "hk-bank", currency::hkd, currency::cny,
                                      hkd(500).minor(), true);
   REQUIRE(back.ok());
   CHECK(back->q.pay == hkd(500));
@@ -204,7 +219,12 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   REQUIRE(unspent.ok());
   auto domestic = wallet::build_payment(b.payer, *unspent, b.dealer_key.pub(), cny(5), 7, "");
   REQUIRE(domestic.ok());
-  REQUIRE(b.settle->submit(*domestic)->status == status_code::ok);
+  settlement::client as_bank(b.settle_svc->endpoint(), b.net("cn-bank"));
+  auto paid = as_bank.submit(*domestic);
+  REQUIRE(paid.ok());
+  REQUIRE(paid->status == status_code::ok);
+  // The auditor reads settlement but may not submit.
+  CHECK(b.settle->submit(*domestic).code() == status_code::not_authorized);
   // No dealer quotes a pair it has no rate for.
   CHECK(fx::request_best_quote({&d1, &d2}, "cn-bank", currency::cny, currency::thb, 100, false)
             .code() == status_code::no_quote);
@@ -227,24 +247,22 @@ TEST_CASE("a central bank joins the bridge later: SAR", "[fx][integration]") {
   b.settle_svc.reset();
   settlement::service_config sc;
   sc.db_url = b.settle_db.url();
-  sc.endpoint = "tcp://127.0.0.1:0";
+  sc.endpoint = b.settle_ep;
   sc.engine.issuers[currency::cny] = b.pboc_key.pub();
   sc.engine.issuers[currency::hkd] = b.hkma_key.pub();
   sc.engine.issuers[currency::sar] = sama_key.pub();
+  sc.net = b.net("settle");
   auto restarted = settlement::service::start(sc);
   REQUIRE(restarted.ok());
   b.settle_svc = std::move(*restarted);
-  b.settle = std::make_unique<settlement::client>(b.settle_svc->endpoint());
-  b.pboc->svc.reset();  // the PBoC follows settlement to its new endpoint
-  b.pboc->config.settle_endpoint = b.settle_svc->endpoint();
-  b.pboc->start();
-  central_bank sama(currency::sar, 5, b.settle_svc->endpoint(), {});
+  b.settle = std::make_unique<settlement::client>(b.settle_svc->endpoint(), b.net("auditor/test"));
+  central_bank sama(currency::sar, 5, b.settle_svc->endpoint(), {}, b, "sama", b.extra_ep);
   sama.add_bank("dealer", b.dealer_key.pub(), true, money{50'000'000, currency::sar});
   sama.add_bank("sa-bank", b.merchant.pub(), true, money{0, currency::sar});
   sama.start();
-  REQUIRE(sama.cli->mint("dealer", money{10'000'000, currency::sar}, "m-dealer-sar").ok());
+  REQUIRE(sama.as("dealer").mint("dealer", money{10'000'000, currency::sar}, "m-dealer-sar").ok());
   // SAMA issues SAR only to its domestic banks: the mainland bank is not one.
-  CHECK(sama.cli->mint("cn-bank", money{100, currency::sar}, "m-cn").code() ==
+  CHECK(sama.as("cn-bank").mint("cn-bank", money{100, currency::sar}, "m-cn").code() ==
         status_code::unknown_bank);
 
   auto config = b.dealer_config("dealer", b.dealer_db.url(), 20);
@@ -271,8 +289,9 @@ TEST_CASE("a dealer's two-way price brackets its firm quotes", "[fx][integration
   b.desk.reset();
   auto svc = fx::service::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
   REQUIRE(svc.ok());
-  fx::client d((*svc)->endpoint());
-  REQUIRE(b.pboc->cli->mint("dealer", cny(10'000), "m-dealer-cny").ok());  // CNY to sell
+  fx::client d((*svc)->endpoint(), b.net("cn-bank"));
+  fx::client hk((*svc)->endpoint(), b.net("hk-bank"));
+  REQUIRE(b.pboc->as("dealer").mint("dealer", cny(10'000), "m-dealer-cny").ok());  // CNY to sell
   // 1,000.00 CNY against HKD at mid 1.0870 with 25 bp either side.
   auto p = d.price_two_way(cny(1'000), currency::hkd);
   REQUIRE(p.ok());
@@ -281,7 +300,7 @@ TEST_CASE("a dealer's two-way price brackets its firm quotes", "[fx][integration
   CHECK(p->bid_minor < p->ask_minor);
   // The firm quotes agree with it: selling CNY 1,000.00 gets the bid, buying it costs the ask.
   auto sell = d.request_quote("cn-bank", currency::cny, currency::hkd, 100'000, true);
-  auto buy = d.request_quote("hk-bank", currency::hkd, currency::cny, 100'000, false);
+  auto buy = hk.request_quote("hk-bank", currency::hkd, currency::cny, 100'000, false);
   REQUIRE(sell.ok());
   REQUIRE(buy.ok());
   CHECK(sell->receive.minor() == p->bid_minor);
@@ -289,4 +308,58 @@ TEST_CASE("a dealer's two-way price brackets its firm quotes", "[fx][integration
   CHECK(d.price_two_way(cny(1), currency::thb).code() == status_code::no_quote);
   CHECK(d.price_two_way(money{0, currency::cny}, currency::hkd).code() ==
         status_code::amount_invalid);
+}
+
+TEST_CASE("a dealer's quotes are its bank's: identity, unguessable ids and a bound per bank",
+          "[fx][integration][auth]") {
+  bridge b;
+  b.desk.reset();
+  auto config = b.dealer_config("dealer", b.dealer_db.url(), 25);
+  config.max_open_quotes_per_bank = 3;
+  config.max_reserved_share_bp = 5'000;  // one bank's open quotes: half the desk at most
+  for (int i = 0; i < 6; ++i) {  // small tokens too: each open quote holds whole tokens
+    REQUIRE(b.hkma->as("dealer").mint("dealer", hkd(100), "m-small-" + std::to_string(i)).ok());
+  }
+  auto svc = fx::service::start(config, b.dealer_key);
+  REQUIRE(svc.ok());
+  fx::client cn((*svc)->endpoint(), b.net("cn-bank"));
+  fx::client hk((*svc)->endpoint(), b.net("hk-bank"));
+  // payer_bank is the caller: naming another bank (to use its caps) is refused.
+  CHECK(cn.request_quote("hk-bank", currency::cny, currency::hkd, 1'000, false).code() ==
+        status_code::not_authorized);
+  auto q = cn.request_quote("cn-bank", currency::cny, currency::hkd, 1'000, false);
+  REQUIRE(q.ok());
+  // The id says nothing about the next one, and another bank cannot decline or execute it.
+  auto q2 = cn.request_quote("cn-bank", currency::cny, currency::hkd, 1'000, false);
+  REQUIRE(q2.ok());
+  CHECK(q->quote_id.rfind("dealer-", 0) == 0);
+  CHECK(q->quote_id.size() == std::string{"dealer-"}.size() + 32);
+  CHECK(q->quote_id.substr(0, 15) != q2->quote_id.substr(0, 15));
+  CHECK(hk.decline(q->quote_id).code() == status_code::not_authorized);
+  CHECK(hk.execute(q->quote_id, b.pvp(*q)).code() == status_code::not_authorized);
+  // A third open quote is allowed, a fourth is not; declining one makes room.
+  REQUIRE(cn.request_quote("cn-bank", currency::cny, currency::hkd, 1'000, false).ok());
+  CHECK(cn.request_quote("cn-bank", currency::cny, currency::hkd, 1'000, false).code() ==
+        status_code::overloaded);
+  REQUIRE(cn.decline(q2->quote_id).ok());
+  REQUIRE(cn.request_quote("cn-bank", currency::cny, currency::hkd, 1'000, false).ok());
+  // Another bank is not held up by them, and one bank may not commit more than half the desk
+  // (the dealer holds HKD 300,600.00 here; the bank's two open quotes ask HKD 20.00: it may
+  // ask HKD 150,280.00 more, not a cent above).
+  CHECK(hk.request_quote("hk-bank", currency::hkd, currency::cny, 1'000, false).code() !=
+        status_code::overloaded);
+  REQUIRE(cn.decline(q->quote_id).ok());
+  auto greedy = cn.request_quote("cn-bank", currency::cny, currency::hkd, 15'028'001, false);
+  REQUIRE(greedy.code() == status_code::no_quote);
+  CHECK(greedy.err().message.find("would commit more than 50%") != std::string::npos);
+  auto at_edge = cn.request_quote("cn-bank", currency::cny, currency::hkd, 15'028'000, false);
+  REQUIRE(at_edge.ok());
+  REQUIRE(cn.decline(at_edge->quote_id).ok());
+  // The owner executes its quote.
+  auto fresh = cn.request_quote("cn-bank", currency::cny, currency::hkd, hkd(10).minor(), false);
+  REQUIRE(fresh.ok());
+  auto paid = cn.execute(fresh->quote_id, b.pvp(*fresh));
+  REQUIRE(paid.ok());
+  CHECK(paid->status == status_code::ok);
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) >= hkd(10).minor());
 }
