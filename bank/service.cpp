@@ -103,9 +103,8 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     return bound.err();
   }
   if (!config.settle_pub.empty()) {
-    s->m_listener =
-        std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur,
-                     net = config.net] { raw->listen(pub, cur, net); });
+    s->m_listener = std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur,
+                                 net = config.net] { raw->listen(pub, cur, net); });
   }
   return s;
 }
@@ -281,8 +280,8 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       }
       // A customer opens an anonymous class IV wallet; a higher class (after KYC) and
       // sub-wallets are the operator's decision.
-      const bool anonymous = m.wallet_class() == static_cast<std::uint32_t>(wallet_class::iv) &&
-                             m.parent_id().empty();
+      const bool anonymous =
+          m.wallet_class() == static_cast<std::uint32_t>(wallet_class::iv) && m.parent_id().empty();
       if (auto allowed = anonymous ? ok_status() : operator_only(); !allowed) {
         info->set_status(static_cast<std::uint32_t>(allowed.code()));
         info->set_detail(allowed.err().message +
@@ -495,12 +494,9 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       }
       return answer;
     }
-    case wire::Envelope::kRequestQuote:
-      return quote(request.request_quote());
-    case wire::Envelope::kExecuteQuote:
-      return execute_quote(request.execute_quote());
-    case wire::Envelope::kDeclineQuote:
-      return decline_quote(request.decline_quote());
+    case wire::Envelope::kRequestQuote: return quote(request.request_quote());
+    case wire::Envelope::kExecuteQuote: return execute_quote(request.execute_quote());
+    case wire::Envelope::kDeclineQuote: return decline_quote(request.decline_quote());
     case wire::Envelope::kSettledBatch: {
       // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
       if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
@@ -524,13 +520,13 @@ auto service::quote(const wire::RequestQuote& r) -> wire::Envelope {
     asked.push_back(d.get());
   }
   // The quote is for this bank (the dealers check that it asks for itself).
-  auto best = !pay       ? result<fx::best_offer>{pay.err()}
-              : !receive ? result<fx::best_offer>{receive.err()}
-              : asked.empty()
-                  ? result<fx::best_offer>{error{status_code::no_quote,
-                                                 "this bank has no FX dealers (--dealer)"}}
-                  : fx::request_best_quote(asked, m_name, *pay, *receive, r.amount_minor(),
-                                           r.fixed_pay());
+  auto best =
+      !pay       ? result<fx::best_offer>{pay.err()}
+      : !receive ? result<fx::best_offer>{receive.err()}
+      : asked.empty()
+          ? result<fx::best_offer>{error{status_code::no_quote,
+                                         "this bank has no FX dealers (--dealer)"}}
+          : fx::request_best_quote(asked, m_name, *pay, *receive, r.amount_minor(), r.fixed_pay());
   if (!best) {
     out->set_status(static_cast<std::uint32_t>(best.code()));
     out->set_detail(best.err().message);
@@ -572,10 +568,10 @@ auto service::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
 auto service::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
   wire::Envelope answer;
   const auto it = m_quote_dealer.find(d.quote_id());
-  const auto done = it == m_quote_dealer.end()
-                        ? status{error{status_code::quote_unknown,
-                                       "this bank gave no quote " + d.quote_id()}}
-                        : it->second->decline(d.quote_id());
+  const auto done =
+      it == m_quote_dealer.end()
+          ? status{error{status_code::quote_unknown, "this bank gave no quote " + d.quote_id()}}
+          : it->second->decline(d.quote_id());
   if (it != m_quote_dealer.end() && done) {
     m_quote_dealer.erase(it);
   }

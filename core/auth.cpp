@@ -459,9 +459,8 @@ class zap_handler {
         if (frames.size() < 6) {
           continue;  // not a ZAP request; REP needs an answer, but a short one cannot come
         }
-        const auto [ok, text] =
-            admits(frames[2].to_string(), frames[5].to_string(),
-                   frames.size() > 6 ? frames[6].to_string() : std::string{});
+        const auto [ok, text] = admits(frames[2].to_string(), frames[5].to_string(),
+                                       frames.size() > 6 ? frames[6].to_string() : std::string{});
         std::array<zmq::const_buffer, 6> reply{
             zmq::str_buffer("1.0"),
             zmq::buffer(frames[1].data(), frames[1].size()),

@@ -155,8 +155,7 @@ class node_roster {
   explicit node_roster(std::filesystem::path dir);
   /// A fresh key for the node (the file key_file(name)) and its line in the nodes file. Errors:
   /// io_error, bad_request (the name twice).
-  auto add(const std::string& name, role r, std::vector<std::string> endpoints = {})
-      -> status;
+  auto add(const std::string& name, role r, std::vector<std::string> endpoints = {}) -> status;
   [[nodiscard]] auto nodes_file() const -> std::string;
   /// <dir>/<name>.key, with '/' (an operator's name) written '+'.
   [[nodiscard]] auto key_file(const std::string& name) const -> std::string;

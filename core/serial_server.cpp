@@ -8,14 +8,13 @@ namespace cbdc {
 
 serial_server::serial_server(std::string endpoint, handler on_request, role_table roles,
                              socket_options opts, std::size_t queue_capacity)
-    : serial_server(
-          std::move(endpoint),
-          deferring_handler{[fn = std::move(on_request)](const wire::Envelope& req,
-                                                         const peer& from,
-                                                         const rpc_server::reply_fn&) {
-            return std::optional<wire::Envelope>{fn(req, from)};
-          }},
-          std::move(roles), std::move(opts), queue_capacity) {}
+    : serial_server(std::move(endpoint),
+                    deferring_handler{[fn = std::move(on_request)](const wire::Envelope& req,
+                                                                   const peer& from,
+                                                                   const rpc_server::reply_fn&) {
+                      return std::optional<wire::Envelope>{fn(req, from)};
+                    }},
+                    std::move(roles), std::move(opts), queue_capacity) {}
 
 serial_server::serial_server(std::string endpoint, deferring_handler on_request, role_table roles,
                              socket_options opts, std::size_t queue_capacity)

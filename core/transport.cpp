@@ -83,8 +83,8 @@ void apply_curve_server(zmq::socket_t& sock, const socket_options& opts) {
     return;
   }
   const auto& key = opts.security->key();
-  sock.set(zmq::sockopt::zap_domain, register_zap_domain(opts.security, opts.admit_customers,
-                                                          opts.handshake_roles));
+  sock.set(zmq::sockopt::zap_domain,
+           register_zap_domain(opts.security, opts.admit_customers, opts.handshake_roles));
   sock.set(zmq::sockopt::curve_server, true);
   sock.set(zmq::sockopt::curve_secretkey, zmq::buffer(key.secret_key));
   sock.set(zmq::sockopt::curve_publickey, zmq::buffer(key.public_key));

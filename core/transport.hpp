@@ -7,8 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "core/auth.hpp"
 #include "core/status.hpp"
@@ -17,7 +17,7 @@
 namespace zmq {
 class context_t;
 class socket_t;
-}
+}  // namespace zmq
 
 namespace cbdc {
 

@@ -163,10 +163,10 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
   const auto share = m_config.max_reserved_share_bp;
   const auto allowed_minor = desk_minor / k_bp * share + desk_minor % k_bp * share / k_bp;
   if (quoted_for_bank > allowed_minor) {
-    return error{status_code::no_quote,
-                 m_config.dealer_id + " keeps its " + code_of(receive) + " inventory for other " +
-                     "banks: " + payer_bank + "'s open quotes would commit more than " +
-                     std::to_string(share / 100) + "% of it"};
+    return error{status_code::no_quote, m_config.dealer_id + " keeps its " + code_of(receive) +
+                                            " inventory for other " + "banks: " + payer_bank +
+                                            "'s open quotes would commit more than " +
+                                            std::to_string(share / 100) + "% of it"};
   }
   auto chosen = wallet::select_tokens(free, m_key.pub(), money{amounts->receive_minor, receive});
   if (!chosen) {
@@ -312,8 +312,7 @@ auto dealer::quote_bank(const std::string& quote_id) -> result<std::string> {
   }
   auto executed = pg::guarded([&]() -> result<std::string> {
     pqxx::read_transaction rt(*m_conn);
-    auto rows =
-        rt.exec_params("SELECT payer_bank FROM fx.execution WHERE quote_id = $1", quote_id);
+    auto rows = rt.exec_params("SELECT payer_bank FROM fx.execution WHERE quote_id = $1", quote_id);
     if (rows.empty()) {
       return error{status_code::quote_unknown, "no quote " + quote_id};
     }
@@ -423,8 +422,8 @@ auto service::start(dealer_config config, key_pair key) -> result<std::unique_pt
   if (net.security) {
     const auto self = net.security->self();
     if (!self || self->r != role::dealer || self->name != config.dealer_id) {
-      return error{status_code::key_error, "the nodes file lists no dealer " + config.dealer_id +
-                                               " with this node's key"};
+      return error{status_code::key_error,
+                   "the nodes file lists no dealer " + config.dealer_id + " with this node's key"};
     }
   }
   auto d = dealer::open(std::move(config), std::move(key));

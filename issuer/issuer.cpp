@@ -644,8 +644,8 @@ auto service::answer(const wire::Envelope& request, const peer& from) -> wire::E
     // A clearance is its dealer's: its id is the dealer's quote id, "<dealer>-<random>", so
     // only that dealer clears or releases it (for the paying bank that the dealer quoted).
     if (from.authenticated && !c.clearance_id().starts_with(from.name + "-")) {
-      done = error{status_code::not_authorized, "clearance " + c.clearance_id() +
-                                                    " is not a quote of " + from.describe()};
+      done = error{status_code::not_authorized,
+                   "clearance " + c.clearance_id() + " is not a quote of " + from.describe()};
     } else if (c.release()) {
       done = m_issuer->release_cross_border(c.clearance_id());
     } else {

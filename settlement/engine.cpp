@@ -807,8 +807,8 @@ auto engine::count_supply(const signed_tx& stx, const std::vector<token_info>& i
   if (tx.kind == tx_kind::issue) {
     const auto count = static_cast<std::uint32_t>(tx.outputs.size());
     for (std::uint32_t k = 0; k < count; ++k) {
-      const bool here = outputs == nullptr ||
-                        std::find(outputs->begin(), outputs->end(), k) != outputs->end();
+      const bool here =
+          outputs == nullptr || std::find(outputs->begin(), outputs->end(), k) != outputs->end();
       fits = fits && (!here || add(tx.outputs[k].cur, tx.outputs[k].amount_minor));
     }
   } else {
@@ -1053,8 +1053,7 @@ void engine::do_prepare(pending& p) {
   // The same validator as a submission's: whatever this shard can see of the transaction
   // (its inputs here, the signatures of their owners, the issuer's rules) is checked here.
   const bool every_input_here = inputs.size() == p.tx.tx.inputs.size();
-  if (auto checked = check_value_and_signers(p.tx, inputs, m_config, !every_input_here);
-      !checked) {
+  if (auto checked = check_value_and_signers(p.tx, inputs, m_config, !every_input_here); !checked) {
     p.on_prepared(checked.err(), {});
     return;
   }

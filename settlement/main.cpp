@@ -51,7 +51,8 @@ auto main(int argc, char** argv) -> int {
   std::string crash_after;
   unsigned coordinator_workers = 4;
   cli::node_flags node;
-  po::options_description opts("cbdc-settle (node-keygen | migrate | serve | coordinate) [options]");
+  po::options_description opts(
+      "cbdc-settle (node-keygen | migrate | serve | coordinate) [options]");
   cli::add_node_options(opts, node);
   std::string metrics_address = "127.0.0.1:0";
   opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
@@ -81,9 +82,9 @@ auto main(int argc, char** argv) -> int {
       "max-prepared",
       po::value(&config.engine.max_prepared)->default_value(config.engine.max_prepared),
       "cross-shard parts prepared at once, at most (below PostgreSQL's "
-      "max_prepared_transactions)")(
-      "slow-commit-ms", po::value(&config.engine.slow_commit_ms)->default_value(0),
-      "fault injection: pause this long before every batch commit")(
+      "max_prepared_transactions)")("slow-commit-ms",
+                                    po::value(&config.engine.slow_commit_ms)->default_value(0),
+                                    "fault injection: pause this long before every batch commit")(
       "shard-endpoints", po::value(&shard_list)->default_value(""),
       "for coordinate: the shards' endpoints, comma-separated, shard 0 first")(
       "workers", po::value(&coordinator_workers)->default_value(coordinator_workers),

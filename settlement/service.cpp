@@ -5,8 +5,8 @@ namespace cbdc::settlement {
 auto shard_roles() -> role_table {
   using E = wire::Envelope;
   // Reading the registry: the operator nodes, the coordinator, and people's tools (an auditor).
-  const role_set readers{role::bank,        role::issuer,    role::dealer,
-                         role::pos,         role::coordinator, role::operator_};
+  const role_set readers{role::bank, role::issuer,      role::dealer,
+                         role::pos,  role::coordinator, role::operator_};
   return role_table{"settlement",
                     {
                         {E::kSubmitTx, k_operator_nodes},

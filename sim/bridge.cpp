@@ -544,10 +544,9 @@ class services {
       }
       for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
         const auto& bank = m_sc.banks[b];
-        nodes.push_back(
-            {bank.id, bank.dealer
-                          ? std::pair{role::dealer, std::vector{ep(30 + static_cast<int>(b))}}
-                          : std::pair{role::bank, std::vector<std::string>{}}});
+        nodes.push_back({bank.id, bank.dealer ? std::pair{role::dealer,
+                                                          std::vector{ep(30 + static_cast<int>(b))}}
+                                              : std::pair{role::bank, std::vector<std::string>{}}});
       }
       nodes.push_back({k_auditor, {role::operator_, {}}});
       for (auto& [name, what] : nodes) {
@@ -892,8 +891,8 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     const auto& payer = svc.bank_key(t.payer);
     auto dealers = svc.dealers(t.payer);
     auto best = !dealers ? result<fx::best_offer>{dealers.err()}
-                         : fx::request_best_quote(*dealers, sc.banks[t.payer].id, t.pay,
-                                                  t.receive, t.amount_minor, t.fixed_pay);
+                         : fx::request_best_quote(*dealers, sc.banks[t.payer].id, t.pay, t.receive,
+                                                  t.amount_minor, t.fixed_pay);
     result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
     if (best) {
       const auto& q = best->q;

@@ -84,10 +84,9 @@ auto world::start(const scenario& sc, const world_config& config,
     return s.err();
   }
   w->m_issuer = std::make_unique<child>(
-      w->with_node(k_issuer_node,
-                   {tool(config, "issuer", "cbdc-issuer"), "serve", "--db", w->m_issuer_db,
-                    "--key", w->m_issuer_key_path, "--currency", cur, "--bind", w->m_issuer_ep,
-                    "--settle", w->m_settle_ep}),
+      w->with_node(k_issuer_node, {tool(config, "issuer", "cbdc-issuer"), "serve", "--db",
+                                   w->m_issuer_db, "--key", w->m_issuer_key_path, "--currency", cur,
+                                   "--bind", w->m_issuer_ep, "--settle", w->m_settle_ep}),
       (config.work_dir / "issuer.log").string());
   if (!w->m_issuer->wait_for_output("listening", k_start_timeout_ms)) {
     return error{status_code::unavailable, "cbdc-issuer did not start: " + w->m_issuer->log()};
@@ -109,9 +108,9 @@ auto world::start(const scenario& sc, const world_config& config,
               "--bank-id", id, "--vault-key", *vault},
              {issuer_tool, "deposit", "--db", w->m_issuer_db, "--key", w->m_issuer_key_path,
               "--bank-id", id, "--amount", amount, "--request-id", "sim-reserve-" + id},
-             w->with_node(id, {bank_tool, "mint", "--dir", dir, "--issuer", w->m_issuer_ep,
-                               "--bank-id", id, "--amount", amount, "--request-id",
-                               "sim-mint-" + id})}) {
+             w->with_node(
+                 id, {bank_tool, "mint", "--dir", dir, "--issuer", w->m_issuer_ep, "--bank-id", id,
+                      "--amount", amount, "--request-id", "sim-mint-" + id})}) {
       if (issuance.at(b) == 0 && step.at(1) != "add-bank") {
         continue;
       }
@@ -124,9 +123,9 @@ auto world::start(const scenario& sc, const world_config& config,
       return bank_db.err();
     }
     w->m_bank_eps.push_back(ep(10 + static_cast<int>(b)));
-    auto argv = w->with_node(id, {bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind",
-                                  w->m_bank_eps.back(), "--settle", w->m_settle_ep,
-                                  "--settle-pub", w->m_pub_ep});
+    auto argv = w->with_node(
+        id, {bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind", w->m_bank_eps.back(),
+             "--settle", w->m_settle_ep, "--settle-pub", w->m_pub_ep});
     for (std::size_t other = 0; other < sc.banks.size(); ++other) {
       if (other != b) {  // each bank asks the others about the payees they host
         argv.emplace_back("--peer");
@@ -160,13 +159,13 @@ auto world::with_node(const std::string& name, std::vector<std::string> argv) co
 }
 
 auto world::start_settlement() -> status {
-  auto argv = with_node(k_settle_node,
-                        {tool(m_config, "settlement", "cbdc-settle"), "serve", "--db", m_settle_db,
-                         "--bind", m_settle_ep, "--pub", m_pub_ep, "--issuer",
-                         std::string{currency_code(m_sc.cur)} + "=" + m_issuer_key,
-                         // Batches that wait a little longer to fill: fewer commits for the
-                         // same payments (the replay keeps hundreds in flight).
-                         "--batch-ms", "10"});
+  auto argv =
+      with_node(k_settle_node, {tool(m_config, "settlement", "cbdc-settle"), "serve", "--db",
+                                m_settle_db, "--bind", m_settle_ep, "--pub", m_pub_ep, "--issuer",
+                                std::string{currency_code(m_sc.cur)} + "=" + m_issuer_key,
+                                // Batches that wait a little longer to fill: fewer commits for the
+                                // same payments (the replay keeps hundreds in flight).
+                                "--batch-ms", "10"});
   if (m_sc.failures.slow_commit_ms > 0) {
     argv.emplace_back("--slow-commit-ms");
     argv.push_back(std::to_string(m_sc.failures.slow_commit_ms));
@@ -189,10 +188,10 @@ auto world::kill_and_restart_settlement() -> status {
 }
 
 auto world::issuer_audit() -> run_result {
-  return run(with_node(k_issuer_node, {tool(m_config, "issuer", "cbdc-issuer"), "audit", "--db",
-                                       m_issuer_db, "--key", m_issuer_key_path, "--settle",
-                                       m_settle_ep, "--currency",
-                                       std::string{currency_code(m_sc.cur)}}));
+  return run(
+      with_node(k_issuer_node, {tool(m_config, "issuer", "cbdc-issuer"), "audit", "--db",
+                                m_issuer_db, "--key", m_issuer_key_path, "--settle", m_settle_ep,
+                                "--currency", std::string{currency_code(m_sc.cur)}}));
 }
 
 }  // namespace cbdc::sim

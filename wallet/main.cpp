@@ -389,17 +389,18 @@ auto main(int argc, char** argv) -> int {
           asked.push_back(dealers.back().get());
         }
         fx::client* quoting = nullptr;
-        const quote_desk desk{
-            [&]() -> result<fx::quote> {
-              auto best = fx::request_best_quote(asked, bank_id, *from, receive.cur(),
-                                                 receive.minor(), false);
-              if (!best) {
-                return best.err();
-              }
-              quoting = best->dealer;
-              return best->q;
-            },
-            [&](const fx::quote& q, const signed_tx& tx) { return quoting->execute(q.quote_id, tx); }};
+        const quote_desk desk{[&]() -> result<fx::quote> {
+                                auto best = fx::request_best_quote(
+                                    asked, bank_id, *from, receive.cur(), receive.minor(), false);
+                                if (!best) {
+                                  return best.err();
+                                }
+                                quoting = best->dealer;
+                                return best->q;
+                              },
+                              [&](const fx::quote& q, const signed_tx& tx) {
+                                return quoting->execute(q.quote_id, tx);
+                              }};
         return pay_cross_border(desk, tokens, *key, *payee, *from, yes, json);
       }
     }

@@ -93,13 +93,13 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   REQUIRE(as_operator.open_wallet(b.payer.pub(), bank::wallet_class::i, false).ok());
 
   const std::string wallet = std::string{k_build} + "/wallet/cbdc-wallet";
-  const std::vector<std::string> pay{wallet,      "pay",
-                                     "--dir",     dir.string(),
-                                     "--bank",    b.bank_ep,
-                                     "--nodes",   nodes_file.string(),
-                                     "--to",      b.merchant.pub().hex(),
-                                     "--amount",  "1000.00 HKD",
-                                     "--from",    "CNY"};
+  const std::vector<std::string> pay{wallet,     "pay",
+                                     "--dir",    dir.string(),
+                                     "--bank",   b.bank_ep,
+                                     "--nodes",  nodes_file.string(),
+                                     "--to",     b.merchant.pub().hex(),
+                                     "--amount", "1000.00 HKD",
+                                     "--from",   "CNY"};
   const auto payer_cny = b.balance(b.payer.pub(), currency::cny);
 
   // Declined at the prompt: nothing paid.

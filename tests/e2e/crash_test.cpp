@@ -1,7 +1,6 @@
 // cbdc-settle killed with SIGKILL while a client submits payments: after a restart and the
 // resubmission of every unacknowledged payment with the same ids, every acknowledged payment
 // is present, nothing settled twice, and issued - redeemed == unspent supply.
-#include "core/auth.hpp"
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <thread>
+#include "core/auth.hpp"
 
 #include "core/process.hpp"
 #include "settlement/client.hpp"
@@ -57,15 +57,15 @@ TEST_CASE("SIGKILL during load loses no acknowledged payment and settles none tw
   REQUIRE(roster.add("settle", role::shard, {ep}).ok());
   REQUIRE(roster.add("cn-bank", role::bank).ok());
   std::vector<std::string> argv{std::string{k_build} + "/settlement/cbdc-settle",
-                                      "serve",
-                                      "--db",
-                                      db.url(),
-                                      "--bind",
-                                      ep,
-                                      "--issuer",
-                                      "CNY=" + issuer.pub().hex(),
-                                      "--max-batch",
-                                      "50"};
+                                "serve",
+                                "--db",
+                                db.url(),
+                                "--bind",
+                                ep,
+                                "--issuer",
+                                "CNY=" + issuer.pub().hex(),
+                                "--max-batch",
+                                "50"};
   for (auto& flag : roster.flags("settle")) {
     argv.push_back(flag);
   }

@@ -61,8 +61,9 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
     return argv;
   };
   const auto wallet = [&](const std::string& who, std::vector<std::string> args) {
-    std::vector<std::string> argv{tool("cbdc-wallet"), args.front(), "--dir", d + "/" + who,
-                                  "--bank", bank_ep, "--nodes", roster.nodes_file()};
+    std::vector<std::string> argv{tool("cbdc-wallet"), args.front(),       "--dir",
+                                  d + "/" + who,       "--bank",           bank_ep,
+                                  "--nodes",           roster.nodes_file()};
     argv.insert(argv.end(), args.begin() + 1, args.end());
     return argv;
   };
@@ -72,10 +73,10 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
                              "--issuer", "CNY=" + issuer_key}),
                d + "/settle.log");
   REQUIRE(settle.wait_for_output("listening", 10'000));
-  child issuer(as("pboc", {tool("cbdc-issuer"), "serve", "--db", db.url(), "--key",
-                           d + "/issuer.key", "--currency", "CNY", "--bind", issuer_ep, "--settle",
-                           settle_ep}),
-               d + "/issuer.log");
+  child issuer(
+      as("pboc", {tool("cbdc-issuer"), "serve", "--db", db.url(), "--key", d + "/issuer.key",
+                  "--currency", "CNY", "--bind", issuer_ep, "--settle", settle_ep}),
+      d + "/issuer.log");
   REQUIRE(issuer.wait_for_output("listening", 10'000));
 
   const auto vault = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank"});
@@ -86,9 +87,9 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   ok_run(as("bank-a", {tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", issuer_ep,
                        "--bank-id", "bank-a", "--amount", "1000.00 CNY", "--request-id", "e2e-1"}));
   // A bank mints for itself only.
-  auto for_other = run(as("bank-a", {tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer",
-                                     issuer_ep, "--bank-id", "bank-b", "--amount", "1.00 CNY",
-                                     "--request-id", "e2e-x"}));
+  auto for_other =
+      run(as("bank-a", {tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", issuer_ep,
+                        "--bank-id", "bank-b", "--amount", "1.00 CNY", "--request-id", "e2e-x"}));
   CHECK(for_other.exit_code == 1);
   CHECK(for_other.err.find("not_authorized") != std::string::npos);
 
@@ -103,8 +104,8 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   auto self_classed = run(wallet("bob", {"register", "--class", "I", "--json"}));
   CHECK(self_classed.exit_code == 1);
   CHECK(self_classed.out.find("not_authorized") != std::string::npos);
-  ok_run(as("bank-a",
-            {tool("cbdc-bank"), "register", "--dir", d + "/bank", "--bank", bank_ep, "--to", bob, "--class", "I"}));
+  ok_run(as("bank-a", {tool("cbdc-bank"), "register", "--dir", d + "/bank", "--bank", bank_ep,
+                       "--to", bob, "--class", "I"}));
   ok_run(as("bank-a", {tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", bank_ep, "--to",
                        alice, "--amount", "300.00 CNY"}));
   ok_run(wallet("alice", {"pay", "--to", bob, "--amount", "12.34 CNY"}));
@@ -122,9 +123,9 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   CHECK(direct.err.find("talks only to its bank") != std::string::npos);
 
   // Issued supply equals unspent supply, and the issuer's own records agree.
-  const auto audit = ok_run(as("pboc", {tool("cbdc-issuer"), "audit", "--db", db.url(), "--key",
-                                        d + "/issuer.key", "--settle", settle_ep, "--currency",
-                                        "CNY"}));
+  const auto audit =
+      ok_run(as("pboc", {tool("cbdc-issuer"), "audit", "--db", db.url(), "--key", d + "/issuer.key",
+                         "--settle", settle_ep, "--currency", "CNY"}));
   CHECK(audit.find("issued 1000.00 CNY") != std::string::npos);
   CHECK(audit.find("unspent 1000.00 CNY") != std::string::npos);
   CHECK(audit.find("PASS") != std::string::npos);
@@ -141,11 +142,11 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   const auto dave = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/dave"});
   const auto carol = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/carol"});
   ok_run(wallet("dave", {"register", "--class", "IV"}));
-  ok_run(as("bank-a",
-            {tool("cbdc-bank"), "register", "--dir", d + "/bank", "--bank", bank_ep, "--to", carol, "--class", "II"}));
+  ok_run(as("bank-a", {tool("cbdc-bank"), "register", "--dir", d + "/bank", "--bank", bank_ep,
+                       "--to", carol, "--class", "II"}));
   for (const auto& who : {dave, carol}) {
-    ok_run(as("bank-a", {tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", bank_ep,
-                         "--to", who, "--amount", "2500.00 CNY"}));
+    ok_run(as("bank-a", {tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", bank_ep, "--to",
+                         who, "--amount", "2500.00 CNY"}));
   }
   auto refused = run(wallet("dave", {"pay", "--to", bob, "--amount", "2000.01 CNY", "--json"}));
   CHECK(refused.exit_code == 1);
@@ -165,11 +166,11 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   ok_run({tool("cbdc-bank"), "credit-deposit", "--dir", d + "/bank", "--db", db.url(), "--settle",
           settle_ep, "--to", dave, "--amount", "500.00 CNY", "--request-id", "salary-1"});
   ok_run(wallet("dave", {"exchange", "--amount", "200.00 CNY", "--request-id", "x1"}));
-  ok_run(wallet("dave",
-                {"exchange", "--amount", "50.00 CNY", "--request-id", "x2", "--to-deposit"}));
+  ok_run(
+      wallet("dave", {"exchange", "--amount", "50.00 CNY", "--request-id", "x2", "--to-deposit"}));
   CHECK(ok_run(wallet("dave", {"balance"})) == "2650.00 CNY");
-  auto too_much = run(
-      wallet("dave", {"exchange", "--amount", "350.01 CNY", "--request-id", "x3", "--json"}));
+  auto too_much =
+      run(wallet("dave", {"exchange", "--amount", "350.01 CNY", "--request-id", "x3", "--json"}));
   CHECK(too_much.exit_code == 1);
   CHECK(too_much.out.find("insufficient_funds") != std::string::npos);
 

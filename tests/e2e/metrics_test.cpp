@@ -6,8 +6,8 @@
 #include <random>
 #include <regex>
 
-#include "core/metrics.hpp"
 #include "core/auth.hpp"
+#include "core/metrics.hpp"
 #include "core/process.hpp"
 #include "fx/dealer.hpp"
 #include "tests/support/pg_scratch.hpp"
@@ -85,9 +85,8 @@ TEST_CASE("every service answers /metrics", "[e2e][metrics]") {
     argv.insert(argv.end(), {"--db", issuer_db.url(), "--key", d + "/i.key"});
     first_line(argv);
   }
-  child issuer(as("pboc", {tool("issuer", "cbdc-issuer"), "serve", "--db", issuer_db.url(),
-                           "--key", d + "/i.key", "--currency", "CNY", "--bind", ep(1),
-                           "--settle", ep(0)}),
+  child issuer(as("pboc", {tool("issuer", "cbdc-issuer"), "serve", "--db", issuer_db.url(), "--key",
+                           d + "/i.key", "--currency", "CNY", "--bind", ep(1), "--settle", ep(0)}),
                d + "/issuer.log");
   REQUIRE(issuer.wait_for_output("listening", 20'000));
   child bank(as("bank-a", {tool("bank", "cbdc-bank"), "serve", "--dir", d + "/bank", "--db",
@@ -100,9 +99,9 @@ TEST_CASE("every service answers /metrics", "[e2e][metrics]") {
   REQUIRE(dealer.wait_for_output("listening", 20'000));
 
   // Some traffic: a mint (issuer and settlement), a wallet opened (bank), a quote refused (fx).
-  first_line(as("bank-a", {tool("bank", "cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer",
-                           ep(1), "--bank-id", "bank-a", "--amount", "1000.00 CNY",
-                           "--request-id", "m1"}));
+  first_line(
+      as("bank-a", {tool("bank", "cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", ep(1),
+                    "--bank-id", "bank-a", "--amount", "1000.00 CNY", "--request-id", "m1"}));
   first_line({tool("wallet", "cbdc-wallet"), "init", "--dir", d + "/w"});
   first_line({tool("wallet", "cbdc-wallet"), "register", "--dir", d + "/w", "--bank", ep(2),
               "--class", "IV", "--nodes", roster.nodes_file()});

@@ -135,7 +135,8 @@ TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integrat
   // Nobody else clears or releases the dealer's quotes: another dealer, a bank.
   CHECK(b.pboc->as("dealer2").release_cross_border("dealer-c1").code() ==
         status_code::not_authorized);
-  CHECK(b.pboc->as("dealer2").clear_cross_border("dealer-c9", "cn-bank", cny(1), currency::hkd)
+  CHECK(b.pboc->as("dealer2")
+            .clear_cross_border("dealer-c9", "cn-bank", cny(1), currency::hkd)
             .code() == status_code::not_authorized);
   CHECK(b.pboc->as("cn-bank").release_cross_border("dealer-c1").code() ==
         status_code::not_authorized);
@@ -317,7 +318,7 @@ TEST_CASE("a dealer's quotes are its bank's: identity, unguessable ids and a bou
   auto config = b.dealer_config("dealer", b.dealer_db.url(), 25);
   config.max_open_quotes_per_bank = 3;
   config.max_reserved_share_bp = 5'000;  // one bank's open quotes: half the desk at most
-  for (int i = 0; i < 6; ++i) {  // small tokens too: each open quote holds whole tokens
+  for (int i = 0; i < 6; ++i) {          // small tokens too: each open quote holds whole tokens
     REQUIRE(b.hkma->as("dealer").mint("dealer", hkd(100), "m-small-" + std::to_string(i)).ok());
   }
   auto svc = fx::service::start(config, b.dealer_key);

@@ -166,8 +166,7 @@ TEST_CASE("settlement's role table: who may submit, prepare, resolve and query",
       auto answer = w.call_as(who, prepare);
       REQUIRE(answer.ok());
       CHECK(answer_status(*answer).code == status_code::not_authorized);
-      CHECK(answer_status(*answer).message.find("only from role coordinator") !=
-            std::string::npos);
+      CHECK(answer_status(*answer).message.find("only from role coordinator") != std::string::npos);
     }
     wire::Envelope resolve;
     resolve.mutable_resolve()->set_gid(fresh_gid());
@@ -228,8 +227,7 @@ TEST_CASE("a prepared part passes the checks of a submission", "[settlement][int
     tx.outputs = {tx_output{currency::cny, 6000, w.bob.pub()}};
     auto stx = signed_tx::make(std::move(tx));
     stx.sign_with(w.alice);
-    CHECK(w.prepare_as(*w.coordinator, fresh_gid(), stx).code ==
-          status_code::value_not_conserved);
+    CHECK(w.prepare_as(*w.coordinator, fresh_gid(), stx).code == status_code::value_not_conserved);
   }
   w.audit_and_pay(901);
 }
@@ -259,8 +257,7 @@ TEST_CASE("gids are bounded and prepared parts are counted", "[settlement][integ
           std::string{"cbdc-0123456789abcdef0123456789ABCDEF"}, std::string{}}) {
       CHECK(w.prepare_as(*w.coordinator, gid, spend(0)).code == status_code::malformed);
     }
-    CHECK(w.resolve_as(*w.coordinator, std::string(250, 'a'), true).code ==
-          status_code::malformed);
+    CHECK(w.resolve_as(*w.coordinator, std::string(250, 'a'), true).code == status_code::malformed);
     // (an older gid is still resolved: parts prepared before the change may carry one)
     CHECK(w.resolve_as(*w.coordinator, "cbdc-" + spend(0).id.hex() + "-0", false).code ==
           status_code::ok);

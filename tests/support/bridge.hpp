@@ -122,8 +122,7 @@ struct bridge : bridge_nodes {
     pboc = std::make_unique<central_bank>(currency::cny, 1, settle_svc->endpoint(),
                                           std::move(cny_controls), *this, "pboc", pboc_ep);
     hkma = std::make_unique<central_bank>(currency::hkd, 2, settle_svc->endpoint(),
-                                          issuer::cross_border_controls{}, *this, "hkma",
-                                          hkma_ep);
+                                          issuer::cross_border_controls{}, *this, "hkma", hkma_ep);
     // The payer's bank is mainland; the dealers have a licensed entity on both sides.
     pboc->add_bank("cn-bank", payer.pub(), true, cny(1'000'000));
     pboc->add_bank("dealer", dealer_key.pub(), true, cny(1'000'000));

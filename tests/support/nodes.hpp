@@ -18,10 +18,9 @@ class test_nodes {
   auto add(const std::string& name, role r, const std::string& endpoint = {}) -> test_nodes& {
     REQUIRE(!m_keys.contains(name));
     m_keys.emplace(name, node_key::generate());
-    m_text += node_directory::format(
-        node_entry{name, r, m_keys.at(name).public_key,
-                   endpoint.empty() ? std::vector<std::string>{}
-                                    : std::vector<std::string>{endpoint}});
+    m_text += node_directory::format(node_entry{
+        name, r, m_keys.at(name).public_key,
+        endpoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{endpoint}});
     m_text += "\n";
     m_security.clear();
     return *this;
@@ -56,6 +55,7 @@ class test_nodes {
     o.timeout_ms = timeout_ms;
     return o;
   }
+
  private:
   std::map<std::string, node_key> m_keys;
   std::string m_text;

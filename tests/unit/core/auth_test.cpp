@@ -1,7 +1,7 @@
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
 
 #include "core/auth.hpp"
 

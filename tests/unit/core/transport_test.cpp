@@ -212,8 +212,8 @@ struct curve_world {
 /// Answers with the caller's name and role in the detail of an Error.
 auto whoami_handler() -> rpc_server::handler {
   return [](wire::Envelope&&, const peer& from, const rpc_server::reply_fn& reply) {
-    reply(error_envelope(0, error{status_code::not_found, from.name + " " +
-                                                              std::string{role_name(from.r)}}));
+    reply(error_envelope(
+        0, error{status_code::not_found, from.name + " " + std::string{role_name(from.r)}}));
   };
 }
 
