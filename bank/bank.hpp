@@ -42,6 +42,8 @@ struct bank_config {
   /// The FX dealers ("ID=ENDPOINT") the bank asks for quotes when its wallets pay across the
   /// border (a wallet talks to nobody but its bank).
   std::vector<std::string> dealers;
+  /// How far a customer's signed request may be from the bank's clock (a replay window).
+  std::int64_t customer_window_ms{60'000};
   /// The node's identity: CURVE on its socket (wallets pass as customers) and towards
   /// settlement, its PUB socket and the other banks.
   socket_options net;

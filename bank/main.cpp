@@ -78,6 +78,9 @@ auto main(int argc, char** argv) -> int {
       "db", po::value(&config.db_url)->default_value(""), "for serve: PostgreSQL URL")(
       "utc-offset-minutes", po::value(&config.utc_offset_minutes)->default_value(480),
       "for serve: the bank's zone, for daily limits")(
+      "customer-window-ms",
+      po::value(&config.customer_window_ms)->default_value(config.customer_window_ms),
+      "for serve: how far a wallet's signed request may be from the bank's clock")(
       "dealer", po::value(&config.dealers)->composing(),
       "for serve: an FX dealer, ID=ENDPOINT, asked for quotes when a wallet pays across the "
       "border (repeatable)")(

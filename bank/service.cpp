@@ -66,6 +66,10 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     return b.err();
   }
   s->m_bank = std::move(*b);
+  if (config.customer_window_ms <= 0) {
+    return error{status_code::bad_request, "the customers' request window must be positive"};
+  }
+  s->m_customers = customer_verifier(config.customer_window_ms * 1000);
   if (config.net.security) {
     const auto self = config.net.security->self();
     if (!self || self->r != role::bank) {
@@ -243,6 +247,9 @@ void service::record() {
 
 auto service::answer(const wire::Envelope& request, const peer& from,
                      const rpc_server::reply_fn& reply) -> std::optional<wire::Envelope> {
+  if (auto checked = check_customer(request, from); !checked) {
+    return error_envelope(0, checked.err());
+  }
   // Funding from the vault and onboarding are the bank's own operator's.
   const auto operator_only = [&]() -> status {
     if (from.operates(m_name)) {
@@ -308,6 +315,13 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       auto tx = from_wire(request.pay().tx());
       if (!tx) {
         return receipt_answer(tx.err());
+      }
+      // The payment's own signatures are its proof: checked before it holds any allowance.
+      for (const auto& sig : tx->sigs) {
+        if (!verify(sig.signer, tx->body, sig.sig)) {
+          return receipt_answer(
+              error{status_code::bad_signature, "a signature of the payment does not verify"});
+        }
       }
       auto begun = m_bank->pay_begin(*tx, unix_now_us());
       if (!begun) {
@@ -510,6 +524,42 @@ auto service::answer(const wire::Envelope& request, const peer& from,
   }
 }
 
+auto service::check_customer(const wire::Envelope& request, const peer& from) -> status {
+  using E = wire::Envelope;
+  if (!from.authenticated || from.r != role::customer) {
+    return ok_status();  // a node (or the process itself): its key is its proof
+  }
+  const auto payload = request.payload_case();
+  if (payload == E::kPay || payload == E::kExecuteQuote || payload == E::kGetBankInfo) {
+    return ok_status();  // signed payments; the vault key is public
+  }
+  auto signer = m_customers.check(request, unix_now_us());
+  if (!signer) {
+    return signer.err();
+  }
+  // A wallet asks about itself only.
+  const std::string* owner = nullptr;
+  switch (payload) {
+    case E::kGetWallet: owner = &request.get_wallet().owner(); break;
+    case E::kOpenWallet: owner = &request.open_wallet().owner(); break;
+    case E::kGetBalance: owner = &request.get_balance().owner(); break;
+    case E::kGetHistory: owner = &request.get_history().owner(); break;
+    case E::kListUnspent: owner = &request.list_unspent().owner(); break;
+    case E::kExchange:
+      owner = request.exchange().to_ecny() ? &request.exchange().owner() : nullptr;
+      break;
+    default: break;
+  }
+  if (owner != nullptr && *owner != bytes_to_wire(signer->encode())) {
+    return error{status_code::not_authorized,
+                 "a wallet's request is about itself: the signer is not the wallet named"};
+  }
+  if (payload != E::kOpenWallet && !m_bank->find_wallet(*signer)) {
+    return error{status_code::unknown_wallet, "the signing wallet is not hosted here"};
+  }
+  return ok_status();
+}
+
 auto service::quote(const wire::RequestQuote& r) -> wire::Envelope {
   wire::Envelope answer;
   auto* out = answer.mutable_fx_quote();
@@ -582,7 +632,15 @@ auto service::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
   return answer;
 }
 
-client::client(std::string endpoint, socket_options opts) : m_rpc(std::move(endpoint), opts) {}
+client::client(std::string endpoint, socket_options opts)
+    : m_rpc(std::move(endpoint), std::move(opts)) {}
+
+auto client::call(wire::Envelope request) -> result<wire::Envelope> {
+  if (m_signer) {
+    sign_customer_request(request, *m_signer, unix_now_us());
+  }
+  return m_rpc.call(std::move(request));
+}
 
 auto client::open_wallet(const public_key& owner, wallet_class cls, bool merchant,
                          const std::string& parent_id, std::int64_t sub_cap_minor)
@@ -594,7 +652,7 @@ auto client::open_wallet(const public_key& owner, wallet_class cls, bool merchan
   m->set_merchant(merchant);
   m->set_parent_id(parent_id);
   m->set_sub_cap_minor(sub_cap_minor);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kWalletInfo);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kWalletInfo);
   if (!answer) {
     return answer.err();
   }
@@ -604,7 +662,7 @@ auto client::open_wallet(const public_key& owner, wallet_class cls, bool merchan
 auto client::wallet_info(const public_key& owner) -> result<wallet_record> {
   wire::Envelope req;
   req.mutable_get_wallet()->set_owner(bytes_to_wire(owner.encode()));
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kWalletInfo);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kWalletInfo);
   if (!answer) {
     return answer.err();
   }
@@ -637,7 +695,7 @@ auto client::pay(const signed_tx& tx, const std::string& payee_bank)
   wire::Envelope req;
   *req.mutable_pay()->mutable_tx() = to_wire(tx);
   req.mutable_pay()->set_payee_bank(payee_bank);
-  return receipt_of(m_rpc.call(std::move(req)));
+  return receipt_of(call(std::move(req)));
 }
 
 auto client::fund(const public_key& owner, money amount) -> result<settlement::receipt> {
@@ -645,7 +703,7 @@ auto client::fund(const public_key& owner, money amount) -> result<settlement::r
   req.mutable_fund()->set_owner(bytes_to_wire(owner.encode()));
   req.mutable_fund()->set_amount_minor(amount.minor());
   req.mutable_fund()->set_currency(static_cast<std::uint32_t>(amount.cur()));
-  return receipt_of(m_rpc.call(std::move(req)));
+  return receipt_of(call(std::move(req)));
 }
 
 auto client::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& owners,
@@ -657,7 +715,7 @@ auto client::open_wallets(const std::vector<std::pair<public_key, wallet_class>>
     m->add_wallet_classes(static_cast<std::uint32_t>(cls));
   }
   m->set_merchant(merchant);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kWalletsOpened);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kWalletsOpened);
   if (!answer) {
     return answer.err();
   }
@@ -675,7 +733,7 @@ auto client::fund_many(const std::vector<tx_output>& payouts, const std::string&
     m->add_amounts_minor(p.amount_minor);
     m->set_currency(static_cast<std::uint32_t>(p.cur));
   }
-  return receipt_of(m_rpc.call(std::move(req)));
+  return receipt_of(call(std::move(req)));
 }
 
 auto client::exchange_to_ecny(const public_key& owner, money amount, const std::string& request_id)
@@ -687,7 +745,7 @@ auto client::exchange_to_ecny(const public_key& owner, money amount, const std::
   x->set_currency(static_cast<std::uint32_t>(amount.cur()));
   x->set_to_ecny(true);
   x->set_request_id(request_id);
-  return receipt_of(m_rpc.call(std::move(req)));
+  return receipt_of(call(std::move(req)));
 }
 
 auto client::exchange_to_deposit(const signed_tx& tx, const std::string& request_id)
@@ -696,13 +754,13 @@ auto client::exchange_to_deposit(const signed_tx& tx, const std::string& request
   auto* x = req.mutable_exchange();
   *x->mutable_tx() = to_wire(tx);
   x->set_request_id(request_id);
-  return receipt_of(m_rpc.call(std::move(req)));
+  return receipt_of(call(std::move(req)));
 }
 
 auto client::vault_key() -> result<public_key> {
   wire::Envelope req;
   req.mutable_get_bank_info();
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kBankInfo);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kBankInfo);
   if (!answer) {
     return answer.err();
   }
@@ -714,7 +772,7 @@ auto client::history(const public_key& owner, std::uint32_t limit)
   wire::Envelope req;
   req.mutable_get_history()->set_owner(bytes_to_wire(owner.encode()));
   req.mutable_get_history()->set_limit(limit);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kHistory);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kHistory);
   if (!answer) {
     return answer.err();
   }
@@ -732,7 +790,7 @@ auto client::history(const public_key& owner, std::uint32_t limit)
 auto client::balance(const public_key& owner) -> result<money> {
   wire::Envelope req;
   req.mutable_get_balance()->set_owner(bytes_to_wire(owner.encode()));
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kBalance);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kBalance);
   if (!answer) {
     return answer.err();
   }
@@ -746,7 +804,7 @@ auto client::balance(const public_key& owner) -> result<money> {
 auto client::list_unspent(const public_key& owner) -> result<std::vector<settlement::token_info>> {
   wire::Envelope req;
   req.mutable_list_unspent()->set_owner(bytes_to_wire(owner.encode()));
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kUnspentList);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kUnspentList);
   if (!answer) {
     return answer.err();
   }
@@ -769,7 +827,7 @@ auto client::request_quote(currency pay, currency receive, std::int64_t amount_m
   r->set_receive_currency(static_cast<std::uint32_t>(receive));
   r->set_amount_minor(amount_minor);
   r->set_fixed_pay(fixed_pay);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kFxQuote);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kFxQuote);
   if (!answer) {
     return answer.err();
   }
@@ -781,7 +839,7 @@ auto client::execute_quote(const std::string& quote_id, const signed_tx& tx)
   wire::Envelope req;
   req.mutable_execute_quote()->set_quote_id(quote_id);
   *req.mutable_execute_quote()->mutable_tx() = to_wire(tx);
-  auto r = receipt_of(m_rpc.call(std::move(req)));
+  auto r = receipt_of(call(std::move(req)));
   if (r && r->status != status_code::ok && r->status != status_code::already_settled) {
     return error{r->status, r->detail};
   }
@@ -791,7 +849,7 @@ auto client::execute_quote(const std::string& quote_id, const signed_tx& tx)
 auto client::decline_quote(const std::string& quote_id) -> status {
   wire::Envelope req;
   req.mutable_decline_quote()->set_quote_id(quote_id);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kQuoteDeclined);
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kQuoteDeclined);
   if (!answer) {
     return answer.err();
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bank/bank.hpp"
+#include "core/customer_auth.hpp"
 #include "core/serial_server.hpp"
 #include "fx/dealer.hpp"
 
@@ -53,7 +54,12 @@ class service {
   auto execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope;
   auto decline_quote(const wire::DeclineQuote& d) -> wire::Envelope;
 
+  /// A customer's request, checked: its wallet signed it (Pay and ExecuteQuote carry the
+  /// payment's own signatures instead), and a request about a wallet is about the signer's.
+  auto check_customer(const wire::Envelope& request, const peer& from) -> status;
+
   std::unique_ptr<bank> m_bank;
+  customer_verifier m_customers;
   std::string m_name;  ///< this bank's node name (its bank id), whose operators may fund
   std::vector<std::unique_ptr<rpc_client>> m_peers;
   std::unordered_map<std::string, std::size_t> m_peer_ids;    ///< peer's bank id -> peer
@@ -73,6 +79,9 @@ class service {
 class client {
  public:
   explicit client(std::string endpoint, socket_options opts = {});
+  /// Signs every request with the wallet's key from now on (a customer's proof, which the bank
+  /// asks of every request but a payment's).
+  void sign_as(const key_pair& wallet) { m_signer = wallet; }
   auto open_wallet(const public_key& owner, wallet_class cls, bool merchant,
                    const std::string& parent_id = {}, std::int64_t sub_cap_minor = 0)
       -> result<std::string>;
@@ -110,7 +119,10 @@ class client {
 
  private:
   auto receipt_of(result<wire::Envelope> answer) -> result<settlement::receipt>;
+  /// Signs (when sign_as was called) and sends.
+  auto call(wire::Envelope request) -> result<wire::Envelope>;
   rpc_client m_rpc;
+  std::optional<key_pair> m_signer;
 };
 
 }  // namespace cbdc::bank

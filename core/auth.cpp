@@ -224,7 +224,7 @@ auto node_directory::parse(std::string_view text, const std::string& origin)
           return error{status_code::parse_error, where + "an empty endpoint in " + fields[3]};
         }
         if (dir.by_endpoint(ep) != nullptr) {
-          return error{status_code::parse_error, where + "the endpoint " + ep + " twice"};
+          return error{status_code::parse_error, where + "the endpoint " + ep.append(" twice")};
         }
         e.endpoints.push_back(ep);
       }

@@ -336,7 +336,7 @@ struct rpc_client::state {
 };
 
 rpc_client::rpc_client(std::string endpoint, socket_options opts)
-    : m_endpoint(std::move(endpoint)), m_opts(opts), m_state(std::make_shared<state>()) {
+    : m_endpoint(std::move(endpoint)), m_opts(std::move(opts)), m_state(std::make_shared<state>()) {
   m_thread = std::thread([this] { run(); });
 }
 

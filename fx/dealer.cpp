@@ -534,7 +534,8 @@ auto service::answer(const wire::Envelope& request, const peer& from) -> wire::E
 
 // ---- client ----
 
-client::client(std::string endpoint, socket_options opts) : m_rpc(std::move(endpoint), opts) {}
+client::client(std::string endpoint, socket_options opts)
+    : m_rpc(std::move(endpoint), std::move(opts)) {}
 
 auto client::request_quote(const std::string& payer_bank, currency pay, currency receive,
                            std::int64_t amount_minor, bool fixed_pay) -> result<quote> {

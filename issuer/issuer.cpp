@@ -689,7 +689,8 @@ auto service::answer(const wire::Envelope& request, const peer& from) -> wire::E
 
 // ---- client ----
 
-client::client(std::string endpoint, socket_options opts) : m_rpc(std::move(endpoint), opts) {}
+client::client(std::string endpoint, socket_options opts)
+    : m_rpc(std::move(endpoint), std::move(opts)) {}
 
 auto client::mint(const std::string& bank_id, money amount, const std::string& request_id)
     -> result<mint_result> {

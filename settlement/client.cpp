@@ -47,9 +47,9 @@ auto cluster::parse(const std::string& spec) -> result<cluster> {
 }
 
 client::client(const std::string& endpoint, socket_options opts)
-    : client(cluster{{endpoint}, {}}, opts) {}
+    : client(cluster{{endpoint}, {}}, std::move(opts)) {}
 
-client::client(const cluster& where, socket_options opts) {
+client::client(const cluster& where, const socket_options& opts) {
   CBDC_ASSERT(!where.shards.empty());
   for (const auto& ep : where.shards) {
     m_shards.push_back(std::make_unique<rpc_client>(ep, opts));

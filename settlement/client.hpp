@@ -28,7 +28,7 @@ class client {
  public:
   /// A single-shard deployment at endpoint.
   explicit client(const std::string& endpoint, socket_options opts = {});
-  explicit client(const cluster& where, socket_options opts = {});
+  explicit client(const cluster& where, const socket_options& opts = {});
 
   auto submit(const signed_tx& tx, const std::string& client_request_id = {}) -> result<receipt>;
   void submit_async(const signed_tx& tx, const std::string& client_request_id,

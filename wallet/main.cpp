@@ -218,9 +218,15 @@ auto main(int argc, char** argv) -> int {
     return fail(where.err(), json);
   }
   settlement::client settle(*where, sock);
+  // The wallet's bank, every request signed by the wallet's key.
+  const auto at_bank = [&] {
+    auto c = std::make_unique<bank::client>(bank_ep, sock);
+    c->sign_as(*key);
+    return c;
+  };
   const token_lister tokens = [&]() -> result<std::vector<settlement::token_info>> {
     if (!bank_ep.empty()) {
-      return bank::client(bank_ep, sock).list_unspent(key->pub());
+      return at_bank()->list_unspent(key->pub());
     }
     return settle.list_unspent(key->pub());
   };
@@ -263,7 +269,7 @@ auto main(int argc, char** argv) -> int {
       }
       sub_cap = cap->minor();
     }
-    auto id = bank::client(bank_ep, sock).open_wallet(key->pub(), *cls, merchant, parent, sub_cap);
+    auto id = at_bank()->open_wallet(key->pub(), *cls, merchant, parent, sub_cap);
     if (!id) {
       return fail(id.err(), json);
     }
@@ -275,13 +281,13 @@ auto main(int argc, char** argv) -> int {
     if (!amount) {
       return fail(amount.err(), json);
     }
-    bank::client at_bank(bank_ep, sock);
+    auto bank_client = at_bank();
     result<settlement::receipt> done = error{status_code::internal, "not sent"};
     if (!to_deposit) {
-      done = at_bank.exchange_to_ecny(key->pub(), *amount, request_id);
+      done = bank_client->exchange_to_ecny(key->pub(), *amount, request_id);
     } else {
       // Pay the bank's vault; its key is on every token the bank funded us from.
-      auto vault = bank::client(bank_ep, sock).vault_key();
+      auto vault = at_bank()->vault_key();
       if (!vault) {
         return fail(vault.err(), json);
       }
@@ -294,7 +300,7 @@ auto main(int argc, char** argv) -> int {
       if (!tx) {
         return fail(tx.err(), json);
       }
-      done = at_bank.exchange_to_deposit(*tx, request_id);
+      done = bank_client->exchange_to_deposit(*tx, request_id);
     }
     if (!done) {
       return fail(done.err(), json);
@@ -304,7 +310,7 @@ auto main(int argc, char** argv) -> int {
     return 0;
   }
   if (command == "history") {
-    auto entries = bank::client(bank_ep, sock).history(key->pub(), 50);
+    auto entries = at_bank()->history(key->pub(), 50);
     if (!entries) {
       return fail(entries.err(), json);
     }
@@ -368,12 +374,14 @@ auto main(int argc, char** argv) -> int {
       if (*from != amount->cur()) {
         const money receive = *amount;
         if (!bank_ep.empty()) {
-          bank::client at_bank(bank_ep, sock);
-          const quote_desk desk{
-              [&] { return at_bank.request_quote(*from, receive.cur(), receive.minor(), false); },
-              [&](const fx::quote& q, const signed_tx& tx) {
-                return at_bank.execute_quote(q.quote_id, tx);
-              }};
+          auto bank_client = at_bank();
+          const quote_desk desk{[&] {
+                                  return bank_client->request_quote(*from, receive.cur(),
+                                                                    receive.minor(), false);
+                                },
+                                [&](const fx::quote& q, const signed_tx& tx) {
+                                  return bank_client->execute_quote(q.quote_id, tx);
+                                }};
           return pay_cross_border(desk, tokens, *key, *payee, *from, yes, json);
         }
         if (dealer_eps.empty() || bank_id.empty()) {
@@ -417,7 +425,7 @@ auto main(int argc, char** argv) -> int {
       if (!tx) {
         return fail(tx.err(), json);
       }
-      receipt = bank::client(bank_ep, sock).pay(*tx);
+      receipt = at_bank()->pay(*tx);
     }
     if (!receipt) {
       return fail(receipt.err(), json);
