@@ -52,8 +52,11 @@ class role_set {
   std::uint32_t m_bits{0};
 };
 
-/// The operator nodes of the two tiers: those that may submit payments and read settlement.
-inline constexpr role_set k_operator_nodes{role::bank, role::issuer, role::dealer, role::pos};
+/// The operator nodes of the two tiers: those that may submit payments to settlement (a POS
+/// pays through its bank: a payer's signed payment handed to it must pass the payer's limits).
+inline constexpr role_set k_operator_nodes{role::bank, role::issuer, role::dealer};
+/// Who may follow settlement's notifications: the operator nodes and the merchants' tills.
+inline constexpr role_set k_subscribers{role::bank, role::issuer, role::dealer, role::pos};
 
 using curve_key = std::array<std::uint8_t, 32>;
 

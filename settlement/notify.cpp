@@ -17,7 +17,7 @@ auto all_topic(currency cur) -> std::string {
 
 publisher::publisher(std::string endpoint, socket_options opts)
     : m_endpoint(std::move(endpoint)), m_opts(std::move(opts)) {
-  m_opts.handshake_roles = k_operator_nodes;
+  m_opts.handshake_roles = k_subscribers;
 }
 publisher::~publisher() = default;
 

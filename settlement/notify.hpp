@@ -25,7 +25,7 @@ auto all_topic(currency cur) -> std::string;
 inline constexpr const char* k_all_redeemed_topic = "all:redeem";
 
 /// Publishes settled transactions on a PUB socket. Used from one thread only (the batcher's).
-/// With authentication on, only operator nodes (banks, issuers, dealers, POS) may subscribe.
+/// With authentication on, only operator nodes and tills (k_subscribers) may subscribe.
 class publisher {
  public:
   explicit publisher(std::string endpoint, socket_options opts = {});

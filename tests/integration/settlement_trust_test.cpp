@@ -156,8 +156,12 @@ TEST_CASE("settlement's role table: who may submit, prepare, resolve and query",
     auto as_operator = w.call_as("cn-bank/ops", submit);
     REQUIRE(as_operator.ok());
     CHECK(answer_status(*as_operator).code == status_code::not_authorized);
-    CHECK(answer_status(*as_operator).message.find("only from role issuer|bank|dealer|pos") !=
+    CHECK(answer_status(*as_operator).message.find("only from role issuer|bank|dealer;") !=
           std::string::npos);
+    // A till pays through its bank: a payer's payment handed to it cannot skip the payer's limits.
+    auto as_till = w.call_as("hk-shop-till", submit);
+    REQUIRE(as_till.ok());
+    CHECK(answer_status(*as_till).code == status_code::not_authorized);
 
     wire::Envelope prepare;
     prepare.mutable_prepare()->set_gid(fresh_gid());
