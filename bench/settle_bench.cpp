@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "core/auth.hpp"
 #include "core/pg.hpp"
 #include "core/process.hpp"
 #include "settlement/client.hpp"
@@ -212,6 +214,7 @@ auto main(int argc, char** argv) -> int {
   std::uint32_t cross_pct = 0;
   int batch_ms = 2;
   bool timeline = false;
+  std::string auth = "on";
   po::options_description opts("bench-settle [options]");
   opts.add_options()("help,h", "this help")(
       "payments", po::value(&payments)->default_value(payments), "payments per phase")(
@@ -221,8 +224,10 @@ auto main(int argc, char** argv) -> int {
       "shards", po::value(&shards)->default_value(shards), "settlement shards")(
       "cross", po::value(&cross_pct)->default_value(cross_pct),
       "percentage of payments spanning two shards (with --shards > 1)")(
-      "timeline", po::bool_switch(&timeline),
-      "print the 50% phase's latency per 250 ms of submit time")(
+      "auth", po::value(&auth)->default_value(auth),
+      "on (every node's CURVE key, as deployed), off (--insecure) or both (off, then on, "
+      "with the ratio of the two)")("timeline", po::bool_switch(&timeline),
+                                    "print the 50% phase's latency per 250 ms of submit time")(
       "port", po::value(&port)->default_value(port), "first loopback port")(
       "db", po::value(&base_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)");
   po::variables_map vm;
@@ -252,102 +257,156 @@ auto main(int argc, char** argv) -> int {
     std::fprintf(stderr, "bench-settle: --shards 1..16, --cross 0..100 and only with shards\n");
     return 2;
   }
-  const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
-  const int first_port = std::stoi(port);
-  std::vector<std::string> shard_eps;
-  std::vector<std::unique_ptr<child>> procs;
-  const std::string coord_ep = "tcp://127.0.0.1:" + std::to_string(first_port + 50);
-  const auto start = [&](const std::vector<std::string>& args, const std::string& name) -> bool {
-    const auto log = std::filesystem::temp_directory_path() / ("cbdc-bench-" + name + ".log");
-    procs.push_back(std::make_unique<child>(args, log.string()));
-    if (!procs.back()->wait_for_output("listening", 30'000)) {
-      std::fprintf(stderr, "bench-settle: %s did not start:\n%s", name.c_str(),
-                   procs.back()->log().c_str());
-      return false;
+  if (auth != "on" && auth != "off" && auth != "both") {
+    std::fprintf(stderr, "bench-settle: --auth on, off or both\n");
+    return 2;
+  }
+  // One deployment per mode, each on fresh databases; the peak rate of each.
+  const auto run_mode = [&](bool secure) -> std::optional<double> {
+    std::printf("== authentication %s ==\n", secure ? "on (CURVE)" : "off (--insecure)");
+    const auto key_dir = std::filesystem::temp_directory_path() / "cbdc-bench-keys";
+    std::filesystem::remove_all(key_dir);
+    node_roster roster(key_dir);
+    const auto node_args = [&](const std::string& name) {
+      return secure ? roster.flags(name) : std::vector<std::string>{"--insecure"};
+    };
+    const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
+    const int first_port = std::stoi(port);
+    std::vector<std::string> shard_eps;
+    std::vector<std::unique_ptr<child>> procs;
+    const std::string coord_ep = "tcp://127.0.0.1:" + std::to_string(first_port + 50);
+    for (std::uint32_t i = 0; i < shards; ++i) {
+      const auto ep = "tcp://127.0.0.1:" + std::to_string(first_port + static_cast<int>(i));
+      CBDC_ASSERT(roster.add("shard" + std::to_string(i), role::shard, {ep}).ok());
     }
-    return true;
+    CBDC_ASSERT(roster.add("coordinator", role::coordinator, {coord_ep}).ok());
+    CBDC_ASSERT(roster.add("bench-bank", role::bank).ok());
+    const auto start = [&](std::vector<std::string> args, const std::string& name) -> bool {
+      for (auto& a : node_args(name)) {
+        args.push_back(std::move(a));
+      }
+      const auto log = std::filesystem::temp_directory_path() / ("cbdc-bench-" + name + ".log");
+      procs.push_back(std::make_unique<child>(args, log.string()));
+      if (!procs.back()->wait_for_output("listening", 30'000)) {
+        std::fprintf(stderr, "bench-settle: %s did not start:\n%s", name.c_str(),
+                     procs.back()->log().c_str());
+        return false;
+      }
+      return true;
+    };
+    for (std::uint32_t i = 0; i < shards; ++i) {
+      auto db = pg::fresh_database(*url, "cbdc_bench_s" + std::to_string(i));
+      if (!db) {
+        std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
+        return std::nullopt;
+      }
+      shard_eps.push_back("tcp://127.0.0.1:" + std::to_string(first_port + static_cast<int>(i)));
+      if (!start({settle_bin,      "serve",
+                  "--db",          *db,
+                  "--bind",        shard_eps.back(),
+                  "--issuer",      "CNY=" + issuer.pub().hex(),
+                  "--max-batch",   std::to_string(max_batch),
+                  "--batch-ms",    std::to_string(batch_ms),
+                  "--queue",       "200000",
+                  "--shard",       std::to_string(i),
+                  "--shards",      std::to_string(shards),
+                  "--coordinator", coord_ep},
+                 "shard" + std::to_string(i))) {
+        return std::nullopt;
+      }
+    }
+    settlement::cluster where{shard_eps, {}};
+    if (shards > 1) {
+      auto db = pg::fresh_database(*url, "cbdc_bench_coordinator");
+      if (!db) {
+        std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
+        return std::nullopt;
+      }
+      std::string list;
+      for (const auto& ep : shard_eps) {
+        list += (list.empty() ? "" : ",") + ep;
+      }
+      if (!start({settle_bin, "coordinate", "--db", *db, "--bind", coord_ep, "--shard-endpoints",
+                  list, "--issuer", "CNY=" + issuer.pub().hex(), "--workers", "32"},
+                 "coordinator")) {
+        return std::nullopt;
+      }
+      where.coordinator = coord_ep;
+    }
+    std::printf("%u shard(s)%s, %u%% of payments spanning two shards\n", shards,
+                shards > 1 ? " and a coordinator" : "", cross_pct);
+
+    const auto t0 = clock_type::now();
+    auto peak_load = make_workload(issuer, 0, payments, shards, cross_pct);
+    auto half_load = make_workload(issuer, payments, payments, shards, cross_pct);
+    std::printf("pre-signed %u mints and %u payments in %.1f s\n", 2 * payments, 2 * payments,
+                std::chrono::duration<double>(clock_type::now() - t0).count());
+
+    socket_options sock;
+    sock.timeout_ms = 60'000;
+    if (secure) {
+      auto security = roster.security("bench-bank");
+      CBDC_ASSERT(security.ok());
+      sock.security = *security;
+    }
+    settlement::client cli(where, sock);
+    auto mints = peak_load.mints;
+    mints.insert(mints.end(), half_load.mints.begin(), half_load.mints.end());
+    auto minted = drive(cli, mints, window, 0);
+    std::printf("setup: %llu mints settled (%.0f/s)\n",
+                static_cast<unsigned long long>(minted.settled), minted.rate());
+    if (minted.failed != 0) {
+      std::fprintf(stderr, "bench-settle: %llu mints failed\n",
+                   static_cast<unsigned long long>(minted.failed));
+      return std::nullopt;
+    }
+
+    auto peak = drive(cli, peak_load.payments, window, 0);
+    std::printf(
+        "peak:  %llu payments settled in %.2f s = %.0f payments/s (%llu failed); latency p50 %.1f "
+        "ms "
+        "p99 %.1f ms p99.9 %.1f ms\n",
+        static_cast<unsigned long long>(peak.settled), peak.seconds, peak.rate(),
+        static_cast<unsigned long long>(peak.failed), static_cast<double>(peak.pct(50)) / 1000.0,
+        static_cast<double>(peak.pct(99)) / 1000.0, static_cast<double>(peak.pct(99.9)) / 1000.0);
+    const double half_rate = peak.rate() / 2.0;
+    auto half = drive(cli, half_load.payments, window, half_rate);
+    std::printf(
+        "50%%:   offered %.0f payments/s, settled %.0f payments/s (%llu failed); latency p50 %.1f "
+        "ms "
+        "p99 %.1f ms p99.9 %.1f ms\n",
+        half_rate, half.rate(), static_cast<unsigned long long>(half.failed),
+        static_cast<double>(half.pct(50)) / 1000.0, static_cast<double>(half.pct(99)) / 1000.0,
+        static_cast<double>(half.pct(99.9)) / 1000.0);
+    if (timeline) {
+      print_timeline(half);
+    }
+    std::printf("settled / raw verify rate: %.3f (target >= 0.5)\n", peak.rate() / verify_per_s);
+    procs.clear();
+    if (peak.failed != 0 || half.failed != 0) {
+      return std::nullopt;
+    }
+    return peak.rate();
   };
-  for (std::uint32_t i = 0; i < shards; ++i) {
-    auto db = pg::fresh_database(*url, "cbdc_bench_s" + std::to_string(i));
-    if (!db) {
-      std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
-      return 1;
-    }
-    shard_eps.push_back("tcp://127.0.0.1:" + std::to_string(first_port + static_cast<int>(i)));
-    if (!start({settle_bin,      "serve",
-                "--db",          *db,
-                "--bind",        shard_eps.back(),
-                "--issuer",      "CNY=" + issuer.pub().hex(),
-                "--max-batch",   std::to_string(max_batch),
-                "--batch-ms",    std::to_string(batch_ms),
-                "--queue",       "200000",
-                "--shard",       std::to_string(i),
-                "--shards",      std::to_string(shards),
-                "--coordinator", coord_ep},
-               "shard" + std::to_string(i))) {
+  std::optional<double> off;
+  std::optional<double> on;
+  if (auth != "on") {
+    off = run_mode(false);
+    if (!off) {
       return 1;
     }
   }
-  settlement::cluster where{shard_eps, {}};
-  if (shards > 1) {
-    auto db = pg::fresh_database(*url, "cbdc_bench_coordinator");
-    if (!db) {
-      std::fprintf(stderr, "bench-settle: %s\n", to_string(db.err()).c_str());
+  if (auth != "off") {
+    on = run_mode(true);
+    if (!on) {
       return 1;
     }
-    std::string list;
-    for (const auto& ep : shard_eps) {
-      list += (list.empty() ? "" : ",") + ep;
-    }
-    if (!start({settle_bin, "coordinate", "--db", *db, "--bind", coord_ep, "--shard-endpoints",
-                list, "--issuer", "CNY=" + issuer.pub().hex(), "--workers", "32"},
-               "coordinator")) {
-      return 1;
-    }
-    where.coordinator = coord_ep;
   }
-  std::printf("%u shard(s)%s, %u%% of payments spanning two shards\n", shards,
-              shards > 1 ? " and a coordinator" : "", cross_pct);
-
-  const auto t0 = clock_type::now();
-  auto peak_load = make_workload(issuer, 0, payments, shards, cross_pct);
-  auto half_load = make_workload(issuer, payments, payments, shards, cross_pct);
-  std::printf("pre-signed %u mints and %u payments in %.1f s\n", 2 * payments, 2 * payments,
-              std::chrono::duration<double>(clock_type::now() - t0).count());
-
-  socket_options sock;
-  sock.timeout_ms = 60'000;
-  settlement::client cli(where, sock);
-  auto mints = peak_load.mints;
-  mints.insert(mints.end(), half_load.mints.begin(), half_load.mints.end());
-  auto minted = drive(cli, mints, window, 0);
-  std::printf("setup: %llu mints settled (%.0f/s)\n",
-              static_cast<unsigned long long>(minted.settled), minted.rate());
-  if (minted.failed != 0) {
-    std::fprintf(stderr, "bench-settle: %llu mints failed\n",
-                 static_cast<unsigned long long>(minted.failed));
-    return 1;
+  if (off && on) {
+    std::printf(
+        "CURVE cost: %.0f payments/s with authentication, %.0f without: %.3f of it (%.1f%% "
+        "fewer)\n",
+        *on, *off, *on / *off, 100.0 * (1.0 - *on / *off));
   }
-
-  auto peak = drive(cli, peak_load.payments, window, 0);
-  std::printf(
-      "peak:  %llu payments settled in %.2f s = %.0f payments/s (%llu failed); latency p50 %.1f ms "
-      "p99 %.1f ms p99.9 %.1f ms\n",
-      static_cast<unsigned long long>(peak.settled), peak.seconds, peak.rate(),
-      static_cast<unsigned long long>(peak.failed), static_cast<double>(peak.pct(50)) / 1000.0,
-      static_cast<double>(peak.pct(99)) / 1000.0, static_cast<double>(peak.pct(99.9)) / 1000.0);
-  const double half_rate = peak.rate() / 2.0;
-  auto half = drive(cli, half_load.payments, window, half_rate);
-  std::printf(
-      "50%%:   offered %.0f payments/s, settled %.0f payments/s (%llu failed); latency p50 %.1f ms "
-      "p99 %.1f ms p99.9 %.1f ms\n",
-      half_rate, half.rate(), static_cast<unsigned long long>(half.failed),
-      static_cast<double>(half.pct(50)) / 1000.0, static_cast<double>(half.pct(99)) / 1000.0,
-      static_cast<double>(half.pct(99.9)) / 1000.0);
-  if (timeline) {
-    print_timeline(half);
-  }
-  std::printf("settled / raw verify rate: %.3f (target >= 0.5)\n", peak.rate() / verify_per_s);
-  procs.clear();
-  return peak.failed == 0 && half.failed == 0 ? 0 : 1;
+  return 0;
 }
