@@ -6,6 +6,51 @@
 namespace cbdc {
 namespace {
 
+/// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
+auto valid_utf8(byte_view text) -> bool {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const std::uint8_t c = text[i];
+    std::size_t extra = 0;
+    std::uint32_t min = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0U) == 0xC0U) {
+      extra = 1;
+      min = 0x80;
+      cp = c & 0x1FU;
+    } else if ((c & 0xF0U) == 0xE0U) {
+      extra = 2;
+      min = 0x800;
+      cp = c & 0x0FU;
+    } else if ((c & 0xF8U) == 0xF0U) {
+      extra = 3;
+      min = 0x10000;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) {
+      return false;  // truncated
+    }
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const std::uint8_t next = text[i + k];
+      if ((next & 0xC0U) != 0x80U) {
+        return false;
+      }
+      cp = (cp << 6U) | (next & 0x3FU);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += extra + 1;
+  }
+  return true;
+}
+
 constexpr std::array<std::uint8_t, 4> k_magic{'C', 'B', 'T', 'X'};
 
 void put_u8(bytes& out, std::uint8_t v) {
@@ -183,6 +228,9 @@ auto decode_transaction(byte_view data) -> result<transaction> {
   }
   if (!in.take(n, memo)) {
     return malformed("truncated memo");
+  }
+  if (!valid_utf8(memo)) {
+    return malformed("the memo is not UTF-8");
   }
   tx.memo.assign(memo.begin(), memo.end());
   if (!in.done()) {

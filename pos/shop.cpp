@@ -100,8 +100,15 @@ auto shop::create(const std::string& amount, const std::string& reference) -> re
   const auto id = m_next_id++;
   // The till's number makes every reference unique: it is the payment's memo, by which the
   // settled payment is matched to its request.
+  // At most 48 bytes of the merchant's reference, cut at a character's start: a cut inside a
+  // UTF-8 sequence made a memo that is not text (settlement refuses it; JSON cannot hold it).
+  std::size_t cut = std::min<std::size_t>(reference.size(), 48);
+  while (cut > 0 && cut < reference.size() &&
+         (static_cast<unsigned char>(reference[cut]) & 0xC0U) == 0x80U) {
+    --cut;
+  }
   const auto ref = reference.empty() ? "#" + std::to_string(id)
-                                     : reference.substr(0, 48) + " #" + std::to_string(id);
+                                     : reference.substr(0, cut) + " #" + std::to_string(id);
   const auto now_us = unix_now_us();
   auto req =
       wallet::make_request(m_merchant, *parsed, ref, now_us / 1'000'000 + m_config.request_ttl_s);

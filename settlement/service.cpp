@@ -84,7 +84,11 @@ service::~service() {
 void service::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply) {
   if (request.payload_case() == wire::Envelope::kSubmitTx) {
     const auto& submit = request.submit_tx();
-    auto tx = from_wire(submit.tx());
+    constexpr std::size_t k_max_request_id = 128;
+    auto tx = submit.client_request_id().size() > k_max_request_id
+                  ? result<signed_tx>{error{status_code::malformed,
+                                            "a client request id has at most 128 bytes"}}
+                  : from_wire(submit.tx());
     if (!tx) {
       receipt r;
       r.status = tx.code();

@@ -192,6 +192,17 @@ TEST_CASE("settlement's role table: who may submit, prepare, resolve and query",
   w.audit_and_pay(900);
 }
 
+TEST_CASE("a client request id over 128 bytes is malformed", "[settlement][integration][auth]") {
+  secured_world w;
+  const auto mint = w.issue(w.alice.pub(), 100, 1);
+  auto long_id = w.bank->submit(mint, std::string(129, 'r'));
+  REQUIRE(long_id.ok());
+  CHECK(long_id->status == status_code::malformed);
+  auto at_limit = w.bank->submit(mint, std::string(128, 'r'));
+  REQUIRE(at_limit.ok());
+  CHECK(at_limit->status == status_code::ok);
+}
+
 TEST_CASE("a prepared part passes the checks of a submission", "[settlement][integration][auth]") {
   secured_world w;
   REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);

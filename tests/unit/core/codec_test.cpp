@@ -141,6 +141,26 @@ TEST_CASE("bad fields are refused with typed errors", "[codec]") {
   CHECK(decode_transaction(bad).code() == status_code::profile_mismatch);
 }
 
+TEST_CASE("a memo that is not UTF-8 is malformed", "[codec]") {
+  auto tx = vector_transfer(profile::ed25519);
+  for (const std::string& good :
+       {std::string{"caf\xc3\xa9"}, std::string{"\xe7\xba\xa2\xe5\x8c\x85"},
+        std::string{"\xf0\x9f\xa7\xa7"}, std::string{}}) {
+    tx.memo = good;
+    CHECK(decode_transaction(encode(tx)).ok());
+  }
+  // a cut multi-byte character (a 48-byte cut of a reference did this), a lone continuation
+  // byte, an overlong form, a surrogate, past U+10FFFF, a byte never in UTF-8
+  for (const std::string& bad :
+       {std::string{"order \xe7\xba"}, std::string{"\x80"}, std::string{"\xc0\xaf"},
+        std::string{"\xed\xa0\x80"}, std::string{"\xf4\x90\x80\x80"}, std::string{"\xff"}}) {
+    INFO(bad.size());
+    tx.memo = bad;
+    auto decoded = decode_transaction(encode(tx));
+    CHECK(decoded.code() == status_code::malformed);
+  }
+}
+
 TEST_CASE("limits are too_large", "[codec]") {
   auto tx = vector_transfer(profile::ed25519);
   auto bytes_of = [](const transaction& t) { return encode(t); };
