@@ -42,6 +42,9 @@ struct bank_config {
   /// The FX dealers ("ID=ENDPOINT") the bank asks for quotes when its wallets pay across the
   /// border (a wallet talks to nobody but its bank).
   std::vector<std::string> dealers;
+  /// The central bank's registration centre (a cbdc-issuer), where the bank registers every
+  /// wallet before hosting it; empty: none (a bank alone, in tests).
+  std::string issuer_endpoint;
   /// How far a customer's signed request may be from the bank's clock (a replay window).
   std::int64_t customer_window_ms{60'000};
   /// The node's identity: CURVE on its socket (wallets pass as customers) and towards

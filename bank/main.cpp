@@ -81,6 +81,9 @@ auto main(int argc, char** argv) -> int {
       "customer-window-ms",
       po::value(&config.customer_window_ms)->default_value(config.customer_window_ms),
       "for serve: how far a wallet's signed request may be from the bank's clock")(
+      "registry", po::value(&config.issuer_endpoint)->default_value(""),
+      "for serve: the central bank's registration centre (its cbdc-issuer), where every wallet "
+      "is registered before the bank hosts it")(
       "dealer", po::value(&config.dealers)->composing(),
       "for serve: an FX dealer, ID=ENDPOINT, asked for quotes when a wallet pays across the "
       "border (repeatable)")(

@@ -87,6 +87,9 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
     s->m_peers.push_back(
         std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer, config.net));
   }
+  if (!config.issuer_endpoint.empty()) {
+    s->m_registry = std::make_unique<issuer::client>(config.issuer_endpoint, config.net);
+  }
   for (const auto& spec : config.dealers) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos) {
@@ -295,6 +298,11 @@ auto service::answer(const wire::Envelope& request, const peer& from,
                          " (a customer opens a class IV wallet; the operator sets another class)");
         return answer;
       }
+      if (auto registered = register_at_centre({{*owner, m.wallet_class()}}); !registered) {
+        info->set_status(static_cast<std::uint32_t>(registered.code()));
+        info->set_detail(registered.err().message);
+        return answer;
+      }
       auto opened = m_bank->open_wallet(
           *owner, static_cast<wallet_class>(m.wallet_class()),
           m.merchant() ? wallet_kind::merchant : wallet_kind::personal,
@@ -399,6 +407,13 @@ auto service::answer(const wire::Envelope& request, const peer& from,
                         owner ? "wallet class must be 1..4" : owner.err().message);
         }
         owners.emplace_back(*owner, static_cast<wallet_class>(m.wallet_classes(i)));
+      }
+      std::vector<std::pair<public_key, std::uint32_t>> at_centre;
+      for (const auto& [key, cls] : owners) {
+        at_centre.emplace_back(key, static_cast<std::uint32_t>(cls));
+      }
+      if (auto registered = register_at_centre(at_centre); !registered) {
+        return refuse(registered.code(), registered.err().message);
       }
       auto records = m_bank->open_wallets(
           owners, m.merchant() ? wallet_kind::merchant : wallet_kind::personal);
@@ -522,6 +537,14 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       CBDC_ASSERT(false);  // the role table admits nothing else
       return {};
   }
+}
+
+auto service::register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
+    -> status {
+  if (!m_registry || wallets.empty()) {
+    return ok_status();
+  }
+  return m_registry->register_wallets(m_name, wallets);
 }
 
 auto service::check_customer(const wire::Envelope& request, const peer& from) -> status {

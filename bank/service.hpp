@@ -14,6 +14,7 @@
 #include "core/customer_auth.hpp"
 #include "core/serial_server.hpp"
 #include "fx/dealer.hpp"
+#include "issuer/issuer.hpp"
 
 namespace cbdc::bank {
 
@@ -58,7 +59,12 @@ class service {
   /// payment's own signatures instead), and a request about a wallet is about the signer's.
   auto check_customer(const wire::Envelope& request, const peer& from) -> status;
 
+  /// Registers wallets at the registration centre before hosting them (ok without one).
+  auto register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
+      -> status;
+
   std::unique_ptr<bank> m_bank;
+  std::unique_ptr<issuer::client> m_registry;  ///< the registration centre, when configured
   customer_verifier m_customers;
   std::string m_name;  ///< this bank's node name (its bank id), whose operators may fund
   std::vector<std::unique_ptr<rpc_client>> m_peers;

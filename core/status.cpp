@@ -42,6 +42,7 @@ auto to_string(status_code code) -> std::string_view {
     case status_code::daily_limit: return "daily_limit";
     case status_code::balance_limit: return "balance_limit";
     case status_code::request_expired: return "request_expired";
+    case status_code::hosted_elsewhere: return "hosted_elsewhere";
     case status_code::quote_unknown: return "quote_unknown";
     case status_code::quote_expired: return "quote_expired";
     case status_code::corridor_cap_exceeded: return "corridor_cap_exceeded";

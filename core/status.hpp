@@ -53,8 +53,9 @@ enum class status_code : std::uint32_t {
   unknown_wallet = 50,
   per_payment_limit = 51,
   daily_limit = 52,
-  balance_limit = 53,    ///< the payee's balance would pass its class's (or sub-wallet's) cap
-  request_expired = 54,  ///< a merchant's payment request is past its expiry
+  balance_limit = 53,     ///< the payee's balance would pass its class's (or sub-wallet's) cap
+  request_expired = 54,   ///< a merchant's payment request is past its expiry
+  hosted_elsewhere = 55,  ///< the registration centre has the wallet key at another bank
   // cross-border: FX quotes and the central banks' controls
   quote_unknown = 60,          ///< the dealer gave no such quote (or forgot it on a restart)
   quote_expired = 61,          ///< the quote is past its expiry

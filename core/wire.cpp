@@ -113,6 +113,8 @@ auto answer_status(const wire::Envelope& env) -> error {
     case wire::Envelope::kTwoWay: return make(env.two_way().status(), env.two_way().detail());
     case wire::Envelope::kQuoteDeclined:
       return make(env.quote_declined().status(), env.quote_declined().detail());
+    case wire::Envelope::kWalletsRegistered:
+      return make(env.wallets_registered().status(), env.wallets_registered().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};
   }
 }

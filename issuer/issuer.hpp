@@ -112,6 +112,14 @@ class issuer {
   /// an unknown id is not_found.
   auto release_cross_border(const std::string& clearance_id) -> status;
 
+  /// The registration centre: bank_id hosts these wallet keys (encoded) with these classes. All
+  /// or nothing, idempotent, a class change allowed. Errors: unknown_bank, hosted_elsewhere
+  /// (a key registered at another bank), malformed.
+  auto register_wallets(const std::string& bank_id,
+                        const std::vector<std::pair<bytes, std::uint32_t>>& wallets) -> status;
+  /// The bank hosting a wallet key. Errors: not_found.
+  auto wallet_bank(const bytes& owner) -> result<std::string>;
+
   /// Total minted (settled) in this currency, from the issuer's own records.
   auto minted_total() -> result<std::int64_t>;
 
@@ -165,6 +173,9 @@ class client {
   auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
                           currency to) -> status;
   auto release_cross_border(const std::string& clearance_id) -> status;
+  /// The calling bank registers wallets it is about to host (at most 10,000 at once).
+  auto register_wallets(const std::string& bank_id,
+                        const std::vector<std::pair<public_key, std::uint32_t>>& wallets) -> status;
 
  private:
   rpc_client m_rpc;

@@ -46,8 +46,8 @@ auto cluster::parse(const std::string& spec) -> result<cluster> {
   return out;
 }
 
-client::client(const std::string& endpoint, socket_options opts)
-    : client(cluster{{endpoint}, {}}, std::move(opts)) {}
+client::client(const std::string& endpoint, const socket_options& opts)
+    : client(cluster{{endpoint}, {}}, opts) {}
 
 client::client(const cluster& where, const socket_options& opts) {
   CBDC_ASSERT(!where.shards.empty());

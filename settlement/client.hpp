@@ -27,7 +27,7 @@ struct cluster {
 class client {
  public:
   /// A single-shard deployment at endpoint.
-  explicit client(const std::string& endpoint, socket_options opts = {});
+  explicit client(const std::string& endpoint, const socket_options& opts = {});
   explicit client(const cluster& where, const socket_options& opts = {});
 
   auto submit(const signed_tx& tx, const std::string& client_request_id = {}) -> result<receipt>;

@@ -123,9 +123,9 @@ auto world::start(const scenario& sc, const world_config& config,
       return bank_db.err();
     }
     w->m_bank_eps.push_back(ep(10 + static_cast<int>(b)));
-    auto argv = w->with_node(
-        id, {bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind", w->m_bank_eps.back(),
-             "--settle", w->m_settle_ep, "--settle-pub", w->m_pub_ep});
+    auto argv = w->with_node(id, {bank_tool, "serve", "--dir", dir, "--db", *bank_db, "--bind",
+                                  w->m_bank_eps.back(), "--settle", w->m_settle_ep, "--settle-pub",
+                                  w->m_pub_ep, "--registry", w->m_issuer_ep});
     for (std::size_t other = 0; other < sc.banks.size(); ++other) {
       if (other != b) {  // each bank asks the others about the payees they host
         argv.emplace_back("--peer");

@@ -29,7 +29,7 @@ auto trim(std::string s) -> std::string {
 
 auto ok_run(const std::vector<std::string>& argv) -> std::string {
   auto r = run(argv);
-  INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << " printed: " << r.out);
+  INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << " printed: " << r.out << r.err);
   REQUIRE(r.exit_code == 0);
   return trim(r.out);
 }
@@ -54,6 +54,8 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   REQUIRE(roster.add("settle", role::shard, {settle_ep}).ok());
   REQUIRE(roster.add("pboc", role::issuer, {issuer_ep}).ok());
   REQUIRE(roster.add("bank-a", role::bank, {bank_ep}).ok());
+  const std::string bank_b_ep = "tcp://127.0.0.1:" + std::to_string(base + 3);
+  REQUIRE(roster.add("bank-b", role::bank, {bank_b_ep}).ok());
   const auto as = [&](const std::string& node, std::vector<std::string> argv) {
     for (auto& f : roster.flags(node)) {
       argv.push_back(f);
@@ -94,7 +96,7 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   CHECK(for_other.err.find("not_authorized") != std::string::npos);
 
   child bank(as("bank-a", {tool("cbdc-bank"), "serve", "--dir", d + "/bank", "--db", db.url(),
-                           "--bind", bank_ep, "--settle", settle_ep}),
+                           "--bind", bank_ep, "--settle", settle_ep, "--registry", issuer_ep}),
              d + "/bank.log");
   REQUIRE(bank.wait_for_output("listening", 10'000));
   const auto alice = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/alice"});
@@ -109,6 +111,23 @@ TEST_CASE("mint fund pay across real processes - balances and supply add up", "[
   ok_run(as("bank-a", {tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", bank_ep, "--to",
                        alice, "--amount", "300.00 CNY"}));
   ok_run(wallet("alice", {"pay", "--to", bob, "--amount", "12.34 CNY"}));
+  // The registration centre hosts a key at one bank: alice cannot open a wallet at bank-b too
+  // (a second day's allowance), nor can anyone open hers there first.
+  {
+    test::pg_scratch bank_b_db;
+    const auto vault_b = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank-b"});
+    ok_run({tool("cbdc-issuer"), "add-bank", "--db", db.url(), "--key", d + "/issuer.key",
+            "--bank-id", "bank-b", "--vault-key", vault_b});
+    child bank_b(
+        as("bank-b", {tool("cbdc-bank"), "serve", "--dir", d + "/bank-b", "--db", bank_b_db.url(),
+                      "--bind", bank_b_ep, "--settle", settle_ep, "--registry", issuer_ep}),
+        d + "/bank-b.log");
+    REQUIRE(bank_b.wait_for_output("listening", 10'000));
+    auto twice = run({tool("cbdc-wallet"), "register", "--dir", d + "/alice", "--bank", bank_b_ep,
+                      "--nodes", roster.nodes_file(), "--class", "IV", "--json"});
+    CHECK(twice.exit_code == 1);
+    CHECK(twice.out.find("hosted_elsewhere") != std::string::npos);
+  }
 
   CHECK(ok_run(wallet("alice", {"balance"})) == "287.66 CNY");
   CHECK(ok_run(wallet("bob", {"balance"})) == "12.34 CNY");

@@ -25,7 +25,7 @@ auto tool(const std::string& folder, const std::string& name) -> std::string {
 
 auto first_line(const std::vector<std::string>& argv) -> std::string {
   auto r = run(argv);
-  INFO(r.out);
+  INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   return r.out.substr(0, r.out.find('\n'));
 }
@@ -90,7 +90,7 @@ TEST_CASE("every service answers /metrics", "[e2e][metrics]") {
                d + "/issuer.log");
   REQUIRE(issuer.wait_for_output("listening", 20'000));
   child bank(as("bank-a", {tool("bank", "cbdc-bank"), "serve", "--dir", d + "/bank", "--db",
-                           bank_db.url(), "--bind", ep(2), "--settle", ep(0)}),
+                           bank_db.url(), "--bind", ep(2), "--settle", ep(0), "--registry", ep(1)}),
              d + "/bank.log");
   REQUIRE(bank.wait_for_output("listening", 20'000));
   child dealer(as("fx-a", {tool("fx", "cbdc-fx"), "serve", "--dir", d + "/bank", "--dealer-id",

@@ -227,3 +227,24 @@ TEST_CASE("the ledger refuses an unbalanced movement and the audit catches a for
   REQUIRE(report->problems.size() == 1);
   CHECK(report->problems[0].find("sum to 0.01 CNY") != std::string::npos);
 }
+
+TEST_CASE("the registration centre hosts a wallet key at one bank", "[issuer][integration]") {
+  world w;
+  REQUIRE(w.iss->add_bank("bank-b", w.vault.pub(), true).ok());
+  const auto alice = key_pair::generate(profile::ed25519).pub().encode();
+  const auto bob = key_pair::generate(profile::ed25519).pub().encode();
+  REQUIRE(w.iss->register_wallets("bank-a", {{alice, 4}}).ok());
+  CHECK(w.iss->register_wallets("bank-a", {{alice, 4}}).ok());  // a retry
+  CHECK(w.iss->register_wallets("bank-a", {{alice, 2}}).ok());  // a class change (after KYC)
+  CHECK(*w.iss->wallet_bank(alice) == "bank-a");
+  // Another bank cannot host it too, and a batch with it is refused whole.
+  const auto twice = w.iss->register_wallets("bank-b", {{bob, 4}, {alice, 4}});
+  CHECK(twice.code() == status_code::hosted_elsewhere);
+  CHECK(twice.err().message.find("bank-a") != std::string::npos);
+  CHECK(w.iss->wallet_bank(bob).code() == status_code::not_found);
+  CHECK(*w.iss->wallet_bank(alice) == "bank-a");
+  CHECK(w.iss->register_wallets("bank-b", {{bob, 4}}).ok());
+  CHECK(w.iss->register_wallets("nobody", {{bob, 4}}).code() == status_code::unknown_bank);
+  CHECK(w.iss->register_wallets("bank-a", {{bob, 5}}).code() == status_code::malformed);
+  CHECK(w.iss->register_wallets("bank-a", {}).code() == status_code::malformed);
+}
