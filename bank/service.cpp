@@ -409,6 +409,7 @@ auto service::answer(const wire::Envelope& request, const peer& from,
         owners.emplace_back(*owner, static_cast<wallet_class>(m.wallet_classes(i)));
       }
       std::vector<std::pair<public_key, std::uint32_t>> at_centre;
+      at_centre.reserve(owners.size());
       for (const auto& [key, cls] : owners) {
         at_centre.emplace_back(key, static_cast<std::uint32_t>(cls));
       }

@@ -1,5 +1,8 @@
 #include "pos/server.hpp"
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -13,6 +16,7 @@
 #include <sstream>
 
 #include "bank/limits.hpp"
+#include "core/crypto.hpp"
 #include "core/http.hpp"
 #include "core/metrics.hpp"
 
@@ -78,8 +82,16 @@ auto text_field(const json::object& o, const char* key) -> std::string {
 }  // namespace
 
 struct server::impl : std::enable_shared_from_this<impl> {
+  static constexpr int k_max_connections = 256;
+  static constexpr int k_read_timeout_s = 10;
+  static constexpr std::uint32_t k_max_header_bytes = 8 * 1024;
+  static constexpr std::uint64_t k_max_body_bytes = 16 * 1024;
   std::shared_ptr<shop> till;
   std::filesystem::path web;
+  std::string csrf{random_hex(16)};  ///< the pages' token for POSTs, new at each start
+  std::string own_origin;            ///< "http://HOST:PORT", this server's
+  std::string own_origin_by_name;    ///< the same as "http://localhost:PORT"
+  std::atomic<int> connections{0};
   boost::asio::io_context io;
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -94,19 +106,59 @@ struct server::impl : std::enable_shared_from_this<impl> {
   }
 
   void session(tcp::socket sock) {
+    // A bounded number of connections, each with a read timeout: an idle or slow client holds
+    // one thread for at most k_read_timeout_s, and past k_max_connections others are refused.
+    if (connections.fetch_add(1) >= k_max_connections) {
+      connections.fetch_sub(1);
+      boost::system::error_code ec;
+      sock.close(ec);
+      return;
+    }
+    struct leave {
+      std::atomic<int>& n;
+      ~leave() { n.fetch_sub(1); }
+    } counted{connections};
     beast::flat_buffer buffer;
     for (;;) {
       boost::system::error_code ec;
-      request req;
-      http::read(sock, buffer, req, ec);
-      if (ec) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(k_max_header_bytes);
+      parser.body_limit(k_max_body_bytes);
+      read_with_deadline(sock, buffer, parser, ec);
+      if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+          ec == boost::asio::error::connection_reset) {
         return;
       }
+      if (ec) {
+        // Answer what can be answered, then close: the stream is not at a request's start.
+        const auto st = ec == http::error::header_limit
+                            ? http::status::request_header_fields_too_large
+                        : ec == http::error::body_limit       ? http::status::payload_too_large
+                        : ec == boost::asio::error::timed_out ? http::status::request_timeout
+                                                              : http::status::bad_request;
+        auto res = fail(error{status_code::bad_request, "HTTP: " + ec.message()});
+        res.result(st);
+        res.version(11);
+        res.keep_alive(false);
+        res.prepare_payload();
+        http::write(sock, res, ec);
+        // Closing with unread bytes would reset the connection and could lose the answer:
+        // stop sending, and drop what the client still sends, briefly.
+        sock.shutdown(tcp::socket::shutdown_send, ec);
+        drain(sock);
+        return;
+      }
+      auto req = parser.release();
       if (websocket::is_upgrade(req) && req.target() == "/ws") {
         live_updates(std::move(sock), req);
         return;
       }
-      auto res = handle(req);
+      response res;
+      try {
+        res = handle(req);
+      } catch (const std::exception& e) {  // a request never stops the till
+        res = fail(error{status_code::internal, e.what()});
+      }
       res.version(req.version());
       res.keep_alive(req.keep_alive());
       res.set(http::field::cache_control, "no-store");
@@ -117,6 +169,66 @@ struct server::impl : std::enable_shared_from_this<impl> {
         return;
       }
     }
+  }
+
+  /// Reads one request within k_read_timeout_s of its first byte's wait, however slowly the
+  /// client sends: the socket is non-blocking and every wait a poll with what is left (a
+  /// blocking read's SO_RCVTIMEO does not bound Asio's synchronous reads). timed_out past it.
+  static void read_with_deadline(tcp::socket& sock, beast::flat_buffer& buffer,
+                                 http::request_parser<http::string_body>& parser,
+                                 boost::system::error_code& ec) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{k_read_timeout_s};
+    sock.non_blocking(true, ec);
+    while (!ec && !parser.is_done()) {
+      http::read_some(sock, buffer, parser, ec);
+      if (ec != boost::asio::error::would_block) {
+        continue;
+      }
+      ec = {};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd fd{sock.native_handle(), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) {
+        ec = boost::asio::error::timed_out;
+      }
+    }
+    boost::system::error_code ignored;
+    sock.non_blocking(false, ignored);  // answers are written blocking
+  }
+
+  /// Reads and drops what the client still sends, for at most a second.
+  static void drain(tcp::socket& sock) {
+    std::array<char, 4096> junk{};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
+    for (std::size_t total = 0; total < 1024 * 1024;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      pollfd fd{sock.native_handle(), POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) {
+        return;
+      }
+      const auto n = ::recv(sock.native_handle(), junk.data(), junk.size(), 0);
+      if (n <= 0) {
+        return;
+      }
+      total += static_cast<std::size_t>(n);
+    }
+  }
+
+  /// A POST the till takes: JSON, from its own pages (their token, and no other origin).
+  auto post_allowed(const request& req) const -> status {
+    const auto type = req[http::field::content_type];
+    if (type.substr(0, 16) != "application/json") {
+      return error{status_code::bad_request, "415 a POST is application/json"};
+    }
+    const auto origin = req[http::field::origin];
+    if (!origin.empty() && origin != own_origin && origin != own_origin_by_name) {
+      return error{status_code::not_authorized, "another origin: " + std::string{origin}};
+    }
+    if (req["x-cbdc-csrf"] != csrf) {
+      return error{status_code::not_authorized, "no page token (x-cbdc-csrf)"};
+    }
+    return ok_status();
   }
 
   /// Pushes every change of a request to the browser until it goes away.
@@ -172,6 +284,12 @@ struct server::impl : std::enable_shared_from_this<impl> {
     res.result(http::status::ok);
     res.set(http::field::content_type, content_type(path));
     res.body() = body.str();
+    if (path.extension() == ".html") {  // the page's token for its POSTs
+      const auto at = res.body().find("{{csrf}}");
+      if (at != std::string::npos) {
+        res.body().replace(at, 8, csrf);
+      }
+    }
     return res;
   }
 
@@ -220,6 +338,14 @@ struct server::impl : std::enable_shared_from_this<impl> {
       res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
       res.body() = metrics::registry::global().render();
       return res;
+    }
+    if (post) {
+      if (auto allowed = post_allowed(req); !allowed) {
+        auto res = fail(allowed.err());
+        res.result(allowed.err().message.rfind("415", 0) == 0 ? http::status::unsupported_media_type
+                                                              : http::status::forbidden);
+        return res;
+      }
     }
     if (post && target == "/api/requests") {
       auto body = body_object(req);
@@ -315,6 +441,8 @@ auto server::start(std::shared_ptr<shop> till, const std::string& address,
     return acceptor.err();
   }
   i->acceptor = std::move(*acceptor);
+  i->own_origin = cbdc::http::base_url(i->acceptor);
+  i->own_origin_by_name = "http://localhost:" + std::to_string(i->acceptor.local_endpoint().port());
   i->thread = std::thread([raw = i.get()] { raw->accept_loop(); });
   return std::unique_ptr<server>(new server(std::move(i)));
 }

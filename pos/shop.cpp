@@ -1,5 +1,7 @@
 #include "pos/shop.hpp"
 
+#include <algorithm>
+
 #include <qrencode.h>
 
 #include <boost/json.hpp>
@@ -97,6 +99,13 @@ auto shop::create(const std::string& amount, const std::string& reference) -> re
     return parsed.err();
   }
   std::lock_guard lock(m_mutex);
+  // A bound on the requests kept open: each is memory until it is paid or expires.
+  constexpr std::size_t k_max_open = 10'000;
+  const auto open = std::count_if(m_requests.begin(), m_requests.end(),
+                                  [](const auto& entry) { return entry.second.state == "open"; });
+  if (static_cast<std::size_t>(open) >= k_max_open) {
+    return error{status_code::overloaded, "10,000 payment requests are open; retry later"};
+  }
   const auto id = m_next_id++;
   // The till's number makes every reference unique: it is the payment's memo, by which the
   // settled payment is matched to its request.

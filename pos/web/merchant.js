@@ -56,7 +56,12 @@ $("request-form").addEventListener("submit", async (e) => {
   current = null;
   const res = await fetch("/api/requests", {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    // The page's token: the till takes a POST only with it (and only as JSON, from its own
+    // origin), so that no other page the browser opens can make or pay requests.
+    headers: {
+      "content-type": "application/json",
+      "x-cbdc-csrf": document.querySelector('meta[name="cbdc-csrf"]').content,
+    },
     body: JSON.stringify({ amount: $("amount").value.trim(), reference: $("reference").value.trim() }),
   });
   const r = await res.json();

@@ -6,7 +6,12 @@ const $ = (id) => document.getElementById(id);
 async function post(path, body) {
   const res = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    // The page's token: the till takes a POST only with it (and only as JSON, from its own
+    // origin), so that no other page the browser opens can pay from the demo wallets.
+    headers: {
+      "content-type": "application/json",
+      "x-cbdc-csrf": document.querySelector('meta[name="cbdc-csrf"]').content,
+    },
     body: JSON.stringify(body),
   });
   return { ok: res.ok, body: await res.json() };
