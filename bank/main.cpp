@@ -99,15 +99,7 @@ auto main(int argc, char** argv) -> int {
     return cli::node_keygen(node, "cbdc-bank");
   }
   // The node's identity, for the commands that talk to other nodes.
-  const auto network = [&]() -> result<socket_options> {
-    auto security = cli::load_node_security(node, "cbdc-bank");
-    if (!security) {
-      return security.err();
-    }
-    socket_options net;
-    net.security = *security;
-    return net;
-  };
+  const auto network = [&] { return cli::node_network(node, "cbdc-bank"); };
   if (command == "init") {
     auto prof = parse_profile(prof_name);
     if (!prof) {

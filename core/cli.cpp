@@ -66,6 +66,16 @@ auto load_node_security(const node_flags& flags, const std::string& tool)
   return node_security::load(flags.key_file, flags.nodes_file);
 }
 
+auto node_network(const node_flags& flags, const std::string& tool) -> result<socket_options> {
+  auto security = load_node_security(flags, tool);
+  if (!security) {
+    return security.err();
+  }
+  socket_options net;
+  net.security = *security;
+  return net;
+}
+
 auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
     -> std::function<void()> {
   return [security, tool] {

@@ -8,6 +8,7 @@
 
 #include "core/auth.hpp"
 #include "core/status.hpp"
+#include "core/transport.hpp"
 
 namespace cbdc::cli {
 
@@ -23,9 +24,6 @@ auto parse(int argc, char** argv, boost::program_options::options_description& o
 auto fail(const std::string& tool, const error& err) -> int;
 
 /// A node's identity on the command line: --node-key (its CURVE key pair, made by
-/// What a daemon does on SIGHUP: reads its nodes file again, saying so on stderr.
-auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
-    -> std::function<void()>;
 /// `TOOL node-keygen`) and --nodes (the deployment's nodes file), or --insecure.
 struct node_flags {
   std::string key_file;
@@ -37,6 +35,9 @@ void add_node_options(boost::program_options::options_description& opts, node_fl
 /// key_error when neither is given (or one), those of node_security::load.
 auto load_node_security(const node_flags& flags, const std::string& tool)
     -> result<std::shared_ptr<node_security>>;
+/// The node's identity as socket options (load_node_security's), for a tool's commands that
+/// talk to other nodes.
+auto node_network(const node_flags& flags, const std::string& tool) -> result<socket_options>;
 /// What a daemon does on SIGHUP: reads its nodes file again, saying so on stderr.
 auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
     -> std::function<void()>;

@@ -152,15 +152,7 @@ auto main(int argc, char** argv) -> int {
     return cli::node_keygen(node, "cbdc-issuer");
   }
   // The node's identity, for the commands that talk to other nodes (serve, mint, audit).
-  const auto network = [&]() -> result<socket_options> {
-    auto security = cli::load_node_security(node, "cbdc-issuer");
-    if (!security) {
-      return security.err();
-    }
-    socket_options net;
-    net.security = *security;
-    return net;
-  };
+  const auto network = [&] { return cli::node_network(node, "cbdc-issuer"); };
   if (command == "keygen") {
     auto prof = parse_profile(prof_name);
     if (!prof) {

@@ -85,7 +85,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
   static constexpr int k_max_connections = 256;
   static constexpr int k_read_timeout_s = 10;
   static constexpr std::uint32_t k_max_header_bytes = 8 * 1024;
-  static constexpr std::uint64_t k_max_body_bytes = 16 * 1024;
+  static constexpr std::uint64_t k_max_body_bytes = std::uint64_t{16} * 1024;
   std::shared_ptr<shop> till;
   std::filesystem::path web;
   std::string csrf{random_hex(16)};  ///< the pages' token for POSTs, new at each start
@@ -200,7 +200,7 @@ struct server::impl : std::enable_shared_from_this<impl> {
   static void drain(tcp::socket& sock) {
     std::array<char, 4096> junk{};
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
-    for (std::size_t total = 0; total < 1024 * 1024;) {
+    for (std::size_t total = 0; total < std::size_t{1024} * 1024;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           until - std::chrono::steady_clock::now());
       pollfd fd{sock.native_handle(), POLLIN, 0};

@@ -31,7 +31,7 @@ auto http_exchange(int port, const std::string& raw, int timeout_ms = 5000) -> s
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-  const timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  const timeval tv{timeout_ms / 1000, static_cast<suseconds_t>(timeout_ms % 1000) * 1000};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
