@@ -73,6 +73,18 @@ auto serialize(const wire::Envelope& env) -> std::string {
 
 }  // namespace
 
+/// Runs a socket loop; the process's context terminating (at exit, while a client or server
+/// still lives on a thread that outlasts main) ends it instead of terminating the process.
+static void run_until_terminated(const std::function<void()>& loop) {
+  try {
+    loop();
+  } catch (const zmq::error_t& e) {
+    if (e.num() != ETERM) {
+      throw;
+    }
+  }
+}
+
 auto shared_context() -> zmq::context_t& {
   static zmq::context_t ctx{2};
   return ctx;
@@ -200,7 +212,7 @@ auto rpc_server::start() -> status {
   }
   m_endpoint = sock->get(zmq::sockopt::last_endpoint);
   m_socket.reset(sock.release());
-  m_thread = std::thread([this] { run(); });
+  m_thread = std::thread([this] { run_until_terminated([this] { run(); }); });
   return ok_status();
 }
 
@@ -337,7 +349,7 @@ struct rpc_client::state {
 
 rpc_client::rpc_client(std::string endpoint, socket_options opts)
     : m_endpoint(std::move(endpoint)), m_opts(std::move(opts)), m_state(std::make_shared<state>()) {
-  m_thread = std::thread([this] { run(); });
+  m_thread = std::thread([this] { run_until_terminated([this] { run(); }); });
 }
 
 rpc_client::~rpc_client() {

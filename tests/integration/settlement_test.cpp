@@ -11,18 +11,14 @@
 #include "settlement/notify.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/pg_scratch.hpp"
+#include "tests/support/seeds.hpp"
 #include "wallet/wallet.hpp"
 
 using namespace cbdc;
+using cbdc::test::seed_of;
 using settlement::receipt;
 
 namespace {
-
-auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  s.fill(b);
-  return s;
-}
 
 /// A settlement service on a scratch database, an issuer key, and a client.
 struct world {

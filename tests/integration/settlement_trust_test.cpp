@@ -9,18 +9,14 @@
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
+#include "tests/support/seeds.hpp"
 #include "wallet/wallet.hpp"
 
 using namespace cbdc;
+using cbdc::test::seed_of;
 using settlement::receipt;
 
 namespace {
-
-auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  s.fill(b);
-  return s;
-}
 
 /// One shard with authentication on, and the nodes that talk to it.
 struct secured_world {

@@ -2,16 +2,12 @@
 
 #include "core/codec.hpp"
 #include "core/wire.hpp"
+#include "tests/support/seeds.hpp"
 
 using namespace cbdc;
+using cbdc::test::seed_of;
 
 namespace {
-
-auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  s.fill(b);
-  return s;
-}
 
 auto id_of(std::uint8_t b) -> hash256 {
   hash256 h;

@@ -4,15 +4,12 @@
 #include <fstream>
 
 #include "core/crypto.hpp"
+#include "tests/support/seeds.hpp"
 
 using namespace cbdc;
+using cbdc::test::seed_of;
 
 namespace {
-auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  s.fill(b);
-  return s;
-}
 auto msg(const char* text) -> bytes {
   return bytes(text, text + std::strlen(text));
 }

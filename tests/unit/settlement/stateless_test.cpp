@@ -2,18 +2,14 @@
 #include <limits>
 
 #include "settlement/engine.hpp"
+#include "tests/support/seeds.hpp"
 
 using namespace cbdc;
+using cbdc::test::seed_of;
 using settlement::check_stateless;
 using settlement::engine_config;
 
 namespace {
-
-auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  s.fill(b);
-  return s;
-}
 
 struct fixture {
   key_pair payer = key_pair::from_seed(profile::ed25519, seed_of(1));

@@ -1,16 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include "tests/support/seeds.hpp"
 #include "wallet/wallet.hpp"
 
 using namespace cbdc;
+using cbdc::test::seed_of;
 
 namespace {
-
-auto seed_of(std::uint8_t b) -> std::array<std::uint8_t, 32> {
-  std::array<std::uint8_t, 32> s{};
-  s.fill(b);
-  return s;
-}
 
 auto token(std::uint8_t id, currency cur, std::int64_t amount, const public_key& owner)
     -> settlement::token_info {
