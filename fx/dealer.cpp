@@ -261,7 +261,7 @@ auto dealer::execute(const std::string& quote_id, const signed_tx& tx, std::int6
   }
   auto* cb = central_bank(q.pay.cur());
   CBDC_ASSERT(cb != nullptr);  // request_quote quotes only currencies with a central bank
-  if (auto cleared = cb->clear_cross_border(quote_id, q.payer_bank, q.pay, q.receive.cur());
+  if (auto cleared = cb->clear_cross_border(quote_id, q.payer_bank, q.pay, q.receive.cur(), tx.id);
       !cleared) {
     return cleared.err();
   }

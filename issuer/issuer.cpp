@@ -307,7 +307,8 @@ auto issuer::mint(const std::string& bank_id, money amount, const std::string& r
 }
 
 auto issuer::clear_cross_border(const std::string& clearance_id, const std::string& bank_id,
-                                money amount, currency to, std::int64_t now_us) -> status {
+                                money amount, currency to, const hash256& tx_id,
+                                std::int64_t now_us) -> status {
   if (clearance_id.empty() || clearance_id.size() > 128) {
     return error{status_code::bad_request, "a clearance id has 1 to 128 characters"};
   }
@@ -340,13 +341,13 @@ auto issuer::clear_cross_border(const std::string& clearance_id, const std::stri
       return error{status_code::unknown_bank, "no bank " + bank_id + " on this central bank"};
     }
     auto prior = tx.exec_params(
-        "SELECT bank_id, to_currency, amount_minor, released FROM issuer.clearance WHERE "
-        "clearance_id = $1 FOR UPDATE",
+        "SELECT bank_id, to_currency, amount_minor, released, coalesce(encode(tx_id, 'hex'), '') "
+        "FROM issuer.clearance WHERE clearance_id = $1 FOR UPDATE",
         clearance_id);
     if (!prior.empty()) {
       const auto& row = prior[0];
       if (row[0].as<std::string>() != bank_id || row[1].as<std::string>() != to_code ||
-          row[2].as<std::int64_t>() != amount.minor()) {
+          row[2].as<std::int64_t>() != amount.minor() || row[4].as<std::string>() != tx_id.hex()) {
         return error{status_code::bad_request,
                      "clearance id " + clearance_id + " was used for another payment"};
       }
@@ -381,25 +382,67 @@ auto issuer::clear_cross_border(const std::string& clearance_id, const std::stri
       }
     }
     tx.exec_params(
-        "INSERT INTO issuer.clearance (clearance_id, bank_id, to_currency, amount_minor, day) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (clearance_id) DO UPDATE SET released = false, "
-        "day = EXCLUDED.day",
-        clearance_id, bank_id, to_code, amount.minor(), day);
+        "INSERT INTO issuer.clearance (clearance_id, bank_id, to_currency, amount_minor, day, "
+        "tx_id) VALUES ($1, $2, $3, $4, $5, decode($6, 'hex')) ON CONFLICT (clearance_id) DO "
+        "UPDATE SET released = false, day = EXCLUDED.day",
+        clearance_id, bank_id, to_code, amount.minor(), day, tx_id.hex());
     tx.commit();
     return ok_status();
   });
 }
 
 auto issuer::release_cross_border(const std::string& clearance_id) -> status {
-  return pg::guarded([&]() -> status {
-    pqxx::work tx(*m_conn);
-    auto r = tx.exec_params("UPDATE issuer.clearance SET released = true WHERE clearance_id = $1",
-                            clearance_id);
-    if (r.affected_rows() == 0) {
+  auto paid_by = pg::guarded([&]() -> result<std::optional<hash256>> {
+    pqxx::read_transaction rt(*m_conn);
+    auto rows = rt.exec_params(
+        "SELECT coalesce(encode(tx_id, 'hex'), '') FROM issuer.clearance WHERE clearance_id = $1",
+        clearance_id);
+    if (rows.empty()) {
       return error{status_code::not_found, "no clearance " + clearance_id};
     }
+    const auto hex = rows[0][0].as<std::string>();
+    if (hex.empty()) {
+      return std::optional<hash256>{};
+    }
+    auto id = hash256::from_hex(hex);
+    CBDC_ASSERT(id.ok());  // the column holds 32 bytes
+    return std::optional<hash256>{*id};
+  });
+  if (!paid_by) {
+    return paid_by.err();
+  }
+  // Only a refused payment gives its amount back: a dealer that released the clearance of a
+  // settled PvP would pass any number of payments through a corridor's cap.
+  if (*paid_by) {
+    auto settled = m_settle.get_tx(**paid_by);
+    if (settled) {
+      return error{status_code::not_permitted, "the payment of clearance " + clearance_id +
+                                                   " settled: its amount stays counted"};
+    }
+    if (settled.err().code != status_code::not_found) {
+      return settled.err();
+    }
+  }
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    tx.exec_params("UPDATE issuer.clearance SET released = true WHERE clearance_id = $1",
+                   clearance_id);
     tx.commit();
     return ok_status();
+  });
+}
+
+auto issuer::released_clearances() -> result<std::vector<std::pair<std::string, hash256>>> {
+  return pg::guarded([&]() -> result<std::vector<std::pair<std::string, hash256>>> {
+    pqxx::read_transaction rt(*m_conn);
+    std::vector<std::pair<std::string, hash256>> out;
+    for (const auto& row : rt.exec("SELECT clearance_id, encode(tx_id, 'hex') FROM "
+                                   "issuer.clearance WHERE released AND tx_id IS NOT NULL")) {
+      auto id = hash256::from_hex(row[1].as<std::string>());
+      CBDC_ASSERT(id.ok());
+      out.emplace_back(row[0].as<std::string>(), *id);
+    }
+    return out;
   });
 }
 
@@ -730,11 +773,13 @@ auto service::answer(const wire::Envelope& request, const peer& from) -> wire::E
     } else {
       auto cur = currency_from_wire(c.currency());
       auto to = currency_from_wire(c.to_currency());
-      done = !cur ? status{cur.err()}
-             : !to
-                 ? status{to.err()}
-                 : m_issuer->clear_cross_border(c.clearance_id(), c.bank_id(),
-                                                money{c.amount_minor(), *cur}, *to, unix_now_us());
+      auto tx_id = id_from_wire(c.tx_id());
+      done = !cur     ? status{cur.err()}
+             : !to    ? status{to.err()}
+             : !tx_id ? status{tx_id.err()}
+                      : m_issuer->clear_cross_border(c.clearance_id(), c.bank_id(),
+                                                     money{c.amount_minor(), *cur}, *to, *tx_id,
+                                                     unix_now_us());
     }
     out->set_status(static_cast<std::uint32_t>(done.code()));
     if (!done) {
@@ -857,9 +902,10 @@ auto client::register_wallets(const std::string& bank_id,
 }
 
 auto client::clear_cross_border(const std::string& clearance_id, const std::string& bank_id,
-                                money amount, currency to) -> status {
+                                money amount, currency to, const hash256& tx_id) -> status {
   wire::Envelope req;
   auto* c = req.mutable_clear_cross_border();
+  c->set_tx_id(id_to_wire(tx_id));
   c->set_clearance_id(clearance_id);
   c->set_bank_id(bank_id);
   c->set_amount_minor(amount.minor());
@@ -919,6 +965,19 @@ auto audit(issuer& iss, settlement::client& settle, currency cur) -> result<audi
     report.problems.push_back("the reserve ledger counts " + fmt(ledger->outstanding_minor) +
                               " outstanding but settlement holds issued - redeemed = " +
                               fmt(report.issued_minor - report.redeemed_minor));
+  }
+  auto released = iss.released_clearances();
+  if (!released) {
+    return released.err();
+  }
+  for (const auto& [clearance, tx] : *released) {
+    auto settled = settle.get_tx(tx);
+    if (settled) {
+      report.problems.push_back("clearance " + clearance + " was released but its payment " +
+                                tx.hex() + " settled: its amount escaped the day's caps");
+    } else if (settled.err().code != status_code::not_found) {
+      return settled.err();
+    }
   }
   if (report.minted_minor != report.issued_minor) {
     report.problems.push_back("the issuer minted " + fmt(report.minted_minor) +

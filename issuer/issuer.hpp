@@ -105,12 +105,16 @@ class issuer {
   /// dealer signs it: the corridor must be permitted and the day's cleared total stay within the
   /// corridor's and the bank's caps (a total exactly at a cap is allowed). Once per clearance id:
   /// a retry answers the first decision. Errors: unknown_bank, currency_mismatch, bad_request,
-  /// amount_invalid, not_permitted, corridor_cap_exceeded, bank_cap_exceeded.
+  /// amount_invalid, not_permitted, corridor_cap_exceeded, bank_cap_exceeded. tx_id is the PvP
+  /// transaction cleared; the same clearance id for another transaction is bad_request.
   auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
-                          currency to, std::int64_t now_us) -> status;
+                          currency to, const hash256& tx_id, std::int64_t now_us) -> status;
   /// Gives a clearance's amount back to the day's caps (its payment was refused). Idempotent;
-  /// an unknown id is not_found.
+  /// an unknown id is not_found; a clearance whose transaction settlement holds as settled is
+  /// not_permitted (its amount stays counted); settlement not answering is its error.
   auto release_cross_border(const std::string& clearance_id) -> status;
+  /// Released clearances with their transactions, for the audit to check none of them settled.
+  auto released_clearances() -> result<std::vector<std::pair<std::string, hash256>>>;
 
   /// The registration centre: bank_id hosts these wallet keys (encoded) with these classes. All
   /// or nothing, idempotent, a class change allowed. Errors: unknown_bank, hosted_elsewhere
@@ -171,7 +175,7 @@ class client {
       -> result<redeem_result>;
   auto reserve(const std::string& bank_id) -> result<reserve_balance>;
   auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
-                          currency to) -> status;
+                          currency to, const hash256& tx_id) -> status;
   auto release_cross_border(const std::string& clearance_id) -> status;
   /// The calling bank registers wallets it is about to host (at most 10,000 at once).
   auto register_wallets(const std::string& bank_id,
@@ -183,8 +187,8 @@ class client {
 
 /// What `cbdc-issuer audit` checks, per currency: settlement's issued - redeemed == its
 /// unspent supply; settlement's issued total == what this issuer minted; the reserve ledger
-/// balances, no bank's reserve or backing is negative, and the e-CNY outstanding in the ledger
-/// equals settlement's issued - redeemed.
+/// balances, no bank's reserve or backing is negative, the e-CNY outstanding in the ledger
+/// equals settlement's issued - redeemed, and no released clearance's payment settled.
 struct audit_report {
   currency cur{currency::cny};
   std::int64_t minted_minor{0};

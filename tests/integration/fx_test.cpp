@@ -9,6 +9,14 @@
 using namespace cbdc;
 using namespace cbdc::test;
 
+namespace {
+/// A transaction id for a clearance made by hand (its PvP never reaches settlement).
+auto tx_of(const std::string& clearance_id) -> hash256 {
+  const auto* p = reinterpret_cast<const std::uint8_t*>(clearance_id.data());
+  return hash(profile::ed25519, byte_view{p, clearance_id.size()});
+}
+}  // namespace
+
 TEST_CASE("quotes are priced in integers around the mid rate", "[fx][unit]") {
   auto r = fx::parse_rate("1.0870");
   REQUIRE(r.ok());
@@ -119,36 +127,43 @@ TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integrat
   // Clearances come from a dealer, for its own quotes (ids "<dealer>-..."), on behalf of the
   // paying bank it quoted.
   auto& pboc = b.pboc->as("dealer");
-  CHECK(pboc.clear_cross_border("dealer-c1", "cn-bank", cny(600), currency::hkd).ok());  // under
-  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(400), currency::hkd).ok());  // at
-  CHECK(pboc.clear_cross_border("dealer-c3", "cn-bank", money{1, currency::cny}, currency::hkd)
+  CHECK(pboc.clear_cross_border("dealer-c1", "cn-bank", cny(600), currency::hkd, tx_of("dealer-c1"))
+            .ok());  // under
+  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(400), currency::hkd, tx_of("dealer-c2"))
+            .ok());  // at
+  CHECK(pboc.clear_cross_border("dealer-c3", "cn-bank", money{1, currency::cny}, currency::hkd,
+                                tx_of("dealer-c3"))
             .code() == status_code::corridor_cap_exceeded);  // over by one fen
-  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(400), currency::hkd).ok());  // retry
-  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(401), currency::hkd).code() ==
-        status_code::bad_request);  // the same id for another payment
-  CHECK(pboc.clear_cross_border("dealer-c4", "cn-bank", cny(10), currency::thb).code() ==
-        status_code::not_permitted);
-  CHECK(pboc.clear_cross_border("dealer-c5", "nobody", cny(10), currency::hkd).code() ==
-        status_code::unknown_bank);
-  CHECK(pboc.clear_cross_border("dealer-c6", "cn-bank", hkd(10), currency::cny).code() ==
-        status_code::currency_mismatch);
+  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(400), currency::hkd, tx_of("dealer-c2"))
+            .ok());  // retry
+  CHECK(pboc.clear_cross_border("dealer-c2", "cn-bank", cny(401), currency::hkd, tx_of("dealer-c2"))
+            .code() == status_code::bad_request);  // the same id for another payment
+  CHECK(pboc.clear_cross_border("dealer-c4", "cn-bank", cny(10), currency::thb, tx_of("dealer-c4"))
+            .code() == status_code::not_permitted);
+  CHECK(pboc.clear_cross_border("dealer-c5", "nobody", cny(10), currency::hkd, tx_of("dealer-c5"))
+            .code() == status_code::unknown_bank);
+  CHECK(pboc.clear_cross_border("dealer-c6", "cn-bank", hkd(10), currency::cny, tx_of("dealer-c6"))
+            .code() == status_code::currency_mismatch);
   // Nobody else clears or releases the dealer's quotes: another dealer, a bank.
   CHECK(b.pboc->as("dealer2").release_cross_border("dealer-c1").code() ==
         status_code::not_authorized);
   CHECK(b.pboc->as("dealer2")
-            .clear_cross_border("dealer-c9", "cn-bank", cny(1), currency::hkd)
+            .clear_cross_border("dealer-c9", "cn-bank", cny(1), currency::hkd, tx_of("dealer-c9"))
             .code() == status_code::not_authorized);
   CHECK(b.pboc->as("cn-bank").release_cross_border("dealer-c1").code() ==
         status_code::not_authorized);
   // Released, the amount is free again.
   REQUIRE(pboc.release_cross_border("dealer-c2").ok());
-  CHECK(pboc.clear_cross_border("dealer-c7", "cn-bank", cny(400), currency::hkd).ok());
+  CHECK(pboc.clear_cross_border("dealer-c7", "cn-bank", cny(400), currency::hkd, tx_of("dealer-c7"))
+            .ok());
   CHECK(pboc.release_cross_border("dealer-unknown").code() == status_code::not_found);
   REQUIRE(pboc.release_cross_border("dealer-c1").ok());
   REQUIRE(pboc.release_cross_border("dealer-c7").ok());
   // A bank's own cap: 300.00 for "dealer".
-  CHECK(pboc.clear_cross_border("dealer-d1", "dealer", cny(300), currency::hkd).ok());
-  CHECK(pboc.clear_cross_border("dealer-d2", "dealer", money{1, currency::cny}, currency::hkd)
+  CHECK(pboc.clear_cross_border("dealer-d1", "dealer", cny(300), currency::hkd, tx_of("dealer-d1"))
+            .ok());
+  CHECK(pboc.clear_cross_border("dealer-d2", "dealer", money{1, currency::cny}, currency::hkd,
+                                tx_of("dealer-d2"))
             .code() == status_code::bank_cap_exceeded);
 
   // Through the dealer: a payment over what is left of the corridor is refused and nothing moves.
@@ -165,6 +180,50 @@ TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integrat
   REQUIRE(small.ok());  // CNY 645.xx fits
   REQUIRE(b.desk->execute(small->quote_id, b.pvp(*small), b.now).ok());
   CHECK(b.balance(b.merchant.pub(), currency::hkd) == hkd(700).minor());
+}
+
+TEST_CASE("a dealer cannot release a settled payment's clearance to pass a cap",
+          "[fx][integration][trust]") {
+  // The outside finding: releasing settled clearances let 18 PvPs (10,790.52 CNY) through a
+  // 5,000.00 CNY corridor. A release now gives an amount back only when its PvP did not settle.
+  issuer::cross_border_controls controls;
+  controls.corridor_cap_minor[currency::hkd] = cny(1'000).minor();
+  bridge b(controls);
+  auto& pboc = b.pboc->as("dealer");
+  auto q = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, hkd(900).minor(), false,
+                                 b.now);
+  REQUIRE(q.ok());  // CNY 829.xx
+  REQUIRE(b.desk->execute(q->quote_id, b.pvp(*q), b.now).ok());
+  CHECK(pboc.release_cross_border(q->quote_id).code() == status_code::not_permitted);
+  auto second = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, hkd(900).minor(),
+                                      false, b.now);
+  REQUIRE(second.ok());
+  CHECK(b.desk->execute(second->quote_id, b.pvp(*second), b.now).code() ==
+        status_code::corridor_cap_exceeded);
+
+  // A clearance released before its PvP settled (the dealer then submits it anyway) escapes the
+  // cap once; the audit names it.
+  auto third = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, hkd(100).minor(),
+                                     false, b.now);
+  REQUIRE(third.ok());
+  auto pvp = b.pvp(*third);
+  REQUIRE(
+      pboc.clear_cross_border(third->quote_id, "cn-bank", third->pay, currency::hkd, pvp.id).ok());
+  REQUIRE(pboc.release_cross_border(third->quote_id).ok());  // not settled yet: released
+  auto pboc_audit = issuer::issuer::open(b.pboc->config, b.pboc->key);
+  REQUIRE(pboc_audit.ok());
+  auto clean = issuer::audit(**pboc_audit, *b.settle, currency::cny);
+  REQUIRE(clean.ok());
+  CHECK(clean->passed());
+  pvp.sign_with(b.dealer_key);
+  settlement::client as_dealer(b.settle_svc->endpoint(), b.net("dealer"));
+  auto settled = as_dealer.submit(pvp);
+  REQUIRE(settled.ok());
+  REQUIRE(settled->status == status_code::ok);
+  auto report = issuer::audit(**pboc_audit, *b.settle, currency::cny);
+  REQUIRE(report.ok());
+  REQUIRE(report->problems.size() == 1);
+  CHECK(report->problems[0].find(third->quote_id) != std::string::npos);
 }
 
 TEST_CASE("a bank cannot have a foreign central bank issue", "[fx][integration]") {
