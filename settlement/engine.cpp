@@ -498,24 +498,27 @@ void engine::commit_two_phase(store& db, commit_job& job) {
   if (job.what == commit_job::kind::prepare) {
     commit_item item{&job.tx, p.client_request_id, job.items.front().inputs, job.outputs};
     auto prepared = db.prepare(job.local_gid, job.seq, unix_now_us(), item);
-    if (!prepared) {
-      // Memory holds the inputs for this gid; stop rather than unwind (see commit()).
-      std::fprintf(stderr, "cbdc-settle: fatal: prepare %s failed: %s\n", job.local_gid.c_str(),
-                   to_string(prepared.err()).c_str());
-      std::abort();
-    }
     mark_committed(job.ticket);
+    if (!prepared) {
+      // Memory holds the inputs for this gid until the coordinator, told of the failure,
+      // aborts it (a prepare that did happen unseen is then rolled back too).
+      std::fprintf(stderr, "cbdc-settle: prepare %s failed: %s\n", job.local_gid.c_str(),
+                   to_string(prepared.err()).c_str());
+      p.on_prepared(prepared.err(), {});
+      return;
+    }
     p.on_prepared(error{status_code::ok, ""}, item.inputs);
     return;
   }
   auto finished = db.finish_prepared(job.local_gid, job.commit);
-  if (!finished && finished.code() != status_code::not_found) {
-    std::fprintf(stderr, "cbdc-settle: fatal: %s %s failed: %s\n",
-                 job.commit ? "commit" : "rollback", job.local_gid.c_str(),
-                 to_string(finished.err()).c_str());
-    std::abort();
-  }
   mark_committed(job.ticket);
+  if (!finished && finished.code() != status_code::not_found) {
+    // The decision is durable at the coordinator, which sends it again until it is done.
+    std::fprintf(stderr, "cbdc-settle: %s %s failed: %s\n", job.commit ? "commit" : "rollback",
+                 job.local_gid.c_str(), to_string(finished.err()).c_str());
+    p.on_resolved(finished.err());
+    return;
+  }
   if (job.commit && !job.outputs.empty()) {
     receipt r;
     r.tx_id = job.tx.id;
@@ -560,29 +563,57 @@ void engine::commit(store& db, commit_job& job) {
   const auto at = unix_now_us();
   const auto commit_start = std::chrono::steady_clock::now();
   auto committed = db.commit_batch(job.seq, at, job.items);
-  record_batch(
-      job.items.size(), job.accepted.size(), job.repeats.size(),
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count());
+  std::vector<status> outcome(job.items.size(), ok_status());
   if (!committed) {
-    // Memory already counts this batch (and later ones may build on it). Rather than unwind,
-    // stop: the restart reloads the truth from PostgreSQL, and clients resend with the same ids.
-    std::fprintf(stderr, "cbdc-settle: fatal: batch %llu did not commit: %s\n",
-                 static_cast<unsigned long long>(job.seq), to_string(committed.err()).c_str());
-    std::abort();
+    std::fprintf(stderr,
+                 "cbdc-settle: batch %llu of %zu did not commit (%s); committing it in parts\n",
+                 static_cast<unsigned long long>(job.seq), job.items.size(),
+                 to_string(committed.err()).c_str());
+    commit_failed(db, job, at, 0, job.items.size(), committed.err(), outcome);
+  }
+  const auto failed = static_cast<std::size_t>(
+      std::count_if(outcome.begin(), outcome.end(), [](const status& s) { return !s.ok(); }));
+  record_batch(
+      job.items.size(), job.accepted.size() - failed, job.repeats.size(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_start).count());
+  if (failed > 0) {
+    // Queued before the job counts as committed, so the batch thread gives the inputs back
+    // before any later job of its own could find them missing.
+    std::scoped_lock lock(m_unwind_mutex, m_registry_mutex);
+    for (std::size_t i = 0; i < job.items.size(); ++i) {
+      if (!outcome[i].ok()) {
+        const auto& tx = *job.items[i].tx;
+        for (std::uint32_t k = 0; k < tx.tx.outputs.size(); ++k) {
+          m_void.insert(token_id_of(tx.tx.prof, tx.id, k));
+        }
+        m_unwinds.push_back(unwind{tx, job.items[i].inputs});
+      }
+    }
+    m_has_unwinds = true;
   }
   // Committed: what the batch wrote may be spent by later jobs and listed, before its
   // receipts go out (a payer may list its change as soon as it has the receipt).
   mark_committed(job.ticket);
-  for (auto& r : job.receipts) {
-    r.batch_seq = job.seq;
-    r.settled_at_us = at;
-  }
   std::vector<const signed_tx*> txs;
   txs.reserve(job.items.size());
-  for (const auto& item : job.items) {
-    txs.push_back(item.tx);
+  const receipt* first_settled = nullptr;
+  for (std::size_t i = 0; i < job.items.size(); ++i) {
+    auto& r = job.receipts[i];
+    if (outcome[i].ok()) {
+      r.batch_seq = job.seq;
+      r.settled_at_us = at;
+      txs.push_back(job.items[i].tx);
+      first_settled = first_settled != nullptr ? first_settled : &r;
+    } else {
+      r.status = outcome[i].code();
+      r.detail = outcome[i].err().message;
+      metrics::registry::global().inc("cbdc_settlements_total",
+                                      {{"status", std::string{to_string(r.status)}}});
+    }
   }
-  publish(txs, job.receipts.front());
+  if (first_settled != nullptr) {
+    publish(txs, *first_settled);
+  }
   std::unordered_map<hash256, const receipt*> by_id;
   for (std::size_t i = 0; i < job.accepted.size(); ++i) {
     job.accepted[i].done(job.receipts[i]);
@@ -590,9 +621,109 @@ void engine::commit(store& db, commit_job& job) {
   }
   for (auto& p : job.repeats) {
     receipt r = *by_id.at(p.tx.id);
-    r.status = status_code::already_settled;
-    r.detail = "settled before in batch " + std::to_string(r.batch_seq);
+    if (r.status == status_code::ok) {
+      r.status = status_code::already_settled;
+      r.detail = "settled before in batch " + std::to_string(r.batch_seq);
+    }
     p.done(r);
+  }
+}
+
+namespace {
+
+/// A failure after which the batch may or may not have committed.
+auto outcome_unknown(const error& e) -> bool {
+  return e.code == status_code::unavailable || e.code == status_code::internal;
+}
+
+}  // namespace
+
+void engine::commit_failed(store& db, commit_job& job, std::int64_t at, std::size_t from,
+                           std::size_t to, error failed, std::vector<status>& outcome) {
+  CBDC_ASSERT(from < to && to <= job.items.size());
+  const std::vector<commit_item> part(job.items.begin() + static_cast<std::ptrdiff_t>(from),
+                                      job.items.begin() + static_cast<std::ptrdiff_t>(to));
+  while (outcome_unknown(failed)) {
+    // A part commits whole or not at all: its first transaction says which.
+    auto in_ledger = landed(db, part.front().tx->id);
+    if (!in_ledger) {
+      for (std::size_t i = from; i < to; ++i) {  // stopping: the client resends, safely
+        outcome[i] = error{status_code::unavailable,
+                           "settlement stopped before PostgreSQL said whether the payment "
+                           "committed; send it again (a settled payment answers "
+                           "already_settled)"};
+      }
+      return;
+    }
+    if (*in_ledger) {
+      return;
+    }
+    auto again = db.commit_batch(job.seq, at, part);
+    if (again) {
+      return;
+    }
+    failed = again.err();
+  }
+  if (to - from == 1) {
+    outcome[from] =
+        error{status_code::internal, "PostgreSQL refused the payment: " + failed.message};
+    return;
+  }
+  const auto mid = from + (to - from) / 2;
+  for (const auto& [a, b] : {std::pair{from, mid}, std::pair{mid, to}}) {
+    const std::vector<commit_item> half(job.items.begin() + static_cast<std::ptrdiff_t>(a),
+                                        job.items.begin() + static_cast<std::ptrdiff_t>(b));
+    if (auto done = db.commit_batch(job.seq, at, half); !done) {
+      commit_failed(db, job, at, a, b, done.err(), outcome);
+    }
+  }
+}
+
+auto engine::landed(store& db, const hash256& tx_id) -> result<bool> {
+  for (int attempt = 0; !m_stopped; ++attempt) {
+    auto found = db.find_tx(tx_id, m_config.shard);
+    if (found) {
+      return true;
+    }
+    if (found.code() == status_code::not_found) {
+      return false;
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds{std::min(1000, 50 << std::min(attempt, 5))});
+  }
+  return error{status_code::unavailable, "stopping"};
+}
+
+void engine::apply_unwinds() {
+  std::vector<unwind> todo;
+  {
+    std::lock_guard lock(m_unwind_mutex);
+    todo.swap(m_unwinds);
+    m_has_unwinds = false;
+  }
+  for (auto& u : todo) {
+    (void)count_supply(u.tx, u.inputs, nullptr, -1);
+    for (std::uint32_t k = 0; k < u.tx.tx.outputs.size(); ++k) {
+      take_unspent(token_id_of(u.tx.tx.prof, u.tx.id, k));
+    }
+    for (auto& t : u.inputs) {
+      bool made_by_failed = false;
+      {
+        std::lock_guard lock(m_registry_mutex);
+        made_by_failed = m_void.contains(t.token_id);
+      }
+      if (made_by_failed) {
+        continue;
+      }
+      t.spent = false;
+      t.spent_by = {};
+      const auto id = t.token_id;
+      put_unspent(id, unspent_token{std::move(t), 0});  // its creator committed before
+    }
+  }
+  std::scoped_lock lock(m_jobs_mutex, m_registry_mutex);
+  if (m_in_flight.empty() && !m_has_unwinds) {
+    m_void.clear();  // no job left that could spend a void token
   }
 }
 
@@ -690,6 +821,9 @@ void engine::batch_loop() {
 
 auto engine::settled_before(const hash256& id) -> std::optional<receipt> {
   drain();
+  if (m_has_unwinds) {
+    apply_unwinds();  // a payment that failed meanwhile gives back what memory still holds
+  }
   auto found = m_db->find_tx(id, m_config.shard);
   if (!found) {
     return std::nullopt;
@@ -751,6 +885,10 @@ auto engine::collect_inputs(const signed_tx& stx, bool local_only,
     }
     if (known.code() != status_code::not_found && !known.ok()) {
       return refuse_with(known.code(), known.err().message);
+    }
+    if (known) {  // a failed payment's input, not yet given back to memory
+      return refuse_with(status_code::unavailable,
+                         "input " + in.hex() + " is being given back; send the payment again");
     }
     return refuse_with(status_code::input_unknown, "input " + in.hex() + " does not exist");
   }
@@ -858,6 +996,7 @@ auto owner_hash(const public_key& owner) -> std::uint64_t {
 void engine::put_unspent(const hash256& id, unspent_token t) {
   const auto owner = owner_hash(t.info.owner);
   std::lock_guard lock(m_registry_mutex);
+  m_void.erase(id);  // made again, by the same transaction sent again
   m_unspent.emplace(id, std::move(t));
   auto& ids = m_by_owner[owner];
   if (ids.size() == ids.capacity()) {
@@ -916,7 +1055,7 @@ auto engine::list_unspent(const public_key& owner, std::size_t limit) -> std::ve
     }
     for (const auto& id : ids) {
       const auto& t = m_unspent.at(id);
-      if (t.info.owner == owner && committed(t.created_by_job)) {
+      if (t.info.owner == owner && committed(t.created_by_job) && !m_void.contains(id)) {
         out.push_back(t.info);
       }
     }
@@ -939,6 +1078,9 @@ void engine::publish(const std::vector<const signed_tx*>& txs, const receipt& r)
 }
 
 void engine::settle_batch(std::vector<pending>& batch) {
+  if (m_has_unwinds) {
+    apply_unwinds();
+  }
   auto job = std::make_unique<commit_job>();
   job->ticket = next_ticket();
   id_set in_batch;

@@ -172,6 +172,19 @@ class engine {
   engine(engine_config config, std::unique_ptr<store> db, settled_fn on_settled);
   void commit_loop(store& db);
   void commit(store& db, commit_job& job);
+  /// A batch whose commit failed: a statement PostgreSQL refused (the batch wrote nothing) is
+  /// found by committing halves, down to the single payment, whose outcome is the error; a
+  /// commit whose outcome is unknown (connection lost, in doubt) is looked up by its first
+  /// transaction id once the database answers again, never resent blindly. outcome[i] is set
+  /// for the items of [from, to) that did not commit.
+  void commit_failed(store& db, commit_job& job, std::int64_t at, std::size_t from, std::size_t to,
+                     error failed, std::vector<status>& outcome);
+  /// Whether tx is in the ledger, asking until the database answers (unavailable once the
+  /// engine stops first).
+  auto landed(store& db, const hash256& tx_id) -> result<bool>;
+  /// Gives back to memory what failed items had taken (their inputs, their supply) and takes
+  /// out what they would have created. Batch thread only.
+  void apply_unwinds();
   void commit_two_phase(store& db, commit_job& job);
   /// The ticket of the next job to be handed over.
   auto next_ticket() const -> std::uint64_t { return m_tickets_issued + 1; }
@@ -236,6 +249,20 @@ class engine {
   /// (and the mark doubles from what is left): memory follows the owners holding tokens, not
   /// every key that ever received one.
   std::size_t m_owner_sweep_at{1024};
+  /// Accepted payments whose commit failed, queued by the commit threads (before their job is
+  /// marked committed) for the batch thread to take out of memory.
+  struct unwind {
+    signed_tx tx;
+    std::vector<token_info> inputs;
+  };
+  std::mutex m_unwind_mutex;
+  std::vector<unwind> m_unwinds;
+  std::atomic<bool> m_has_unwinds{false};
+  /// Outputs of failed payments, under m_registry_mutex: they never existed, so they are not
+  /// listed, and a later payment that spent one in memory (and failed in turn) does not give
+  /// it back. Filled by the commit threads, emptied by the batch thread when no job is in
+  /// flight.
+  id_set m_void;
   // Touched only by the batch thread:
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;

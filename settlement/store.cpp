@@ -43,7 +43,9 @@ constexpr const char* k_token_from =
 
 }  // namespace
 
-auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
+namespace {
+
+auto open_connection(const std::string& url) -> result<std::unique_ptr<pqxx::connection>> {
   auto conn = pg::connect(url);
   if (!conn) {
     return conn.err();
@@ -55,7 +57,28 @@ auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
   } catch (const std::exception& e) {
     return error{status_code::unavailable, e.what()};
   }
-  return std::unique_ptr<store>(new store(std::move(*conn)));
+  return conn;
+}
+
+}  // namespace
+
+auto store::open(const std::string& url) -> result<std::unique_ptr<store>> {
+  auto conn = open_connection(url);
+  if (!conn) {
+    return conn.err();
+  }
+  return std::unique_ptr<store>(new store(url, std::move(*conn)));
+}
+
+auto store::conn() -> pqxx::connection& {
+  if (!m_conn->is_open()) {
+    auto again = open_connection(m_url);
+    if (!again) {
+      throw pqxx::broken_connection{again.err().message};
+    }
+    m_conn = std::move(*again);
+  }
+  return *m_conn;
 }
 
 auto store::migrate() -> result<int> {
@@ -64,7 +87,7 @@ auto store::migrate() -> result<int> {
 
 auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status {
   return pg::guarded([&]() -> status {
-    pqxx::read_transaction tx(*m_conn);
+    pqxx::read_transaction tx(conn());
     const auto rows = tx.exec(std::string{"SELECT "} + k_token_columns + k_token_from +
                               " WHERE s.spent_by IS NULL");
     for (const auto& row : rows) {
@@ -76,7 +99,7 @@ auto store::load_unspent(const std::function<void(token_info&&)>& fn) -> status 
 
 auto store::last_batch_seq() -> result<std::uint64_t> {
   return pg::guarded([&]() -> result<std::uint64_t> {
-    pqxx::read_transaction tx(*m_conn);
+    pqxx::read_transaction tx(conn());
     const auto row = tx.exec1("SELECT coalesce(max(batch_seq), 0) FROM settlement.tx");
     return row[0].as<std::uint64_t>();
   });
@@ -183,7 +206,7 @@ auto store::commit_batch(std::uint64_t batch_seq, std::int64_t settled_at_us,
   return pg::guarded([&]() -> status {
     // Outside a transaction block the call is its own transaction, committed and flushed
     // before the server answers: no BEGIN or COMMIT round trips.
-    pqxx::nontransaction tx(*m_conn);
+    pqxx::nontransaction tx(conn());
     write_items(tx, batch_seq, settled_at_us, items);
     return ok_status();
   });
@@ -195,7 +218,7 @@ auto store::prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_
   return pg::guarded([&]() -> status {
     // PREPARE TRANSACTION ends the transaction block itself, so it runs on a nontransaction
     // with an explicit BEGIN rather than inside a pqxx::work.
-    pqxx::nontransaction tx(*m_conn);
+    pqxx::nontransaction tx(conn());
     tx.exec("BEGIN");
     try {
       write_items(tx, batch_seq, settled_at_us, {item});
@@ -214,7 +237,7 @@ auto store::prepare(const std::string& gid, std::uint64_t batch_seq, std::int64_
 
 auto store::finish_prepared(const std::string& gid, bool commit) -> status {
   return pg::guarded([&]() -> status {
-    pqxx::nontransaction tx(*m_conn);
+    pqxx::nontransaction tx(conn());
     const auto found = tx.exec_params(
         "SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = "
         "current_database()",
@@ -229,7 +252,7 @@ auto store::finish_prepared(const std::string& gid, bool commit) -> status {
 
 auto store::list_prepared() -> result<std::vector<std::string>> {
   return pg::guarded([&]() -> result<std::vector<std::string>> {
-    pqxx::nontransaction tx(*m_conn);
+    pqxx::nontransaction tx(conn());
     std::vector<std::string> out;
     for (const auto& row :
          tx.exec("SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER "
@@ -243,7 +266,7 @@ auto store::list_prepared() -> result<std::vector<std::string>> {
 auto store::find_tx(const hash256& id, std::uint32_t shard)
     -> result<std::pair<receipt, std::string>> {
   return pg::guarded([&]() -> result<std::pair<receipt, std::string>> {
-    pqxx::read_transaction tx(*m_conn);
+    pqxx::read_transaction tx(conn());
     const auto rows = tx.exec_params(
         "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx FROM "
         "settlement.tx WHERE tx_id = decode($1, 'hex')",
@@ -265,7 +288,7 @@ auto store::find_tx(const hash256& id, std::uint32_t shard)
 
 auto store::find_token(const hash256& id) -> result<token_info> {
   return pg::guarded([&]() -> result<token_info> {
-    pqxx::read_transaction tx(*m_conn);
+    pqxx::read_transaction tx(conn());
     const auto rows = tx.exec_params(std::string{"SELECT "} + k_token_columns + k_token_from +
                                          " WHERE t.token_id = decode($1, 'hex')",
                                      id.hex());
@@ -278,7 +301,7 @@ auto store::find_token(const hash256& id) -> result<token_info> {
 
 auto store::supply(currency cur) -> result<supply_totals> {
   return pg::guarded([&]() -> result<supply_totals> {
-    pqxx::read_transaction tx(*m_conn);
+    pqxx::read_transaction tx(conn());
     const std::string code{currency_code(cur)};
     const auto totals = tx.exec_params(
         "SELECT coalesce((SELECT issued_minor FROM settlement.supply WHERE currency = $1), 0), "

@@ -72,7 +72,12 @@ class store {
   auto connection() -> pqxx::connection& { return *m_conn; }
 
  private:
-  explicit store(std::unique_ptr<pqxx::connection> conn) : m_conn(std::move(conn)) {}
+  store(std::string url, std::unique_ptr<pqxx::connection> conn)
+      : m_url(std::move(url)), m_conn(std::move(conn)) {}
+  /// The connection, opened again first when it was lost (a restarted server, a cut link):
+  /// throws pqxx::broken_connection while the server cannot be reached.
+  auto conn() -> pqxx::connection&;
+  std::string m_url;
   std::unique_ptr<pqxx::connection> m_conn;
 };
 

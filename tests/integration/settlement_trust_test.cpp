@@ -3,6 +3,9 @@
 // valid payment settling afterwards.
 #include <catch2/catch.hpp>
 #include <limits>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
 
 #include "core/crypto.hpp"
 #include "settlement/client.hpp"
@@ -324,4 +327,111 @@ TEST_CASE("a single shard restarts with a prepared part left in PostgreSQL",
   CHECK(w.balance(w.alice) == 5000);
   CHECK(w.submit(stx).status == status_code::ok);
   CHECK(w.balance(w.bob) == 5000);
+}
+
+namespace {
+
+/// Runs sql on the shard's database from outside, as a DBA (or a failing disk) would.
+void on_database(const test::pg_scratch& db, const std::string& sql) {
+  pqxx::connection c(db.url());
+  pqxx::nontransaction tx(c);
+  tx.exec(sql);
+}
+
+/// Submits every transaction at once, one thread each, and returns the receipts in order.
+auto submit_together(secured_world& w, const std::vector<signed_tx>& txs) -> std::vector<receipt> {
+  std::vector<receipt> out(txs.size());
+  std::vector<std::thread> threads;
+  threads.reserve(txs.size());
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    threads.emplace_back([&, i] {
+      settlement::client c(w.svc->endpoint(), w.nodes.client("cn-bank", "settle"));
+      auto r = c.submit(txs[i], "together-" + std::to_string(i));
+      out[i] = r ? *r : receipt{r.code(), r.err().message, txs[i].id, 0, 0, 0};
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a payment PostgreSQL refuses fails alone; the rest of its batch settles",
+          "[settlement][integration][faults]") {
+  secured_world w;
+  w.config.engine.batch_wait_ms = 300;  // the submissions below share a batch
+  w.restart();
+  // Stands in for any refusal the validator cannot see: PostgreSQL refuses a token of 7.77.
+  on_database(w.db,
+              "CREATE FUNCTION public.refuse_777() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+              "IF NEW.amount_minor = 777 THEN RAISE EXCEPTION 'no 7.77 today'; END IF; "
+              "RETURN NEW; END $$; CREATE TRIGGER refuse_777 BEFORE INSERT ON settlement.token "
+              "FOR EACH ROW EXECUTE FUNCTION public.refuse_777()");
+  std::vector<signed_tx> txs;
+  for (std::uint64_t i = 0; i < 16; ++i) {
+    txs.push_back(w.issue(w.alice.pub(), 100, 10 + i));
+  }
+  const auto poison = w.issue(w.bob.pub(), 777, 99);
+  txs.insert(txs.begin() + 5, poison);
+  const auto receipts = submit_together(w, txs);
+  std::set<std::uint64_t> batches;
+  for (std::size_t i = 0; i < txs.size(); ++i) {
+    if (txs[i].id == poison.id) {
+      CHECK(receipts[i].status == status_code::internal);
+      CHECK(receipts[i].detail.find("no 7.77 today") != std::string::npos);
+    } else {
+      CHECK(receipts[i].status == status_code::ok);
+      batches.insert(receipts[i].batch_seq);
+    }
+  }
+  CHECK(batches.size() < 16);  // shared batches were split, not each payment alone
+  CHECK(w.balance(w.alice) == 1600);
+  CHECK(w.balance(w.bob) == 0);
+  w.audit_and_pay(900);
+  // The refusal lifted, the same payment settles; memory had given its supply back.
+  on_database(w.db, "DROP TRIGGER refuse_777 ON settlement.token");
+  CHECK(w.submit(poison).status == status_code::ok);
+  CHECK(w.balance(w.bob) == 777 + 100);
+  w.restart();
+  CHECK(w.balance(w.bob) == 777 + 100);
+  w.audit_and_pay(901);
+}
+
+TEST_CASE("a shard whose database connections are cut carries on without losing a payment",
+          "[settlement][integration][faults]") {
+  secured_world w;
+  std::vector<signed_tx> before;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    before.push_back(w.issue(w.alice.pub(), 100, 20 + i));
+  }
+  for (const auto& r : submit_together(w, before)) {
+    REQUIRE(r.status == status_code::ok);
+  }
+  // Every backend of the shard's database goes (a restarted server, a cut link).
+  on_database(w.db,
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+              "current_database() AND pid <> pg_backend_pid()");
+  std::vector<signed_tx> after;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    after.push_back(w.issue(w.alice.pub(), 100, 40 + i));
+  }
+  const auto receipts = submit_together(w, after);
+  std::int64_t acknowledged = 800;
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    // Each is settled, or answered with a typed error that a resend settles.
+    if (receipts[i].status != status_code::ok) {
+      INFO(receipts[i].detail);
+      CHECK((receipts[i].status == status_code::unavailable ||
+             receipts[i].status == status_code::internal));
+      auto again = w.submit(after[i]);
+      CHECK((again.status == status_code::ok || again.status == status_code::already_settled));
+    }
+    acknowledged += 100;
+  }
+  CHECK(w.balance(w.alice) == acknowledged);
+  w.restart();
+  CHECK(w.balance(w.alice) == acknowledged);
+  w.audit_and_pay(902);
 }
