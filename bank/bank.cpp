@@ -1,5 +1,6 @@
 #include "bank/bank.hpp"
 
+#include <limits>
 #include <pqxx/pqxx>
 
 #include "core/clock.hpp"
@@ -8,6 +9,12 @@
 
 namespace cbdc::bank {
 namespace {
+
+/// a + b, or 2^63-1 past it: for totals checked against caps, where the top refuses.
+auto saturating_add(std::int64_t a, std::int64_t b) -> std::int64_t {
+  auto sum = checked_add(a, b);
+  return sum ? *sum : std::numeric_limits<std::int64_t>::max();
+}
 
 auto wallet_id_of(const public_key& owner) -> std::string {
   return "w" + hash(owner.prof, owner.encode()).hex().substr(0, 16);
@@ -155,6 +162,9 @@ auto bank::open_wallet(const public_key& owner, wallet_class cls, wallet_kind ki
   if (sub_cap_minor && *sub_cap_minor < 0) {
     return error{status_code::amount_invalid, "a sub-wallet cap cannot be negative"};
   }
+  if (!valid_point(owner)) {
+    return error{status_code::malformed, "the wallet key is not a point of its curve"};
+  }
   auto key = key_bytes(owner);
   if (m_wallets.contains(key)) {
     return error{status_code::bad_request, "this key already has a wallet here"};
@@ -187,6 +197,10 @@ auto bank::open_wallets(const std::vector<std::pair<public_key, wallet_class>>& 
   std::vector<wallet_record> out;
   std::unordered_map<std::string, wallet_class> asked;  // a key twice in one request: same class
   for (const auto& [owner, cls] : owners) {
+    if (!valid_point(owner)) {
+      return error{status_code::malformed,
+                   "key " + owner.hex().substr(0, 18) + " is not a point of its curve"};
+    }
     // A key hosted already must match.
     const auto known = m_wallets.find(key_bytes(owner));
     const auto [again, first] = asked.try_emplace(key_bytes(owner), cls);
@@ -256,7 +270,9 @@ void bank::count_payment(const std::string& key, std::int64_t day, std::int64_t 
     w.day_minor = 0;
   }
   if (day == w.day) {
-    w.day_minor += amount_minor;  // an earlier day's payment is in the database only
+    // An earlier day's payment is in the database only. A day's total can pass 2^63-1 (the
+    // same money paid round again): it stays at the top, where every cap refuses.
+    w.day_minor = saturating_add(w.day_minor, amount_minor);
   }
 }
 
@@ -524,21 +540,29 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   check.amount_minor = amount;
   const auto out_key = std::make_pair(payer->wallet_id, day);
   check.payer_spent_today_minor =
-      *spent + (m_pending_out.contains(out_key) ? m_pending_out[out_key] : 0);
+      saturating_add(*spent, m_pending_out.contains(out_key) ? m_pending_out[out_key] : 0);
   if (auto receiving = receiving_check(*payee, check); !receiving) {
     return receiving.err();
   }
   if (check.payee_class) {
     p.payee_hex = payee->hex();
-    check.payee_balance_minor +=
-        m_pending_in.contains(*p.payee_hex) ? m_pending_in[*p.payee_hex] : 0;
+    check.payee_balance_minor =
+        saturating_add(check.payee_balance_minor,
+                       m_pending_in.contains(*p.payee_hex) ? m_pending_in[*p.payee_hex] : 0);
   }
   if (auto allowed = check_payment(m_config.limits, check); !allowed) {
     return allowed.err();
   }
-  m_pending_out[out_key] += amount;
+  // Payments under way may spend the same tokens (all but one will be refused), so their sum
+  // is not bounded by the supply: past 2^63-1 the payment is refused rather than wrap.
+  auto out_after = checked_add(m_pending_out[out_key], amount);
+  auto in_after = checked_add(p.payee_hex ? m_pending_in[*p.payee_hex] : 0, amount);
+  if (!out_after || !in_after) {
+    return error{status_code::amount_invalid, "payments under way would pass 2^63-1 minor units"};
+  }
+  m_pending_out[out_key] = *out_after;
   if (p.payee_hex) {
-    m_pending_in[*p.payee_hex] += amount;
+    m_pending_in[*p.payee_hex] = *in_after;
   }
   m_pending_tx.insert(tx.id);
   p.reserved = true;
@@ -558,7 +582,8 @@ auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool&
   }
   capped = has_balance_cap(*hosted);
   const auto hex = owner.hex();
-  check.payee_balance_minor += m_pending_in.contains(hex) ? m_pending_in[hex] : 0;
+  check.payee_balance_minor =
+      saturating_add(check.payee_balance_minor, m_pending_in.contains(hex) ? m_pending_in[hex] : 0);
   return check_payment(m_config.limits, check);
 }
 
@@ -698,7 +723,8 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
       return not_hosted(p.owner);
     }
     const auto hex = p.owner.hex();
-    check.payee_balance_minor += m_pending_in.contains(hex) ? m_pending_in[hex] : 0;
+    check.payee_balance_minor = saturating_add(check.payee_balance_minor,
+                                               m_pending_in.contains(hex) ? m_pending_in[hex] : 0);
     if (auto allowed = check_payment(m_config.limits, check); !allowed) {
       return allowed.err();
     }

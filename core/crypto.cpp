@@ -270,6 +270,17 @@ auto verify(const public_key& key, byte_view message, byte_view signature) -> bo
   return ok;
 }
 
+auto valid_point(const public_key& key) -> bool {
+  if (key.raw.size() != public_key_size(key.prof)) {
+    return false;
+  }
+  if (key.prof == profile::ed25519) {
+    init_sodium();
+    return crypto_core_ed25519_is_valid_point(key.raw.data()) == 1;
+  }
+  return sm2_pkey(key.raw, nullptr) != nullptr;  // OpenSSL refuses a point off the curve
+}
+
 auto indexed_seed(std::uint64_t index, std::uint8_t salt) -> std::array<std::uint8_t, 32> {
   std::array<std::uint8_t, 32> s{};
   for (std::size_t b = 0; b < 8; ++b) {

@@ -73,6 +73,11 @@ auto indexed_seed(std::uint64_t index, std::uint8_t salt) -> std::array<std::uin
 /// signature of the wrong size.
 auto verify(const public_key& key, byte_view message, byte_view signature) -> bool;
 
+/// Whether key is a usable point of its curve: Ed25519, canonical, not of small order and in
+/// the main subgroup (about 40 us, as much as a verification); SM2, on the curve. A key that
+/// verifies a signature is one already. A token to any other key could never be spent.
+auto valid_point(const public_key& key) -> bool;
+
 /// Hex of `count` bytes from the operating system's CSPRNG (libsodium): ids that must not be
 /// guessed (two-phase-commit gids, quote ids). Not for the simulation, whose randomness is seeded.
 auto random_hex(std::size_t count) -> std::string;

@@ -1,10 +1,13 @@
 #include "settlement/engine.hpp"
 
+#include <unordered_set>
+
 #include "core/metrics.hpp"
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include <cerrno>
@@ -12,6 +15,7 @@
 #include <cstring>
 #include <set>
 #include <thread>
+#include <unordered_set>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -77,6 +81,35 @@ class per_currency {
 
 auto overloaded_error() -> error {
   return error{status_code::overloaded, "settlement queue is full; retry later"};
+}
+
+}  // namespace
+
+namespace {
+
+/// An output's owner is a point of the curve: a signer's key is (it verified), and every other
+/// is checked once per verifier thread (payees repeat: merchants, wallets paid again), since the
+/// check costs as much as a verification.
+auto owner_on_curve(const public_key& owner, const std::vector<tx_signature>& sigs) -> bool {
+  if (std::any_of(sigs.begin(), sigs.end(),
+                  [&](const tx_signature& s) { return s.signer == owner; })) {
+    return true;
+  }
+  constexpr std::size_t k_remembered = 100'000;
+  thread_local std::unordered_set<std::string> known;
+  std::string raw(owner.raw.begin(), owner.raw.end());
+  raw.push_back(static_cast<char>(owner.prof));
+  if (known.contains(raw)) {
+    return true;
+  }
+  if (!valid_point(owner)) {
+    return false;
+  }
+  if (known.size() >= k_remembered) {
+    known.clear();
+  }
+  known.insert(std::move(raw));
+  return true;
 }
 
 }  // namespace
@@ -148,6 +181,12 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
     if (!verify(s.signer, stx.body, s.sig)) {
       return error{status_code::bad_signature,
                    "signature by " + short_key(s.signer.encode()) + " does not verify"};
+    }
+  }
+  for (const auto& out : tx.outputs) {
+    if (!owner_on_curve(out.owner, stx.sigs)) {
+      return error{status_code::malformed, "output owner " + short_key(out.owner.encode()) +
+                                               " is not a point of the curve"};
     }
   }
   return ok_status();
@@ -954,15 +993,24 @@ auto engine::count_supply(const signed_tx& stx, const std::vector<token_info>& i
       fits = fits && add(t.cur, t.amount_minor);
     }
   }
+  // What is outstanding on every shard together fits in 64 bits, so any sum of tokens (a
+  // wallet's balance at its bank, a payment's inputs) does too: each shard's issued - redeemed
+  // stays within 1/shard_count of 2^63-1.
+  const std::int64_t bound =
+      std::numeric_limits<std::int64_t>::max() / static_cast<std::int64_t>(m_config.shard_count);
   std::map<currency, std::int64_t> after;
   for (const auto& [cur, amount] : adds) {
     const auto& [issued, redeemed] = m_supply[cur];
     const auto total = tx.kind == tx_kind::issue ? issued : redeemed;
     auto next = sign > 0 ? checked_add(total, amount) : result<std::int64_t>{total - amount};
-    if (!fits || !next) {
+    const bool bounded =
+        !next || tx.kind != tx_kind::issue || sign < 0 || *next - redeemed <= bound;
+    if (!fits || !next || !bounded) {
       return error{status_code::amount_invalid,
                    std::string{tx.kind == tx_kind::issue ? "issued" : "redeemed"} + " " +
-                       std::string{currency_code(cur)} + " would pass 2^63-1 minor units"};
+                       std::string{currency_code(cur)} + " would pass " +
+                       (next ? "the shard's share of 2^63-1 minor units outstanding"
+                             : "2^63-1 minor units")};
     }
     after[cur] = *next;
   }

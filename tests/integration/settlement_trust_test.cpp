@@ -435,3 +435,52 @@ TEST_CASE("a shard whose database connections are cut carries on without losing 
   CHECK(w.balance(w.alice) == acknowledged);
   w.audit_and_pay(902);
 }
+
+TEST_CASE("a token to a key that is not a point of the curve is malformed",
+          "[settlement][integration][auth]") {
+  secured_world w;
+  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
+  public_key off_curve{profile::ed25519, bytes(32, 0xff)};
+  CHECK(w.submit(w.issue(off_curve, 100, 2)).status == status_code::malformed);
+  auto unspent = w.bank->list_unspent(w.alice.pub());
+  REQUIRE(unspent.ok());
+  transaction tx;
+  tx.kind = tx_kind::transfer;
+  tx.nonce = 3;
+  tx.inputs = {unspent->front().token_id};
+  tx.outputs = {tx_output{currency::cny, 4000, off_curve},
+                tx_output{currency::cny, 1000, w.alice.pub()}};
+  auto stx = signed_tx::make(std::move(tx));
+  stx.sign_with(w.alice);
+  const auto r = w.submit(stx);
+  CHECK(r.status == status_code::malformed);
+  CHECK(r.detail.find("not a point") != std::string::npos);
+  CHECK(w.balance(w.alice) == 5000);
+  w.audit_and_pay(904);
+}
+
+TEST_CASE("with several shards, each issues at most its share of 2^63-1 outstanding",
+          "[settlement][integration][auth]") {
+  // So that every sum of tokens anywhere (a wallet's balance at its bank, a payment's inputs)
+  // fits in 64 bits, whichever shards the tokens live on.
+  secured_world w;
+  w.config.engine.shard_count = 2;
+  w.config.engine.shard = 0;
+  w.restart();
+  const auto half = std::numeric_limits<std::int64_t>::max() / 2;
+  std::uint64_t nonce = 0;
+  const auto on_shard_0 = [&](std::int64_t amount) {
+    for (;;) {
+      auto tx = w.issue(w.alice.pub(), amount, ++nonce);
+      if (shards_of(tx.tx, tx.id, 2) == std::vector<std::uint32_t>{0}) {
+        return tx;
+      }
+    }
+  };
+  CHECK(w.submit(on_shard_0(half - 10)).status == status_code::ok);
+  CHECK(w.submit(on_shard_0(11)).status == status_code::amount_invalid);
+  CHECK(w.submit(on_shard_0(10)).status == status_code::ok);  // exactly the share
+  auto supply = w.bank->supply(currency::cny);
+  REQUIRE(supply.ok());
+  CHECK(supply->issued_minor == half);
+}

@@ -124,3 +124,17 @@ TEST_CASE("public keys decode with their profile", "[crypto]") {
   CHECK(public_key::decode(bytes{1, 1, 2}).code() == status_code::key_error);
   CHECK(parse_profile("rsa").code() == status_code::parse_error);
 }
+
+TEST_CASE("keys that are not points of their curve are told apart", "[crypto]") {
+  for (const auto prof : {profile::ed25519, profile::sm2}) {
+    CHECK(valid_point(key_pair::from_seed(prof, indexed_seed(5, 1)).pub()));
+  }
+  public_key identity{profile::ed25519, bytes(32, 0)};
+  identity.raw[0] = 1;  // the neutral element: of small order
+  CHECK_FALSE(valid_point(identity));
+  CHECK_FALSE(valid_point(public_key{profile::ed25519, bytes(32, 0xff)}));  // not canonical
+  CHECK_FALSE(valid_point(public_key{profile::ed25519, bytes(31, 7)}));     // short
+  auto sm2 = key_pair::from_seed(profile::sm2, indexed_seed(5, 1)).pub();
+  sm2.raw.back() ^= 1;  // y moved off the curve
+  CHECK_FALSE(valid_point(sm2));
+}
