@@ -1,18 +1,16 @@
 #include "pos/server.hpp"
 
-#include <poll.h>
-#include <sys/socket.h>
-
+#include <array>
 #include <boost/asio.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <fstream>
-#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "bank/limits.hpp"
@@ -81,138 +79,69 @@ auto text_field(const json::object& o, const char* key) -> std::string {
 
 }  // namespace
 
-struct server::impl : std::enable_shared_from_this<impl> {
+struct server::impl {
   static constexpr int k_max_connections = 256;
   static constexpr int k_read_timeout_s = 10;
   static constexpr std::uint32_t k_max_header_bytes = 8 * 1024;
   static constexpr std::uint64_t k_max_body_bytes = std::uint64_t{16} * 1024;
+  /// Requests answered at once: a payment waits on the bank, the connections do not wait on it.
+  static constexpr std::size_t k_handler_threads = 4;
   std::shared_ptr<shop> till;
   std::filesystem::path web;
   std::string csrf{random_hex(16)};  ///< the pages' token for POSTs, new at each start
   std::string own_origin;            ///< "http://HOST:PORT", this server's
   std::string own_origin_by_name;    ///< the same as "http://localhost:PORT"
   std::atomic<int> connections{0};
+  // Every connection lives on the one I/O thread, asynchronously; handlers run on the pool.
+  // The pool and the I/O context are stopped and drained before the members above go.
   boost::asio::io_context io;
   tcp::acceptor acceptor{io};
+  boost::asio::thread_pool handlers{k_handler_threads};
   std::thread thread;
-  std::atomic<bool> stopping{false};
 
-  void accept_loop() {
-    cbdc::http::accept_until(io, acceptor, stopping, [this](tcp::socket sock) {
-      std::thread([self = shared_from_this(), s = std::move(sock)]() mutable {
-        self->session(std::move(s));
-      }).detach();
+  void accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket sock) {
+      if (ec == boost::asio::error::operation_aborted) {
+        return;  // stopping
+      }
+      if (!ec) {
+        admit(std::move(sock));
+      }
+      accept();
     });
   }
 
-  void session(tcp::socket sock) {
-    // A bounded number of connections, each with a read timeout: an idle or slow client holds
-    // one thread for at most k_read_timeout_s, and past k_max_connections others are refused.
-    if (connections.fetch_add(1) >= k_max_connections) {
-      connections.fetch_sub(1);
-      boost::system::error_code ec;
-      sock.close(ec);
-      return;
+  /// Past k_max_connections a new connection is closed at once.
+  void admit(tcp::socket sock);
+
+  /// The answer to one request, headers set; never throws (a request never stops the till).
+  auto answer(const request& req) -> response {
+    response res;
+    try {
+      res = handle(req);
+    } catch (const std::exception& e) {
+      res = fail(error{status_code::internal, e.what()});
     }
-    struct leave {
-      std::atomic<int>& n;
-      ~leave() { n.fetch_sub(1); }
-    } counted{connections};
-    beast::flat_buffer buffer;
-    for (;;) {
-      boost::system::error_code ec;
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(k_max_header_bytes);
-      parser.body_limit(k_max_body_bytes);
-      read_with_deadline(sock, buffer, parser, ec);
-      if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
-          ec == boost::asio::error::connection_reset) {
-        return;
-      }
-      if (ec) {
-        // Answer what can be answered, then close: the stream is not at a request's start.
-        const auto st = ec == http::error::header_limit
-                            ? http::status::request_header_fields_too_large
-                        : ec == http::error::body_limit       ? http::status::payload_too_large
-                        : ec == boost::asio::error::timed_out ? http::status::request_timeout
-                                                              : http::status::bad_request;
-        auto res = fail(error{status_code::bad_request, "HTTP: " + ec.message()});
-        res.result(st);
-        res.version(11);
-        res.keep_alive(false);
-        res.prepare_payload();
-        http::write(sock, res, ec);
-        // Closing with unread bytes would reset the connection and could lose the answer:
-        // stop sending, and drop what the client still sends, briefly.
-        sock.shutdown(tcp::socket::shutdown_send, ec);
-        drain(sock);
-        return;
-      }
-      auto req = parser.release();
-      if (websocket::is_upgrade(req) && req.target() == "/ws") {
-        live_updates(std::move(sock), req);
-        return;
-      }
-      response res;
-      try {
-        res = handle(req);
-      } catch (const std::exception& e) {  // a request never stops the till
-        res = fail(error{status_code::internal, e.what()});
-      }
-      res.version(req.version());
-      res.keep_alive(req.keep_alive());
-      res.set(http::field::cache_control, "no-store");
-      res.prepare_payload();
-      http::write(sock, res, ec);
-      if (ec || !req.keep_alive()) {
-        sock.shutdown(tcp::socket::shutdown_both, ec);
-        return;
-      }
-    }
+    res.version(req.version());
+    res.keep_alive(req.keep_alive());
+    res.set(http::field::cache_control, "no-store");
+    res.prepare_payload();
+    return res;
   }
 
-  /// Reads one request within k_read_timeout_s of its first byte's wait, however slowly the
-  /// client sends: the socket is non-blocking and every wait a poll with what is left (a
-  /// blocking read's SO_RCVTIMEO does not bound Asio's synchronous reads). timed_out past it.
-  static void read_with_deadline(tcp::socket& sock, beast::flat_buffer& buffer,
-                                 http::request_parser<http::string_body>& parser,
-                                 boost::system::error_code& ec) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{k_read_timeout_s};
-    sock.non_blocking(true, ec);
-    while (!ec && !parser.is_done()) {
-      http::read_some(sock, buffer, parser, ec);
-      if (ec != boost::asio::error::would_block) {
-        continue;
-      }
-      ec = {};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      pollfd fd{sock.native_handle(), POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) {
-        ec = boost::asio::error::timed_out;
-      }
-    }
-    boost::system::error_code ignored;
-    sock.non_blocking(false, ignored);  // answers are written blocking
-  }
-
-  /// Reads and drops what the client still sends, for at most a second.
-  static void drain(tcp::socket& sock) {
-    std::array<char, 4096> junk{};
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{1};
-    for (std::size_t total = 0; total < std::size_t{1024} * 1024;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      pollfd fd{sock.native_handle(), POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) {
-        return;
-      }
-      const auto n = ::recv(sock.native_handle(), junk.data(), junk.size(), 0);
-      if (n <= 0) {
-        return;
-      }
-      total += static_cast<std::size_t>(n);
-    }
+  /// The answer to a request that could not be read (the stream is not at a request's start,
+  /// so the connection closes after it).
+  static auto unreadable(const boost::system::error_code& ec) -> response {
+    const auto st = ec == http::error::header_limit ? http::status::request_header_fields_too_large
+                    : ec == http::error::body_limit ? http::status::payload_too_large
+                    : ec == beast::error::timeout   ? http::status::request_timeout
+                                                    : http::status::bad_request;
+    auto res = fail(error{status_code::bad_request, "HTTP: " + ec.message()});
+    res.result(st);
+    res.version(11);
+    res.keep_alive(false);
+    res.prepare_payload();
+    return res;
   }
 
   /// A POST the till takes: JSON, from its own pages (their token, and no other origin).
@@ -229,44 +158,6 @@ struct server::impl : std::enable_shared_from_this<impl> {
       return error{status_code::not_authorized, "no page token (x-cbdc-csrf)"};
     }
     return ok_status();
-  }
-
-  /// Pushes every change of a request to the browser until it goes away.
-  void live_updates(tcp::socket sock, const request& req) {
-    websocket::stream<tcp::socket> ws(std::move(sock));
-    boost::system::error_code ec;
-    ws.accept(req, ec);
-    if (ec) {
-      return;
-    }
-    std::mutex mutex;
-    std::condition_variable wake;
-    std::deque<std::string> pending;
-    auto subscription = till->subscribe([&](const std::string& update) {
-      std::lock_guard lock(mutex);
-      pending.push_back("{\"type\":\"request\",\"request\":" + update + "}");
-      wake.notify_one();
-    });
-    ws.text(true);
-    while (!stopping) {
-      std::unique_lock lock(mutex);
-      wake.wait_for(lock, std::chrono::seconds{10}, [&] { return !pending.empty(); });
-      auto out = std::move(pending);
-      pending.clear();
-      lock.unlock();
-      if (out.empty()) {
-        ws.ping({}, ec);  // a gone browser shows up as a failed write
-      }
-      for (const auto& msg : out) {
-        ws.write(boost::asio::buffer(msg), ec);
-        if (ec) {
-          break;
-        }
-      }
-      if (ec) {
-        return;
-      }
-    }
   }
 
   auto file(const std::string& name) -> response {
@@ -426,6 +317,220 @@ struct server::impl : std::enable_shared_from_this<impl> {
   }
 };
 
+namespace {
+
+/// Counts a connection against k_max_connections while it lives.
+class connection_slot {
+ public:
+  explicit connection_slot(std::atomic<int>& n) : m_n(&n) { m_n->fetch_add(1); }
+  ~connection_slot() { m_n->fetch_sub(1); }
+  connection_slot(const connection_slot&) = delete;
+  auto operator=(const connection_slot&) -> connection_slot& = delete;
+
+ private:
+  std::atomic<int>* m_n;
+};
+
+/// A browser's live updates: every change of a request is pushed to it until it goes away.
+/// What it sends is read (and dropped) only to see it go; a browser that reads too slowly to
+/// keep up with k_max_queued updates is disconnected.
+class ws_session : public std::enable_shared_from_this<ws_session> {
+ public:
+  static constexpr std::size_t k_max_queued = 256;
+  static constexpr std::size_t k_max_message = 4096;
+  ws_session(server::impl& owner, tcp::socket sock)
+      : m_owner(owner), m_slot(owner.connections), m_ws(std::move(sock)) {}
+
+  void run(request req) {
+    m_ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    m_ws.read_message_max(k_max_message);
+    m_ws.text(true);
+    m_ws.async_accept(req, [self = shared_from_this()](boost::system::error_code ec) {
+      if (!ec) {
+        self->start();
+      }
+    });
+  }
+
+ private:
+  void start() {
+    std::weak_ptr<ws_session> weak = shared_from_this();
+    auto exec = m_ws.get_executor();
+    m_subscription = m_owner.till->subscribe([weak, exec](const std::string& update) {
+      boost::asio::post(exec, [weak, msg = "{\"type\":\"request\",\"request\":" + update + "}"]() {
+        if (auto self = weak.lock()) {
+          self->send(msg);
+        }
+      });
+    });
+    read();
+  }
+  void read() {
+    m_ws.async_read(m_in, [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (ec) {
+        self->m_subscription.reset();  // gone: no more updates, and the session ends
+        return;
+      }
+      self->m_in.consume(self->m_in.size());
+      self->read();
+    });
+  }
+  void send(const std::string& msg) {
+    if (m_out.size() >= k_max_queued) {
+      m_subscription.reset();
+      boost::system::error_code ec;
+      beast::get_lowest_layer(m_ws).socket().close(ec);
+      return;
+    }
+    m_out.push_back(msg);
+    if (m_out.size() == 1) {
+      write_next();
+    }
+  }
+  void write_next() {
+    m_ws.async_write(boost::asio::buffer(m_out.front()),
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       if (ec) {
+                         self->m_subscription.reset();
+                         return;
+                       }
+                       self->m_out.pop_front();
+                       if (!self->m_out.empty()) {
+                         self->write_next();
+                       }
+                     });
+  }
+
+  server::impl& m_owner;
+  connection_slot m_slot;
+  websocket::stream<beast::tcp_stream> m_ws;
+  beast::flat_buffer m_in;
+  std::deque<std::string> m_out;
+  std::shared_ptr<void> m_subscription;
+};
+
+/// One HTTP connection: a request is read within k_read_timeout_s of waiting for it, however
+/// slowly it is sent, answered on the handler pool, written, and the next one read.
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(server::impl& owner, tcp::socket sock)
+      : m_owner(owner), m_slot(owner.connections), m_stream(std::move(sock)) {}
+
+  void read() {
+    m_parser.emplace();
+    m_parser->header_limit(server::impl::k_max_header_bytes);
+    m_parser->body_limit(server::impl::k_max_body_bytes);
+    // Not the stream's own expiry, which closes the socket: past the deadline the read is
+    // cancelled and answered 408.
+    m_timed_out = false;
+    m_stream.expires_never();  // a write's deadline is over
+    m_deadline.expires_after(std::chrono::seconds{server::impl::k_read_timeout_s});
+    m_deadline.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (auto self = weak.lock(); self && !ec) {
+        self->m_timed_out = true;
+        boost::system::error_code ignored;
+        self->m_stream.socket().cancel(ignored);
+      }
+    });
+    http::async_read(m_stream, m_buffer, *m_parser,
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                       self->m_deadline.cancel();
+                       self->on_read(self->m_timed_out ? beast::error::timeout : ec);
+                     });
+  }
+
+ private:
+  void on_read(boost::system::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == boost::asio::error::eof ||
+        ec == boost::asio::error::connection_reset ||
+        (ec == beast::error::timeout && m_parser->got_some() == false && m_buffer.size() == 0)) {
+      close();  // gone, or idle between requests
+      return;
+    }
+    if (ec) {
+      auto res = std::make_shared<response>(server::impl::unreadable(ec));
+      write(res, true);
+      return;
+    }
+    auto req = m_parser->release();
+    if (websocket::is_upgrade(req) && req.target() == "/ws") {
+      std::make_shared<ws_session>(m_owner, m_stream.release_socket())->run(std::move(req));
+      return;
+    }
+    m_stream.expires_never();
+    boost::asio::post(m_owner.handlers, [self = shared_from_this(), req = std::move(req)]() {
+      auto res = std::make_shared<response>(self->m_owner.answer(req));
+      boost::asio::post(self->m_stream.get_executor(), [self, res] { self->write(res, false); });
+    });
+  }
+
+  void write(const std::shared_ptr<response>& res, bool then_drain) {
+    m_stream.expires_after(std::chrono::seconds{server::impl::k_read_timeout_s});
+    http::async_write(
+        m_stream, *res,
+        [self = shared_from_this(), res, then_drain](boost::system::error_code ec, std::size_t) {
+          if (ec) {
+            self->close();
+          } else if (then_drain) {
+            self->drain();
+          } else if (res->keep_alive()) {
+            self->read();
+          } else {
+            self->close();
+          }
+        });
+  }
+
+  /// After an answer to what could not be read: closing with unread bytes would reset the
+  /// connection and could lose the answer, so stop sending and drop what the client still
+  /// sends, for at most a second and a megabyte.
+  void drain() {
+    boost::system::error_code ignored;
+    m_stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    m_stream.expires_after(std::chrono::seconds{1});
+    drain_some();
+  }
+  void drain_some() {
+    m_stream.async_read_some(
+        boost::asio::buffer(m_junk),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+          self->m_drained += n;
+          if (ec || self->m_drained > std::size_t{1024} * 1024) {
+            self->close();
+          } else {
+            self->drain_some();
+          }
+        });
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    m_stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    m_stream.socket().close(ignored);
+  }
+
+  server::impl& m_owner;
+  connection_slot m_slot;
+  beast::tcp_stream m_stream;
+  beast::flat_buffer m_buffer;
+  std::optional<http::request_parser<http::string_body>> m_parser;
+  boost::asio::steady_timer m_deadline{m_stream.get_executor()};
+  bool m_timed_out{false};
+  std::array<char, 4096> m_junk{};
+  std::size_t m_drained{0};
+};
+
+}  // namespace
+
+void server::impl::admit(tcp::socket sock) {
+  if (connections.load() >= k_max_connections) {
+    boost::system::error_code ec;
+    sock.close(ec);
+    return;
+  }
+  std::make_shared<http_session>(*this, std::move(sock))->read();
+}
+
 server::server(std::shared_ptr<impl> i) : m_impl(std::move(i)) {}
 
 auto server::start(std::shared_ptr<shop> till, const std::string& address,
@@ -443,13 +548,16 @@ auto server::start(std::shared_ptr<shop> till, const std::string& address,
   i->acceptor = std::move(*acceptor);
   i->own_origin = cbdc::http::base_url(i->acceptor);
   i->own_origin_by_name = "http://localhost:" + std::to_string(i->acceptor.local_endpoint().port());
-  i->thread = std::thread([raw = i.get()] { raw->accept_loop(); });
+  i->accept();
+  i->thread = std::thread([raw = i.get()] { raw->io.run(); });
   return std::unique_ptr<server>(new server(std::move(i)));
 }
 
 server::~server() {
-  m_impl->stopping = true;
-  cbdc::http::wake(m_impl->io, m_impl->acceptor);
+  // Handlers under way finish (a payment waits on the bank); those not started are dropped.
+  m_impl->handlers.stop();
+  m_impl->handlers.join();
+  m_impl->io.stop();
   if (m_impl->thread.joinable()) {
     m_impl->thread.join();
   }

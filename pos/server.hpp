@@ -12,8 +12,9 @@ namespace cbdc::pos {
 
 /// The till's web server (Boost.Beast): the merchant page (/), the payer page (/payer), their
 /// assets (/static/...), the JSON API (/api/...), live updates over a WebSocket (/ws) and
-/// Prometheus /metrics. One thread accepts; each connection is served on its own thread (a
-/// demo's handful of browsers).
+/// Prometheus /metrics. Every connection is served asynchronously on one I/O thread (bounded
+/// in number, header and body size, with a read deadline); requests are answered on a small
+/// pool, so a payment waiting on the bank holds no connection's reading.
 class server {
  public:
   /// address "127.0.0.1:8080" (port 0: any free port); web_dir holds the pages. Errors:
@@ -26,8 +27,9 @@ class server {
   /// "http://127.0.0.1:PORT/"
   [[nodiscard]] auto url() const -> std::string;
 
+  struct impl;  ///< server.cpp's; named here for its sessions
+
  private:
-  struct impl;
   explicit server(std::shared_ptr<impl> i);
   std::shared_ptr<impl> m_impl;
 };

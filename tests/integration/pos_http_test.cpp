@@ -11,6 +11,7 @@
 
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -129,6 +130,57 @@ TEST_CASE("the till answers bad HTTP with a status and keeps serving", "[pos][in
         "HTTP/1.1 408 Request Timeout");
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{14});
   // Still serving.
+  CHECK(status_line(http_exchange(w.port,
+                                  "GET /api/takings HTTP/1.1\r\nHost: x\r\nConnection: "
+                                  "close\r\n\r\n")) == "HTTP/1.1 200 OK");
+}
+
+namespace {
+
+auto thread_count() -> std::size_t {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+auto connect_idle(int port) -> int {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("idle connections cost the till no threads and are bounded", "[pos][integration]") {
+  // The outside finding: 3,000 idle connections made 3,010 threads.
+  till_world w;
+  const auto before = thread_count();
+  std::vector<int> idle;
+  for (int i = 0; i < 300; ++i) {
+    idle.push_back(connect_idle(w.port));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  CHECK(thread_count() <= before + 2);
+  // Past 256 the server closed them: a read there ends at once.
+  int closed = 0;
+  for (const int fd : idle) {
+    const timeval tv{0, 20'000};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char c = 0;
+    closed += ::recv(fd, &c, 1, 0) == 0 ? 1 : 0;
+  }
+  CHECK(closed == 300 - 256);
+  for (const int fd : idle) {
+    ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
   CHECK(status_line(http_exchange(w.port,
                                   "GET /api/takings HTTP/1.1\r\nHost: x\r\nConnection: "
                                   "close\r\n\r\n")) == "HTTP/1.1 200 OK");
