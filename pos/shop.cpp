@@ -70,7 +70,7 @@ auto shop::start(shop_config config, key_pair merchant) -> result<std::unique_pt
   }
   std::unique_ptr<shop> s(new shop(std::move(config), std::move(merchant)));
   socket_options opts = s->m_config.net;
-  opts.timeout_ms = 5000;
+  opts.timeout_ms = s->m_config.rpc_timeout_ms;
   s->m_settle = std::make_unique<settlement::client>(*where, opts);
   s->m_bank = std::make_unique<bank::client>(s->m_config.bank_endpoint, opts);
   if (!s->m_config.settle_pub.empty()) {

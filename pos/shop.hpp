@@ -34,6 +34,7 @@ struct shop_config {
   /// The till's node identity (role pos): it reads settlement, follows its notifications and
   /// pays through the bank.
   socket_options net;
+  int rpc_timeout_ms{5000};  ///< each call to the bank or settlement, at most
 };
 
 /// One payment request of the till and what became of it.

@@ -88,9 +88,13 @@ auto read_binary(const std::filesystem::path& path) -> result<trace> {
   if (!file) {
     return error{status_code::io_error, "cannot read trace " + path.string()};
   }
-  std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  return parse_binary(data, path.string());
+}
+
+auto parse_binary(const std::string& data, const std::string& origin) -> result<trace> {
   const auto bad = [&](const std::string& why) -> error {
-    return error{status_code::malformed, path.string() + ": not a cbdc trace: " + why};
+    return error{status_code::malformed, origin + ": not a cbdc trace: " + why};
   };
   std::size_t at = 0;
   const auto need = [&](std::size_t n) { return data.size() - at >= n; };

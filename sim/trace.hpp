@@ -48,6 +48,8 @@ struct trace {
 /// origin, u32 scenario length, scenario text, then the events of k_event_size bytes each.
 auto write_binary(const trace& t, const std::filesystem::path& path) -> status;
 auto read_binary(const std::filesystem::path& path) -> result<trace>;
+/// The same from the file's bytes; origin names them in errors. Errors: malformed.
+auto parse_binary(const std::string& data, const std::string& origin) -> result<trace>;
 /// CSV for people: a header line, then one line per event (see docs/simulator.md).
 auto write_csv(const trace& t, const std::vector<std::string>& category_names,
                const std::filesystem::path& path) -> status;
