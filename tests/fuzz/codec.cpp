@@ -1,7 +1,7 @@
 // The canonical transaction codec (docs/protocol.md): whatever decodes encodes to bytes that
 // decode to the same transaction, and the id is computed over them.
-#include "core/assert.hpp"
 #include "core/codec.hpp"
+#include "core/assert.hpp"
 #include "tests/fuzz/target.hpp"
 
 CBDC_FUZZ_TARGET(codec) {

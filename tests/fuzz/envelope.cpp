@@ -37,8 +37,8 @@ void decode_everything(const Message& msg) {
         decode_everything(f->is_repeated() ? reflection->GetRepeatedMessage(msg, f, i)
                                            : reflection->GetMessage(msg, f));
       } else if (f->type() == FieldDescriptor::TYPE_BYTES) {
-        const auto raw =
-            f->is_repeated() ? reflection->GetRepeatedString(msg, f, i) : reflection->GetString(msg, f);
+        const auto raw = f->is_repeated() ? reflection->GetRepeatedString(msg, f, i)
+                                          : reflection->GetString(msg, f);
         (void)cbdc::id_from_wire(raw);
         const auto* p = reinterpret_cast<const std::uint8_t*>(raw.data());
         (void)cbdc::public_key::decode(cbdc::byte_view{p, raw.size()});
@@ -58,10 +58,9 @@ CBDC_FUZZ_TARGET(envelope) {
   decode_everything(env);
   (void)payload_name(env);
   (void)answer_status(env);
-  static const std::array<role_table, 5> tables{settlement::shard_roles(),
-                                                settlement::coordinator_roles(),
-                                                issuer::issuer_roles(), bank::bank_roles(),
-                                                fx::dealer_roles()};
+  static const std::array<role_table, 5> tables{
+      settlement::shard_roles(), settlement::coordinator_roles(), issuer::issuer_roles(),
+      bank::bank_roles(), fx::dealer_roles()};
   for (const auto& table : tables) {
     for (const auto r : {role::shard, role::coordinator, role::issuer, role::bank, role::dealer,
                          role::pos, role::operator_, role::customer}) {

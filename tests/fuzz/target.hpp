@@ -32,8 +32,8 @@ struct registrar {
   }                                                                                         \
   static void cbdc_fuzz_##name(const std::uint8_t* data, std::size_t size)
 #else
-#define CBDC_FUZZ_TARGET(name)                                                            \
-  static void cbdc_fuzz_##name(const std::uint8_t* data, std::size_t size);               \
+#define CBDC_FUZZ_TARGET(name)                                                               \
+  static void cbdc_fuzz_##name(const std::uint8_t* data, std::size_t size);                  \
   static const ::cbdc::fuzz::registrar cbdc_fuzz_registrar_##name{#name, &cbdc_fuzz_##name}; \
   static void cbdc_fuzz_##name(const std::uint8_t* data, std::size_t size)
 #endif
