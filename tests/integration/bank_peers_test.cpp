@@ -5,6 +5,7 @@
 
 #include "bank/service.hpp"
 #include "settlement/service.hpp"
+#include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "wallet/wallet.hpp"
 
@@ -22,14 +23,28 @@ struct two_banks {
       : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xe1))),
         vault_a(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xa1))),
         vault_b(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xb1))) {
+    // Each bank names the other as its peer, and finds its key by endpoint in the nodes file,
+    // so the ports are chosen first.
+    std::mt19937 rng(std::random_device{}());
+    const int base = 20'000 + static_cast<int>(rng() % 11'000);
+    const auto ep = [&](int i) { return "tcp://127.0.0.1:" + std::to_string(base + i); };
+    const std::string ep_a = ep(0);
+    const std::string ep_b = ep(1);
+    nodes.add("settle", role::shard, ep(2))
+        .add("a", role::bank, ep_a)
+        .add("b", role::bank, ep_b)
+        .add("a/ops", role::operator_)
+        .add("b/ops", role::operator_);
     settlement::service_config sc;
     sc.db_url = settle_db.url();
-    sc.endpoint = "tcp://127.0.0.1:0";
+    sc.endpoint = ep(2);
     sc.engine.issuers[currency::cny] = issuer.pub();
+    sc.net = nodes.server("settle");
     auto s = settlement::service::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
-    settle = std::make_unique<settlement::client>(settle_svc->endpoint());
+    settle =
+        std::make_unique<settlement::client>(settle_svc->endpoint(), nodes.client("a", "settle"));
     transaction mint;
     mint.kind = tx_kind::issue;
     mint.outputs = {tx_output{currency::cny, 10'000'000, vault_a.pub()},
@@ -37,26 +52,23 @@ struct two_banks {
     auto stx = signed_tx::make(mint);
     stx.sign_with(issuer);
     REQUIRE(settle->submit(stx)->status == status_code::ok);
-    // Each bank names the other as its peer, so the ports are chosen first.
-    std::mt19937 rng(std::random_device{}());
-    const int base = 20'000 + static_cast<int>(rng() % 11'000);
-    const std::string ep_a = "tcp://127.0.0.1:" + std::to_string(base);
-    const std::string ep_b = "tcp://127.0.0.1:" + std::to_string(base + 1);
     bank::bank_config a;
     a.db_url = db_a.url();
     a.settle_spec = settle_svc->endpoint();
     a.peers = {"b=" + ep_b};  // peers by bank id
+    a.net = nodes.server("a");
     bank::bank_config b = a;
     b.db_url = db_b.url();
     b.peers = {ep_a};  // or by endpoint alone
+    b.net = nodes.server("b");
     auto sa = bank::service::start(a, vault_a, ep_a);
     auto sb = bank::service::start(b, vault_b, ep_b);
     REQUIRE(sa.ok());
     REQUIRE(sb.ok());
     bank_a = std::move(*sa);
     bank_b = std::move(*sb);
-    client_a = std::make_unique<bank::client>(ep_a);
-    client_b = std::make_unique<bank::client>(ep_b);
+    client_a = std::make_unique<bank::client>(ep_a, nodes.client("a/ops", "a"));
+    client_b = std::make_unique<bank::client>(ep_b, nodes.client("b/ops", "b"));
   }
 
   auto wallet(bank::client& at, std::uint64_t n, wallet_class cls, bool merchant, money funded)
@@ -83,6 +95,7 @@ struct two_banks {
   }
 
   test::pg_scratch settle_db;
+  test::test_nodes nodes;
   test::pg_scratch db_a;
   test::pg_scratch db_b;
   key_pair issuer;

@@ -7,6 +7,7 @@
 #include <thread>
 #include "core/clock.hpp"
 #include "settlement/service.hpp"
+#include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "wallet/wallet.hpp"
 
@@ -25,26 +26,35 @@ struct world {
   world()
       : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee))),
         vault(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba))) {
+    nodes.add("settle", role::shard).add("cn-bank", role::bank);
     settlement::service_config sc;
     sc.db_url = db.url();
     sc.endpoint = "tcp://127.0.0.1:0";
     sc.engine.issuers[currency::cny] = issuer.pub();
+    sc.net = nodes.server("settle");
     auto s = settlement::service::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
-    settle = std::make_unique<settlement::client>(settle_svc->endpoint());
+    settle = std::make_unique<settlement::client>(settle_svc->endpoint(),
+                                                  nodes.client("cn-bank", "settle"));
     transaction mint;
     mint.kind = tx_kind::issue;
     mint.outputs = {tx_output{currency::cny, 100'000'000, vault.pub()}};
     auto stx = signed_tx::make(mint);
     stx.sign_with(issuer);
     REQUIRE(settle->submit(stx)->status == status_code::ok);
+    auto b = bank::bank::open(bank_config(), vault);
+    REQUIRE(b.ok());
+    the_bank = std::move(*b);
+  }
+
+  /// The bank's configuration: its database, and settlement as node cn-bank.
+  auto bank_config() -> bank::bank_config {
     bank::bank_config bc;
     bc.db_url = db.url();
     bc.settle_spec = settle_svc->endpoint();
-    auto b = bank::bank::open(bc, vault);
-    REQUIRE(b.ok());
-    the_bank = std::move(*b);
+    bc.net = nodes.client("cn-bank", "settle");
+    return bc;
   }
 
   auto wallet(std::uint64_t n, wallet_class cls, money funded) -> key_pair {
@@ -74,6 +84,7 @@ struct world {
   }
 
   test::pg_scratch db;
+  test::test_nodes nodes;
   key_pair issuer;
   key_pair vault;
   std::unique_ptr<settlement::service> settle_svc;
@@ -121,9 +132,7 @@ TEST_CASE("the day's total survives a restart and a settled payment sent again c
   CHECK(w.the_bank->pay(*first, unix_now_us())->status == status_code::already_settled);
   CHECK(w.pay(alice, shop.pub(), yuan(2'000)) == status_code::ok);
   // A bank opened again on the same database knows the day's 4,000.00 of 5,000.00.
-  bank::bank_config bc;
-  bc.db_url = w.db.url();
-  bc.settle_spec = w.settle_svc->endpoint();
+  auto bc = w.bank_config();
   w.the_bank.reset();
   auto reopened = bank::bank::open(bc, w.vault);
   REQUIRE(reopened.ok());
@@ -136,9 +145,7 @@ TEST_CASE("the day's total survives a restart and a settled payment sent again c
 TEST_CASE("the index takes a token created and spent within one batch of notifications",
           "[bank][integration]") {
   world w;
-  bank::bank_config bc;
-  bc.db_url = w.db.url();
-  bc.settle_spec = w.settle_svc->endpoint();
+  auto bc = w.bank_config();
   bc.settle_pub = "tcp://127.0.0.1:1";  // balances from the index (fed by hand here)
   w.the_bank.reset();
   auto b = bank::bank::open(bc, w.vault);
@@ -263,14 +270,17 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   test::pg_scratch db;
   const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
   const auto vault = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba));
+  test::test_nodes nodes;
+  nodes.add("settle", role::shard).add("cn-bank", role::bank).add("cn-bank/ops", role::operator_);
   settlement::service_config sc;
   sc.db_url = db.url();
   sc.endpoint = "tcp://127.0.0.1:0";
   sc.pub_endpoint = "tcp://127.0.0.1:0";
   sc.engine.issuers[currency::cny] = issuer.pub();
+  sc.net = nodes.server("settle");
   auto settle_svc = settlement::service::start(sc);
   REQUIRE(settle_svc.ok());
-  settlement::client settle((*settle_svc)->endpoint());
+  settlement::client settle((*settle_svc)->endpoint(), nodes.client("cn-bank", "settle"));
   transaction mint;
   mint.kind = tx_kind::issue;
   mint.outputs = {tx_output{currency::cny, 1'000'000, vault.pub()}};
@@ -282,9 +292,10 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   bc.db_url = db.url();
   bc.settle_spec = (*settle_svc)->endpoint();
   bc.settle_pub = (*settle_svc)->pub_endpoint();
+  bc.net = nodes.client("cn-bank", "settle");  // its own socket, and settlement's key
   auto svc = bank::service::start(bc, vault, "tcp://127.0.0.1:0");
   REQUIRE(svc.ok());
-  bank::client cli((*svc)->endpoint());
+  bank::client cli((*svc)->endpoint(), nodes.client("cn-bank/ops", "cn-bank"));
   const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x77));
   const auto shop = key_pair::from_seed(profile::ed25519, indexed_seed(2, 0x77));
   REQUIRE(cli.open_wallet(alice.pub(), wallet_class::ii, false).ok());

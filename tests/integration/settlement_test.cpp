@@ -10,6 +10,7 @@
 #include "settlement/client.hpp"
 #include "settlement/notify.hpp"
 #include "settlement/service.hpp"
+#include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "tests/support/seeds.hpp"
 #include "wallet/wallet.hpp"
@@ -20,7 +21,8 @@ using settlement::receipt;
 
 namespace {
 
-/// A settlement service on a scratch database, an issuer key, and a client.
+/// A settlement service on a scratch database, an issuer key, and a bank's client, with
+/// authentication on (every node a CURVE key in the nodes file).
 struct world {
   explicit world(profile prof = profile::ed25519, std::size_t queue = 50'000,
                  unsigned verifiers = 0)
@@ -34,19 +36,24 @@ struct world {
     config.engine.queue_capacity = queue;
     config.engine.verify_threads = verifiers;
     config.pub_endpoint = "tcp://127.0.0.1:0";
+    nodes.add("settle", role::shard).add("cn-bank", role::bank);
+    config.net = nodes.server("settle");
     start();
   }
   void start() {
     auto s = settlement::service::start(config);
     REQUIRE(s.ok());
     svc = std::move(*s);
-    client = std::make_unique<settlement::client>(svc->endpoint());
+    client = std::make_unique<settlement::client>(svc->endpoint(), bank_net());
   }
   void restart() {
     client.reset();
     svc.reset();
     start();
   }
+
+  /// The bank's identity towards settlement.
+  auto bank_net() -> socket_options { return nodes.client("cn-bank", "settle"); }
 
   auto issue(const public_key& to, std::int64_t amount, std::uint64_t nonce) -> signed_tx {
     transaction tx;
@@ -80,6 +87,7 @@ struct world {
   }
 
   test::pg_scratch db;
+  test::test_nodes nodes;
   key_pair issuer;
   key_pair alice;
   key_pair bob;
@@ -241,7 +249,7 @@ TEST_CASE("issuance only under the currency's issuer key", "[settlement][integra
 
 TEST_CASE("malformed and too_large bodies from the wire", "[settlement][integration]") {
   world w;
-  rpc_client raw(w.svc->endpoint());
+  rpc_client raw(w.svc->endpoint(), w.bank_net());
   auto send_body = [&](const std::string& body) {
     wire::Envelope req;
     req.mutable_submit_tx()->mutable_tx()->set_body(body);
@@ -374,9 +382,9 @@ TEST_CASE("sm2 deployments settle and a full queue answers overloaded",
 
 TEST_CASE("settled transactions are published to the payee's topic", "[settlement][integration]") {
   world w;
-  settlement::subscriber bob_sub(w.svc->pub_endpoint(),
-                                 {settlement::settled_topic(currency::cny, w.bob.pub())});
-  settlement::subscriber all_sub(w.svc->pub_endpoint(), {"CNY:"});
+  settlement::subscriber bob_sub(
+      w.svc->pub_endpoint(), {settlement::settled_topic(currency::cny, w.bob.pub())}, w.bank_net());
+  settlement::subscriber all_sub(w.svc->pub_endpoint(), {"CNY:"}, w.bank_net());
   std::this_thread::sleep_for(std::chrono::milliseconds{300});  // let the subscriptions arrive
   const auto mint = w.issue(w.alice.pub(), 5000, 1);
   REQUIRE(w.submit(mint).status == status_code::ok);
