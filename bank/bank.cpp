@@ -526,6 +526,10 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   if (!payee) {
     return error{status_code::bad_request, "the payment pays nobody but its payer"};
   }
+  if (!payee_on_curve(*payee)) {
+    return error{status_code::malformed,
+                 "the payee's key is not a point of its curve: the payment could never be spent"};
+  }
   const auto day = local_day(now_us, m_config.utc_offset_minutes);
   auto spent = spent_on_day(key_bytes(payer_key), day);
   if (!spent) {
@@ -567,6 +571,24 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   m_pending_tx.insert(tx.id);
   p.reserved = true;
   return p;
+}
+
+auto bank::payee_on_curve(const public_key& payee) -> bool {
+  // A wallet hosted here was checked when it opened; others once each (the check costs as much
+  // as a signature's verification, and payees repeat).
+  constexpr std::size_t k_remembered = 100'000;
+  auto key = key_bytes(payee);
+  if (m_wallets.contains(key) || m_valid_payees.contains(key)) {
+    return true;
+  }
+  if (!valid_point(payee)) {
+    return false;
+  }
+  if (m_valid_payees.size() >= k_remembered) {
+    m_valid_payees.clear();
+  }
+  m_valid_payees.insert(std::move(key));
+  return true;
 }
 
 auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped) -> status {

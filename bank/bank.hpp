@@ -115,6 +115,9 @@ class bank {
   /// it included), for another bank's payer. Errors: unknown_wallet (not hosted here),
   /// balance_limit; `capped` tells whether the wallet has a cap at all.
   auto can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped) -> status;
+  /// Whether a payment's payee key is a point of its curve (a token to any other key could never
+  /// be spent). Settlement does not check: it takes payments from the operators that do.
+  auto payee_on_curve(const public_key& payee) -> bool;
 
   /// Moves amount from the bank's vault into a hosted wallet, within its balance cap (the bank's
   /// own funding, with no deposit behind it).
@@ -203,7 +206,9 @@ class bank {
   std::map<std::string, std::int64_t> m_pending_in;          ///< payee key hex -> amount on its way
   std::set<hash256> m_pending_tx;                            ///< payments in flight
   std::unordered_map<std::string, hosted_wallet> m_wallets;  ///< by encoded owner key
-  std::vector<payment_record> m_unrecorded;                  ///< see record_settled
+  /// Payee keys at other banks found to be points of their curve (bounded; cleared when full).
+  std::unordered_set<std::string> m_valid_payees;
+  std::vector<payment_record> m_unrecorded;  ///< see record_settled
   std::int64_t m_loaded_from_day{0};  ///< day totals before this day are in the database only
   /// The index's unspent tokens by raw token id: notifications about nothing here skip the
   /// database, and every hosted wallet's balance is the sum of its live tokens.

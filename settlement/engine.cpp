@@ -1,7 +1,5 @@
 #include "settlement/engine.hpp"
 
-#include <unordered_set>
-
 #include "core/metrics.hpp"
 
 #include <algorithm>
@@ -15,7 +13,6 @@
 #include <cstring>
 #include <set>
 #include <thread>
-#include <unordered_set>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -81,35 +78,6 @@ class per_currency {
 
 auto overloaded_error() -> error {
   return error{status_code::overloaded, "settlement queue is full; retry later"};
-}
-
-}  // namespace
-
-namespace {
-
-/// An output's owner is a point of the curve: a signer's key is (it verified), and every other
-/// is checked once per verifier thread (payees repeat: merchants, wallets paid again), since the
-/// check costs as much as a verification.
-auto owner_on_curve(const public_key& owner, const std::vector<tx_signature>& sigs) -> bool {
-  if (std::any_of(sigs.begin(), sigs.end(),
-                  [&](const tx_signature& s) { return s.signer == owner; })) {
-    return true;
-  }
-  constexpr std::size_t k_remembered = 100'000;
-  thread_local std::unordered_set<std::string> known;
-  std::string raw(owner.raw.begin(), owner.raw.end());
-  raw.push_back(static_cast<char>(owner.prof));
-  if (known.contains(raw)) {
-    return true;
-  }
-  if (!valid_point(owner)) {
-    return false;
-  }
-  if (known.size() >= k_remembered) {
-    known.clear();
-  }
-  known.insert(std::move(raw));
-  return true;
 }
 
 }  // namespace
@@ -181,12 +149,6 @@ auto check_stateless(const signed_tx& stx, const engine_config& config, bool who
     if (!verify(s.signer, stx.body, s.sig)) {
       return error{status_code::bad_signature,
                    "signature by " + short_key(s.signer.encode()) + " does not verify"};
-    }
-  }
-  for (const auto& out : tx.outputs) {
-    if (!owner_on_curve(out.owner, stx.sigs)) {
-      return error{status_code::malformed, "output owner " + short_key(out.owner.encode()) +
-                                               " is not a point of the curve"};
     }
   }
   return ok_status();

@@ -251,3 +251,22 @@ TEST_CASE("a customer's requests are signed by its wallet, fresh and once",
   }
   w.audit_and_pay();
 }
+
+TEST_CASE("a payment to a key that is not a point of its curve is malformed",
+          "[bank][integration][auth]") {
+  secured_bank w;
+  REQUIRE(w.ops->open_wallet(w.alice.pub(), wallet_class::ii, false).ok());
+  REQUIRE(w.ops->open_wallet(w.bob.pub(), wallet_class::ii, false).ok());
+  REQUIRE(w.ops->fund(w.alice.pub(), yuan(100)).ok());
+  const public_key off_curve{profile::ed25519, bytes(32, 0xff)};
+  const auto tx = w.payment(w.alice, off_curve, yuan(10));
+  const auto before = w.balance(w.alice.pub());
+  auto paid = w.customer(&w.alice)->pay(tx);
+  REQUIRE_FALSE(paid.ok());
+  CHECK(paid.code() == status_code::malformed);
+  CHECK(paid.err().message.find("not a point") != std::string::npos);
+  CHECK(w.balance(w.alice.pub()) == before);
+  // Nor can an operator open a wallet for such a key.
+  CHECK(w.ops->open_wallet(off_curve, wallet_class::ii, false).code() == status_code::malformed);
+  w.audit_and_pay();
+}

@@ -436,29 +436,6 @@ TEST_CASE("a shard whose database connections are cut carries on without losing 
   w.audit_and_pay(902);
 }
 
-TEST_CASE("a token to a key that is not a point of the curve is malformed",
-          "[settlement][integration][auth]") {
-  secured_world w;
-  REQUIRE(w.submit(w.issue(w.alice.pub(), 5000, 1)).status == status_code::ok);
-  public_key off_curve{profile::ed25519, bytes(32, 0xff)};
-  CHECK(w.submit(w.issue(off_curve, 100, 2)).status == status_code::malformed);
-  auto unspent = w.bank->list_unspent(w.alice.pub());
-  REQUIRE(unspent.ok());
-  transaction tx;
-  tx.kind = tx_kind::transfer;
-  tx.nonce = 3;
-  tx.inputs = {unspent->front().token_id};
-  tx.outputs = {tx_output{currency::cny, 4000, off_curve},
-                tx_output{currency::cny, 1000, w.alice.pub()}};
-  auto stx = signed_tx::make(std::move(tx));
-  stx.sign_with(w.alice);
-  const auto r = w.submit(stx);
-  CHECK(r.status == status_code::malformed);
-  CHECK(r.detail.find("not a point") != std::string::npos);
-  CHECK(w.balance(w.alice) == 5000);
-  w.audit_and_pay(904);
-}
-
 TEST_CASE("with several shards, each issues at most its share of 2^63-1 outstanding",
           "[settlement][integration][auth]") {
   // So that every sum of tokens anywhere (a wallet's balance at its bank, a payment's inputs)
