@@ -347,6 +347,7 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     }
   }
   if (tokens.empty() && spent.empty()) {
+    release_indexed(batch);
     return ok_status();  // nothing of ours
   }
   return pg::guarded([&]() -> status {
@@ -358,13 +359,27 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     for (std::size_t i = 0; i < created.size(); ++i) {
       if (spent_with[i].empty()) {
         token_live(std::move(created[i].raw_id), *created[i].owner, created[i].amount_minor);
+      } else {
+        token_spent(created[i].raw_id);  // counted already when its payment was answered
       }
     }
     for (const auto& t : spent_raw) {
       token_spent(t);
     }
+    release_indexed(batch);
     return ok_status();
   });
+}
+
+void bank::release_indexed(const wire::SettledBatch& batch) {
+  if (m_incoming.size() == 0) {
+    return;
+  }
+  for (const auto& settled : batch.txs()) {
+    if (auto id = id_from_wire(settled.tx_id())) {
+      m_incoming.release(*id);  // another bank's payment that this one made room for
+    }
+  }
 }
 
 void bank::token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor) {
@@ -551,23 +566,24 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
   if (check.payee_class) {
     p.payee_hex = payee->hex();
     check.payee_balance_minor =
-        saturating_add(check.payee_balance_minor,
-                       m_pending_in.contains(*p.payee_hex) ? m_pending_in[*p.payee_hex] : 0);
+        saturating_add(check.payee_balance_minor, m_incoming.held_for(key_bytes(*payee)));
   }
   if (auto allowed = check_payment(m_config.limits, check); !allowed) {
     return allowed.err();
   }
   // Payments under way may spend the same tokens (all but one will be refused), so their sum
   // is not bounded by the supply: past 2^63-1 the payment is refused rather than wrap.
-  auto out_after = checked_add(m_pending_out[out_key], amount);
-  auto in_after = checked_add(p.payee_hex ? m_pending_in[*p.payee_hex] : 0, amount);
-  if (!out_after || !in_after) {
+  const auto out_before = m_pending_out.contains(out_key) ? m_pending_out[out_key] : 0;
+  auto out_after = checked_add(out_before, amount);
+  if (!out_after) {
     return error{status_code::amount_invalid, "payments under way would pass 2^63-1 minor units"};
   }
-  m_pending_out[out_key] = *out_after;
   if (p.payee_hex) {
-    m_pending_in[*p.payee_hex] = *in_after;
+    if (auto held = m_incoming.reserve(tx.id, key_bytes(*payee), amount); !held) {
+      return held.err();
+    }
   }
+  m_pending_out[out_key] = *out_after;
   m_pending_tx.insert(tx.id);
   p.reserved = true;
   return p;
@@ -591,22 +607,55 @@ auto bank::payee_on_curve(const public_key& payee) -> bool {
   return true;
 }
 
-auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped) -> status {
-  payment_check check;
-  check.payer_class = wallet_class::i;  // the payer's caps are its own bank's business
-  check.amount_minor = amount_minor;
+auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped,
+                       const std::optional<hash256>& tx_id, std::int64_t now_us) -> status {
+  m_incoming.expire(now_us);
+  if (amount_minor <= 0) {
+    return error{status_code::amount_invalid, "a payment in is a positive amount"};
+  }
   auto hosted = find_wallet(owner);
   if (!hosted) {
     return hosted.err();
   }
-  if (auto receiving = receiving_check(owner, check); !receiving) {
+  capped = has_balance_cap(*hosted);
+  if (auto room = room_for(owner, amount_minor); !room) {
+    return room;
+  }
+  if (capped && tx_id) {
+    return m_incoming.reserve(*tx_id, key_bytes(owner), amount_minor,
+                              now_us + k_can_receive_ttl_us);
+  }
+  return ok_status();
+}
+
+auto bank::room_for(const public_key& payee, std::int64_t amount, std::int64_t also) -> status {
+  payment_check check;
+  check.payer_class = wallet_class::i;  // the payer's caps are its own business
+  check.amount_minor = amount;
+  if (auto receiving = receiving_check(payee, check); !receiving) {
     return receiving;
   }
-  capped = has_balance_cap(*hosted);
-  const auto hex = owner.hex();
-  check.payee_balance_minor =
-      saturating_add(check.payee_balance_minor, m_pending_in.contains(hex) ? m_pending_in[hex] : 0);
+  if (!check.payee_class) {
+    return not_hosted(payee);
+  }
+  check.payee_balance_minor = saturating_add(
+      saturating_add(check.payee_balance_minor, m_incoming.held_for(key_bytes(payee))), also);
   return check_payment(m_config.limits, check);
+}
+
+void bank::settle_incoming(const signed_tx& stx, const result<settlement::receipt>& answer) {
+  const bool settled = answer && (answer->status == status_code::ok ||
+                                  answer->status == status_code::already_settled);
+  if (settled && !m_config.settle_pub.empty()) {  // balances from the index: count it now
+    for (std::uint32_t k = 0; k < stx.tx.outputs.size(); ++k) {
+      const auto& out = stx.tx.outputs[k];
+      const auto hosted = m_wallets.find(key_bytes(out.owner));
+      if (out.cur == m_config.limits.cur && hosted != m_wallets.end()) {
+        token_live(raw_of(token_id_of(stx.tx.prof, stx.id, k)), hosted->second, out.amount_minor);
+      }
+    }
+  }
+  m_incoming.release(stx.id);
 }
 
 auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answer)
@@ -617,12 +666,7 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
     if ((m_pending_out[out_key] -= p.amount_minor) == 0) {
       m_pending_out.erase(out_key);
     }
-    if (p.payee_hex) {
-      CBDC_ASSERT(m_pending_in[*p.payee_hex] >= p.amount_minor);
-      if ((m_pending_in[*p.payee_hex] -= p.amount_minor) == 0) {
-        m_pending_in.erase(*p.payee_hex);
-      }
-    }
+    settle_incoming(p.tx, answer);  // a payee here: settled, it counts in its balance at once
     m_pending_tx.erase(p.tx.id);
   }
   if (!answer) {
@@ -687,20 +731,28 @@ auto bank::record_settled() -> status {
 
 auto bank::fund(const public_key& wallet_owner, money amount) -> result<settlement::receipt> {
   m_vault_cache.reset();  // spends vault tokens on its own
-  payment_check check;
-  check.payer_class = wallet_class::i;  // the vault has no class
-  check.amount_minor = amount.minor();
-  auto hosted = find_wallet(wallet_owner);
-  if (!hosted) {
-    return hosted.err();
+  if (amount.cur() != m_config.limits.cur || amount.minor() <= 0) {
+    return error{status_code::amount_invalid, "funding is a positive amount in " +
+                                                  std::string{currency_code(m_config.limits.cur)}};
   }
-  if (auto receiving = receiving_check(wallet_owner, check); !receiving) {
-    return receiving.err();
+  if (auto room = room_for(wallet_owner, amount.minor()); !room) {
+    return room.err();
   }
-  if (auto allowed = check_payment(m_config.limits, check); !allowed) {
-    return allowed.err();
+  auto unspent = m_settle.list_unspent(m_vault.pub());
+  if (!unspent) {
+    return unspent.err();
   }
-  return wallet::pay(m_settle, m_vault, wallet_owner, amount, "exchange");
+  auto stx = wallet::build_payment(m_vault, *unspent, wallet_owner, amount, wallet::random_nonce(),
+                                   "fund", m_settle.shard_count());
+  if (!stx) {
+    return stx.err();
+  }
+  if (auto held = m_incoming.reserve(stx->id, key_bytes(wallet_owner), amount.minor()); !held) {
+    return held.err();
+  }
+  auto receipt = settlement::submit_with_retry(m_settle, *stx, "fund:" + stx->id.hex());
+  settle_incoming(*stx, receipt);
+  return receipt;
 }
 
 auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& request_id)
@@ -730,26 +782,18 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     }
     return settlement::submit_with_retry(m_settle, **recorded, "payout:" + request_id);
   }
+  // Pay-outs to one wallet in the same request add up against its cap.
+  std::unordered_map<std::string, std::int64_t> asked;
   for (const auto& p : payouts) {
     if (p.cur != m_config.limits.cur) {
       return error{status_code::currency_mismatch,
                    "this bank pays out " + std::string{currency_code(m_config.limits.cur)}};
     }
-    payment_check check;
-    check.payer_class = wallet_class::i;
-    check.amount_minor = p.amount_minor;
-    if (auto receiving = receiving_check(p.owner, check); !receiving) {
-      return receiving.err();
+    auto& before = asked[key_bytes(p.owner)];
+    if (auto room = room_for(p.owner, p.amount_minor, before); !room) {
+      return room.err();
     }
-    if (!check.payee_class) {
-      return not_hosted(p.owner);
-    }
-    const auto hex = p.owner.hex();
-    check.payee_balance_minor = saturating_add(check.payee_balance_minor,
-                                               m_pending_in.contains(hex) ? m_pending_in[hex] : 0);
-    if (auto allowed = check_payment(m_config.limits, check); !allowed) {
-      return allowed.err();
-    }
+    before = saturating_add(before, p.amount_minor);
   }
   // The vault's unspent tokens, kept from the last pay-out: asking settlement each time costs
   // a scan of the vault's whole history (one spent token per pay-out). Refreshed when stale.
@@ -783,7 +827,14 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     m_vault_cache.reset();
     return saved.err();
   }
+  for (const auto& [owner, amount] : asked) {
+    if (auto held = m_incoming.reserve(stx->id, owner, amount); !held) {
+      m_incoming.release(stx->id);
+      return held.err();
+    }
+  }
   auto receipt = settlement::submit_with_retry(m_settle, *stx, "payout:" + request_id);
+  settle_incoming(*stx, receipt);
   if (receipt &&
       (receipt->status == status_code::ok || receipt->status == status_code::already_settled)) {
     std::erase_if(*m_vault_cache, [&](const settlement::token_info& t) {
@@ -892,14 +943,8 @@ auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::st
     if (*recorded) {
       return std::move(**recorded);
     }
-    payment_check check;
-    check.payer_class = wallet_class::i;
-    check.amount_minor = amount.minor();
-    if (auto receiving = receiving_check(owner, check); !receiving) {
-      return receiving.err();
-    }
-    if (auto allowed = check_payment(m_config.limits, check); !allowed) {
-      return allowed.err();
+    if (auto room = room_for(owner, amount.minor()); !room) {
+      return room.err();
     }
     auto unspent = m_settle.list_unspent(m_vault.pub());
     if (!unspent) {
@@ -932,8 +977,13 @@ auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::st
   if (!prepared) {
     return prepared.err();
   }
-  // Step 2: settle that very transaction (a retry answers already_settled).
+  // Step 2: settle that very transaction (a retry answers already_settled), its amount held
+  // against the wallet's cap until it counts in the balance.
+  if (auto held = m_incoming.reserve(prepared->id, key_bytes(owner), amount.minor()); !held) {
+    return held.err();
+  }
   auto receipt = settlement::submit_with_retry(m_settle, *prepared, "exchange:" + request_id);
+  settle_incoming(*prepared, receipt);
   if (!receipt) {
     return receipt.err();
   }

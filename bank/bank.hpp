@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bank/limits.hpp"
+#include "bank/reservations.hpp"
 #include "core/codec.hpp"
 #include "core/pg.hpp"
 #include "core/wire.hpp"
@@ -111,10 +112,15 @@ class bank {
   auto record_settled() -> status;
   [[nodiscard]] auto settlement_client() -> settlement::client& { return m_settle; }
 
-  /// Whether a hosted wallet may receive amount within its balance cap (payments in flight to
-  /// it included), for another bank's payer. Errors: unknown_wallet (not hosted here),
-  /// balance_limit; `capped` tells whether the wallet has a cap at all.
-  auto can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped) -> status;
+  /// Whether a hosted wallet may receive amount within its balance cap (movements on their way
+  /// to it included), for another bank's payer. With the payment's transaction id, a capped
+  /// wallet's room is reserved under it (once) until the payment is indexed here or
+  /// k_can_receive_ttl_us passes. Errors: unknown_wallet (not hosted here), balance_limit;
+  /// `capped` tells whether the wallet has a cap at all.
+  auto can_receive(const public_key& owner, std::int64_t amount_minor, bool& capped,
+                   const std::optional<hash256>& tx_id = std::nullopt, std::int64_t now_us = 0)
+      -> status;
+  static constexpr std::int64_t k_can_receive_ttl_us = 30'000'000;
   /// Whether a payment's payee key is a point of its curve (a token to any other key could never
   /// be spent). Settlement does not check: it takes payments from the operators that do.
   auto payee_on_curve(const public_key& payee) -> bool;
@@ -197,13 +203,23 @@ class bank {
   void token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor);
   void token_spent(const std::string& raw_id);
   auto receiving_check(const public_key& payee, payment_check& check) -> status;
+  /// Whether hosted payee has room for amount more under its balance cap, counting what is on
+  /// its way to it and `also` (other parts of the same request). Errors: unknown_wallet,
+  /// balance_limit, amount_invalid.
+  auto room_for(const public_key& payee, std::int64_t amount, std::int64_t also = 0) -> status;
+  /// A movement into hosted wallets answered by settlement: settled, its outputs count in their
+  /// owners' balances at once (before the notification is indexed, which then adds nothing);
+  /// either way its reservations are given back.
+  void settle_incoming(const signed_tx& stx, const result<settlement::receipt>& answer);
+  /// Gives back the reservations of the transactions of an indexed batch of notifications.
+  void release_indexed(const wire::SettledBatch& batch);
   /// Whether a wallet's balance is capped at all (by its class or as a sub-wallet).
   [[nodiscard]] auto has_balance_cap(const wallet_record& w) const -> bool;
 
   bank_config m_config;
   key_pair m_vault;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> m_pending_out;  ///< (wallet, day)
-  std::map<std::string, std::int64_t> m_pending_in;          ///< payee key hex -> amount on its way
+  incoming_reservations m_incoming;                          ///< amounts on their way in
   std::set<hash256> m_pending_tx;                            ///< payments in flight
   std::unordered_map<std::string, hosted_wallet> m_wallets;  ///< by encoded owner key
   /// Payee keys at other banks found to be points of their curve (bounded; cleared when full).

@@ -177,6 +177,7 @@ void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std
   m->set_owner(bytes_to_wire(p.payee.encode()));
   m->set_amount_minor(p.amount_minor);
   m->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+  m->set_tx_id(id_to_wire(p.tx.id));  // the payee's bank keeps the room for this payment
   auto shared = std::make_shared<pending_payment>(std::move(p));
   m_peers[peer]->call_async(std::move(req), [this, shared, reply, peer, cached,
                                              payee_hex](result<wire::Envelope> answer) {
@@ -363,8 +364,14 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       } else if (*cur != m_bank->cur()) {
         checked =
             error{status_code::currency_mismatch, "this bank's wallets hold another currency"};
+      } else if (!m.tx_id().empty() && !id_from_wire(m.tx_id())) {
+        checked = error{status_code::malformed, "a tx_id has 32 bytes"};
       } else {
-        checked = m_bank->can_receive(*owner, m.amount_minor(), capped);
+        std::optional<hash256> id;
+        if (!m.tx_id().empty()) {
+          id = *id_from_wire(m.tx_id());
+        }
+        checked = m_bank->can_receive(*owner, m.amount_minor(), capped, id, unix_now_us());
       }
       verdict->set_status(static_cast<std::uint32_t>(checked.code()));
       verdict->set_capped(capped);

@@ -345,7 +345,8 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     m_ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     m_ws.read_message_max(k_max_message);
     m_ws.text(true);
-    m_ws.async_accept(req, [self = shared_from_this()](boost::system::error_code ec) {
+    m_upgrade = std::move(req);  // kept until the handshake is over
+    m_ws.async_accept(m_upgrade, [self = shared_from_this()](boost::system::error_code ec) {
       if (!ec) {
         self->start();
       }
@@ -355,9 +356,9 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
  private:
   void start() {
     std::weak_ptr<ws_session> weak = shared_from_this();
-    auto exec = m_ws.get_executor();
-    m_subscription = m_owner.till->subscribe([weak, exec](const std::string& update) {
-      boost::asio::post(exec, [weak, msg = "{\"type\":\"request\",\"request\":" + update + "}"]() {
+    auto& io = m_owner.io;  // every session runs on it
+    m_subscription = m_owner.till->subscribe([weak, &io](const std::string& update) {
+      boost::asio::post(io, [weak, msg = "{\"type\":\"request\",\"request\":" + update + "}"]() {
         if (auto self = weak.lock()) {
           self->send(msg);
         }
@@ -404,6 +405,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
   server::impl& m_owner;
   connection_slot m_slot;
   websocket::stream<beast::tcp_stream> m_ws;
+  request m_upgrade;
   beast::flat_buffer m_in;
   std::deque<std::string> m_out;
   std::shared_ptr<void> m_subscription;
@@ -469,14 +471,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
     http::async_write(
         m_stream, *res,
         [self = shared_from_this(), res, then_drain](boost::system::error_code ec, std::size_t) {
-          if (ec) {
-            self->close();
-          } else if (then_drain) {
+          if (!ec && then_drain) {
             self->drain();
-          } else if (res->keep_alive()) {
+          } else if (!ec && res->keep_alive()) {
             self->read();
           } else {
-            self->close();
+            self->close();  // failed, or the last answer of the connection
           }
         });
   }

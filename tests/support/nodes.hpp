@@ -16,11 +16,15 @@ class test_nodes {
  public:
   /// Adds a node (an endpoint for a server that clients find by it).
   auto add(const std::string& name, role r, const std::string& endpoint = {}) -> test_nodes& {
+    return add(name, r,
+               endpoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{endpoint});
+  }
+  /// Adds a node serving on several endpoints (a shard's requests and notifications).
+  auto add(const std::string& name, role r, const std::vector<std::string>& endpoints)
+      -> test_nodes& {
     REQUIRE(!m_keys.contains(name));
     m_keys.emplace(name, node_key::generate());
-    m_text += node_directory::format(node_entry{
-        name, r, m_keys.at(name).public_key,
-        endpoint.empty() ? std::vector<std::string>{} : std::vector<std::string>{endpoint}});
+    m_text += node_directory::format(node_entry{name, r, m_keys.at(name).public_key, endpoints});
     m_text += "\n";
     m_security.clear();
     return *this;

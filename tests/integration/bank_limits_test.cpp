@@ -1,0 +1,261 @@
+// Wallet-class limits that hold under races (issue: limits under races and crashes): every
+// movement into a hosted wallet is reserved against its balance cap before it goes to
+// settlement and counts in the balance as soon as it settled, before its notification is
+// indexed; a payee's bank asked CanReceive keeps the room for that very payment. Each race
+// lands exactly on the cap.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "bank/bank.hpp"
+#include "bank/service.hpp"
+#include "settlement/service.hpp"
+#include "tests/support/nodes.hpp"
+#include "tests/support/pg_scratch.hpp"
+#include "wallet/wallet.hpp"
+
+using namespace cbdc;
+using bank::wallet_class;
+
+namespace {
+
+auto yuan(std::int64_t y) -> money {
+  return money{y * 100, currency::cny};
+}
+
+/// Settlement with notifications, and two banks (a and b) that follow them for their balances
+/// and ask each other about payees, authentication on.
+struct two_indexed_banks {
+  two_indexed_banks()
+      : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xe2))),
+        vault_a(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xa2))),
+        vault_b(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xb2))) {
+    std::mt19937 rng(std::random_device{}());
+    const int base = 20'000 + static_cast<int>(rng() % 11'000);
+    const auto ep = [&](int i) { return "tcp://127.0.0.1:" + std::to_string(base + i); };
+    ep_a = ep(0);
+    ep_b = ep(1);
+    nodes.add("settle", role::shard, std::vector<std::string>{ep(2), ep(3)})
+        .add("a", role::bank, ep_a)
+        .add("b", role::bank, ep_b)
+        .add("a/ops", role::operator_)
+        .add("b/ops", role::operator_);
+    settlement::service_config sc;
+    sc.db_url = settle_db.url();
+    sc.endpoint = ep(2);
+    sc.pub_endpoint = ep(3);
+    sc.engine.issuers[currency::cny] = issuer.pub();
+    sc.net = nodes.server("settle");
+    auto s = settlement::service::start(sc);
+    REQUIRE(s.ok());
+    settle_svc = std::move(*s);
+    settle = std::make_unique<settlement::client>(ep(2), nodes.client("a", "settle"));
+    transaction mint;
+    mint.kind = tx_kind::issue;
+    mint.outputs = {tx_output{currency::cny, yuan(1'000'000).minor(), vault_a.pub()},
+                    tx_output{currency::cny, yuan(1'000'000).minor(), vault_b.pub()}};
+    auto stx = signed_tx::make(mint);
+    stx.sign_with(issuer);
+    REQUIRE(settle->submit(stx)->status == status_code::ok);
+    config_a.db_url = db_a.url();
+    config_a.settle_spec = ep(2);
+    config_a.settle_pub = ep(3);
+    config_a.peers = {"b=" + ep_b};
+    config_a.net = nodes.server("a");
+    auto config_b = config_a;
+    config_b.db_url = db_b.url();
+    config_b.peers = {"a=" + ep_a};
+    config_b.net = nodes.server("b");
+    auto sa = bank::service::start(config_a, vault_a, ep_a);
+    auto sb = bank::service::start(config_b, vault_b, ep_b);
+    REQUIRE(sa.ok());
+    REQUIRE(sb.ok());
+    bank_a = std::move(*sa);
+    bank_b = std::move(*sb);
+    ops_a = operator_of("a");
+    ops_b = operator_of("b");
+    wait_until_following(*ops_a, vault_b, 900);
+    wait_until_following(*ops_b, vault_a, 901);
+  }
+  /// Pays a probe wallet at a bank from the other bank's vault, straight through settlement,
+  /// until the bank shows it: its subscription to settlement's notifications is live.
+  void wait_until_following(bank::client& at, const key_pair& from, std::uint64_t n) {
+    const auto probe = key_pair::from_seed(profile::ed25519, indexed_seed(n, 0x5b));
+    REQUIRE(at.open_wallet(probe.pub(), wallet_class::ii, false).ok());
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      auto unspent = settle->list_unspent(from.pub());
+      REQUIRE(unspent.ok());
+      auto tx = wallet::build_payment(from, *unspent, probe.pub(), money{1, currency::cny},
+                                      static_cast<std::uint64_t>(attempt), "");
+      REQUIRE(tx.ok());
+      REQUIRE(settle->submit(*tx)->status == status_code::ok);
+      for (int i = 0; i < 10; ++i) {
+        auto shown = at.balance(probe.pub());
+        if (shown && shown->minor() > 0) {
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+      }
+    }
+    FAIL("the bank does not follow settlement's notifications");
+  }
+  auto operator_of(const std::string& bank) -> std::unique_ptr<bank::client> {
+    return std::make_unique<bank::client>(bank == "a" ? ep_a : ep_b,
+                                          nodes.client(bank + "/ops", bank, 10'000));
+  }
+  auto wallet(bank::client& at, std::uint64_t n, wallet_class cls, money funded) -> key_pair {
+    auto key = key_pair::from_seed(profile::ed25519, indexed_seed(n, 0x5b));
+    REQUIRE(at.open_wallet(key.pub(), cls, false).ok());
+    if (funded.minor() > 0) {
+      auto r = at.fund(key.pub(), funded);
+      REQUIRE(r.ok());
+      REQUIRE(r->status == status_code::ok);
+    }
+    return key;
+  }
+  /// payers pay payee `each` times `amount` at once, one thread per payer, through `via`;
+  /// the number of payments that settled.
+  auto race(const std::string& via, const std::vector<key_pair>& payers, const public_key& payee,
+            money amount, int each, const std::string& payee_bank = {}) -> int {
+    std::atomic<int> settled{0};
+    std::atomic<int> unexpected{0};
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < payers.size(); ++i) {
+      threads.emplace_back([&, i] {
+        auto client = operator_of(via);
+        settlement::client reader(settle_svc->endpoint(), nodes.client("a", "settle"));
+        for (int k = 0; k < each; ++k) {
+          auto unspent = reader.list_unspent(payers[i].pub());
+          if (!unspent) {
+            ++unexpected;
+            continue;
+          }
+          auto tx = wallet::build_payment(payers[i], *unspent, payee, amount,
+                                          (i << 20U) + static_cast<std::uint64_t>(k), "");
+          if (!tx) {
+            ++unexpected;
+            continue;
+          }
+          auto r = client->pay(*tx, payee_bank);
+          const auto code = r ? r->status : r.code();
+          if (code == status_code::ok) {
+            ++settled;
+          } else if (code != status_code::balance_limit) {
+            ++unexpected;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    CHECK(unexpected == 0);
+    return settled;
+  }
+  /// The balance the bank shows once its index has caught up with settlement (or after 5 s).
+  auto settled_balance(bank::client& at, const public_key& who) -> std::int64_t {
+    std::int64_t real = 0;
+    auto unspent = settle->list_unspent(who);
+    REQUIRE(unspent.ok());
+    for (const auto& t : *unspent) {
+      real += t.amount_minor;
+    }
+    for (int i = 0; i < 100; ++i) {
+      auto shown = at.balance(who);
+      REQUIRE(shown.ok());
+      if (shown->minor() == real) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    auto shown = at.balance(who);
+    REQUIRE(shown.ok());
+    INFO("wallet " << who.hex().substr(0, 16) << ": settlement holds " << real);
+    CHECK(shown->minor() == real);
+    return real;
+  }
+
+  test::pg_scratch settle_db;
+  test::pg_scratch db_a;
+  test::pg_scratch db_b;
+  test::test_nodes nodes;
+  key_pair issuer;
+  key_pair vault_a;
+  key_pair vault_b;
+  std::string ep_a;
+  std::string ep_b;
+  bank::bank_config config_a;
+  std::unique_ptr<settlement::service> settle_svc;
+  std::unique_ptr<settlement::client> settle;
+  std::unique_ptr<bank::service> bank_a;
+  std::unique_ptr<bank::service> bank_b;
+  std::unique_ptr<bank::client> ops_a;
+  std::unique_ptr<bank::client> ops_b;
+};
+
+}  // namespace
+
+TEST_CASE("back-to-back Fund, FundMany and Exchange stop at a class IV balance cap",
+          "[bank][integration][limits]") {
+  two_indexed_banks w;
+  // The outside finding: two Fund of 9,000.00 left a class IV wallet (cap 10,000.00) holding
+  // 18,000.00; FundMany of 10 x 2,000.00 to one wallet, 20,000.00.
+  const auto funded = w.wallet(*w.ops_a, 1, wallet_class::iv, yuan(9'000));
+  auto again = w.ops_a->fund(funded.pub(), yuan(9'000));
+  CHECK(again.code() == status_code::balance_limit);
+  REQUIRE(w.ops_a->fund(funded.pub(), yuan(1'000)).ok());  // exactly the cap
+  CHECK(w.ops_a->fund(funded.pub(), money{1, currency::cny}).code() == status_code::balance_limit);
+  CHECK(w.settled_balance(*w.ops_a, funded.pub()) == yuan(10'000).minor());
+
+  const auto paid_out = w.wallet(*w.ops_a, 2, wallet_class::iv, yuan(0));
+  const std::vector<tx_output> ten(10,
+                                   tx_output{currency::cny, yuan(2'000).minor(), paid_out.pub()});
+  CHECK(w.ops_a->fund_many(ten, "red-envelopes-1").code() == status_code::balance_limit);
+  const std::vector<tx_output> five(5,
+                                    tx_output{currency::cny, yuan(2'000).minor(), paid_out.pub()});
+  REQUIRE(w.ops_a->fund_many(five, "red-envelopes-2").ok());
+  CHECK(
+      w.ops_a->fund_many({tx_output{currency::cny, 1, paid_out.pub()}}, "red-envelopes-3").code() ==
+      status_code::balance_limit);
+  CHECK(w.settled_balance(*w.ops_a, paid_out.pub()) == yuan(10'000).minor());
+
+  // Exchange from a deposit account: the second 9,000.00 does not fit.
+  const auto saver = w.wallet(*w.ops_a, 3, wallet_class::iv, yuan(0));
+  {
+    auto direct = bank::bank::open(w.config_a, w.vault_a);
+    REQUIRE(direct.ok());
+    REQUIRE((*direct)->credit_deposit(saver.pub(), yuan(20'000), "salary").ok());
+  }
+  REQUIRE(w.ops_a->exchange_to_ecny(saver.pub(), yuan(9'000), "x1").ok());
+  CHECK(w.ops_a->exchange_to_ecny(saver.pub(), yuan(9'000), "x2").code() ==
+        status_code::balance_limit);
+  CHECK(w.settled_balance(*w.ops_a, saver.pub()) == yuan(9'000).minor());
+}
+
+TEST_CASE("payments racing into one capped payee at its own bank land exactly on the cap",
+          "[bank][integration][limits]") {
+  two_indexed_banks w;
+  const auto payee = w.wallet(*w.ops_a, 100, wallet_class::iv, yuan(0));
+  std::vector<key_pair> payers;
+  for (std::uint64_t i = 0; i < 15; ++i) {
+    payers.push_back(w.wallet(*w.ops_a, 200 + i, wallet_class::ii, yuan(1'000)));
+  }
+  // 150 payments of 100.00 into a 10,000.00 cap: exactly 100 settle.
+  CHECK(w.race("a", payers, payee.pub(), yuan(100), 10) == 100);
+  CHECK(w.settled_balance(*w.ops_a, payee.pub()) == yuan(10'000).minor());
+}
+
+TEST_CASE("payments racing into one capped payee at another bank land exactly on the cap",
+          "[bank][integration][limits]") {
+  two_indexed_banks w;
+  // The outside finding: from another bank all 200 settled (20,000.00 into a 10,000.00 cap).
+  const auto payee = w.wallet(*w.ops_b, 100, wallet_class::iv, yuan(0));
+  std::vector<key_pair> payers;
+  for (std::uint64_t i = 0; i < 15; ++i) {
+    payers.push_back(w.wallet(*w.ops_a, 200 + i, wallet_class::ii, yuan(1'000)));
+  }
+  CHECK(w.race("a", payers, payee.pub(), yuan(100), 10, "b") == 100);
+  CHECK(w.settled_balance(*w.ops_b, payee.pub()) == yuan(10'000).minor());
+}
