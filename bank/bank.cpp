@@ -145,8 +145,61 @@ auto bank::load() -> status {
       CBDC_ASSERT(token.ok() && owner.ok());
       token_live(raw_of(*token), m_wallets.at(key_bytes(*owner)), row[2].as<std::int64_t>());
     }
+    for (const auto& row : tx.exec("SELECT shard, batch_seq FROM bank.follow")) {
+      m_followed[row[0].as<std::uint32_t>()] = row[1].as<std::uint64_t>();
+    }
     return ok_status();
   });
+}
+
+auto bank::catch_up() -> status {
+  if (m_config.settle_pub.empty()) {
+    return ok_status();  // balances come from settlement itself
+  }
+  // Batches read again before the last one indexed: a cross-shard part commits under the
+  // number of the batch that prepared it, which may be older than batches indexed since.
+  constexpr std::uint64_t k_margin = 1'000;
+  for (std::uint32_t shard = 0; shard < m_settle.shard_count(); ++shard) {
+    const auto seen = m_followed[shard];
+    auto from = seen > k_margin ? seen - k_margin : 0;
+    for (;;) {
+      auto page = m_settle.settled_since(shard, from);
+      if (!page) {
+        return page.err();
+      }
+      wire::SettledBatch batch;
+      for (auto& t : page->txs) {
+        *batch.add_txs() = std::move(t);
+      }
+      if (auto indexed = index_many(batch); !indexed) {
+        return indexed;
+      }
+      if (!page->more || page->through_batch_seq <= from) {
+        break;
+      }
+      from = page->through_batch_seq;
+    }
+  }
+  return pg::guarded([&]() -> status {
+    pqxx::work tx(*m_conn);
+    save_followed(tx);
+    tx.commit();
+    return ok_status();
+  });
+}
+
+void bank::save_followed(pqxx::transaction_base& tx) {
+  std::vector<std::int64_t> shards;
+  std::vector<std::int64_t> seqs;
+  for (const auto& [shard, seq] : m_followed) {
+    shards.push_back(shard);
+    seqs.push_back(static_cast<std::int64_t>(seq));
+  }
+  tx.exec_params(
+      "INSERT INTO bank.follow (shard, batch_seq) SELECT s, b FROM unnest($1::int[], "
+      "$2::bigint[]) AS f(s, b) ON CONFLICT (shard) DO UPDATE SET batch_seq = "
+      "GREATEST(bank.follow.batch_seq, EXCLUDED.batch_seq)",
+      pg::int_array(shards), pg::int_array(seqs));
 }
 
 auto bank::record_of(const public_key& owner, const hosted_wallet& w) const -> wallet_record {
@@ -322,6 +375,8 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
   std::vector<std::string> spent_raw;
   std::vector<std::string> spent_by;
   for (const auto& settled : batch.txs()) {
+    auto& followed = m_followed[settled.shard()];
+    followed = std::max<std::uint64_t>(followed, settled.batch_seq());
     const auto tx_id = hex_of(settled.tx_id());
     for (const auto& in : settled.spent()) {
       if (const auto here = created_here.find(in); here != created_here.end()) {
@@ -355,6 +410,7 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     tx.exec_prepared(k_index_settled, pg::text_array(tokens), pg::text_array(owners),
                      pg::int_array(amounts), pg::text_array(created_by), pg::text_array(spent),
                      pg::text_array(spent_by), pg::text_array(spent_with));
+    save_followed(tx);
     tx.commit();
     for (std::size_t i = 0; i < created.size(); ++i) {
       if (spent_with[i].empty()) {
@@ -458,7 +514,9 @@ auto bank::history(const public_key& owner, std::size_t limit)
              " SELECT spent_by, spent_at, -amount_minor FROM mine WHERE spent_by IS NOT NULL) "
              "SELECT (extract(epoch FROM min(at)) * 1000000)::bigint, sum(amount)::bigint, "
              "encode(tx, 'hex') FROM moves GROUP BY tx HAVING sum(amount) <> 0 "
-             "ORDER BY min(at) DESC LIMIT $2",
+             // Notifications indexed together share a time: a movement that spends comes
+             // after one that only brought (newest first), then by id, so the order is stable.
+             "ORDER BY min(at) DESC, bool_or(amount < 0) DESC, tx LIMIT $2",
              owner.hex(), static_cast<std::int64_t>(limit))) {
       const auto at_us = row[0].as<std::int64_t>();
       const auto amount = row[1].as<std::int64_t>();

@@ -158,6 +158,11 @@ class bank {
   auto index(const wire::TxSettled& settled) -> status;
   /// The same for many notifications in one database transaction.
   auto index_many(const wire::SettledBatch& batch) -> status;
+  /// Takes into the index what settlement settled while the bank was not listening: every
+  /// shard's batches after the last one indexed (bank.follow), less a margin, read again and
+  /// indexed (idempotent). The service runs it first at start; balances then equal
+  /// settlement's. Without settle_pub (balances from settlement) it does nothing.
+  auto catch_up() -> status;
   /// Brings a wallet's index up to date from settlement's list of its unspent tokens (after a
   /// registration, or notifications missed while the bank was down).
   auto reconcile(const public_key& owner) -> status;
@@ -213,6 +218,8 @@ class bank {
   void settle_incoming(const signed_tx& stx, const result<settlement::receipt>& answer);
   /// Gives back the reservations of the transactions of an indexed batch of notifications.
   void release_indexed(const wire::SettledBatch& batch);
+  /// Writes how far the index follows each shard (bank.follow), never backwards.
+  void save_followed(pqxx::transaction_base& tx);
   /// Whether a wallet's balance is capped at all (by its class or as a sub-wallet).
   [[nodiscard]] auto has_balance_cap(const wallet_record& w) const -> bool;
 
@@ -229,6 +236,8 @@ class bank {
   /// The index's unspent tokens by raw token id: notifications about nothing here skip the
   /// database, and every hosted wallet's balance is the sum of its live tokens.
   std::unordered_map<std::string, live_token> m_live;
+  /// The last batch of each shard whose notifications the index has taken.
+  std::map<std::uint32_t, std::uint64_t> m_followed;
   std::optional<std::vector<settlement::token_info>> m_vault_cache;  ///< see fund_many
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;

@@ -106,6 +106,9 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
         return raw->answer(req, from, reply);
       }},
       bank_roles(), net);
+  // The first job: the index catches up on what settled while the bank was down, before any
+  // request is answered (the notifications that arrive meanwhile queue behind it).
+  s->m_server->post_task([raw = s.get()] { raw->catch_up(); });
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -129,6 +132,14 @@ service::~service() {
   m_peers.clear();
   m_bank.reset();
   m_server.reset();
+}
+
+void service::catch_up() {
+  if (auto caught = m_bank->catch_up(); !caught) {
+    std::fprintf(stderr, "cbdc-bank: catching up with settlement: %s; trying again in 1 s\n",
+                 to_string(caught.err()).c_str());
+    m_server->post_task_after(1000, [this] { catch_up(); });
+  }
 }
 
 void service::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {

@@ -42,6 +42,8 @@ class service {
   /// Asks the other banks, from peer `next` on (or the one known to host it), whether the
   /// payee may receive the payment; then submits it, or answers the refusal.
   void ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next);
+  /// Runs the bank's catch-up with settlement on the worker, again every second until it works.
+  void catch_up();
   void listen(const std::string& pub_endpoint, currency cur, const socket_options& net);
   /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
   /// record for the day is durable: the records of every payment finished meanwhile are written

@@ -190,6 +190,30 @@ auto client::supply(currency cur) -> result<store::supply_totals> {
   return total;
 }
 
+auto client::settled_since(std::uint32_t shard, std::uint64_t after, std::uint32_t limit)
+    -> result<settled_page> {
+  if (shard >= m_shards.size()) {
+    return error{status_code::bad_request, "no shard " + std::to_string(shard)};
+  }
+  wire::Envelope req;
+  req.mutable_get_settled_since()->set_after_batch_seq(after);
+  req.mutable_get_settled_since()->set_limit(limit);
+  auto env = expect_payload(m_shards[shard]->call(std::move(req)), wire::Envelope::kSettledSince);
+  if (!env) {
+    return env.err();
+  }
+  auto& msg = *env->mutable_settled_since();
+  if (const auto code = static_cast<status_code>(msg.status()); code != status_code::ok) {
+    return error{code, msg.detail()};
+  }
+  settled_page page;
+  page.txs.assign(std::make_move_iterator(msg.mutable_txs()->begin()),
+                  std::make_move_iterator(msg.mutable_txs()->end()));
+  page.through_batch_seq = msg.through_batch_seq();
+  page.more = msg.more();
+  return page;
+}
+
 auto submit_with_retry(client& settle, const signed_tx& tx, const std::string& request_id,
                        int attempts) -> result<receipt> {
   CBDC_ASSERT(attempts > 0);

@@ -41,6 +41,14 @@ class client {
   auto list_unspent(const public_key& owner, std::uint32_t limit = 0)
       -> result<std::vector<token_info>>;
   auto supply(currency cur) -> result<store::supply_totals>;
+  /// One page of what shard settled after batch `after` (GetSettledSince).
+  struct settled_page {
+    std::vector<wire::TxSettled> txs;
+    std::uint64_t through_batch_seq{0};
+    bool more{false};
+  };
+  auto settled_since(std::uint32_t shard, std::uint64_t after, std::uint32_t limit = 0)
+      -> result<settled_page>;
   [[nodiscard]] auto shard_count() const -> std::uint32_t {
     return static_cast<std::uint32_t>(m_shards.size());
   }

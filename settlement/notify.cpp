@@ -36,32 +36,38 @@ auto publisher::start() -> status {
   return ok_status();
 }
 
+auto settled_message(const signed_tx& stx, const receipt& batch) -> wire::TxSettled {
+  wire::TxSettled msg;
+  msg.set_tx_id(id_to_wire(stx.id));
+  msg.set_kind(static_cast<std::uint32_t>(stx.tx.kind));
+  msg.set_shard(batch.shard);
+  msg.set_batch_seq(batch.batch_seq);
+  msg.set_settled_at_us(batch.settled_at_us);
+  for (std::uint32_t i = 0; i < stx.tx.outputs.size(); ++i) {
+    const auto& out = stx.tx.outputs[i];
+    *msg.add_outputs() = to_wire(token_info{token_id_of(stx.tx.prof, stx.id, i),
+                                            out.cur,
+                                            out.amount_minor,
+                                            out.owner,
+                                            stx.id,
+                                            false,
+                                            {}});
+  }
+  for (const auto& in : stx.tx.inputs) {
+    msg.add_spent(id_to_wire(in));
+  }
+  return msg;
+}
+
 void publisher::publish(const std::vector<const signed_tx*>& txs, const receipt& batch) {
   CBDC_ASSERT(m_socket != nullptr);
   for (const auto* stx : txs) {
-    wire::TxSettled msg;
-    msg.set_tx_id(id_to_wire(stx->id));
-    msg.set_kind(static_cast<std::uint32_t>(stx->tx.kind));
-    msg.set_shard(batch.shard);
-    msg.set_batch_seq(batch.batch_seq);
-    msg.set_settled_at_us(batch.settled_at_us);
+    const auto msg = settled_message(*stx, batch);
     std::set<std::string> topics;
     std::set<std::string> everything;  // one copy per currency for subscribers of it all
-    for (std::uint32_t i = 0; i < stx->tx.outputs.size(); ++i) {
-      const auto& out = stx->tx.outputs[i];
-      token_info t{token_id_of(stx->tx.prof, stx->id, i),
-                   out.cur,
-                   out.amount_minor,
-                   out.owner,
-                   stx->id,
-                   false,
-                   {}};
-      *msg.add_outputs() = to_wire(t);
+    for (const auto& out : stx->tx.outputs) {
       topics.insert(settled_topic(out.cur, out.owner));
       everything.insert(all_topic(out.cur));
-    }
-    for (const auto& in : stx->tx.inputs) {
-      msg.add_spent(id_to_wire(in));
     }
     if (topics.empty()) {
       topics.insert("redeem:");

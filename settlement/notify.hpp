@@ -24,6 +24,10 @@ auto all_topic(currency cur) -> std::string;
 /// The topic on which every redemption (no outputs) comes once.
 inline constexpr const char* k_all_redeemed_topic = "all:redeem";
 
+/// The notification of a settled transaction in a batch (as published, and as a bank catching up
+/// reads it).
+auto settled_message(const signed_tx& stx, const receipt& batch) -> wire::TxSettled;
+
 /// Publishes settled transactions on a PUB socket. Used from one thread only (the batcher's).
 /// With authentication on, only operator nodes and tills (k_subscribers) may subscribe.
 class publisher {

@@ -16,6 +16,7 @@ auto shard_roles() -> role_table {
                         {E::kGetToken, readers},
                         {E::kListUnspent, readers},
                         {E::kGetSupply, readers},
+                        {E::kGetSettledSince, {role::bank, role::operator_}},
                     }};
 }
 
@@ -201,6 +202,28 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       for (const auto& t : tokens) {
         *list->add_tokens() = to_wire(t);
       }
+      return answer;
+    }
+    case wire::Envelope::kGetSettledSince: {
+      constexpr std::uint32_t k_page = 5'000;
+      const auto& q = request.get_settled_since();
+      const auto limit = q.limit() == 0 ? k_page : std::min(q.limit(), k_page);
+      auto page = m_query_db->settled_since(q.after_batch_seq(), limit, m_config.engine.shard);
+      auto* out = answer.mutable_settled_since();
+      out->set_status(static_cast<std::uint32_t>(page.code()));
+      if (!page) {
+        out->set_detail(page.err().message);
+        return answer;
+      }
+      for (const auto& [r, wire_tx] : page->txs) {
+        wire::SignedTx msg;
+        CBDC_ASSERT(msg.ParseFromString(wire_tx));
+        auto stx = from_wire(msg);
+        CBDC_ASSERT(stx.ok());  // settlement wrote it
+        *out->add_txs() = settled_message(*stx, r);
+      }
+      out->set_through_batch_seq(page->through_batch_seq);
+      out->set_more(page->more);
       return answer;
     }
     case wire::Envelope::kGetSupply: {

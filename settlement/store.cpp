@@ -286,6 +286,62 @@ auto store::find_tx(const hash256& id, std::uint32_t shard)
   });
 }
 
+auto store::settled_since(std::uint64_t after, std::size_t limit, std::uint32_t shard)
+    -> result<settled_page> {
+  CBDC_ASSERT(limit > 0);
+  return pg::guarded([&]() -> result<settled_page> {
+    pqxx::read_transaction tx(conn());
+    const auto rows = tx.exec_params(
+        "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx, "
+        "encode(tx_id, 'hex') FROM settlement.tx WHERE batch_seq > $1 ORDER BY batch_seq, tx_id "
+        "LIMIT $2",
+        static_cast<std::int64_t>(after), static_cast<std::int64_t>(limit) + 1);
+    settled_page page;
+    std::size_t take = rows.size();
+    if (rows.size() > limit) {
+      // Whole batches only: leave the last batch, cut by the limit, for the next page (unless
+      // it is the only one, which is then read whole).
+      page.more = true;
+      const auto last = rows[rows.size() - 1][0].as<std::uint64_t>();
+      take = rows.size() - 1;
+      while (take > 0 && rows[take - 1][0].as<std::uint64_t>() == last) {
+        --take;
+      }
+      if (take == 0) {
+        const auto whole = tx.exec_params(
+            "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx, "
+            "encode(tx_id, 'hex') FROM settlement.tx WHERE batch_seq = $1 ORDER BY tx_id",
+            static_cast<std::int64_t>(last));
+        return page_of(whole, whole.size(), shard, true);
+      }
+    }
+    return page_of(rows, take, shard, page.more);
+  });
+}
+
+auto store::page_of(const pqxx::result& rows, std::size_t take, std::uint32_t shard, bool more)
+    -> settled_page {
+  settled_page page;
+  page.more = more;
+  page.txs.reserve(take);
+  for (std::size_t i = 0; i < take; ++i) {
+    const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+    receipt r;
+    r.status = status_code::ok;
+    auto id = hash256::from_hex(row[3].as<std::string>());
+    CBDC_ASSERT(id.ok());
+    r.tx_id = *id;
+    r.shard = shard;
+    r.batch_seq = row[0].as<std::uint64_t>();
+    r.settled_at_us = row[1].as<std::int64_t>();
+    const auto raw = from_hex(hex_of(row[2]));
+    CBDC_ASSERT(raw.ok());
+    page.through_batch_seq = r.batch_seq;
+    page.txs.emplace_back(r, std::string(raw->begin(), raw->end()));
+  }
+  return page;
+}
+
 auto store::find_token(const hash256& id) -> result<token_info> {
   return pg::guarded([&]() -> result<token_info> {
     pqxx::read_transaction tx(conn());

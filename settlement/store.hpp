@@ -60,6 +60,16 @@ class store {
 
   /// The receipt of a settled transaction (not_found when never settled).
   auto find_tx(const hash256& id, std::uint32_t shard) -> result<std::pair<receipt, std::string>>;
+  /// The transactions of the batches after `after`, in order, whole batches of about `limit`
+  /// transactions in all (at least one batch): each receipt with the wire SignedTx. `more` is
+  /// set when later batches follow.
+  struct settled_page {
+    std::vector<std::pair<receipt, std::string>> txs;
+    std::uint64_t through_batch_seq{0};
+    bool more{false};
+  };
+  auto settled_since(std::uint64_t after, std::size_t limit, std::uint32_t shard)
+      -> result<settled_page>;
   auto find_token(const hash256& id) -> result<token_info>;
 
   struct supply_totals {
@@ -77,6 +87,8 @@ class store {
   /// The connection, opened again first when it was lost (a restarted server, a cut link):
   /// throws pqxx::broken_connection while the server cannot be reached.
   auto conn() -> pqxx::connection&;
+  static auto page_of(const pqxx::result& rows, std::size_t take, std::uint32_t shard, bool more)
+      -> settled_page;
   std::string m_url;
   std::unique_ptr<pqxx::connection> m_conn;
 };

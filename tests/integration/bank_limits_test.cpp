@@ -64,7 +64,7 @@ struct two_indexed_banks {
     config_a.settle_pub = ep(3);
     config_a.peers = {"b=" + ep_b};
     config_a.net = nodes.server("a");
-    auto config_b = config_a;
+    config_b = config_a;
     config_b.db_url = db_b.url();
     config_b.peers = {"a=" + ep_a};
     config_b.net = nodes.server("b");
@@ -187,6 +187,7 @@ struct two_indexed_banks {
   std::string ep_a;
   std::string ep_b;
   bank::bank_config config_a;
+  bank::bank_config config_b;
   std::unique_ptr<settlement::service> settle_svc;
   std::unique_ptr<settlement::client> settle;
   std::unique_ptr<bank::service> bank_a;
@@ -258,4 +259,44 @@ TEST_CASE("payments racing into one capped payee at another bank land exactly on
   }
   CHECK(w.race("a", payers, payee.pub(), yuan(100), 10, "b") == 100);
   CHECK(w.settled_balance(*w.ops_b, payee.pub()) == yuan(10'000).minor());
+}
+
+TEST_CASE("a bank catches up on what settled while it was down", "[bank][integration][limits]") {
+  two_indexed_banks w;
+  // The outside finding: notifications published while the bank was down were never caught
+  // up, and balances drifted from settlement's.
+  const auto shop = w.wallet(*w.ops_b, 300, wallet_class::ii, yuan(0));
+  w.ops_b.reset();
+  w.bank_b.reset();  // bank b is down
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    auto unspent = w.settle->list_unspent(w.vault_a.pub());
+    REQUIRE(unspent.ok());
+    auto tx = wallet::build_payment(w.vault_a, *unspent, shop.pub(), yuan(100), 7'000 + i, "");
+    REQUIRE(tx.ok());
+    REQUIRE(w.settle->submit(*tx)->status == status_code::ok);
+  }
+  auto again = bank::service::start(w.config_b, w.vault_b, w.ep_b);
+  REQUIRE(again.ok());
+  w.bank_b = std::move(*again);
+  w.ops_b = w.operator_of("b");
+  // Its first job was to catch up: the balance is settlement's at once.
+  auto shown = w.ops_b->balance(shop.pub());
+  REQUIRE(shown.ok());
+  CHECK(shown->minor() == yuan(300).minor());
+  // And a cap is checked against it: a class IV wallet that was paid while its bank was down.
+  const auto capped = w.wallet(*w.ops_b, 301, wallet_class::iv, yuan(0));
+  w.ops_b.reset();
+  w.bank_b.reset();
+  auto unspent = w.settle->list_unspent(w.vault_a.pub());
+  REQUIRE(unspent.ok());
+  auto big = wallet::build_payment(w.vault_a, *unspent, capped.pub(), yuan(9'500), 7'100, "");
+  REQUIRE(big.ok());
+  REQUIRE(w.settle->submit(*big)->status == status_code::ok);
+  auto third = bank::service::start(w.config_b, w.vault_b, w.ep_b);
+  REQUIRE(third.ok());
+  w.bank_b = std::move(*third);
+  w.ops_b = w.operator_of("b");
+  CHECK(w.ops_b->fund(capped.pub(), yuan(1'000)).code() == status_code::balance_limit);
+  REQUIRE(w.ops_b->fund(capped.pub(), yuan(500)).ok());
+  CHECK(w.settled_balance(*w.ops_b, capped.pub()) == yuan(10'000).minor());
 }
