@@ -148,6 +148,17 @@ TEST_CASE("settlement's role table: who may submit, prepare, resolve and query",
     auto pos_answer = w.call_as("hk-shop-till", q);
     REQUIRE(pos_answer.ok());
     CHECK(pos_answer->payload_case() == wire::Envelope::kSupply);
+    // A bank catches up on everything settled; a till may not read the whole stream.
+    auto page = w.bank->settled_since(0, 0);
+    REQUIRE(page.ok());
+    REQUIRE(page->txs.size() == 1);
+    CHECK(page->txs[0].outputs(0).amount_minor() == 5000);
+    CHECK_FALSE(page->more);
+    wire::Envelope since;
+    since.mutable_get_settled_since()->set_after_batch_seq(0);
+    auto till_reads = w.call_as("hk-shop-till", since);
+    REQUIRE(till_reads.ok());
+    CHECK(answer_status(*till_reads).code == status_code::not_authorized);
   }
   SECTION("a known key of another role gets not_authorized naming the role") {
     wire::Envelope submit;
