@@ -2,12 +2,7 @@
 // to a running cbdc-pos server over loopback as one connection, HTTP and, after an upgrade,
 // WebSocket frames. "{{csrf}}" in an input stands for the page token, so that the JSON API
 // behind the token check is reached too. The server must answer or close, and keep serving.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,38 +13,14 @@
 #include "core/crypto.hpp"
 #include "pos/server.hpp"
 #include "tests/fuzz/target.hpp"
+#include "tests/support/loopback.hpp"
 
 namespace {
 
-/// Sends raw as one connection (then half-closes it) and returns what the server answered
-/// before closing, or within timeout_ms.
+/// One connection with raw bytes, half-closed after them, closed without TIME_WAIT (a fuzzing
+/// run makes more connections than there are ports); what the server answered.
 auto exchange(int port, const std::string& raw, int timeout_ms) -> std::string {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  CBDC_ASSERT(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CBDC_ASSERT(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-  const timeval tv{timeout_ms / 1000, static_cast<suseconds_t>(timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
-  ::shutdown(fd, SHUT_WR);
-  std::string out;
-  std::array<char, 4096> buf{};
-  for (;;) {
-    const auto n = ::recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) {
-      break;
-    }
-    out.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  // Closed at once (no TIME_WAIT): a fuzzing run makes more connections than there are ports.
-  const linger now{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
-  ::close(fd);
-  return out;
+  return cbdc::test::exchange(port, raw, {timeout_ms, true, true});
 }
 
 struct till {

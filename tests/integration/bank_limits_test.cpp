@@ -101,6 +101,16 @@ struct two_indexed_banks {
     }
     FAIL("the bank does not follow settlement's notifications");
   }
+  void stop_b() {
+    ops_b.reset();
+    bank_b.reset();
+  }
+  void start_b() {
+    auto b = bank::service::start(config_b, vault_b, ep_b);
+    REQUIRE(b.ok());
+    bank_b = std::move(*b);
+    ops_b = operator_of("b");
+  }
   auto operator_of(const std::string& bank) -> std::unique_ptr<bank::client> {
     return std::make_unique<bank::client>(bank == "a" ? ep_a : ep_b,
                                           nodes.client(bank + "/ops", bank, 10'000));
@@ -266,8 +276,7 @@ TEST_CASE("a bank catches up on what settled while it was down", "[bank][integra
   // The outside finding: notifications published while the bank was down were never caught
   // up, and balances drifted from settlement's.
   const auto shop = w.wallet(*w.ops_b, 300, wallet_class::ii, yuan(0));
-  w.ops_b.reset();
-  w.bank_b.reset();  // bank b is down
+  w.stop_b();  // bank b is down
   for (std::uint64_t i = 0; i < 3; ++i) {
     auto unspent = w.settle->list_unspent(w.vault_a.pub());
     REQUIRE(unspent.ok());
@@ -275,27 +284,20 @@ TEST_CASE("a bank catches up on what settled while it was down", "[bank][integra
     REQUIRE(tx.ok());
     REQUIRE(w.settle->submit(*tx)->status == status_code::ok);
   }
-  auto again = bank::service::start(w.config_b, w.vault_b, w.ep_b);
-  REQUIRE(again.ok());
-  w.bank_b = std::move(*again);
-  w.ops_b = w.operator_of("b");
+  w.start_b();
   // Its first job was to catch up: the balance is settlement's at once.
   auto shown = w.ops_b->balance(shop.pub());
   REQUIRE(shown.ok());
   CHECK(shown->minor() == yuan(300).minor());
   // And a cap is checked against it: a class IV wallet that was paid while its bank was down.
   const auto capped = w.wallet(*w.ops_b, 301, wallet_class::iv, yuan(0));
-  w.ops_b.reset();
-  w.bank_b.reset();
+  w.stop_b();
   auto unspent = w.settle->list_unspent(w.vault_a.pub());
   REQUIRE(unspent.ok());
   auto big = wallet::build_payment(w.vault_a, *unspent, capped.pub(), yuan(9'500), 7'100, "");
   REQUIRE(big.ok());
   REQUIRE(w.settle->submit(*big)->status == status_code::ok);
-  auto third = bank::service::start(w.config_b, w.vault_b, w.ep_b);
-  REQUIRE(third.ok());
-  w.bank_b = std::move(*third);
-  w.ops_b = w.operator_of("b");
+  w.start_b();
   CHECK(w.ops_b->fund(capped.pub(), yuan(1'000)).code() == status_code::balance_limit);
   REQUIRE(w.ops_b->fund(capped.pub(), yuan(500)).ok());
   CHECK(w.settled_balance(*w.ops_b, capped.pub()) == yuan(10'000).minor());

@@ -4,8 +4,6 @@
 // here: making a payment request needs none.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,36 +15,15 @@
 
 #include "core/crypto.hpp"
 #include "pos/server.hpp"
+#include "tests/support/loopback.hpp"
 
 using namespace cbdc;
 
 namespace {
 
-/// Sends raw bytes to the server (a plain POSIX socket: its receive timeout holds) and returns
-/// everything it answers before closing, or within timeout_ms.
+/// Sends raw bytes to the server as one connection; what it answers before closing.
 auto http_exchange(int port, const std::string& raw, int timeout_ms = 5000) -> std::string {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
-  const timeval tv{timeout_ms / 1000, static_cast<suseconds_t>(timeout_ms % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  (void)::send(fd, raw.data(), raw.size(), MSG_NOSIGNAL);
-  std::string out;
-  std::array<char, 4096> buf{};
-  for (;;) {
-    const auto n = ::recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) {
-      break;
-    }
-    out.append(buf.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
+  return test::exchange(port, raw, {timeout_ms});
 }
 
 auto status_line(const std::string& answer) -> std::string {
@@ -146,13 +123,8 @@ auto thread_count() -> std::size_t {
 }
 
 auto connect_idle(int port) -> int {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = test::connect_loopback(port);
   REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
   return fd;
 }
 
@@ -163,6 +135,7 @@ TEST_CASE("idle connections cost the till no threads and are bounded", "[pos][in
   till_world w;
   const auto before = thread_count();
   std::vector<int> idle;
+  idle.reserve(300);
   for (int i = 0; i < 300; ++i) {
     idle.push_back(connect_idle(w.port));
   }
