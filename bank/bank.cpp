@@ -676,6 +676,9 @@ auto bank::can_receive(const public_key& owner, std::int64_t amount_minor, bool&
     return hosted.err();
   }
   capped = has_balance_cap(*hosted);
+  if (tx_id && m_incoming.holds(*tx_id, key_bytes(owner))) {
+    return ok_status();  // asked again about the same payment: its room is held already
+  }
   if (auto room = room_for(owner, amount_minor); !room) {
     return room;
   }

@@ -33,6 +33,10 @@ class incoming_reservations {
   /// What is reserved on its way to payee.
   [[nodiscard]] auto held_for(const std::string& payee) const -> std::int64_t;
   [[nodiscard]] auto size() const -> std::size_t { return m_by_id.size(); }
+  /// Whether id holds a reservation for payee.
+  [[nodiscard]] auto holds(const hash256& id, const std::string& payee) const -> bool {
+    return m_by_id.contains(std::make_pair(id, payee));
+  }
 
  private:
   struct entry {

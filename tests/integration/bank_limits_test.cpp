@@ -302,3 +302,38 @@ TEST_CASE("a bank catches up on what settled while it was down", "[bank][integra
   REQUIRE(w.ops_b->fund(capped.pub(), yuan(500)).ok());
   CHECK(w.settled_balance(*w.ops_b, capped.pub()) == yuan(10'000).minor());
 }
+
+TEST_CASE("CanReceive reserves a payment's room once, for banks only, and refuses a bad id",
+          "[bank][integration][limits][auth]") {
+  two_indexed_banks w;
+  const auto payee = w.wallet(*w.ops_b, 400, wallet_class::iv, yuan(0));
+  const auto ask = [&](const std::string& as, std::int64_t amount, const std::string& tx_id) {
+    wire::Envelope req;
+    auto* m = req.mutable_can_receive();
+    m->set_owner(bytes_to_wire(payee.pub().encode()));
+    m->set_amount_minor(amount);
+    m->set_currency(static_cast<std::uint32_t>(currency::cny));
+    m->set_tx_id(tx_id);
+    rpc_client c(w.ep_b, w.nodes.client(as, "b"));
+    auto answer = c.call(std::move(req));
+    REQUIRE(answer.ok());
+    if (answer->payload_case() != wire::Envelope::kReceiveVerdict) {
+      return answer_status(*answer).code;
+    }
+    return static_cast<status_code>(answer->receive_verdict().status());
+  };
+  const auto id = [](std::uint8_t n) { return std::string(32, static_cast<char>(n)); };
+  // Asked twice for the same payment: its 9,000.00 is held once.
+  CHECK(ask("a", yuan(9'000).minor(), id(1)) == status_code::ok);
+  CHECK(ask("a", yuan(9'000).minor(), id(1)) == status_code::ok);
+  CHECK(ask("a", yuan(2'000).minor(), id(2)) == status_code::balance_limit);
+  CHECK(ask("a", yuan(1'000).minor(), id(3)) == status_code::ok);  // exactly the cap
+  CHECK(ask("a", 1, id(4)) == status_code::balance_limit);
+  // A tx_id that is not 32 bytes, a non-positive amount: refused, nothing held.
+  CHECK(ask("a", 100, "short") == status_code::malformed);
+  CHECK(ask("a", 0, id(5)) == status_code::amount_invalid);
+  // Only banks ask: the bank's own operator gets not_authorized.
+  CHECK(ask("b/ops", 100, id(6)) == status_code::not_authorized);
+  // The bank still serves.
+  CHECK(w.ops_b->balance(payee.pub()).ok());
+}

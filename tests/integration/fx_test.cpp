@@ -157,6 +157,21 @@ TEST_CASE("a corridor cap holds at, under and over its boundary", "[fx][integrat
   CHECK(pboc.clear_cross_border("dealer-c7", "cn-bank", cny(400), currency::hkd, tx_of("dealer-c7"))
             .ok());
   CHECK(pboc.release_cross_border("dealer-unknown").code() == status_code::not_found);
+  {  // a clearance whose tx_id is not 32 bytes is malformed, and the central bank serves on
+    wire::Envelope req;
+    auto* c = req.mutable_clear_cross_border();
+    c->set_clearance_id("dealer-c8");
+    c->set_bank_id("cn-bank");
+    c->set_amount_minor(cny(1).minor());
+    c->set_currency(static_cast<std::uint32_t>(currency::cny));
+    c->set_to_currency(static_cast<std::uint32_t>(currency::hkd));
+    c->set_tx_id("short");
+    rpc_client raw(b.pboc->svc->endpoint(), b.net("dealer"));
+    auto answer = raw.call(std::move(req));
+    REQUIRE(answer.ok());
+    REQUIRE(answer->payload_case() == wire::Envelope::kClearance);
+    CHECK(static_cast<status_code>(answer->clearance().status()) == status_code::malformed);
+  }
   REQUIRE(pboc.release_cross_border("dealer-c1").ok());
   REQUIRE(pboc.release_cross_border("dealer-c7").ok());
   // A bank's own cap: 300.00 for "dealer".
