@@ -125,6 +125,14 @@ struct two_indexed_banks {
     }
     return key;
   }
+  /// n class II wallets at bank a holding 1,000.00 each.
+  auto funded_payers(std::uint64_t n) -> std::vector<key_pair> {
+    std::vector<key_pair> out;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      out.push_back(wallet(*ops_a, 200 + i, wallet_class::ii, yuan(1'000)));
+    }
+    return out;
+  }
   /// payers pay payee `each` times `amount` at once, one thread per payer, through `via`;
   /// the number of payments that settled.
   auto race(const std::string& via, const std::vector<key_pair>& payers, const public_key& payee,
@@ -249,10 +257,7 @@ TEST_CASE("payments racing into one capped payee at its own bank land exactly on
           "[bank][integration][limits]") {
   two_indexed_banks w;
   const auto payee = w.wallet(*w.ops_a, 100, wallet_class::iv, yuan(0));
-  std::vector<key_pair> payers;
-  for (std::uint64_t i = 0; i < 15; ++i) {
-    payers.push_back(w.wallet(*w.ops_a, 200 + i, wallet_class::ii, yuan(1'000)));
-  }
+  const auto payers = w.funded_payers(15);
   // 150 payments of 100.00 into a 10,000.00 cap: exactly 100 settle.
   CHECK(w.race("a", payers, payee.pub(), yuan(100), 10) == 100);
   CHECK(w.settled_balance(*w.ops_a, payee.pub()) == yuan(10'000).minor());
@@ -263,10 +268,7 @@ TEST_CASE("payments racing into one capped payee at another bank land exactly on
   two_indexed_banks w;
   // The outside finding: from another bank all 200 settled (20,000.00 into a 10,000.00 cap).
   const auto payee = w.wallet(*w.ops_b, 100, wallet_class::iv, yuan(0));
-  std::vector<key_pair> payers;
-  for (std::uint64_t i = 0; i < 15; ++i) {
-    payers.push_back(w.wallet(*w.ops_a, 200 + i, wallet_class::ii, yuan(1'000)));
-  }
+  const auto payers = w.funded_payers(15);
   CHECK(w.race("a", payers, payee.pub(), yuan(100), 10, "b") == 100);
   CHECK(w.settled_balance(*w.ops_b, payee.pub()) == yuan(10'000).minor());
 }
