@@ -41,6 +41,7 @@ auto raw_of(const hash256& id) -> std::string {
 
 constexpr const char* k_record_payments = "bank_record_payments";
 constexpr const char* k_index_settled = "bank_index_settled";
+constexpr const char* k_forget_intents = "bank_forget_intents";
 
 }  // namespace
 
@@ -82,6 +83,11 @@ auto bank::load() -> status {
                     "SELECT decode(r.t, 'hex'), r.w, r.d, r.a FROM unnest($1::text[], $2::text[], "
                     "$3::int[], $4::bigint[]) AS r(t, w, d, a) ON CONFLICT (tx_id) DO NOTHING "
                     "RETURNING encode(tx_id, 'hex')");
+    // A recorded payment's intent, and those of payments finished without a record, removed in
+    // the same transaction.
+    m_conn->prepare(k_forget_intents,
+                    "DELETE FROM bank.intent WHERE tx_id IN (SELECT decode(t, 'hex') FROM "
+                    "unnest($1::text[]) AS t)");
     // The outputs to hosted wallets and the spent inputs in one statement, without waiting for
     // the disk at commit: the index is derived data that reconcile() rebuilds from settlement
     // after a crash (the WAL flush is shared by every service on the cluster, and each settled
@@ -147,6 +153,29 @@ auto bank::load() -> status {
     }
     for (const auto& row : tx.exec("SELECT shard, batch_seq FROM bank.follow")) {
       m_followed[row[0].as<std::uint32_t>()] = row[1].as<std::uint64_t>();
+    }
+    // Payments a crash left in flight: held against their payers' days (and payees here) until
+    // settlement answers them again.
+    for (const auto& row : tx.exec("SELECT encode(signed_tx, 'hex'), wallet_id, local_day, "
+                                   "amount_minor FROM bank.intent ORDER BY written_at")) {
+      pending_payment p;
+      p.tx = tx_from_record(row[0].as<std::string>());
+      p.wallet_id = row[1].as<std::string>();
+      p.day = row[2].as<std::int64_t>();
+      p.amount_minor = row[3].as<std::int64_t>();
+      auto parts = parts_of(p.tx);
+      CBDC_ASSERT(parts.ok() && parts->amount_minor == p.amount_minor);
+      p.payee = parts->payee;
+      if (m_wallets.contains(key_bytes(p.payee))) {
+        p.payee_hex = p.payee.hex();
+      }
+      if (m_pending_tx.contains(p.tx.id)) {
+        continue;
+      }
+      const auto held = reserve(p);
+      CBDC_ASSERT(held.ok());
+      p.durable = true;
+      m_recovered.push_back(std::move(p));
     }
     return ok_status();
   });
@@ -559,22 +588,27 @@ auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::r
   if (!begun) {
     return begun.err();
   }
-  auto answer = pay_finish(*begun, settlement::submit_with_retry(m_settle, tx, tx.id.hex()));
+  result<settlement::receipt> sent = error{status_code::internal, "not sent"};
+  if (begun->settled_before) {
+    sent = *begun->settled_before;
+  } else if (auto written = begun->reserved ? write_intents({&*begun}) : ok_status(); !written) {
+    sent = written.err();  // not recorded before sending: not sent
+  } else {
+    begun->durable = begun->reserved;
+    sent = settlement::submit_with_retry(m_settle, tx, tx.id.hex());
+  }
+  auto answer = pay_finish(*begun, std::move(sent));
   if (auto recorded = record_settled(); !recorded && answer) {
     return recorded.err();
   }
   return answer;
 }
 
-auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment> {
+auto bank::parts_of(const signed_tx& tx) -> result<payment_parts> {
   if (tx.tx.kind != tx_kind::transfer || tx.sigs.size() != 1) {
     return error{status_code::bad_request, "a wallet payment is a transfer signed by its payer"};
   }
   const auto& payer_key = tx.sigs.front().signer;
-  auto payer = find_wallet(payer_key);
-  if (!payer) {
-    return payer.err();
-  }
   // The payment is what leaves the payer (change comes back); one payee per payment.
   std::int64_t amount = 0;
   std::optional<public_key> payee;
@@ -603,48 +637,131 @@ auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending
     return error{status_code::malformed,
                  "the payee's key is not a point of its curve: the payment could never be spent"};
   }
+  return payment_parts{amount, *payee};
+}
+
+auto bank::pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment> {
+  auto parts = parts_of(tx);
+  if (!parts) {
+    return parts.err();
+  }
+  const auto& payer_key = tx.sigs.front().signer;
+  auto payer = find_wallet(payer_key);
+  if (!payer) {
+    return payer.err();
+  }
   const auto day = local_day(now_us, m_config.utc_offset_minutes);
   auto spent = spent_on_day(key_bytes(payer_key), day);
   if (!spent) {
     return spent.err();
   }
-  pending_payment p{tx, payer->wallet_id, day, amount, *payee, std::nullopt, false, 0};
+  pending_payment p;
+  p.tx = tx;
+  p.wallet_id = payer->wallet_id;
+  p.day = day;
+  p.amount_minor = parts->amount_minor;
+  p.payee = parts->payee;
   if (m_pending_tx.contains(tx.id)) {
     return p;  // the same payment again while the first is in flight: settlement decides
   }
+  // A refusal by the limits may be a resend of a payment that settled (and counts in them).
+  const auto refused = [&](error why) -> result<pending_payment> {
+    if (auto receipt = settled_before(tx.id)) {
+      p.settled_before = std::move(receipt);
+      return p;
+    }
+    return why;
+  };
   payment_check check;
   check.payer_class = payer->cls;
-  check.amount_minor = amount;
+  check.amount_minor = p.amount_minor;
   const auto out_key = std::make_pair(payer->wallet_id, day);
   check.payer_spent_today_minor =
       saturating_add(*spent, m_pending_out.contains(out_key) ? m_pending_out[out_key] : 0);
-  if (auto receiving = receiving_check(*payee, check); !receiving) {
-    return receiving.err();
+  if (auto receiving = receiving_check(p.payee, check); !receiving) {
+    return refused(receiving.err());
   }
   if (check.payee_class) {
-    p.payee_hex = payee->hex();
+    p.payee_hex = p.payee.hex();
     check.payee_balance_minor =
-        saturating_add(check.payee_balance_minor, m_incoming.held_for(key_bytes(*payee)));
+        saturating_add(check.payee_balance_minor, m_incoming.held_for(key_bytes(p.payee)));
   }
   if (auto allowed = check_payment(m_config.limits, check); !allowed) {
-    return allowed.err();
+    return refused(allowed.err());
   }
+  if (auto held = reserve(p); !held) {
+    return refused(held.err());
+  }
+  return p;
+}
+
+auto bank::reserve(pending_payment& p) -> status {
   // Payments under way may spend the same tokens (all but one will be refused), so their sum
   // is not bounded by the supply: past 2^63-1 the payment is refused rather than wrap.
+  const auto out_key = std::make_pair(p.wallet_id, p.day);
   const auto out_before = m_pending_out.contains(out_key) ? m_pending_out[out_key] : 0;
-  auto out_after = checked_add(out_before, amount);
+  auto out_after = checked_add(out_before, p.amount_minor);
   if (!out_after) {
     return error{status_code::amount_invalid, "payments under way would pass 2^63-1 minor units"};
   }
   if (p.payee_hex) {
-    if (auto held = m_incoming.reserve(tx.id, key_bytes(*payee), amount); !held) {
-      return held.err();
+    if (auto held = m_incoming.reserve(p.tx.id, key_bytes(p.payee), p.amount_minor); !held) {
+      return held;
     }
   }
   m_pending_out[out_key] = *out_after;
-  m_pending_tx.insert(tx.id);
+  m_pending_tx.insert(p.tx.id);
   p.reserved = true;
-  return p;
+  return ok_status();
+}
+
+auto bank::settled_before(const hash256& tx_id) -> std::optional<settlement::receipt> {
+  auto found = m_settle.get_tx(tx_id);
+  if (!found) {
+    return std::nullopt;  // not settled, or settlement cannot say now: the refusal stands
+  }
+  found->status = status_code::already_settled;
+  found->detail = "settled before in batch " + std::to_string(found->batch_seq);
+  return std::move(*found);
+}
+
+auto bank::write_intents(const std::vector<const pending_payment*>& payments) -> status {
+  return pg::guarded([&]() -> status {
+    std::vector<std::string> ids;
+    std::vector<std::string> wallet_ids;
+    std::vector<std::int64_t> days;
+    std::vector<std::int64_t> amounts;
+    std::vector<std::string> txs;
+    for (const auto* p : payments) {
+      CBDC_ASSERT(p->reserved && !p->durable);
+      ids.push_back(p->tx.id.hex());
+      wallet_ids.push_back(p->wallet_id);
+      days.push_back(p->day);
+      amounts.push_back(p->amount_minor);
+      txs.push_back(tx_record(p->tx));
+    }
+    std::vector<std::string> done;
+    done.reserve(m_intents_done.size());
+    for (const auto& id : m_intents_done) {
+      done.push_back(id.hex());
+    }
+    pqxx::work w(*m_conn);
+    w.exec_params(
+        "WITH gone AS (DELETE FROM bank.intent WHERE tx_id IN (SELECT decode(d, 'hex') FROM "
+        "unnest($6::text[]) AS d)) INSERT INTO bank.intent (tx_id, wallet_id, local_day, "
+        "amount_minor, signed_tx) SELECT decode(i.t, 'hex'), i.w, i.d, i.a, decode(i.s, 'hex') "
+        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS "
+        "i(t, w, d, a, s) ON CONFLICT (tx_id) DO NOTHING",
+        pg::text_array(ids), pg::text_array(wallet_ids), pg::int_array(days),
+        pg::int_array(amounts), pg::text_array(txs), pg::text_array(done));
+    w.commit();
+    m_intents_done.clear();
+    return ok_status();
+  });
+}
+
+auto bank::take_recovered() -> std::vector<pending_payment> {
+  return std::exchange(m_recovered, {});
 }
 
 auto bank::payee_on_curve(const public_key& payee) -> bool {
@@ -730,6 +847,11 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
     settle_incoming(p.tx, answer);  // a payee here: settled, it counts in its balance at once
     m_pending_tx.erase(p.tx.id);
   }
+  const bool settled = answer && (answer->status == status_code::ok ||
+                                  answer->status == status_code::already_settled);
+  if (p.durable && !settled) {
+    m_intents_done.push_back(p.tx.id);  // a settled one's intent goes with its record
+  }
   if (!answer) {
     return answer;
   }
@@ -763,11 +885,17 @@ auto bank::record_settled() -> status {
       days.push_back(r.day);
       amounts.push_back(r.amount_minor);
     }
+    auto forget = ids;
+    for (const auto& id : m_intents_done) {
+      forget.push_back(id.hex());
+    }
     pqxx::work w(*m_conn);
     const auto fresh =
         w.exec_prepared(k_record_payments, pg::text_array(ids), pg::text_array(wallet_ids),
                         pg::int_array(days), pg::int_array(amounts));
+    w.exec_prepared(k_forget_intents, pg::text_array(forget));
     w.commit();
+    m_intents_done.clear();
     std::unordered_set<std::string> inserted;
     for (const auto& row : fresh) {
       inserted.insert(row[0].as<std::string>());

@@ -70,7 +70,11 @@ struct pending_payment {
   public_key payee;
   std::optional<std::string> payee_hex;  ///< when the payee is hosted here
   bool reserved{false};  ///< false for a repeat of a payment already in flight (counted once)
+  bool durable{false};   ///< its intent is in bank.intent (see write_intents)
   int attempts{0};
+  /// A payment that the limits refuse but that settlement holds as settled (a resend): its
+  /// receipt, answered as already_settled instead of the limit's refusal.
+  std::optional<settlement::receipt> settled_before;
 };
 
 /// An operator bank hosting wallets: it enforces the wallet-class limits on every payment
@@ -102,6 +106,14 @@ class bank {
   /// this one: begin checks (counting payments still in flight) and reserves; finish takes
   /// settlement's answer, records a settled payment for the day and releases the reservation.
   auto pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment>;
+  /// Records the intents of begun payments durably (bank.intent), in one database transaction,
+  /// before they go to settlement; removes those of payments finished without a record. Until
+  /// it returned ok, a payment must not be sent.
+  auto write_intents(const std::vector<const pending_payment*>& payments) -> status;
+  /// The payments whose intents a crash left behind, loaded at open with their reservations,
+  /// to be sent to settlement again (each settles, answers already_settled, or is refused) and
+  /// finished as any other. Taken once.
+  auto take_recovered() -> std::vector<pending_payment>;
   /// A settled payment's record for the day is written by the next record_settled() (the
   /// payer's day total counts it at once).
   auto pay_finish(const pending_payment& p, result<settlement::receipt> answer)
@@ -200,6 +212,17 @@ class bank {
     bool counted{false};  ///< in the payer's day total already
   };
   auto load() -> status;
+  /// What a wallet payment pays and to whom. Errors: bad_request, currency_mismatch, malformed.
+  struct payment_parts {
+    std::int64_t amount_minor{0};
+    public_key payee;
+  };
+  auto parts_of(const signed_tx& tx) -> result<payment_parts>;
+  /// Reserves a checked payment's amounts (the payer's day, a payee here), as in flight.
+  auto reserve(pending_payment& p) -> status;
+  /// The receipt of a payment settlement holds as settled, if it does (asked when the limits
+  /// refuse a payment: a resend of a settled one is answered with its receipt).
+  auto settled_before(const hash256& tx_id) -> std::optional<settlement::receipt>;
   auto record_of(const public_key& owner, const hosted_wallet& w) const -> wallet_record;
   auto spent_on_day(const std::string& key, std::int64_t day) -> result<std::int64_t>;
   /// Adds a settled payment to its payer's day total in memory.
@@ -232,6 +255,8 @@ class bank {
   /// Payee keys at other banks found to be points of their curve (bounded; cleared when full).
   std::unordered_set<std::string> m_valid_payees;
   std::vector<payment_record> m_unrecorded;  ///< see record_settled
+  std::vector<hash256> m_intents_done;       ///< finished without a record: intents to remove
+  std::vector<pending_payment> m_recovered;  ///< see take_recovered
   std::int64_t m_loaded_from_day{0};  ///< day totals before this day are in the database only
   /// The index's unspent tokens by raw token id: notifications about nothing here skip the
   /// database, and every hosted wallet's balance is the sum of its live tokens.

@@ -109,6 +109,7 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
   // The first job: the index catches up on what settled while the bank was down, before any
   // request is answered (the notifications that arrive meanwhile queue behind it).
   s->m_server->post_task([raw = s.get()] { raw->catch_up(); });
+  s->m_server->post_task([raw = s.get()] { raw->recover(); });
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
   }
@@ -219,6 +220,51 @@ void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std
 }
 
 void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
+  if (!p.reserved || p.durable) {
+    send(std::move(p), reply);  // a repeat of a payment in flight, or one recorded already
+    return;
+  }
+  m_unsent.emplace_back(std::move(p), reply);
+  if (!m_intents_queued) {
+    m_intents_queued = true;
+    m_server->post_task([this] { write_intents(); });
+  }
+}
+
+void service::write_intents() {
+  m_intents_queued = false;
+  auto unsent = std::exchange(m_unsent, {});
+  std::vector<const pending_payment*> payments;
+  payments.reserve(unsent.size());
+  for (const auto& [p, reply] : unsent) {
+    payments.push_back(&p);
+  }
+  const auto written = m_bank->write_intents(payments);
+  for (auto& [p, reply] : unsent) {
+    if (!written) {
+      finish(p,
+             error{written.code(),
+                   "the payment could not be recorded before sending it: " + written.err().message},
+             reply);
+      continue;
+    }
+    p.durable = true;
+    send(std::move(p), reply);
+  }
+}
+
+void service::recover() {
+  auto recovered = m_bank->take_recovered();
+  if (!recovered.empty()) {
+    std::fprintf(stderr, "cbdc-bank: sending again %zu payments left in flight by a crash\n",
+                 recovered.size());
+  }
+  for (auto& p : recovered) {
+    send(std::move(p), [](const wire::Envelope&) {});
+  }
+}
+
+void service::send(pending_payment p, const rpc_server::reply_fn& reply) {
   constexpr int k_attempts = 5;
   ++p.attempts;
   auto shared = std::make_shared<pending_payment>(std::move(p));
@@ -229,7 +275,7 @@ void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
           if (is_transient(code) && shared->attempts < k_attempts) {
             // Back off, then send the same transaction again (the reservation stays).
             m_server->post_task_after(100 << shared->attempts,
-                                      [this, shared, reply] { submit(std::move(*shared), reply); });
+                                      [this, shared, reply] { send(std::move(*shared), reply); });
             return;
           }
           finish(*shared, std::move(r), reply);
@@ -346,6 +392,11 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       auto begun = m_bank->pay_begin(*tx, unix_now_us());
       if (!begun) {
         return receipt_answer(begun.err());
+      }
+      if (begun->settled_before) {  // a resend of a settled payment: its receipt
+        auto receipt = *begun->settled_before;
+        finish(*begun, std::move(receipt), reply);
+        return std::nullopt;
       }
       // Settlement answers later; meanwhile the worker checks the next requests. A payee at
       // another bank is first checked there (its balance cap).

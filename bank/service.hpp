@@ -37,8 +37,14 @@ class service {
   service() = default;
   auto answer(const wire::Envelope& request, const peer& from, const rpc_server::reply_fn& reply)
       -> std::optional<wire::Envelope>;
-  /// Sends a checked payment to settlement; its answer comes back as a task on the worker.
+  /// Sends a checked payment to settlement once its intent is durable: the intents of the
+  /// payments submitted meanwhile are written together, by a task queued behind them.
   void submit(pending_payment p, const rpc_server::reply_fn& reply);
+  void write_intents();
+  /// Sends a payment whose intent is durable; the answer comes back as a task on the worker.
+  void send(pending_payment p, const rpc_server::reply_fn& reply);
+  /// Sends again the payments a crash left in flight (nobody waits for their answers).
+  void recover();
   /// Asks the other banks, from peer `next` on (or the one known to host it), whether the
   /// payee may receive the payment; then submits it, or answers the refusal.
   void ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next);
@@ -79,6 +85,8 @@ class service {
   std::unique_ptr<serial_server> m_server;
   std::vector<std::pair<rpc_server::reply_fn, settlement::receipt>> m_unanswered;  ///< see finish
   bool m_record_queued{false};
+  std::vector<std::pair<pending_payment, rpc_server::reply_fn>> m_unsent;  ///< see submit
+  bool m_intents_queued{false};
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
 };
