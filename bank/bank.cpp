@@ -10,12 +10,6 @@
 namespace cbdc::bank {
 namespace {
 
-/// a + b, or 2^63-1 past it: for totals checked against caps, where the top refuses.
-auto saturating_add(std::int64_t a, std::int64_t b) -> std::int64_t {
-  auto sum = checked_add(a, b);
-  return sum ? *sum : std::numeric_limits<std::int64_t>::max();
-}
-
 auto wallet_id_of(const public_key& owner) -> std::string {
   return "w" + hash(owner.prof, owner.encode()).hex().substr(0, 16);
 }
@@ -38,6 +32,20 @@ auto not_hosted(const public_key& owner) -> error {
 auto raw_of(const hash256& id) -> std::string {
   return {reinterpret_cast<const char*>(id.data.data()), id.data.size()};
 }
+
+/// Raises a flag for the life of a scope.
+class raised {
+ public:
+  explicit raised(bool& flag) : m_flag(flag) { m_flag = true; }
+  ~raised() { m_flag = false; }
+  raised(const raised&) = delete;
+  raised(raised&&) = delete;
+  auto operator=(const raised&) -> raised& = delete;
+  auto operator=(raised&&) -> raised& = delete;
+
+ private:
+  bool& m_flag;
+};
 
 constexpr const char* k_record_payments = "bank_record_payments";
 constexpr const char* k_index_settled = "bank_index_settled";
@@ -188,6 +196,7 @@ auto bank::catch_up() -> status {
   // Batches read again before the last one indexed: a cross-shard part commits under the
   // number of the batch that prepared it, which may be older than batches indexed since.
   constexpr std::uint64_t k_margin = 1'000;
+  const raised filling(m_filling);
   for (std::uint32_t shard = 0; shard < m_settle.shard_count(); ++shard) {
     const auto seen = m_followed[shard];
     auto from = seen > k_margin ? seen - k_margin : 0;
@@ -403,13 +412,23 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
   std::vector<std::string> spent;
   std::vector<std::string> spent_raw;
   std::vector<std::string> spent_by;
+  const auto followed_before = m_followed;
   for (const auto& settled : batch.txs()) {
     auto& followed = m_followed[settled.shard()];
+    if (!m_filling && followed > 0 && settled.batch_seq() > followed + 1) {
+      // Batches between may have been lost on the way (a full queue, a dropped notification):
+      // read again from settlement by fill_gaps().
+      m_gaps.push_back(gap{settled.shard(), followed, settled.batch_seq()});
+    }
     followed = std::max<std::uint64_t>(followed, settled.batch_seq());
     const auto tx_id = hex_of(settled.tx_id());
     for (const auto& in : settled.spent()) {
       if (const auto here = created_here.find(in); here != created_here.end()) {
-        spent_with[here->second] = tx_id;  // created and spent within the batch
+        // Created and spent within the batch. Its row may be there already (a batch read
+        // again after a restart), where the insert changes nothing: the update marks it.
+        spent_with[here->second] = tx_id;
+        spent.push_back(hex_of(in));
+        spent_by.push_back(tx_id);
       } else if (m_live.contains(in)) {
         spent.push_back(hex_of(in));
         spent_raw.push_back(in);
@@ -434,7 +453,7 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     release_indexed(batch);
     return ok_status();  // nothing of ours
   }
-  return pg::guarded([&]() -> status {
+  auto indexed = pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     tx.exec_prepared(k_index_settled, pg::text_array(tokens), pg::text_array(owners),
                      pg::int_array(amounts), pg::text_array(created_by), pg::text_array(spent),
@@ -454,6 +473,48 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     release_indexed(batch);
     return ok_status();
   });
+  if (!indexed && !m_filling) {
+    // Not taken: what these notifications said is read again from settlement.
+    for (const auto& [shard, seq] : m_followed) {
+      const auto before = followed_before.find(shard);
+      const auto from = before == followed_before.end() ? 0 : before->second;
+      if (seq > from) {
+        m_gaps.push_back(gap{shard, from, seq + 1});
+      }
+    }
+    m_followed = followed_before;
+  }
+  return indexed;
+}
+
+auto bank::fill_gaps() -> status {
+  const raised filling(m_filling);
+  // Pages kept small: most gaps are batches with nothing in this bank's currency (or a
+  // cross-shard part's prepare), a few rows.
+  constexpr std::uint32_t k_page = 200;
+  auto gaps = std::exchange(m_gaps, {});
+  for (std::size_t i = 0; i < gaps.size(); ++i) {
+    auto& g = gaps[i];
+    for (;;) {
+      auto page = m_settle.settled_since(g.shard, g.after, k_page);
+      wire::SettledBatch batch;
+      if (page) {
+        for (auto& t : page->txs) {
+          *batch.add_txs() = std::move(t);
+        }
+      }
+      auto indexed = page ? index_many(batch) : status{page.err()};
+      if (!indexed) {
+        m_gaps.insert(m_gaps.end(), gaps.begin() + static_cast<std::ptrdiff_t>(i), gaps.end());
+        return indexed;
+      }
+      if (!page->more || page->through_batch_seq + 1 >= g.before) {
+        break;
+      }
+      g.after = page->through_batch_seq;
+    }
+  }
+  return ok_status();
 }
 
 void bank::release_indexed(const wire::SettledBatch& batch) {

@@ -175,6 +175,12 @@ class bank {
   /// indexed (idempotent). The service runs it first at start; balances then equal
   /// settlement's. Without settle_pub (balances from settlement) it does nothing.
   auto catch_up() -> status;
+  /// Whether the notifications indexed since the last fill_gaps() skipped batches of a shard
+  /// (a batch number more than one past the last seen), or could not be taken.
+  [[nodiscard]] auto has_gaps() const -> bool { return !m_gaps.empty(); }
+  /// Reads the skipped batches from settlement and indexes them (idempotent: a gap that was
+  /// only a batch with nothing in this currency costs one small read). A gap not filled stays.
+  auto fill_gaps() -> status;
   /// Brings a wallet's index up to date from settlement's list of its unspent tokens (after a
   /// registration, or notifications missed while the bank was down).
   auto reconcile(const public_key& owner) -> status;
@@ -263,6 +269,14 @@ class bank {
   std::unordered_map<std::string, live_token> m_live;
   /// The last batch of each shard whose notifications the index has taken.
   std::map<std::uint32_t, std::uint64_t> m_followed;
+  /// Batches of a shard after `after` and before `before` that notifications skipped.
+  struct gap {
+    std::uint32_t shard{0};
+    std::uint64_t after{0};
+    std::uint64_t before{0};
+  };
+  std::vector<gap> m_gaps;
+  bool m_filling{false};  ///< indexing what settlement was asked for: no gaps to look for
   std::optional<std::vector<settlement::token_info>> m_vault_cache;  ///< see fund_many
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bank/audit.hpp"
 #include "bank/service.hpp"
 #include "bank/vault.hpp"
 #include "core/cli.hpp"
@@ -37,7 +38,10 @@ constexpr const char* k_usage =
     "           I|II|III|IV [--merchant]: the operator's decision after KYC (a customer opens\n"
     "           class IV itself)\n"
     "  credit-deposit  credit a customer's deposit account (--db --to WALLET_KEY --amount\n"
-    "           --request-id ID), e.g. a salary arriving\n";
+    "           --request-id ID), e.g. a salary arriving\n"
+    "  audit    check the bank (--db) against settlement (--settle), as the bank node: every\n"
+    "           wallet's balance and cap, every day total against its settled payments; exits\n"
+    "           1 with the problems found (run it while the bank is idle)\n";
 
 }  // namespace
 
@@ -121,7 +125,7 @@ auto main(int argc, char** argv) -> int {
     return 0;
   }
   if (command == "serve" || command == "mint" || command == "fund" || command == "balance" ||
-      command == "register") {
+      command == "register" || command == "audit") {
     auto net = network();
     if (!net) {
       return fail(net.err());
@@ -225,6 +229,31 @@ auto main(int argc, char** argv) -> int {
     std::printf("moved %s to wallet %s: tx %s\n", amount->format().c_str(),
                 to.substr(0, 18).c_str(), receipt->tx_id.hex().c_str());
     return 0;
+  }
+  if (command == "audit") {
+    auto url = pg::resolve_url(config.db_url);
+    if (!url) {
+      return fail(url.err());
+    }
+    auto report = bank::audit(*url, vault->pub(), config.limits, settle);
+    if (!report) {
+      return fail(report.err());
+    }
+    const auto cur = config.limits.cur;
+    std::printf(
+        "bank audit: %zu wallets holding %s%s, %zu payments recorded (%s), %zu settled: "
+        "%s\n",
+        report->wallets, money{report->balances_minor, cur}.format().c_str(),
+        report->indexed ? " (index checked)" : "", report->recorded_payments,
+        money{report->recorded_minor, cur}.format().c_str(), report->settled_payments,
+        report->passed() ? "PASS" : "FAIL");
+    for (const auto& p : report->problems) {
+      std::printf("  problem: %s\n", p.c_str());
+    }
+    if (report->problem_count > report->problems.size()) {
+      std::printf("  ... %zu problems in all\n", report->problem_count);
+    }
+    return report->passed() ? 0 : 1;
   }
   if (command == "balance") {
     auto unspent = settle.list_unspent(vault->pub());

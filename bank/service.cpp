@@ -143,6 +143,18 @@ void service::catch_up() {
   }
 }
 
+void service::fill_gaps() {
+  m_gaps_queued = false;
+  if (auto filled = m_bank->fill_gaps(); !filled) {
+    std::fprintf(stderr, "cbdc-bank: reading skipped batches from settlement: %s\n",
+                 to_string(filled.err()).c_str());
+  }
+  if (m_bank->has_gaps() && !m_gaps_queued) {
+    m_gaps_queued = true;
+    m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
+  }
+}
+
 void service::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
   // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
   settlement::subscriber sub(pub_endpoint,
@@ -170,8 +182,11 @@ void service::listen(const std::string& pub_endpoint, currency cur, const socket
       }
       *batch->add_txs() = std::move(*more);
     }
-    // A full queue drops the notifications; reconcile() repairs the index from settlement.
-    (void)m_server->post(std::move(note));
+    // A full queue drops the notifications: the worker catches up with settlement once it
+    // takes the next ones.
+    if (!m_server->post(std::move(note))) {
+      m_lost = true;
+    }
   }
 }
 
@@ -600,6 +615,14 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
       if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
         std::fprintf(stderr, "cbdc-bank: index: %s\n", to_string(indexed.err()).c_str());
+      }
+      if (m_lost.exchange(false)) {
+        catch_up();  // notifications dropped by a full queue: which ones, nobody knows
+      }
+      if (m_bank->has_gaps() && !m_gaps_queued) {
+        // A little later: a notification that is only late arrives meanwhile.
+        m_gaps_queued = true;
+        m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
       }
       return {};
     }

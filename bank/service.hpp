@@ -50,6 +50,10 @@ class service {
   void ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next);
   /// Runs the bank's catch-up with settlement on the worker, again every second until it works.
   void catch_up();
+  /// Reads from settlement the batches that notifications skipped (bank::fill_gaps), again
+  /// every k_gap_wait_ms until it works.
+  void fill_gaps();
+  static constexpr int k_gap_wait_ms = 500;
   void listen(const std::string& pub_endpoint, currency cur, const socket_options& net);
   /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
   /// record for the day is durable: the records of every payment finished meanwhile are written
@@ -87,6 +91,8 @@ class service {
   bool m_record_queued{false};
   std::vector<std::pair<pending_payment, rpc_server::reply_fn>> m_unsent;  ///< see submit
   bool m_intents_queued{false};
+  bool m_gaps_queued{false};
+  std::atomic<bool> m_lost{false};  ///< the listener dropped notifications (a full queue)
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
 };

@@ -58,6 +58,15 @@ auto checked_add(std::int64_t a, std::int64_t b) -> result<std::int64_t> {
   return sum;
 }
 
+auto saturating_add(std::int64_t a, std::int64_t b) -> std::int64_t {
+  auto sum = checked_add(a, b);
+  if (sum) {
+    return *sum;
+  }
+  return b > 0 ? std::numeric_limits<std::int64_t>::max()
+               : std::numeric_limits<std::int64_t>::min();
+}
+
 auto money::add(money other) const -> result<money> {
   if (other.m_cur != m_cur) {
     return error{status_code::currency_mismatch, std::string{currency_code(m_cur)} + " + " +

@@ -61,5 +61,8 @@ auto parse_amount(std::string_view text, currency cur) -> result<money>;
 
 /// Overflow-checked int64 addition, the building block of every sum of money.
 auto checked_add(std::int64_t a, std::int64_t b) -> result<std::int64_t>;
+/// a + b, or 2^63-1 past it (a non-negative b): for totals checked against caps, where the top
+/// refuses.
+auto saturating_add(std::int64_t a, std::int64_t b) -> std::int64_t;
 
 }  // namespace cbdc

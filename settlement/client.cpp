@@ -170,6 +170,42 @@ auto client::list_unspent(const public_key& owner, std::uint32_t limit)
   return out;
 }
 
+auto client::balances(const std::vector<public_key>& owners, currency cur)
+    -> result<std::vector<std::int64_t>> {
+  constexpr std::size_t k_chunk = 10'000;  // the shards' bound (k_max_balances)
+  std::vector<std::int64_t> out(owners.size(), 0);
+  for (std::size_t from = 0; from < owners.size(); from += k_chunk) {
+    const auto to = std::min(owners.size(), from + k_chunk);
+    for (auto& shard : m_shards) {
+      wire::Envelope req;
+      auto* q = req.mutable_get_balances();
+      q->set_currency(static_cast<std::uint32_t>(cur));
+      for (std::size_t i = from; i < to; ++i) {
+        q->add_owners(bytes_to_wire(owners[i].encode()));
+      }
+      auto env = expect_payload(shard->call(std::move(req)), wire::Envelope::kBalances);
+      if (!env) {
+        return env.err();
+      }
+      const auto& msg = env->balances();
+      if (const auto code = static_cast<status_code>(msg.status()); code != status_code::ok) {
+        return error{code, msg.detail()};
+      }
+      if (msg.amounts_minor_size() != static_cast<int>(to - from)) {
+        return error{status_code::malformed, "a shard answered balances for other keys"};
+      }
+      for (std::size_t i = from; i < to; ++i) {
+        auto sum = checked_add(out[i], msg.amounts_minor(static_cast<int>(i - from)));
+        if (!sum) {
+          return sum.err();
+        }
+        out[i] = *sum;
+      }
+    }
+  }
+  return out;
+}
+
 auto client::supply(currency cur) -> result<store::supply_totals> {
   store::supply_totals total;
   for (auto& shard : m_shards) {

@@ -47,6 +47,10 @@ class client {
     std::uint64_t through_batch_seq{0};
     bool more{false};
   };
+  /// What each key holds unspent in cur, summed over the shards, in the order given (asked
+  /// 10,000 keys at a time).
+  auto balances(const std::vector<public_key>& owners, currency cur)
+      -> result<std::vector<std::int64_t>>;
   auto settled_since(std::uint32_t shard, std::uint64_t after, std::uint32_t limit = 0)
       -> result<settled_page>;
   [[nodiscard]] auto shard_count() const -> std::uint32_t {

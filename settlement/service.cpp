@@ -1,5 +1,7 @@
 #include "settlement/service.hpp"
 
+#include <limits>
+
 namespace cbdc::settlement {
 
 auto shard_roles() -> role_table {
@@ -17,6 +19,7 @@ auto shard_roles() -> role_table {
                         {E::kListUnspent, readers},
                         {E::kGetSupply, readers},
                         {E::kGetSettledSince, {role::bank, role::operator_}},
+                        {E::kGetBalances, {role::bank, role::operator_}},
                     }};
 }
 
@@ -204,6 +207,36 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       }
       return answer;
     }
+    case wire::Envelope::kGetBalances: {
+      const auto& q = request.get_balances();
+      auto* out = answer.mutable_balances();
+      auto cur = currency_from_wire(q.currency());
+      if (!cur || q.owners_size() > static_cast<int>(k_max_balances)) {
+        out->set_status(static_cast<std::uint32_t>(status_code::malformed));
+        out->set_detail(!cur ? cur.err().message
+                             : "at most " + std::to_string(k_max_balances) + " keys a request");
+        return answer;
+      }
+      for (const auto& raw : q.owners()) {
+        auto owner = public_key::decode(
+            byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+        if (!owner) {
+          out->Clear();
+          out->set_status(static_cast<std::uint32_t>(status_code::malformed));
+          out->set_detail(owner.err().message);
+          return answer;
+        }
+        std::int64_t sum = 0;
+        for (const auto& t :
+             m_engine->list_unspent(*owner, std::numeric_limits<std::size_t>::max())) {
+          // A shard issues at most 1/K of 2^63-1: a key's unspent sum fits.
+          sum += t.cur == *cur ? t.amount_minor : 0;
+        }
+        out->add_amounts_minor(sum);
+      }
+      out->set_status(0);
+      return answer;
+    }
     case wire::Envelope::kGetSettledSince: {
       constexpr std::uint32_t k_page = 5'000;
       const auto& q = request.get_settled_since();
@@ -220,7 +253,11 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
         CBDC_ASSERT(msg.ParseFromString(wire_tx));
         auto stx = from_wire(msg);
         CBDC_ASSERT(stx.ok());  // settlement wrote it
-        *out->add_txs() = settled_message(*stx, r);
+        auto* settled = out->add_txs();
+        *settled = settled_message(*stx, r);
+        for (const auto& sig : stx->sigs) {
+          settled->add_signers(bytes_to_wire(sig.signer.encode()));
+        }
       }
       out->set_through_batch_seq(page->through_batch_seq);
       out->set_more(page->more);

@@ -25,6 +25,9 @@ struct service_config {
 /// nodes, the two-phase-commit messages from the coordinator only.
 auto shard_roles() -> role_table;
 
+/// The most keys one GetBalances asks about.
+constexpr std::size_t k_max_balances = 10'000;
+
 /// The settlement daemon's body: the engine and a query worker behind one ROUTER socket.
 class service {
  public:

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <pqxx/pqxx>
 #include <random>
 #include <thread>
 
@@ -303,6 +304,37 @@ TEST_CASE("a bank catches up on what settled while it was down", "[bank][integra
   CHECK(w.ops_b->fund(capped.pub(), yuan(1'000)).code() == status_code::balance_limit);
   REQUIRE(w.ops_b->fund(capped.pub(), yuan(500)).ok());
   CHECK(w.settled_balance(*w.ops_b, capped.pub()) == yuan(10'000).minor());
+}
+
+TEST_CASE("notifications a running bank could not take are read again from settlement",
+          "[bank][integration][limits]") {
+  two_indexed_banks w;
+  const auto shop = w.wallet(*w.ops_b, 310, wallet_class::ii, yuan(0));
+  // Bank b's index refuses every new row for a while (a database in trouble): the
+  // notifications of two payments to its shop are lost as they arrive.
+  pqxx::connection admin(w.db_b.url());
+  const auto exec = [&](const std::string& sql) {
+    pqxx::work t(admin);
+    t.exec(sql);
+    t.commit();
+  };
+  exec(
+      "ALTER TABLE bank.token_index ADD CONSTRAINT test_refuse CHECK (amount_minor < 0) "
+      "NOT VALID");
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    auto unspent = w.settle->list_unspent(w.vault_a.pub());
+    REQUIRE(unspent.ok());
+    auto tx = wallet::build_payment(w.vault_a, *unspent, shop.pub(), yuan(100), 7'200 + i, "");
+    REQUIRE(tx.ok());
+    REQUIRE(w.settle->submit(*tx)->status == status_code::ok);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  auto meanwhile = w.ops_b->balance(shop.pub());
+  REQUIRE(meanwhile.ok());
+  CHECK(meanwhile->minor() == 0);
+  exec("ALTER TABLE bank.token_index DROP CONSTRAINT test_refuse");
+  // Without a restart, the bank reads the batches it missed: its balance is settlement's.
+  CHECK(w.settled_balance(*w.ops_b, shop.pub()) == yuan(200).minor());
 }
 
 TEST_CASE("CanReceive reserves a payment's room once, for banks only, and refuses a bad id",
