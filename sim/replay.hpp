@@ -35,9 +35,10 @@ struct outcome {
 
 /// The auditor's findings: every check with what it counted; passed when none failed.
 struct audit_report {
-  std::vector<std::string> checks;    ///< "name: detail" of each check that passed
-  std::vector<std::string> problems;  ///< one line per violation
-  std::string issuer_audit;           ///< cbdc-issuer audit's report
+  std::vector<std::string> checks;       ///< "name: detail" of each check that passed
+  std::vector<std::string> problems;     ///< one line per violation
+  std::string issuer_audit;              ///< cbdc-issuer audit's report
+  std::vector<std::string> bank_audits;  ///< each bank's cbdc-bank audit report, in bank order
   [[nodiscard]] auto passed() const -> bool { return problems.empty(); }
 };
 
@@ -45,6 +46,9 @@ struct audit_report {
 struct injected_faults {
   std::int64_t settlement_killed_at_us{-1};  ///< wall time since the replay began; -1: never
   std::int64_t settlement_back_after_us{0};
+  std::int64_t bank_killed_at_us{-1};  ///< the same for the killed bank
+  std::int64_t bank_back_after_us{0};
+  std::string killed_bank;
   std::uint64_t dropped{0};
   std::uint64_t duplicated{0};
   std::map<std::string, std::uint64_t> duplicate_answers;  ///< status -> count

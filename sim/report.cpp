@@ -184,6 +184,10 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
   for (const auto& p : r.audit.problems) {
     problems.emplace_back(p);
   }
+  json::array bank_audits;
+  for (const auto& a : r.audit.bank_audits) {
+    bank_audits.emplace_back(a);
+  }
   json::array published;
   for (const auto& p : f.published_lines) {
     published.emplace_back(p);
@@ -217,6 +221,12 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
                 : json::value(static_cast<double>(r.faults.settlement_killed_at_us) / 1e6)},
            {"settlement_back_after_s",
             static_cast<double>(r.faults.settlement_back_after_us) / 1e6},
+           {"bank_killed", r.faults.killed_bank},
+           {"bank_killed_at_s",
+            r.faults.bank_killed_at_us < 0
+                ? json::value(nullptr)
+                : json::value(static_cast<double>(r.faults.bank_killed_at_us) / 1e6)},
+           {"bank_back_after_s", static_cast<double>(r.faults.bank_back_after_us) / 1e6},
            {"dropped", r.faults.dropped},
            {"duplicated", r.faults.duplicated},
            {"duplicate_answers", dup},
@@ -226,7 +236,8 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
       {"audit", json::object{{"passed", r.audit.passed()},
                              {"checks", checks},
                              {"problems", problems},
-                             {"issuer", r.audit.issuer_audit}}}};
+                             {"issuer", r.audit.issuer_audit},
+                             {"banks", bank_audits}}}};
   {
     std::ofstream out(out_dir / "summary.json", std::ios::trunc);
     out << json::serialize(summary) << "\n";
@@ -343,6 +354,13 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
                      " s, back after " +
                      fixed_text(static_cast<double>(r.faults.settlement_back_after_us) / 1e6, 1) +
                      " s")
+       << "</li><li>cbdc-bank killed: "
+       << (r.faults.bank_killed_at_us < 0
+               ? std::string{"no"}
+               : html_escape(r.faults.killed_bank) + " at " +
+                     fixed_text(static_cast<double>(r.faults.bank_killed_at_us) / 1e6, 1) +
+                     " s, back after " +
+                     fixed_text(static_cast<double>(r.faults.bank_back_after_us) / 1e6, 1) + " s")
        << "</li><li>requests dropped: " << r.faults.dropped
        << "</li><li>requests duplicated: " << r.faults.duplicated
        << "</li><li>retries: " << r.faults.retries

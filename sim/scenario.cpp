@@ -1,5 +1,6 @@
 #include "sim/scenario.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -97,6 +98,14 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
     auto f = top.table("failures");
     sc.failures.kill_settlement_at =
         f.has("kill_settlement_at") ? f.number("kill_settlement_at", 0, 0.99) : 0;
+    sc.failures.kill_bank_at = f.has("kill_bank_at") ? f.number("kill_bank_at", 0, 0.99) : 0;
+    sc.failures.kill_bank = f.has("kill_bank") ? f.text("kill_bank") : std::string{};
+    if (!sc.failures.kill_bank.empty() &&
+        std::none_of(sc.banks.begin(), sc.banks.end(),
+                     [&](const bank_spec& b) { return b.id == sc.failures.kill_bank; })) {
+      throw refusal{origin + ": failures.kill_bank '" + sc.failures.kill_bank +
+                    "' is none of the scenario's banks"};
+    }
     sc.failures.drop_rate = f.has("drop_rate") ? f.number("drop_rate", 0, 0.5) : 0;
     sc.failures.duplicate_rate = f.has("duplicate_rate") ? f.number("duplicate_rate", 0, 0.5) : 0;
     sc.failures.slow_commit_ms =

@@ -46,6 +46,8 @@ struct wallet_spec {
 /// Failure injection, carried out by the replay.
 struct failure_spec {
   double kill_settlement_at{0};  ///< share of the trace after which cbdc-settle is killed; 0: never
+  double kill_bank_at{0};        ///< the same for a cbdc-bank (SIGKILL, then a restart)
+  std::string kill_bank;         ///< which bank (its id); empty: the first
   double drop_rate{0};           ///< share of requests dropped (sent again after a timeout)
   double duplicate_rate{0};      ///< share of requests sent twice
   int slow_commit_ms{0};         ///< extra delay before every settlement commit

@@ -132,14 +132,40 @@ auto world::start(const scenario& sc, const world_config& config,
         argv.push_back(sc.banks[other].id + "=" + ep(10 + static_cast<int>(other)));
       }
     }
-    w->m_banks.push_back(
-        std::make_unique<child>(argv, (config.work_dir / ("bank-" + id + ".log")).string()));
-    if (!w->m_banks.back()->wait_for_output("listening", k_start_timeout_ms)) {
-      return error{status_code::unavailable,
-                   "cbdc-bank " + id + " did not start: " + w->m_banks.back()->log()};
+    w->m_bank_procs.push_back(bank_process{std::move(argv), *bank_db, dir, 0});
+    w->m_banks.emplace_back();
+    if (auto started = w->start_bank(b); !started) {
+      return started.err();
     }
   }
   return w;
+}
+
+auto world::start_bank(std::size_t b) -> status {
+  auto& p = m_bank_procs.at(b);
+  const auto& id = m_sc.banks.at(b).id;
+  // A log per start: bank-ID.log, then bank-ID-2.log after a restart.
+  ++p.starts;
+  const std::string log =
+      "bank-" + id + (p.starts == 1 ? std::string{} : "-" + std::to_string(p.starts)) + ".log";
+  m_banks.at(b) = std::make_unique<child>(p.argv, (m_config.work_dir / log).string());
+  if (!m_banks.at(b)->wait_for_output("listening", k_start_timeout_ms)) {
+    return error{status_code::unavailable,
+                 "cbdc-bank " + id + " did not start: " + m_banks.at(b)->log()};
+  }
+  return ok_status();
+}
+
+auto world::kill_and_restart_bank(std::size_t b) -> status {
+  m_banks.at(b)->kill_hard();
+  m_banks.at(b).reset();
+  return start_bank(b);
+}
+
+auto world::bank_audit(std::size_t b) -> run_result {
+  const auto& p = m_bank_procs.at(b);
+  return run(with_node(m_sc.banks.at(b).id, {tool(m_config, "bank", "cbdc-bank"), "audit", "--dir",
+                                             p.dir, "--db", p.db, "--settle", m_settle_ep}));
 }
 
 world::~world() {

@@ -47,12 +47,17 @@ class world {
 
   /// Fault injection: SIGKILL cbdc-settle, then start it again on the same database.
   auto kill_and_restart_settlement() -> status;
+  /// Fault injection: SIGKILL bank b's cbdc-bank, then start it again on its database.
+  auto kill_and_restart_bank(std::size_t b) -> status;
   /// `cbdc-issuer audit` against the running settlement: its exit code and report.
   auto issuer_audit() -> run_result;
+  /// `cbdc-bank audit` of bank b against settlement, as that bank: its exit code and report.
+  auto bank_audit(std::size_t b) -> run_result;
 
  private:
   world() = default;
   auto start_settlement() -> status;
+  auto start_bank(std::size_t b) -> status;
   /// argv with the node's --node-key and --nodes.
   [[nodiscard]] auto with_node(const std::string& name, std::vector<std::string> argv) const
       -> std::vector<std::string>;
@@ -73,6 +78,13 @@ class world {
   int m_settle_starts{0};
   std::unique_ptr<child> m_issuer;
   std::vector<std::unique_ptr<child>> m_banks;
+  struct bank_process {
+    std::vector<std::string> argv;  ///< cbdc-bank serve ...
+    std::string db;
+    std::string dir;
+    int starts{0};
+  };
+  std::vector<bank_process> m_bank_procs;
   std::unique_ptr<node_roster> m_roster;  ///< every node's key and the nodes file
   std::vector<socket_options> m_bank_client_opts;
 };

@@ -1,6 +1,7 @@
 // The simulator end to end: cbdc-sim runs a small scenario through real cbdc-settle, cbdc-issuer
-// and cbdc-bank processes, with faults injected (settlement killed and restarted mid-run,
-// requests dropped and duplicated, a slow database), and its auditor must still pass.
+// and cbdc-bank processes, with faults injected (settlement and a bank killed and restarted
+// mid-run, requests dropped and duplicated, a slow database), and its auditor and each bank's
+// audit must still pass.
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -56,6 +57,8 @@ spend_rest = 0.1
 weekday = [1, 1, 1, 1, 1, 1, 2, 3, 4, 4, 5, 6, 7, 6, 5, 5, 5, 6, 7, 7, 6, 4, 2, 1]
 [failures]
 kill_settlement_at = 0.5
+kill_bank_at = 0.75
+kill_bank = "bank-b"
 drop_rate = 0.03
 duplicate_rate = 0.03
 slow_commit_ms = 2
@@ -88,6 +91,15 @@ TEST_CASE("cbdc-sim run: faults injected, the auditor passes, the report is writ
   CHECK(summary.at("failures_by_reason").as_object().contains("per_payment_limit"));
   const auto& faults = summary.at("faults").as_object();
   CHECK(faults.at("settlement_killed_at_s").is_double());
+  CHECK(faults.at("bank_killed_at_s").is_double());
+  CHECK(faults.at("bank_killed").as_string() == "bank-b");
+  // Each bank's own audit passed after the run, the killed one included.
+  const auto& banks = summary.at("audit").as_object().at("banks").as_array();
+  REQUIRE(banks.size() == 2);
+  for (const auto& b : banks) {
+    INFO(b.as_string());
+    CHECK(b.as_string().find("PASS") != std::string::npos);
+  }
   CHECK(faults.at("dropped").as_int64() > 0);
   CHECK(faults.at("duplicated").as_int64() > 0);
   // A duplicate is answered as the original, or as already settled; never a second payment.
