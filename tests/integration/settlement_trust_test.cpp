@@ -159,6 +159,49 @@ TEST_CASE("settlement's role table: who may submit, prepare, resolve and query",
     auto till_reads = w.call_as("hk-shop-till", since);
     REQUIRE(till_reads.ok());
     CHECK(answer_status(*till_reads).code == status_code::not_authorized);
+    // The page names the signers (the issuer's key for a mint).
+    REQUIRE(page->txs[0].signers_size() == 1);
+    CHECK(page->txs[0].signers(0) == bytes_to_wire(mint.sigs.front().signer.encode()));
+
+    // Balances of many keys at once, for a bank's audit; a till may not ask.
+    auto held = w.bank->balances({w.alice.pub(), w.bob.pub(), w.alice.pub()}, currency::cny);
+    REQUIRE(held.ok());
+    CHECK(*held == std::vector<std::int64_t>{5000, 0, 5000});
+    auto in_hkd = w.bank->balances({w.alice.pub()}, currency::hkd);
+    REQUIRE(in_hkd.ok());
+    CHECK(in_hkd->front() == 0);
+    wire::Envelope balances;
+    balances.mutable_get_balances()->add_owners(bytes_to_wire(w.alice.pub().encode()));
+    balances.mutable_get_balances()->set_currency(static_cast<std::uint32_t>(currency::cny));
+    auto till_asks = w.call_as("hk-shop-till", balances);
+    REQUIRE(till_asks.ok());
+    CHECK(answer_status(*till_asks).code == status_code::not_authorized);
+    // A key that does not decode, too many keys, an unknown currency: malformed.
+    const auto status_of = [&](const wire::Envelope& req) {
+      auto answer = w.call_as("cn-bank", req);
+      REQUIRE(answer.ok());
+      REQUIRE(answer->payload_case() == wire::Envelope::kBalances);
+      return static_cast<status_code>(answer->balances().status());
+    };
+    auto bad_key = balances;
+    bad_key.mutable_get_balances()->add_owners("not a key");
+    CHECK(status_of(bad_key) == status_code::malformed);
+    auto too_many = balances;
+    for (std::size_t i = 0; i < settlement::k_max_balances; ++i) {
+      too_many.mutable_get_balances()->add_owners(bytes_to_wire(w.bob.pub().encode()));
+    }
+    CHECK(status_of(too_many) == status_code::malformed);
+    auto no_currency = balances;
+    no_currency.mutable_get_balances()->set_currency(999);
+    CHECK(status_of(no_currency) == status_code::malformed);
+    // The client asks 10,000 keys at a time.
+    std::vector<public_key> many(settlement::k_max_balances + 5, w.bob.pub());
+    many.back() = w.alice.pub();
+    auto chunked = w.bank->balances(many, currency::cny);
+    REQUIRE(chunked.ok());
+    CHECK(chunked->size() == many.size());
+    CHECK(chunked->back() == 5000);
+    CHECK(chunked->front() == 0);
   }
   SECTION("a known key of another role gets not_authorized naming the role") {
     wire::Envelope submit;
