@@ -274,6 +274,52 @@ TEST_CASE("payments racing into one capped payee at another bank land exactly on
   CHECK(w.settled_balance(*w.ops_b, payee.pub()) == yuan(10'000).minor());
 }
 
+TEST_CASE("payments racing against one payer's daily cap land exactly on it",
+          "[bank][integration][limits]") {
+  two_indexed_banks w;
+  // A class IV payer (daily cap 5,000.00) holding 150 tokens of 50.00: every payment spends a
+  // token of its own, so settlement would take all 150.
+  const auto payer = w.wallet(*w.ops_a, 500, wallet_class::iv, yuan(0));
+  const auto shop = w.wallet(*w.ops_b, 501, wallet_class::i, yuan(0));
+  std::vector<tx_output> payouts(150, tx_output{currency::cny, yuan(50).minor(), payer.pub()});
+  auto funded = w.ops_a->fund_many(payouts, "daily-race");
+  REQUIRE(funded.ok());
+  REQUIRE(funded->status == status_code::ok);
+  auto unspent = w.settle->list_unspent(payer.pub());
+  REQUIRE(unspent.ok());
+  REQUIRE(unspent->size() == 150);
+  std::vector<signed_tx> payments;
+  for (std::size_t i = 0; i < unspent->size(); ++i) {
+    auto tx = wallet::build_payment(payer, {(*unspent)[i]}, shop.pub(), yuan(50), 8'000 + i, "");
+    REQUIRE(tx.ok());
+    payments.push_back(std::move(*tx));
+  }
+  std::atomic<std::size_t> next{0};
+  std::atomic<int> settled{0};
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      auto client = w.operator_of("a");
+      for (auto i = next++; i < payments.size(); i = next++) {
+        auto r = client->pay(payments[i], "b");
+        const auto code = r ? r->status : r.code();
+        if (code == status_code::ok) {
+          ++settled;
+        } else if (code != status_code::daily_limit) {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  CHECK(unexpected == 0);
+  CHECK(settled == 100);
+  CHECK(w.settled_balance(*w.ops_b, shop.pub()) == yuan(5'000).minor());
+}
+
 TEST_CASE("a bank catches up on what settled while it was down", "[bank][integration][limits]") {
   two_indexed_banks w;
   // The outside finding: notifications published while the bank was down were never caught
