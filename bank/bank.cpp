@@ -910,8 +910,10 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
   }
   const bool settled = answer && (answer->status == status_code::ok ||
                                   answer->status == status_code::already_settled);
-  if (p.durable && !settled) {
-    m_intents_done.push_back(p.tx.id);  // a settled one's intent goes with its record
+  // A settled payment's intent goes with its record; one whose outcome is not known (settlement
+  // did not answer) stays, to be sent again after a restart.
+  if (p.durable && !settled && !is_transient(answer ? answer->status : answer.code())) {
+    m_intents_done.push_back(p.tx.id);
   }
   if (!answer) {
     return answer;

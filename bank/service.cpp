@@ -287,10 +287,21 @@ void service::send(pending_payment p, const rpc_server::reply_fn& reply) {
       shared->tx, shared->tx.id.hex(), [this, shared, reply](result<settlement::receipt> r) {
         m_server->post_task([this, shared, reply, r = std::move(r)]() mutable {
           const auto code = r ? r->status : r.code();
-          if (is_transient(code) && shared->attempts < k_attempts) {
-            // Back off, then send the same transaction again (the reservation stays).
-            m_server->post_task_after(100 << shared->attempts,
-                                      [this, shared, reply] { send(std::move(*shared), reply); });
+          if (is_transient(code)) {
+            // Back off, then send the same transaction again (the reservation stays). Past
+            // k_attempts the customer hears that the outcome is not known yet, and the bank
+            // goes on every 2 s until settlement answers for certain: the payment may have
+            // settled, and then it counts in the payer's day.
+            auto later = reply;
+            if (shared->attempts == k_attempts) {
+              reply(receipt_answer(std::move(r)));
+            }
+            if (shared->attempts >= k_attempts) {
+              later = [](const wire::Envelope&) {};
+            }
+            const int wait_ms = shared->attempts < k_attempts ? 100 << shared->attempts : 2'000;
+            m_server->post_task_after(wait_ms,
+                                      [this, shared, later] { send(std::move(*shared), later); });
             return;
           }
           finish(*shared, std::move(r), reply);
