@@ -50,6 +50,7 @@ class raised {
 constexpr const char* k_record_payments = "bank_record_payments";
 constexpr const char* k_index_settled = "bank_index_settled";
 constexpr const char* k_forget_intents = "bank_forget_intents";
+constexpr const char* k_write_intents = "bank_write_intents";
 
 }  // namespace
 
@@ -93,9 +94,11 @@ auto bank::load() -> status {
                     "RETURNING encode(tx_id, 'hex')");
     // A recorded payment's intent, and those of payments finished without a record, removed in
     // the same transaction.
-    m_conn->prepare(k_forget_intents,
-                    "DELETE FROM bank.intent WHERE tx_id IN (SELECT decode(t, 'hex') FROM "
-                    "unnest($1::text[]) AS t)");
+    m_conn->prepare(k_forget_intents, "DELETE FROM bank.intent WHERE tx_id = ANY($1::bytea[])");
+    m_conn->prepare(k_write_intents,
+                    "INSERT INTO bank.intent (tx_id, wallet_id, local_day, amount_minor, "
+                    "signed_tx) SELECT * FROM unnest($1::bytea[], $2::text[], $3::int8[], "
+                    "$4::int8[], $5::bytea[]) ON CONFLICT (tx_id) DO NOTHING");
     // The outputs to hosted wallets and the spent inputs in one statement, without waiting for
     // the disk at commit: the index is derived data that reconcile() rebuilds from settlement
     // after a crash (the WAL flush is shared by every service on the cluster, and each settled
@@ -787,38 +790,7 @@ auto bank::settled_before(const hash256& tx_id) -> std::optional<settlement::rec
 }
 
 auto bank::write_intents(const std::vector<const pending_payment*>& payments) -> status {
-  return pg::guarded([&]() -> status {
-    std::vector<std::string> ids;
-    std::vector<std::string> wallet_ids;
-    std::vector<std::int64_t> days;
-    std::vector<std::int64_t> amounts;
-    std::vector<std::string> txs;
-    for (const auto* p : payments) {
-      CBDC_ASSERT(p->reserved && !p->durable);
-      ids.push_back(p->tx.id.hex());
-      wallet_ids.push_back(p->wallet_id);
-      days.push_back(p->day);
-      amounts.push_back(p->amount_minor);
-      txs.push_back(tx_record(p->tx));
-    }
-    std::vector<std::string> done;
-    done.reserve(m_intents_done.size());
-    for (const auto& id : m_intents_done) {
-      done.push_back(id.hex());
-    }
-    pqxx::work w(*m_conn);
-    w.exec_params(
-        "WITH gone AS (DELETE FROM bank.intent WHERE tx_id IN (SELECT decode(d, 'hex') FROM "
-        "unnest($6::text[]) AS d)) INSERT INTO bank.intent (tx_id, wallet_id, local_day, "
-        "amount_minor, signed_tx) SELECT decode(i.t, 'hex'), i.w, i.d, i.a, decode(i.s, 'hex') "
-        "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS "
-        "i(t, w, d, a, s) ON CONFLICT (tx_id) DO NOTHING",
-        pg::text_array(ids), pg::text_array(wallet_ids), pg::int_array(days),
-        pg::int_array(amounts), pg::text_array(txs), pg::text_array(done));
-    w.commit();
-    m_intents_done.clear();
-    return ok_status();
-  });
+  return commit_durable(payments);
 }
 
 auto bank::take_recovered() -> std::vector<pending_payment> {
@@ -934,29 +906,56 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
 }
 
 auto bank::record_settled() -> status {
-  if (m_unrecorded.empty()) {
+  return commit_durable({});
+}
+
+auto bank::commit_durable(const std::vector<const pending_payment*>& intents) -> status {
+  if (intents.empty() && m_unrecorded.empty() && m_intents_done.empty()) {
     return ok_status();
   }
+  using el = pg::binary_array::element;
   return pg::guarded([&]() -> status {
     std::vector<std::string> ids;
     std::vector<std::string> wallet_ids;
     std::vector<std::int64_t> days;
     std::vector<std::int64_t> amounts;
+    pg::binary_array forget(el::bytea);
     for (const auto& r : m_unrecorded) {
       ids.push_back(r.tx_id.hex());
       wallet_ids.push_back(r.wallet_id);
       days.push_back(r.day);
       amounts.push_back(r.amount_minor);
+      forget.add(r.tx_id.data.data(), r.tx_id.data.size());
     }
-    auto forget = ids;
     for (const auto& id : m_intents_done) {
-      forget.push_back(id.hex());
+      forget.add(id.data.data(), id.data.size());
+    }
+    pg::binary_array intent_ids(el::bytea);
+    pg::binary_array intent_wallets(el::text);
+    pg::binary_array intent_days(el::int8);
+    pg::binary_array intent_amounts(el::int8);
+    pg::binary_array intent_txs(el::bytea);
+    for (const auto* p : intents) {
+      CBDC_ASSERT(p->reserved && !p->durable);
+      intent_ids.add(p->tx.id.data.data(), p->tx.id.data.size());
+      intent_wallets.add(p->wallet_id);
+      intent_days.add_int(p->day);
+      intent_amounts.add_int(p->amount_minor);
+      intent_txs.add(to_wire(p->tx).SerializeAsString());
     }
     pqxx::work w(*m_conn);
-    const auto fresh =
-        w.exec_prepared(k_record_payments, pg::text_array(ids), pg::text_array(wallet_ids),
-                        pg::int_array(days), pg::int_array(amounts));
-    w.exec_prepared(k_forget_intents, pg::text_array(forget));
+    pqxx::result fresh;
+    if (!ids.empty()) {
+      fresh = w.exec_prepared(k_record_payments, pg::text_array(ids), pg::text_array(wallet_ids),
+                              pg::int_array(days), pg::int_array(amounts));
+    }
+    if (forget.size() > 0) {
+      w.exec_prepared(k_forget_intents, forget.param());
+    }
+    if (intent_ids.size() > 0) {
+      w.exec_prepared(k_write_intents, intent_ids.param(), intent_wallets.param(),
+                      intent_days.param(), intent_amounts.param(), intent_txs.param());
+    }
     w.commit();
     m_intents_done.clear();
     std::unordered_set<std::string> inserted;

@@ -122,6 +122,9 @@ class bank {
   /// transaction; the service answers those payments after it returned. On failure the records
   /// stay for the next call.
   auto record_settled() -> status;
+  /// record_settled() and write_intents() in one durable database transaction (the service
+  /// writes what it has of both at once: one commit instead of two).
+  auto commit_durable(const std::vector<const pending_payment*>& intents) -> status;
   [[nodiscard]] auto settlement_client() -> settlement::client& { return m_settle; }
 
   /// Whether a hosted wallet may receive amount within its balance cap (movements on their way

@@ -240,21 +240,22 @@ void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
     return;
   }
   m_unsent.emplace_back(std::move(p), reply);
-  if (!m_intents_queued) {
-    m_intents_queued = true;
-    m_server->post_task([this] { write_intents(); });
-  }
+  queue_flush();
 }
 
-void service::write_intents() {
-  m_intents_queued = false;
+void service::flush() {
+  m_flush_queued = false;
   auto unsent = std::exchange(m_unsent, {});
+  auto unanswered = std::exchange(m_unanswered, {});
   std::vector<const pending_payment*> payments;
   payments.reserve(unsent.size());
   for (const auto& [p, reply] : unsent) {
     payments.push_back(&p);
   }
-  const auto written = m_bank->write_intents(payments);
+  const auto written = m_bank->commit_durable(payments);
+  for (auto& [reply, receipt] : unanswered) {
+    reply(written ? receipt_answer(receipt) : receipt_answer(written.err()));
+  }
   for (auto& [p, reply] : unsent) {
     if (!written) {
       finish(p,
@@ -265,6 +266,13 @@ void service::write_intents() {
     }
     p.durable = true;
     send(std::move(p), reply);
+  }
+}
+
+void service::queue_flush() {
+  if (!m_flush_queued) {
+    m_flush_queued = true;
+    m_server->post_task([this] { flush(); });
   }
 }
 
@@ -294,7 +302,7 @@ void service::send(pending_payment p, const rpc_server::reply_fn& reply) {
             // settled, and then it counts in the payer's day.
             auto later = reply;
             if (shared->attempts == k_attempts) {
-              reply(receipt_answer(std::move(r)));
+              reply(receipt_answer(r));
             }
             if (shared->attempts >= k_attempts) {
               later = [](const wire::Envelope&) {};
@@ -318,18 +326,7 @@ void service::finish(const pending_payment& p, result<settlement::receipt> answe
     return;
   }
   m_unanswered.emplace_back(reply, std::move(*finished));
-  if (!m_record_queued) {
-    m_record_queued = true;
-    m_server->post_task([this] { record(); });
-  }
-}
-
-void service::record() {
-  m_record_queued = false;
-  const auto recorded = m_bank->record_settled();
-  for (auto& [reply, receipt] : std::exchange(m_unanswered, {})) {
-    reply(recorded ? receipt_answer(receipt) : receipt_answer(recorded.err()));
-  }
+  queue_flush();
 }
 
 auto service::answer(const wire::Envelope& request, const peer& from,

@@ -37,10 +37,13 @@ class service {
   service() = default;
   auto answer(const wire::Envelope& request, const peer& from, const rpc_server::reply_fn& reply)
       -> std::optional<wire::Envelope>;
-  /// Sends a checked payment to settlement once its intent is durable: the intents of the
-  /// payments submitted meanwhile are written together, by a task queued behind them.
+  /// Sends a checked payment to settlement once its intent is durable (see flush).
   void submit(pending_payment p, const rpc_server::reply_fn& reply);
-  void write_intents();
+  /// Writes, in one durable database transaction, the intents of the payments submitted and
+  /// the records of those settled since the last flush; then sends the first and answers the
+  /// second. Run by a task queued behind the requests waiting for the worker (queue_flush).
+  void flush();
+  void queue_flush();
   /// Sends a payment whose intent is durable; the answer comes back as a task on the worker.
   void send(pending_payment p, const rpc_server::reply_fn& reply);
   /// Sends again the payments a crash left in flight (nobody waits for their answers).
@@ -56,11 +59,9 @@ class service {
   static constexpr int k_gap_wait_ms = 500;
   void listen(const std::string& pub_endpoint, currency cur, const socket_options& net);
   /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
-  /// record for the day is durable: the records of every payment finished meanwhile are written
-  /// together, by a task queued behind the answers already waiting for the worker.
+  /// record for the day is durable (see flush).
   void finish(const pending_payment& p, result<settlement::receipt> answer,
               const rpc_server::reply_fn& reply);
-  void record();
   /// A wallet's cross-border payment, through the bank's dealers: the best quote for the bank
   /// (the quote is the bank's; the wallet pays), its execution and its decline.
   auto quote(const wire::RequestQuote& r) -> wire::Envelope;
@@ -87,10 +88,9 @@ class service {
   std::map<std::string, fx::client*> m_quote_dealer;  ///< open quotes' dealers, by quote id
   std::deque<std::string> m_quote_order;              ///< oldest first, to bound the map
   std::unique_ptr<serial_server> m_server;
-  std::vector<std::pair<rpc_server::reply_fn, settlement::receipt>> m_unanswered;  ///< see finish
-  bool m_record_queued{false};
-  std::vector<std::pair<pending_payment, rpc_server::reply_fn>> m_unsent;  ///< see submit
-  bool m_intents_queued{false};
+  std::vector<std::pair<rpc_server::reply_fn, settlement::receipt>> m_unanswered;  ///< see flush
+  std::vector<std::pair<pending_payment, rpc_server::reply_fn>> m_unsent;          ///< see flush
+  bool m_flush_queued{false};
   bool m_gaps_queued{false};
   std::atomic<bool> m_lost{false};  ///< the listener dropped notifications (a full queue)
   std::atomic<bool> m_stop{false};
