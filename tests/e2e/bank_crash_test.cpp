@@ -103,7 +103,7 @@ TEST_CASE("SIGKILL of the bank during payments keeps its day totals equal to set
   for (int i = 0; i < k_tokens; ++i) {
     auto tx = wallet::build_payment(payer, {(*unspent)[static_cast<std::size_t>(i)]}, payee.pub(),
                                     money{k_amount, currency::cny},
-                                    static_cast<std::uint64_t>(9'000 + i), "");
+                                    9'000 + static_cast<std::uint64_t>(i), "");
     REQUIRE(tx.ok());
     payments.push_back(std::move(*tx));
   }
@@ -141,6 +141,7 @@ TEST_CASE("SIGKILL of the bank during payments keeps its day totals equal to set
     sent += k_per_cycle;
     std::atomic<std::size_t> next{first};
     std::vector<std::thread> payers;
+    payers.reserve(3);
     for (int t = 0; t < 3; ++t) {
       payers.emplace_back([&] {
         bank::client c(ep(2), customer);

@@ -26,6 +26,20 @@ auto yuan(std::int64_t y) -> money {
   return money{y * 100, currency::cny};
 }
 
+/// Answers counted: settled, refused for the one limit expected, or anything else.
+struct tally {
+  std::atomic<int> settled{0};
+  std::atomic<int> unexpected{0};
+  void count(const result<settlement::receipt>& r, status_code expected_refusal) {
+    const auto code = r ? r->status : r.code();
+    if (code == status_code::ok) {
+      ++settled;
+    } else if (code != expected_refusal) {
+      ++unexpected;
+    }
+  }
+};
+
 /// Settlement with notifications, and two banks (a and b) that follow them for their balances
 /// and ask each other about payees, authentication on.
 struct two_indexed_banks {
@@ -43,7 +57,7 @@ struct two_indexed_banks {
         .add("b", role::bank, ep_b)
         .add("a/ops", role::operator_)
         .add("b/ops", role::operator_);
-    settlement::service_config sc;
+    auto& sc = settle_config;
     sc.db_url = settle_db.url();
     sc.endpoint = ep(2);
     sc.pub_endpoint = ep(3);
@@ -138,8 +152,7 @@ struct two_indexed_banks {
   /// the number of payments that settled.
   auto race(const std::string& via, const std::vector<key_pair>& payers, const public_key& payee,
             money amount, int each, const std::string& payee_bank = {}) -> int {
-    std::atomic<int> settled{0};
-    std::atomic<int> unexpected{0};
+    tally answers;
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < payers.size(); ++i) {
       threads.emplace_back([&, i] {
@@ -148,30 +161,24 @@ struct two_indexed_banks {
         for (int k = 0; k < each; ++k) {
           auto unspent = reader.list_unspent(payers[i].pub());
           if (!unspent) {
-            ++unexpected;
+            ++answers.unexpected;
             continue;
           }
           auto tx = wallet::build_payment(payers[i], *unspent, payee, amount,
                                           (i << 20U) + static_cast<std::uint64_t>(k), "");
           if (!tx) {
-            ++unexpected;
+            ++answers.unexpected;
             continue;
           }
-          auto r = client->pay(*tx, payee_bank);
-          const auto code = r ? r->status : r.code();
-          if (code == status_code::ok) {
-            ++settled;
-          } else if (code != status_code::balance_limit) {
-            ++unexpected;
-          }
+          answers.count(client->pay(*tx, payee_bank), status_code::balance_limit);
         }
       });
     }
     for (auto& t : threads) {
       t.join();
     }
-    CHECK(unexpected == 0);
-    return settled;
+    CHECK(answers.unexpected == 0);
+    return answers.settled;
   }
   /// The balance the bank shows once its index has caught up with settlement (or after 5 s).
   auto settled_balance(bank::client& at, const public_key& who) -> std::int64_t {
@@ -207,6 +214,7 @@ struct two_indexed_banks {
   std::string ep_b;
   bank::bank_config config_a;
   bank::bank_config config_b;
+  settlement::service_config settle_config;
   std::unique_ptr<settlement::service> settle_svc;
   std::unique_ptr<settlement::client> settle;
   std::unique_ptr<bank::service> bank_a;
@@ -295,29 +303,68 @@ TEST_CASE("payments racing against one payer's daily cap land exactly on it",
     payments.push_back(std::move(*tx));
   }
   std::atomic<std::size_t> next{0};
-  std::atomic<int> settled{0};
-  std::atomic<int> unexpected{0};
+  tally answers;
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
       auto client = w.operator_of("a");
       for (auto i = next++; i < payments.size(); i = next++) {
-        auto r = client->pay(payments[i], "b");
-        const auto code = r ? r->status : r.code();
-        if (code == status_code::ok) {
-          ++settled;
-        } else if (code != status_code::daily_limit) {
-          ++unexpected;
-        }
+        answers.count(client->pay(payments[i], "b"), status_code::daily_limit);
       }
     });
   }
   for (auto& t : threads) {
     t.join();
   }
-  CHECK(unexpected == 0);
-  CHECK(settled == 100);
+  CHECK(answers.unexpected == 0);
+  CHECK(answers.settled == 100);
   CHECK(w.settled_balance(*w.ops_b, shop.pub()) == yuan(5'000).minor());
+}
+
+TEST_CASE("a payment settlement did not answer stays in flight until it does",
+          "[bank][integration][limits]") {
+  two_indexed_banks w;
+  const auto payer = w.wallet(*w.ops_b, 600, wallet_class::iv, yuan(5'100));
+  const auto shop = w.wallet(*w.ops_b, 601, wallet_class::i, yuan(0));
+  // Bank b gives up on settlement quickly (300 ms a request, five attempts).
+  w.stop_b();
+  w.config_b.net.timeout_ms = 300;
+  w.start_b();
+  auto unspent = w.settle->list_unspent(payer.pub());
+  REQUIRE(unspent.ok());
+  auto first = wallet::build_payment(payer, *unspent, shop.pub(), yuan(10), 8'500, "");
+  REQUIRE(first.ok());
+  w.settle_svc.reset();  // settlement is down
+  auto unknown = w.ops_b->pay(*first);
+  const auto code = unknown ? unknown->status : unknown.code();
+  INFO(to_string(code));
+  CHECK(is_transient(code));  // the customer hears that the outcome is not known
+  auto s = settlement::service::start(w.settle_config);
+  REQUIRE(s.ok());
+  w.settle_svc = std::move(*s);
+  // The bank went on sending it: it settles and counts in the payer's day.
+  for (int i = 0; i < 100 && w.settle->get_tx(first->id).code() == status_code::not_found; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  REQUIRE(w.settle->get_tx(first->id).ok());
+  CHECK(w.settled_balance(*w.ops_b, shop.pub()) == yuan(10).minor());
+  auto again = w.ops_b->pay(*first);
+  REQUIRE(again.ok());
+  CHECK(again->status == status_code::already_settled);
+  const auto pay = [&](money amount, std::uint64_t nonce) {
+    auto left = w.settle->list_unspent(payer.pub());
+    REQUIRE(left.ok());
+    auto tx = wallet::build_payment(payer, *left, shop.pub(), amount, nonce, "");
+    REQUIRE(tx.ok());
+    auto r = w.ops_b->pay(*tx);
+    return r ? r->status : r.code();
+  };
+  // 10.00 + 2 x 2,000.00 leaves 990.00 of the day's 5,000.00.
+  CHECK(pay(yuan(2'000), 8'501) == status_code::ok);
+  CHECK(pay(yuan(2'000), 8'502) == status_code::ok);
+  CHECK(pay(money{yuan(990).minor() + 1, currency::cny}, 8'503) == status_code::daily_limit);
+  CHECK(pay(yuan(990), 8'504) == status_code::ok);
 }
 
 TEST_CASE("a bank catches up on what settled while it was down", "[bank][integration][limits]") {
