@@ -1,5 +1,6 @@
 #include "bank/bank.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <pqxx/pqxx>
 
@@ -419,9 +420,11 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
   for (const auto& settled : batch.txs()) {
     auto& followed = m_followed[settled.shard()];
     if (!m_filling && followed > 0 && settled.batch_seq() > followed + 1) {
-      // Batches between may have been lost on the way (a full queue, a dropped notification):
-      // read again from settlement by fill_gaps().
+      // Batches between may have been lost on the way (settlement's buffer for this bank full):
+      // read again from settlement by fill_gaps(), unless they arrive meanwhile (late).
       m_gaps.push_back(gap{settled.shard(), followed, settled.batch_seq()});
+    } else if (!m_filling && settled.batch_seq() <= followed) {
+      close_gaps(settled.shard(), settled.batch_seq());
     }
     followed = std::max<std::uint64_t>(followed, settled.batch_seq());
     const auto tx_id = hex_of(settled.tx_id());
@@ -490,12 +493,34 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
   return indexed;
 }
 
+void bank::close_gaps(std::uint32_t shard, std::uint64_t seq) {
+  for (auto& g : m_gaps) {
+    if (g.shard == shard && seq == g.after + 1) {
+      g.after = seq;  // the first missing batch arrived after all
+    }
+  }
+  std::erase_if(m_gaps, [](const gap& g) { return g.after + 1 >= g.before; });
+}
+
 auto bank::fill_gaps() -> status {
   const raised filling(m_filling);
   // Pages kept small: most gaps are batches with nothing in this bank's currency (or a
   // cross-shard part's prepare), a few rows.
   constexpr std::uint32_t k_page = 200;
+  // Overlapping or adjacent gaps of a shard are read as one.
   auto gaps = std::exchange(m_gaps, {});
+  std::sort(gaps.begin(), gaps.end(), [](const gap& a, const gap& b) {
+    return a.shard != b.shard ? a.shard < b.shard : a.after < b.after;
+  });
+  std::vector<gap> merged;
+  for (const auto& g : gaps) {
+    if (!merged.empty() && merged.back().shard == g.shard && g.after < merged.back().before) {
+      merged.back().before = std::max(merged.back().before, g.before);
+    } else {
+      merged.push_back(g);
+    }
+  }
+  gaps = std::move(merged);
   for (std::size_t i = 0; i < gaps.size(); ++i) {
     auto& g = gaps[i];
     for (;;) {
@@ -774,9 +799,23 @@ auto bank::reserve(pending_payment& p) -> status {
     }
   }
   m_pending_out[out_key] = *out_after;
-  m_pending_tx.insert(p.tx.id);
+  p.hold = ++m_last_hold;
+  m_pending_tx[p.tx.id] = hold{p.hold, p.wallet_id, p.day, p.amount_minor};
   p.reserved = true;
   return ok_status();
+}
+
+void bank::release_hold(const signed_tx& tx, const result<settlement::receipt>& answer) {
+  const auto it = m_pending_tx.find(tx.id);
+  CBDC_ASSERT(it != m_pending_tx.end());
+  const auto& h = it->second;
+  const auto out_key = std::make_pair(h.wallet_id, h.day);
+  CBDC_ASSERT(m_pending_out[out_key] >= h.amount_minor);
+  if ((m_pending_out[out_key] -= h.amount_minor) == 0) {
+    m_pending_out.erase(out_key);
+  }
+  settle_incoming(tx, answer);  // a payee here: settled, it counts in its balance at once
+  m_pending_tx.erase(it);
 }
 
 auto bank::settled_before(const hash256& tx_id) -> std::optional<settlement::receipt> {
@@ -871,17 +910,21 @@ void bank::settle_incoming(const signed_tx& stx, const result<settlement::receip
 
 auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answer)
     -> result<settlement::receipt> {
-  if (p.reserved) {
-    const auto out_key = std::make_pair(p.wallet_id, p.day);
-    CBDC_ASSERT(m_pending_out[out_key] >= p.amount_minor);
-    if ((m_pending_out[out_key] -= p.amount_minor) == 0) {
-      m_pending_out.erase(out_key);
-    }
-    settle_incoming(p.tx, answer);  // a payee here: settled, it counts in its balance at once
-    m_pending_tx.erase(p.tx.id);
-  }
   const bool settled = answer && (answer->status == status_code::ok ||
                                   answer->status == status_code::already_settled);
+  if (p.reserved) {
+    if (m_released_holds.erase(p.hold) == 0) {
+      CBDC_ASSERT(m_pending_tx.at(p.tx.id).id == p.hold);
+      release_hold(p.tx, answer);
+    }
+  } else if (const auto first = m_pending_tx.find(p.tx.id);
+             settled && first != m_pending_tx.end()) {
+    // A repeat answered as settled while the first send still waits for its answer (which can
+    // only say the same): the first's hold ends now, or the payment would count twice, in
+    // flight and in the day.
+    m_released_holds.insert(first->second.id);
+    release_hold(p.tx, answer);
+  }
   // A settled payment's intent goes with its record; one whose outcome is not known (settlement
   // did not answer) stays, to be sent again after a restart.
   if (p.durable && !settled && !is_transient(answer ? answer->status : answer.code())) {

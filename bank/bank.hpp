@@ -69,8 +69,9 @@ struct pending_payment {
   std::int64_t amount_minor{0};
   public_key payee;
   std::optional<std::string> payee_hex;  ///< when the payee is hosted here
-  bool reserved{false};  ///< false for a repeat of a payment already in flight (counted once)
-  bool durable{false};   ///< its intent is in bank.intent (see write_intents)
+  bool reserved{false};   ///< false for a repeat of a payment already in flight (counted once)
+  bool durable{false};    ///< its intent is in bank.intent (see write_intents)
+  std::uint64_t hold{0};  ///< its reservation's number, when reserved
   int attempts{0};
   /// A payment that the limits refuse but that settlement holds as settled (a resend): its
   /// receipt, answered as already_settled instead of the limit's refusal.
@@ -258,8 +259,19 @@ class bank {
   bank_config m_config;
   key_pair m_vault;
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> m_pending_out;  ///< (wallet, day)
-  incoming_reservations m_incoming;                          ///< amounts on their way in
-  std::set<hash256> m_pending_tx;                            ///< payments in flight
+  incoming_reservations m_incoming;  ///< amounts on their way in
+  /// A payment in flight's reservation against its payer's day.
+  struct hold {
+    std::uint64_t id{0};
+    std::string wallet_id;
+    std::int64_t day{0};
+    std::int64_t amount_minor{0};
+  };
+  std::map<hash256, hold> m_pending_tx;  ///< payments in flight, by transaction id
+  std::uint64_t m_last_hold{0};
+  std::set<std::uint64_t> m_released_holds;  ///< given back before their payment's own answer
+  /// Gives back a payment's hold (its day's amount in flight, its payee's reservation).
+  void release_hold(const signed_tx& tx, const result<settlement::receipt>& answer);
   std::unordered_map<std::string, hosted_wallet> m_wallets;  ///< by encoded owner key
   /// Payee keys at other banks found to be points of their curve (bounded; cleared when full).
   std::unordered_set<std::string> m_valid_payees;
@@ -279,6 +291,8 @@ class bank {
     std::uint64_t before{0};
   };
   std::vector<gap> m_gaps;
+  /// A batch of a shard that arrived late: the gaps it begins shrink (and go when empty).
+  void close_gaps(std::uint32_t shard, std::uint64_t seq);
   bool m_filling{false};  ///< indexing what settlement was asked for: no gaps to look for
   std::optional<std::vector<settlement::token_info>> m_vault_cache;  ///< see fund_many
   std::unique_ptr<pqxx::connection> m_conn;

@@ -182,10 +182,10 @@ void service::listen(const std::string& pub_endpoint, currency cur, const socket
       }
       *batch->add_txs() = std::move(*more);
     }
-    // A full queue drops the notifications: the worker catches up with settlement once it
-    // takes the next ones.
-    if (!m_server->post(std::move(note))) {
-      m_lost = true;
+    // A full queue holds the listener back (settlement's PUB socket buffers meanwhile) rather
+    // than drop notifications: dropped ones would have to be read again from settlement.
+    while (!m_server->post(note) && !m_stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }
 }
@@ -623,9 +623,6 @@ auto service::answer(const wire::Envelope& request, const peer& from,
       // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
       if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
         std::fprintf(stderr, "cbdc-bank: index: %s\n", to_string(indexed.err()).c_str());
-      }
-      if (m_lost.exchange(false)) {
-        catch_up();  // notifications dropped by a full queue: which ones, nobody knows
       }
       if (m_bank->has_gaps() && !m_gaps_queued) {
         // A little later: a notification that is only late arrives meanwhile.

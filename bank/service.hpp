@@ -92,7 +92,6 @@ class service {
   std::vector<std::pair<pending_payment, rpc_server::reply_fn>> m_unsent;          ///< see flush
   bool m_flush_queued{false};
   bool m_gaps_queued{false};
-  std::atomic<bool> m_lost{false};  ///< the listener dropped notifications (a full queue)
   std::atomic<bool> m_stop{false};
   std::thread m_listener;
 };

@@ -93,9 +93,13 @@ auto serial_server::start() -> status {
   return bound;
 }
 
-auto serial_server::post(wire::Envelope request) -> bool {
+auto serial_server::post(wire::Envelope& request) -> bool {
   job j{std::move(request), peer{}, [](const wire::Envelope&) {}, {}};
-  return m_jobs.try_push(j);
+  if (m_jobs.try_push(j)) {
+    return true;
+  }
+  request = std::move(j.request);
+  return false;
 }
 
 void serial_server::post_task(task fn) {

@@ -44,8 +44,8 @@ class serial_server {
   /// dropped). Idempotent; the destructor calls it.
   void close();
   /// Queues a request from inside the process (a notification, say) whose answer is dropped;
-  /// false when the queue is full.
-  auto post(wire::Envelope request) -> bool;
+  /// false when the queue is full, the request then left as it was (to offer again).
+  auto post(wire::Envelope& request) -> bool;
   /// Runs fn on the worker, in turn with the requests, whatever the queue holds (it completes
   /// work already admitted); from any thread.
   void post_task(task fn);
