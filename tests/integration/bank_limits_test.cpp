@@ -140,6 +140,14 @@ struct two_indexed_banks {
     }
     return key;
   }
+  /// Bank a's vault pays `to` straight through settlement (no bank sees it but by notification).
+  void vault_a_pays(const public_key& to, money amount, std::uint64_t nonce) {
+    auto unspent = settle->list_unspent(vault_a.pub());
+    REQUIRE(unspent.ok());
+    auto tx = wallet::build_payment(vault_a, *unspent, to, amount, nonce, "");
+    REQUIRE(tx.ok());
+    REQUIRE(settle->submit(*tx)->status == status_code::ok);
+  }
   /// n class II wallets at bank a holding 1,000.00 each.
   auto funded_payers(std::uint64_t n) -> std::vector<key_pair> {
     std::vector<key_pair> out;
@@ -374,11 +382,7 @@ TEST_CASE("a bank catches up on what settled while it was down", "[bank][integra
   const auto shop = w.wallet(*w.ops_b, 300, wallet_class::ii, yuan(0));
   w.stop_b();  // bank b is down
   for (std::uint64_t i = 0; i < 3; ++i) {
-    auto unspent = w.settle->list_unspent(w.vault_a.pub());
-    REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(w.vault_a, *unspent, shop.pub(), yuan(100), 7'000 + i, "");
-    REQUIRE(tx.ok());
-    REQUIRE(w.settle->submit(*tx)->status == status_code::ok);
+    w.vault_a_pays(shop.pub(), yuan(100), 7'000 + i);
   }
   w.start_b();
   // Its first job was to catch up: the balance is settlement's at once.
@@ -388,11 +392,7 @@ TEST_CASE("a bank catches up on what settled while it was down", "[bank][integra
   // And a cap is checked against it: a class IV wallet that was paid while its bank was down.
   const auto capped = w.wallet(*w.ops_b, 301, wallet_class::iv, yuan(0));
   w.stop_b();
-  auto unspent = w.settle->list_unspent(w.vault_a.pub());
-  REQUIRE(unspent.ok());
-  auto big = wallet::build_payment(w.vault_a, *unspent, capped.pub(), yuan(9'500), 7'100, "");
-  REQUIRE(big.ok());
-  REQUIRE(w.settle->submit(*big)->status == status_code::ok);
+  w.vault_a_pays(capped.pub(), yuan(9'500), 7'100);
   w.start_b();
   CHECK(w.ops_b->fund(capped.pub(), yuan(1'000)).code() == status_code::balance_limit);
   REQUIRE(w.ops_b->fund(capped.pub(), yuan(500)).ok());
@@ -415,11 +415,7 @@ TEST_CASE("notifications a running bank could not take are read again from settl
       "ALTER TABLE bank.token_index ADD CONSTRAINT test_refuse CHECK (amount_minor < 0) "
       "NOT VALID");
   for (std::uint64_t i = 0; i < 2; ++i) {
-    auto unspent = w.settle->list_unspent(w.vault_a.pub());
-    REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(w.vault_a, *unspent, shop.pub(), yuan(100), 7'200 + i, "");
-    REQUIRE(tx.ok());
-    REQUIRE(w.settle->submit(*tx)->status == status_code::ok);
+    w.vault_a_pays(shop.pub(), yuan(100), 7'200 + i);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds{300});
   auto meanwhile = w.ops_b->balance(shop.pub());
