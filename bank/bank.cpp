@@ -680,14 +680,14 @@ auto bank::pay(const signed_tx& tx, std::int64_t now_us) -> result<settlement::r
   result<settlement::receipt> sent = error{status_code::internal, "not sent"};
   if (begun->settled_before) {
     sent = *begun->settled_before;
-  } else if (auto written = begun->reserved ? write_intents({&*begun}) : ok_status(); !written) {
+  } else if (auto written = begun->reserved ? commit_durable({&*begun}) : ok_status(); !written) {
     sent = written.err();  // not recorded before sending: not sent
   } else {
     begun->durable = begun->reserved;
     sent = settlement::submit_with_retry(m_settle, tx, tx.id.hex());
   }
   auto answer = pay_finish(*begun, std::move(sent));
-  if (auto recorded = record_settled(); !recorded && answer) {
+  if (auto recorded = commit_durable({}); !recorded && answer) {
     return recorded.err();
   }
   return answer;
@@ -828,10 +828,6 @@ auto bank::settled_before(const hash256& tx_id) -> std::optional<settlement::rec
   return std::move(*found);
 }
 
-auto bank::write_intents(const std::vector<const pending_payment*>& payments) -> status {
-  return commit_durable(payments);
-}
-
 auto bank::take_recovered() -> std::vector<pending_payment> {
   return std::exchange(m_recovered, {});
 }
@@ -934,7 +930,7 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
     return answer;
   }
   // Settled now: it counts for the payer's day at once. Settled before (a retry): it counts
-  // when its record turns out to be new (record_settled), so that nothing counts twice.
+  // when its record turns out to be new (commit_durable), so that nothing counts twice.
   const bool now = answer->status == status_code::ok;
   if (now || answer->status == status_code::already_settled) {
     const auto& payer = p.tx.sigs.front().signer;
@@ -946,10 +942,6 @@ auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answ
         payment_record{p.tx.id, std::move(key), p.wallet_id, p.day, p.amount_minor, now});
   }
   return answer;
-}
-
-auto bank::record_settled() -> status {
-  return commit_durable({});
 }
 
 auto bank::commit_durable(const std::vector<const pending_payment*>& intents) -> status {

@@ -70,7 +70,7 @@ struct pending_payment {
   public_key payee;
   std::optional<std::string> payee_hex;  ///< when the payee is hosted here
   bool reserved{false};   ///< false for a repeat of a payment already in flight (counted once)
-  bool durable{false};    ///< its intent is in bank.intent (see write_intents)
+  bool durable{false};    ///< its intent is in bank.intent (see commit_durable)
   std::uint64_t hold{0};  ///< its reservation's number, when reserved
   int attempts{0};
   /// A payment that the limits refuse but that settlement holds as settled (a resend): its
@@ -107,24 +107,19 @@ class bank {
   /// this one: begin checks (counting payments still in flight) and reserves; finish takes
   /// settlement's answer, records a settled payment for the day and releases the reservation.
   auto pay_begin(const signed_tx& tx, std::int64_t now_us) -> result<pending_payment>;
-  /// Records the intents of begun payments durably (bank.intent), in one database transaction,
-  /// before they go to settlement; removes those of payments finished without a record. Until
-  /// it returned ok, a payment must not be sent.
-  auto write_intents(const std::vector<const pending_payment*>& payments) -> status;
   /// The payments whose intents a crash left behind, loaded at open with their reservations,
   /// to be sent to settlement again (each settles, answers already_settled, or is refused) and
   /// finished as any other. Taken once.
   auto take_recovered() -> std::vector<pending_payment>;
-  /// A settled payment's record for the day is written by the next record_settled() (the
+  /// A settled payment's record for the day is written by the next commit_durable() (the
   /// payer's day total counts it at once).
   auto pay_finish(const pending_payment& p, result<settlement::receipt> answer)
       -> result<settlement::receipt>;
-  /// Writes the records of the payments finished since the last call, in one durable database
-  /// transaction; the service answers those payments after it returned. On failure the records
-  /// stay for the next call.
-  auto record_settled() -> status;
-  /// record_settled() and write_intents() in one durable database transaction (the service
-  /// writes what it has of both at once: one commit instead of two).
+  /// In one durable database transaction: the records of the payments finished since the last
+  /// call (the service answers those payments after it returned), the intents of the begun
+  /// payments given (bank.intent; a payment must not be sent before its intent is written),
+  /// and the removal of the intents of payments recorded or finished without a record. On
+  /// failure everything stays for the next call.
   auto commit_durable(const std::vector<const pending_payment*>& intents) -> status;
   [[nodiscard]] auto settlement_client() -> settlement::client& { return m_settle; }
 
@@ -275,7 +270,7 @@ class bank {
   std::unordered_map<std::string, hosted_wallet> m_wallets;  ///< by encoded owner key
   /// Payee keys at other banks found to be points of their curve (bounded; cleared when full).
   std::unordered_set<std::string> m_valid_payees;
-  std::vector<payment_record> m_unrecorded;  ///< see record_settled
+  std::vector<payment_record> m_unrecorded;  ///< see commit_durable
   std::vector<hash256> m_intents_done;       ///< finished without a record: intents to remove
   std::vector<pending_payment> m_recovered;  ///< see take_recovered
   std::int64_t m_loaded_from_day{0};  ///< day totals before this day are in the database only
