@@ -4,8 +4,8 @@
 #include <pqxx/pqxx>
 #include <unordered_map>
 
-#include "core/pg.hpp"
-#include "core/wire.hpp"
+#include "platform/pg.hpp"
+#include "rpc/wire.hpp"
 
 namespace cbdc::bank {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "core/clock.hpp"
 
-#include "wallet/wallet.hpp"
+#include "payment/build.hpp"
 
 namespace cbdc::bank {
 namespace {
@@ -384,7 +384,7 @@ auto bank::balance(const public_key& owner) -> result<std::int64_t> {
   if (!unspent) {
     return unspent.err();
   }
-  auto sums = wallet::totals(*unspent);
+  auto sums = payment::totals(*unspent);
   if (!sums) {
     return sums.err();
   }
@@ -890,8 +890,7 @@ auto bank::room_for(const public_key& payee, std::int64_t amount, std::int64_t a
 }
 
 void bank::settle_incoming(const signed_tx& stx, const result<settlement::receipt>& answer) {
-  const bool settled = answer && (answer->status == status_code::ok ||
-                                  answer->status == status_code::already_settled);
+  const bool settled = answer && answer->settled();
   if (settled && !m_config.settle_pub.empty()) {  // balances from the index: count it now
     for (std::uint32_t k = 0; k < stx.tx.outputs.size(); ++k) {
       const auto& out = stx.tx.outputs[k];
@@ -906,8 +905,7 @@ void bank::settle_incoming(const signed_tx& stx, const result<settlement::receip
 
 auto bank::pay_finish(const pending_payment& p, result<settlement::receipt> answer)
     -> result<settlement::receipt> {
-  const bool settled = answer && (answer->status == status_code::ok ||
-                                  answer->status == status_code::already_settled);
+  const bool settled = answer && answer->settled();
   if (p.reserved) {
     if (m_released_holds.erase(p.hold) == 0) {
       CBDC_ASSERT(m_pending_tx.at(p.tx.id).id == p.hold);
@@ -1028,8 +1026,8 @@ auto bank::fund(const public_key& wallet_owner, money amount) -> result<settleme
   if (!unspent) {
     return unspent.err();
   }
-  auto stx = wallet::build_payment(m_vault, *unspent, wallet_owner, amount, wallet::random_nonce(),
-                                   "fund", m_settle.shard_count());
+  auto stx = payment::build_payment(m_vault, *unspent, wallet_owner, amount,
+                                    payment::random_nonce(), "fund", m_settle.shard_count());
   if (!stx) {
     return stx.err();
   }
@@ -1091,8 +1089,8 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
     }
     m_vault_cache = std::move(*unspent);
   }
-  auto stx = wallet::build_transfer(m_vault, *m_vault_cache, payouts, wallet::random_nonce(),
-                                    "payout " + request_id.substr(0, 64), m_settle.shard_count());
+  auto stx = payment::build_transfer(m_vault, *m_vault_cache, payouts, payment::random_nonce(),
+                                     "payout " + request_id.substr(0, 64), m_settle.shard_count());
   if (!stx && stx.code() == status_code::insufficient_funds && !fresh) {
     m_vault_cache.reset();  // a mint may have arrived since: look again, once
     return fund_many(payouts, request_id);
@@ -1121,8 +1119,7 @@ auto bank::fund_many(const std::vector<tx_output>& payouts, const std::string& r
   }
   auto receipt = settlement::submit_with_retry(m_settle, *stx, "payout:" + request_id);
   settle_incoming(*stx, receipt);
-  if (receipt &&
-      (receipt->status == status_code::ok || receipt->status == status_code::already_settled)) {
+  if (receipt && receipt->settled()) {
     std::erase_if(*m_vault_cache, [&](const settlement::token_info& t) {
       return std::find(stx->tx.inputs.begin(), stx->tx.inputs.end(), t.token_id) !=
              stx->tx.inputs.end();
@@ -1237,8 +1234,8 @@ auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::st
       return unspent.err();
     }
     auto stx =
-        wallet::build_payment(m_vault, *unspent, owner, amount, wallet::random_nonce(),
-                              "exchange " + request_id.substr(0, 64), m_settle.shard_count());
+        payment::build_payment(m_vault, *unspent, owner, amount, payment::random_nonce(),
+                               "exchange " + request_id.substr(0, 64), m_settle.shard_count());
     if (!stx) {
       return stx.err();
     }
@@ -1273,7 +1270,7 @@ auto bank::exchange_to_ecny(const public_key& owner, money amount, const std::st
   if (!receipt) {
     return receipt.err();
   }
-  if (receipt->status == status_code::ok || receipt->status == status_code::already_settled) {
+  if (receipt->settled()) {
     (void)pg::guarded([&]() -> status {
       pqxx::work tx(*m_conn);
       tx.exec_params("UPDATE bank.exchange SET done = true WHERE request_id = $1", request_id);
@@ -1323,7 +1320,7 @@ auto bank::exchange_to_deposit(const signed_tx& tx, const std::string& request_i
   if (!receipt) {
     return receipt.err();
   }
-  if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+  if (!receipt->settled()) {
     return receipt;
   }
   auto credited = pg::guarded([&]() -> status {

@@ -11,25 +11,15 @@
 
 #include "bank/limits.hpp"
 #include "bank/reservations.hpp"
+#include "bank/types.hpp"
 #include "core/codec.hpp"
-#include "core/pg.hpp"
-#include "core/wire.hpp"
+#include "platform/pg.hpp"
+#include "rpc/wire.hpp"
 #include "settlement/client.hpp"
 
 namespace cbdc::bank {
 
 auto migrations() -> std::vector<pg::migration>;
-
-enum class wallet_kind : std::uint8_t { personal, merchant };
-
-struct wallet_record {
-  std::string wallet_id;
-  public_key owner;
-  wallet_kind kind{wallet_kind::personal};
-  wallet_class cls{wallet_class::iv};
-  std::optional<std::string> parent_id;
-  std::optional<std::int64_t> sub_cap_minor;
-};
 
 struct bank_config {
   std::string db_url;
@@ -51,13 +41,6 @@ struct bank_config {
   /// The node's identity: CURVE on its socket (wallets pass as customers) and towards
   /// settlement, its PUB socket and the other banks.
   socket_options net;
-};
-
-/// One line of a wallet's history.
-struct history_entry {
-  std::int64_t at_us{0};
-  std::int64_t amount_minor{0};  ///< positive received, negative sent
-  hash256 tx_id;
 };
 
 /// A wallet payment that passed the bank's checks and is on its way to settlement. Until it is

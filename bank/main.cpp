@@ -5,12 +5,14 @@
 #include <iostream>
 
 #include "bank/audit.hpp"
-#include "bank/service.hpp"
-#include "bank/vault.hpp"
-#include "core/cli.hpp"
-#include "core/daemon.hpp"
-#include "core/metrics.hpp"
-#include "issuer/issuer.hpp"
+#include "bank/client.hpp"
+#include "bank/server.hpp"
+#include "issuer/client.hpp"
+#include "payment/build.hpp"
+#include "payment/vault.hpp"
+#include "platform/daemon.hpp"
+#include "platform/metrics.hpp"
+#include "rpc/cli.hpp"
 
 namespace po = boost::program_options;
 using namespace cbdc;
@@ -109,14 +111,14 @@ auto main(int argc, char** argv) -> int {
     if (!prof) {
       return fail(prof.err());
     }
-    auto key = bank::init_vault(dir, *prof);
+    auto key = payment::init_vault(dir, *prof);
     if (!key) {
       return fail(key.err());
     }
     std::printf("%s\n", key->pub().hex().c_str());
     return 0;
   }
-  auto vault = bank::open_vault(dir);
+  auto vault = payment::open_vault(dir);
   if (!vault) {
     return fail(vault.err());
   }
@@ -218,12 +220,12 @@ auto main(int argc, char** argv) -> int {
     if (!amount) {
       return fail(amount.err());
     }
-    auto receipt = bank_ep.empty() ? bank::fund_wallet(settle, *vault, *wallet_key, *amount)
+    auto receipt = bank_ep.empty() ? payment::fund_wallet(settle, *vault, *wallet_key, *amount)
                                    : bank::client(bank_ep, config.net).fund(*wallet_key, *amount);
     if (!receipt) {
       return fail(receipt.err());
     }
-    if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+    if (!receipt->settled()) {
       return fail(error{receipt->status, receipt->detail});
     }
     std::printf("moved %s to wallet %s: tx %s\n", amount->format().c_str(),
@@ -260,7 +262,7 @@ auto main(int argc, char** argv) -> int {
     if (!unspent) {
       return fail(unspent.err());
     }
-    auto sums = wallet::totals(*unspent);
+    auto sums = payment::totals(*unspent);
     if (!sums) {
       return fail(sums.err());
     }

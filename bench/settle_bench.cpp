@@ -16,9 +16,9 @@
 #include <optional>
 #include <thread>
 
-#include "core/auth.hpp"
-#include "core/pg.hpp"
-#include "core/process.hpp"
+#include "platform/pg.hpp"
+#include "platform/process.hpp"
+#include "rpc/auth.hpp"
 #include "settlement/client.hpp"
 
 namespace po = boost::program_options;

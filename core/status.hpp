@@ -11,7 +11,7 @@
 namespace cbdc {
 
 /// Every expected operating error in the project, one value each. Settlement statuses come
-/// first in precedence order; the numbers are the wire values (core/proto/cbdc.proto keeps
+/// first in precedence order; the numbers are the wire values (rpc/proto/cbdc.proto keeps
 /// the same numbering) and never change once released.
 enum class status_code : std::uint32_t {
   ok = 0,
@@ -70,6 +70,12 @@ auto to_string(status_code code) -> std::string_view;
 
 /// True for errors that may succeed when the same request is sent again unchanged.
 auto is_transient(status_code code) -> bool;
+
+/// True for the two answers that mean a transaction settled: ok (now) and already_settled (an
+/// earlier send of the same transaction).
+inline auto is_settled(status_code code) -> bool {
+  return code == status_code::ok || code == status_code::already_settled;
+}
 
 /// A status code with a human-readable detail.
 struct error {

@@ -5,7 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "core/clock.hpp"
-#include "wallet/wallet.hpp"
+#include "payment/build.hpp"
 
 namespace cbdc::fx {
 namespace {
@@ -168,7 +168,7 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
                                             "'s open quotes would commit more than " +
                                             std::to_string(share / 100) + "% of it"};
   }
-  auto chosen = wallet::select_tokens(free, m_key.pub(), money{amounts->receive_minor, receive});
+  auto chosen = payment::select_tokens(free, m_key.pub(), money{amounts->receive_minor, receive});
   if (!chosen) {
     return error{status_code::no_quote, m_config.dealer_id + " cannot pay " +
                                             money{amounts->receive_minor, receive}.format() + ": " +
@@ -341,8 +341,7 @@ auto dealer::finish(const quote& q, result<settlement::receipt> answer)
   if (!answer) {
     return answer.err();  // no answer: the row stays 'executing' and recover() sends it again
   }
-  const bool settled =
-      answer->status == status_code::ok || answer->status == status_code::already_settled;
+  const bool settled = answer->settled();
   if (!settled) {
     if (auto* cb = central_bank(q.pay.cur()); cb != nullptr) {
       if (auto released = cb->release_cross_border(q.quote_id); !released) {
@@ -399,229 +398,6 @@ auto dealer::recover() -> status {
     }
   }
   return ok_status();
-}
-
-// ---- service ----
-
-auto dealer_roles() -> role_table {
-  using E = wire::Envelope;
-  return role_table{"the dealer",
-                    {
-                        // A dealing bank pays across the border too, at other dealers.
-                        {E::kRequestQuote, {role::bank, role::dealer}},
-                        {E::kExecuteQuote, {role::bank, role::dealer}},
-                        {E::kDeclineQuote, {role::bank, role::dealer}},
-                        {E::kGetTwoWay, {role::bank, role::dealer, role::issuer, role::pos}},
-                    }};
-}
-
-auto service::start(dealer_config config, key_pair key) -> result<std::unique_ptr<service>> {
-  std::unique_ptr<service> s(new service());
-  const auto endpoint = config.endpoint;
-  const auto net = config.net;
-  if (net.security) {
-    const auto self = net.security->self();
-    if (!self || self->r != role::dealer || self->name != config.dealer_id) {
-      return error{status_code::key_error,
-                   "the nodes file lists no dealer " + config.dealer_id + " with this node's key"};
-    }
-  }
-  auto d = dealer::open(std::move(config), std::move(key));
-  if (!d) {
-    return d.err();
-  }
-  if (auto recovered = (*d)->recover(); !recovered) {
-    return recovered.err();
-  }
-  s->m_dealer = std::move(*d);
-  s->m_server = std::make_unique<serial_server>(
-      endpoint,
-      [raw = s.get()](const wire::Envelope& req, const peer& from) {
-        return raw->answer(req, from);
-      },
-      dealer_roles(), net, 1000);
-  if (auto bound = s->m_server->start(); !bound) {
-    return bound.err();
-  }
-  return s;
-}
-
-service::~service() {
-  m_server.reset();
-}
-
-auto service::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
-  wire::Envelope answer;
-  // A quote is its bank's: only that bank executes or declines it.
-  const auto owned = [&](const std::string& quote_id) -> status {
-    auto bank = m_dealer->quote_bank(quote_id);
-    return bank ? from.must_be(*bank, "the quote's bank") : status{bank.err()};
-  };
-  if (request.payload_case() == wire::Envelope::kRequestQuote) {
-    const auto& r = request.request_quote();
-    auto pay = currency_from_wire(r.pay_currency());
-    auto receive = currency_from_wire(r.receive_currency());
-    auto caller = from.must_be(r.payer_bank(), "payer_bank");
-    result<quote> q = !caller ? result<quote>{caller.err()}
-                      : !pay  ? result<quote>{pay.err()}
-                      : !receive
-                          ? result<quote>{receive.err()}
-                          : m_dealer->request_quote(r.payer_bank(), *pay, *receive,
-                                                    r.amount_minor(), r.fixed_pay(), unix_now_us());
-    auto* out = answer.mutable_fx_quote();
-    if (q) {
-      *out = to_wire(*q);
-    } else {
-      out->set_status(static_cast<std::uint32_t>(q.code()));
-      out->set_detail(q.err().message);
-    }
-    return answer;
-  }
-  if (request.payload_case() == wire::Envelope::kExecuteQuote) {
-    const auto& e = request.execute_quote();
-    auto stx = from_wire(e.tx());
-    auto mine = owned(e.quote_id());
-    auto done = !mine ? result<settlement::receipt>{mine.err()}
-                : stx ? m_dealer->execute(e.quote_id(), *stx, unix_now_us())
-                      : result<settlement::receipt>{stx.err()};
-    if (done) {
-      *answer.mutable_receipt() = settlement::to_wire(*done);
-    } else {
-      auto* out = answer.mutable_receipt();
-      out->set_status(static_cast<std::uint32_t>(done.code()));
-      out->set_detail(done.err().message);
-    }
-    return answer;
-  }
-  if (request.payload_case() == wire::Envelope::kGetTwoWay) {
-    const auto& g = request.get_two_way();
-    auto base = currency_from_wire(g.base());
-    auto quote_cur = currency_from_wire(g.quote());
-    auto priced = !base        ? result<two_way>{base.err()}
-                  : !quote_cur ? result<two_way>{quote_cur.err()}
-                               : m_dealer->price_two_way(money{g.size_minor(), *base}, *quote_cur,
-                                                         unix_now_us());
-    auto* out = answer.mutable_two_way();
-    out->set_status(static_cast<std::uint32_t>(priced.code()));
-    if (!priced) {
-      out->set_detail(priced.err().message);
-      return answer;
-    }
-    out->set_dealer_id(priced->dealer_id);
-    out->set_base(g.base());
-    out->set_quote(g.quote());
-    out->set_size_minor(priced->size.minor());
-    out->set_bid_minor(priced->bid_minor);
-    out->set_ask_minor(priced->ask_minor);
-    out->set_expires_at_us(priced->expires_at_us);
-    return answer;
-  }
-  if (request.payload_case() == wire::Envelope::kDeclineQuote) {
-    auto done = owned(request.decline_quote().quote_id());
-    if (done) {
-      done = m_dealer->decline(request.decline_quote().quote_id());
-    }
-    auto* out = answer.mutable_quote_declined();
-    out->set_status(static_cast<std::uint32_t>(done.code()));
-    if (!done) {
-      out->set_detail(done.err().message);
-    }
-    return answer;
-  }
-  CBDC_ASSERT(false);  // the role table admits nothing else
-  return answer;
-}
-
-// ---- client ----
-
-client::client(std::string endpoint, socket_options opts)
-    : m_rpc(std::move(endpoint), std::move(opts)) {}
-
-auto client::request_quote(const std::string& payer_bank, currency pay, currency receive,
-                           std::int64_t amount_minor, bool fixed_pay) -> result<quote> {
-  wire::Envelope req;
-  auto* r = req.mutable_request_quote();
-  r->set_payer_bank(payer_bank);
-  r->set_pay_currency(static_cast<std::uint32_t>(pay));
-  r->set_receive_currency(static_cast<std::uint32_t>(receive));
-  r->set_amount_minor(amount_minor);
-  r->set_fixed_pay(fixed_pay);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kFxQuote);
-  if (!answer) {
-    return answer.err();
-  }
-  return quote_from_wire(answer->fx_quote());
-}
-
-auto client::execute(const std::string& quote_id, const signed_tx& tx)
-    -> result<settlement::receipt> {
-  wire::Envelope req;
-  auto* e = req.mutable_execute_quote();
-  e->set_quote_id(quote_id);
-  *e->mutable_tx() = to_wire(tx);
-  auto answer = expect_payload(m_rpc.call(std::move(req)), wire::Envelope::kReceipt);
-  if (!answer) {
-    return answer.err();
-  }
-  auto r = settlement::receipt_from_wire(answer->receipt());
-  if (r.status != status_code::ok && r.status != status_code::already_settled) {
-    return error{r.status, r.detail};
-  }
-  return r;
-}
-
-auto client::price_two_way(money size, currency quote_cur) -> result<two_way> {
-  wire::Envelope req;
-  auto* g = req.mutable_get_two_way();
-  g->set_base(static_cast<std::uint32_t>(size.cur()));
-  g->set_quote(static_cast<std::uint32_t>(quote_cur));
-  g->set_size_minor(size.minor());
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kTwoWay);
-  if (!answer) {
-    return answer.err();
-  }
-  const auto& t = answer->two_way();
-  if (t.bid_minor() <= 0 || t.ask_minor() <= 0) {
-    return error{status_code::malformed, "a two-way price has positive amounts"};
-  }
-  return two_way{t.dealer_id(), size, quote_cur, t.bid_minor(), t.ask_minor(), t.expires_at_us()};
-}
-
-auto client::decline(const std::string& quote_id) -> status {
-  wire::Envelope req;
-  req.mutable_decline_quote()->set_quote_id(quote_id);
-  auto answer = expect_ok(m_rpc.call(std::move(req)), wire::Envelope::kQuoteDeclined);
-  if (!answer) {
-    return answer.err();
-  }
-  return ok_status();
-}
-
-auto request_best_quote(const std::vector<client*>& dealers, const std::string& payer_bank,
-                        currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
-    -> result<best_offer> {
-  std::vector<result<quote>> answers;
-  answers.reserve(dealers.size());
-  for (auto* d : dealers) {
-    answers.push_back(d->request_quote(payer_bank, pay, receive, amount_minor, fixed_pay));
-  }
-  auto best = best_quote(answers, fixed_pay);
-  if (!best) {
-    return best.err();
-  }
-  client* from = nullptr;
-  for (std::size_t i = 0; i < answers.size(); ++i) {
-    if (!answers[i]) {
-      continue;
-    }
-    if (answers[i]->quote_id == best->quote_id && from == nullptr) {
-      from = dealers[i];
-    } else {
-      (void)dealers[i]->decline(answers[i]->quote_id);  // best effort: it expires anyway
-    }
-  }
-  CBDC_ASSERT(from != nullptr);  // best_quote returns one of the answers
-  return best_offer{*best, from};
 }
 
 }  // namespace cbdc::fx

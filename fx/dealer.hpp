@@ -1,5 +1,8 @@
 #pragma once
 
+// The FX dealer's implementation: firm quotes, reserved inventory, execution of PvP payments
+// cleared by the central banks, recovery after a crash. Its database is schema fx.
+
 #include <deque>
 #include <map>
 #include <memory>
@@ -8,10 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "core/pg.hpp"
-#include "core/serial_server.hpp"
 #include "fx/quote.hpp"
-#include "issuer/issuer.hpp"
+#include "issuer/client.hpp"
+#include "platform/pg.hpp"
 #include "settlement/client.hpp"
 
 namespace cbdc::fx {
@@ -41,17 +43,6 @@ struct dealer_config {
 
   /// "CNY/HKD=1.0870": 1 CNY buys 1.0870 HKD; the reverse direction is the inverse.
   auto add_rate(const std::string& spec) -> status;
-};
-
-/// A dealer's two-way price for `size` of the base currency: what it pays in the quote
-/// currency for it (bid) and what it asks (ask). Indicative; firm prices are quotes.
-struct two_way {
-  std::string dealer_id;
-  money size{0, currency::cny};
-  currency quote_cur{currency::hkd};
-  std::int64_t bid_minor{0};
-  std::int64_t ask_minor{0};
-  std::int64_t expires_at_us{0};
 };
 
 /// What an executed quote came to.
@@ -121,52 +112,5 @@ class dealer {
   static constexpr std::size_t k_expired_remembered = 10'000;
   std::uint64_t m_quotes_given{0};
 };
-
-/// Who may send what to a dealer (docs/protocol.md#roles): quotes, executions and declines
-/// from banks (each for its own quotes), two-way prices from any node.
-auto dealer_roles() -> role_table;
-
-/// The dealer behind a ROUTER socket (RequestQuote -> FxQuote, ExecuteQuote -> Receipt).
-class service {
- public:
-  static auto start(dealer_config config, key_pair key) -> result<std::unique_ptr<service>>;
-  ~service();
-  service(const service&) = delete;
-  auto operator=(const service&) -> service& = delete;
-  [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
-
- private:
-  service() = default;
-  auto answer(const wire::Envelope& request, const peer& from) -> wire::Envelope;
-  std::unique_ptr<dealer> m_dealer;
-  std::unique_ptr<serial_server> m_server;
-};
-
-/// A client of cbdc-fx.
-class client {
- public:
-  explicit client(std::string endpoint, socket_options opts = {});
-  auto request_quote(const std::string& payer_bank, currency pay, currency receive,
-                     std::int64_t amount_minor, bool fixed_pay) -> result<quote>;
-  /// Settlement's receipt (ok or already_settled); a refusal is an error.
-  auto execute(const std::string& quote_id, const signed_tx& tx) -> result<settlement::receipt>;
-  auto decline(const std::string& quote_id) -> status;
-  auto price_two_way(money size, currency quote_cur) -> result<two_way>;
-
- private:
-  rpc_client m_rpc;
-};
-
-/// The best quote and the dealer that gave it (to execute it there).
-struct best_offer {
-  quote q;
-  client* dealer{nullptr};
-};
-
-/// Asks every dealer and keeps the best quote for the payer (fx::best_quote); the other quotes
-/// are declined, so that their dealers free the tokens they reserved.
-auto request_best_quote(const std::vector<client*>& dealers, const std::string& payer_bank,
-                        currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
-    -> result<best_offer>;
 
 }  // namespace cbdc::fx

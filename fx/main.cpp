@@ -3,11 +3,12 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 
-#include "bank/vault.hpp"
-#include "core/cli.hpp"
-#include "core/daemon.hpp"
-#include "core/metrics.hpp"
 #include "fx/dealer.hpp"
+#include "fx/server.hpp"
+#include "payment/vault.hpp"
+#include "platform/daemon.hpp"
+#include "platform/metrics.hpp"
+#include "rpc/cli.hpp"
 
 namespace po = boost::program_options;
 using namespace cbdc;
@@ -83,7 +84,7 @@ auto main(int argc, char** argv) -> int {
     return fail(url.err());
   }
   config.db_url = *url;
-  auto key = bank::open_vault(dir);
+  auto key = payment::open_vault(dir);
   if (!key) {
     return fail(key.err());
   }

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <set>
 
-#include "wallet/wallet.hpp"
+#include "payment/build.hpp"
 
 namespace cbdc::fx {
 namespace {
@@ -163,7 +163,7 @@ auto build_pvp(const quote& q, const key_pair& payer,
   if (payer.pub().prof != q.dealer.prof || payee.prof != q.dealer.prof) {
     return error{status_code::profile_mismatch, "payer, payee and dealer need one key profile"};
   }
-  auto chosen = wallet::select_tokens(unspent, payer.pub(), q.pay);
+  auto chosen = payment::select_tokens(unspent, payer.pub(), q.pay);
   if (!chosen) {
     return chosen.err();
   }

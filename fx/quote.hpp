@@ -7,7 +7,7 @@
 
 #include "core/codec.hpp"
 #include "core/money.hpp"
-#include "core/wire.hpp"
+#include "rpc/wire.hpp"
 #include "settlement/receipt.hpp"
 
 namespace cbdc::fx {
@@ -26,6 +26,17 @@ auto parse_rate(std::string_view text) -> result<rate>;
 
 /// Basis points: 10,000 = 100%.
 inline constexpr std::int64_t k_bp = 10'000;
+
+/// A dealer's two-way price for `size` of the base currency: what it pays in the quote
+/// currency for it (bid) and what it asks (ask). Indicative; firm prices are quotes.
+struct two_way {
+  std::string dealer_id;
+  money size{0, currency::cny};
+  currency quote_cur{currency::hkd};
+  std::int64_t bid_minor{0};
+  std::int64_t ask_minor{0};
+  std::int64_t expires_at_us{0};
+};
 
 /// The amounts of a quote: what the payer pays, what the payee receives, and what the payer
 /// would pay for that at the mid rate (the spread paid is pay - mid_pay).

@@ -1,5 +1,8 @@
 #pragma once
 
+// The central bank node's implementation: its reserve ledger in PostgreSQL, minting and
+// redemption through settlement, cross-border clearance and the registration centre.
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -10,32 +13,13 @@
 
 #include "core/crypto.hpp"
 #include "core/money.hpp"
-#include "core/pg.hpp"
-#include "core/serial_server.hpp"
+#include "issuer/types.hpp"
+#include "platform/pg.hpp"
 #include "settlement/client.hpp"
 
 namespace cbdc::issuer {
 
 auto migrations() -> std::vector<pg::migration>;
-
-struct mint_result {
-  hash256 tx_id;
-  std::vector<hash256> token_ids;
-  bool already{false};  ///< the request id had been answered before
-};
-
-struct redeem_result {
-  hash256 tx_id;
-  std::int64_t amount_minor{0};
-  bool already{false};
-};
-
-/// A bank's position at the central bank, in minor units.
-struct reserve_balance {
-  std::int64_t reserve_minor{0};  ///< free reserve
-  std::int64_t backing_minor{0};  ///< reserve set aside to back issued e-CNY
-  std::int64_t issued_minor{0};   ///< e-CNY issued to the bank and not redeemed
-};
 
 /// Basis points: 10,000 = 100%.
 inline constexpr std::int64_t k_full_reserve_bp = 10'000;
@@ -64,11 +48,6 @@ struct issuer_config {
   /// The node's identity: CURVE on its socket and towards settlement.
   socket_options net;
 };
-
-/// Who may send what to a central bank (docs/protocol.md#roles): mints, redemptions and
-/// reserve queries from banks (each for itself), clearances and their releases from dealers
-/// (each for its own quotes).
-auto issuer_roles() -> role_table;
 
 /// The central bank of one currency: knows its operator banks and mints to their vaults.
 /// Not thread-safe; the service runs it on one worker thread.
@@ -147,59 +126,5 @@ class issuer {
   std::unique_ptr<pqxx::connection> m_conn;
   settlement::client m_settle;
 };
-
-/// The issuer behind a ROUTER socket; requests run one at a time on a worker thread.
-class service {
- public:
-  static auto start(issuer_config config, key_pair key) -> result<std::unique_ptr<service>>;
-  ~service();
-  service(const service&) = delete;
-  auto operator=(const service&) -> service& = delete;
-  [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
-
- private:
-  service() = default;
-  auto answer(const wire::Envelope& request, const peer& from) -> wire::Envelope;
-
-  std::unique_ptr<issuer> m_issuer;
-  std::unique_ptr<serial_server> m_server;
-};
-
-/// A client of cbdc-issuer.
-class client {
- public:
-  explicit client(std::string endpoint, socket_options opts = {});
-  auto mint(const std::string& bank_id, money amount, const std::string& request_id)
-      -> result<mint_result>;
-  auto redeem(const std::string& bank_id, const signed_tx& tx, const std::string& request_id)
-      -> result<redeem_result>;
-  auto reserve(const std::string& bank_id) -> result<reserve_balance>;
-  auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
-                          currency to, const hash256& tx_id) -> status;
-  auto release_cross_border(const std::string& clearance_id) -> status;
-  /// The calling bank registers wallets it is about to host (at most 10,000 at once).
-  auto register_wallets(const std::string& bank_id,
-                        const std::vector<std::pair<public_key, std::uint32_t>>& wallets) -> status;
-
- private:
-  rpc_client m_rpc;
-};
-
-/// What `cbdc-issuer audit` checks, per currency: settlement's issued - redeemed == its
-/// unspent supply; settlement's issued total == what this issuer minted; the reserve ledger
-/// balances, no bank's reserve or backing is negative, the e-CNY outstanding in the ledger
-/// equals settlement's issued - redeemed, and no released clearance's payment settled.
-struct audit_report {
-  currency cur{currency::cny};
-  std::int64_t minted_minor{0};
-  std::int64_t ledger_outstanding_minor{0};
-  std::int64_t issued_minor{0};
-  std::int64_t redeemed_minor{0};
-  std::int64_t unspent_minor{0};
-  std::vector<std::string> problems;
-  [[nodiscard]] auto passed() const -> bool { return problems.empty(); }
-};
-
-auto audit(issuer& iss, settlement::client& settle, currency cur) -> result<audit_report>;
 
 }  // namespace cbdc::issuer

@@ -3,10 +3,13 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/cli.hpp"
-#include "core/daemon.hpp"
-#include "core/metrics.hpp"
+#include "issuer/audit.hpp"
+#include "issuer/client.hpp"
 #include "issuer/issuer.hpp"
+#include "issuer/server.hpp"
+#include "platform/daemon.hpp"
+#include "platform/metrics.hpp"
+#include "rpc/cli.hpp"
 
 namespace po = boost::program_options;
 using namespace cbdc;

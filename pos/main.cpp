@@ -4,9 +4,9 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 
-#include "core/cli.hpp"
-#include "core/daemon.hpp"
+#include "platform/daemon.hpp"
 #include "pos/server.hpp"
+#include "rpc/cli.hpp"
 #include "wallet/wallet.hpp"
 
 namespace po = boost::program_options;

@@ -15,8 +15,8 @@
 
 #include "bank/limits.hpp"
 #include "core/crypto.hpp"
-#include "core/http.hpp"
-#include "core/metrics.hpp"
+#include "platform/http.hpp"
+#include "platform/metrics.hpp"
 
 namespace cbdc::pos {
 namespace {

@@ -11,9 +11,9 @@
 
 #include "bank/limits.hpp"
 #include "core/clock.hpp"
-#include "core/metrics.hpp"
+#include "payment/build.hpp"
+#include "platform/metrics.hpp"
 #include "settlement/notify.hpp"
-#include "wallet/wallet.hpp"
 
 namespace cbdc::pos {
 
@@ -241,8 +241,8 @@ auto shop::pay(const std::string& uri, const std::string& payer) -> result<settl
       return unspent.err();
     }
     auto tx =
-        wallet::build_payment(*key, *unspent, req->merchant, req->amount, wallet::random_nonce(),
-                              req->reference, m_settle->shard_count());
+        payment::build_payment(*key, *unspent, req->merchant, req->amount, payment::random_nonce(),
+                               req->reference, m_settle->shard_count());
     if (!tx) {
       return refuse(tx.err());
     }

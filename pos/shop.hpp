@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "bank/service.hpp"
+#include "bank/client.hpp"
 #include "core/crypto.hpp"
 #include "core/money.hpp"
 #include "settlement/client.hpp"

@@ -206,8 +206,8 @@ auto client::balances(const std::vector<public_key>& owners, currency cur)
   return out;
 }
 
-auto client::supply(currency cur) -> result<store::supply_totals> {
-  store::supply_totals total;
+auto client::supply(currency cur) -> result<supply_totals> {
+  supply_totals total;
   for (auto& shard : m_shards) {
     wire::Envelope req;
     req.mutable_get_supply()->set_currency(static_cast<std::uint32_t>(cur));
@@ -221,7 +221,7 @@ auto client::supply(currency cur) -> result<store::supply_totals> {
     if (!issued || !redeemed || !unspent) {
       return error{status_code::overflow, "supply overflows 64 bits"};
     }
-    total = store::supply_totals{*issued, *redeemed, *unspent};
+    total = supply_totals{*issued, *redeemed, *unspent};
   }
   return total;
 }

@@ -5,9 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/transport.hpp"
+#include "rpc/transport.hpp"
 #include "settlement/receipt.hpp"
-#include "settlement/store.hpp"
 
 namespace cbdc::settlement {
 
@@ -40,7 +39,7 @@ class client {
   auto get_token(const hash256& id) -> result<token_info>;
   auto list_unspent(const public_key& owner, std::uint32_t limit = 0)
       -> result<std::vector<token_info>>;
-  auto supply(currency cur) -> result<store::supply_totals>;
+  auto supply(currency cur) -> result<supply_totals>;
   /// One page of what shard settled after batch `after` (GetSettledSince).
   struct settled_page {
     std::vector<wire::TxSettled> txs;

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/queue.hpp"
-#include "core/transport.hpp"
+#include "platform/queue.hpp"
+#include "rpc/transport.hpp"
 #include "settlement/engine.hpp"
 
 namespace cbdc::settlement {

@@ -1,6 +1,6 @@
 #include "settlement/engine.hpp"
 
-#include "core/metrics.hpp"
+#include "platform/metrics.hpp"
 
 #include <algorithm>
 #include <array>
@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include "core/clock.hpp"
 
-#include "core/transport.hpp"
+#include "rpc/transport.hpp"
 
 namespace cbdc::settlement {
 namespace {

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "core/codec.hpp"
-#include "core/queue.hpp"
-#include "core/transport.hpp"
+#include "platform/queue.hpp"
+#include "rpc/transport.hpp"
 #include "settlement/receipt.hpp"
 #include "settlement/store.hpp"
 

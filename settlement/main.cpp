@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/cli.hpp"
-#include "core/daemon.hpp"
-#include "core/metrics.hpp"
+#include "platform/daemon.hpp"
+#include "platform/metrics.hpp"
+#include "rpc/cli.hpp"
 #include "settlement/coordinator.hpp"
 #include "settlement/service.hpp"
 

@@ -5,7 +5,7 @@
 
 #include "core/ids.hpp"
 #include "core/status.hpp"
-#include "core/wire.hpp"
+#include "rpc/wire.hpp"
 
 namespace cbdc::settlement {
 
@@ -19,6 +19,9 @@ struct receipt {
   std::uint32_t shard{0};
   std::uint64_t batch_seq{0};
   std::int64_t settled_at_us{0};
+
+  /// The transaction settled (ok, or already_settled by an earlier send).
+  [[nodiscard]] auto settled() const -> bool { return is_settled(status); }
 };
 
 auto to_wire(const receipt& r) -> wire::Receipt;
@@ -33,6 +36,13 @@ struct token_info {
   hash256 created_by;
   bool spent{false};
   hash256 spent_by;
+};
+
+/// What settlement holds of one currency: issued and redeemed since the start, unspent now.
+struct supply_totals {
+  std::int64_t issued_minor{0};
+  std::int64_t redeemed_minor{0};
+  std::int64_t unspent_minor{0};
 };
 
 auto to_wire(const token_info& t) -> wire::TokenStatus;

@@ -4,9 +4,9 @@
 #include <string>
 #include <thread>
 
-#include "core/transport.hpp"
+#include "rpc/transport.hpp"
 #include "settlement/engine.hpp"
-#include "settlement/notify.hpp"
+#include "settlement/publisher.hpp"
 
 namespace cbdc::settlement {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/codec.hpp"
-#include "core/pg.hpp"
+#include "platform/pg.hpp"
 #include "settlement/receipt.hpp"
 
 namespace cbdc::settlement {
@@ -72,11 +72,6 @@ class store {
       -> result<settled_page>;
   auto find_token(const hash256& id) -> result<token_info>;
 
-  struct supply_totals {
-    std::int64_t issued_minor{0};
-    std::int64_t redeemed_minor{0};
-    std::int64_t unspent_minor{0};
-  };
   auto supply(currency cur) -> result<supply_totals>;
 
   auto connection() -> pqxx::connection& { return *m_conn; }

@@ -8,10 +8,11 @@
 #include <set>
 #include <sstream>
 
-#include "core/pg.hpp"
-#include "core/process.hpp"
-#include "fx/dealer.hpp"
+#include "fx/client.hpp"
+#include "issuer/client.hpp"
 #include "issuer/issuer.hpp"
+#include "platform/pg.hpp"
+#include "platform/process.hpp"
 #include "sim/report.hpp"
 #include "sim/rng.hpp"
 #include "sim/toml_reader.hpp"
@@ -491,16 +492,6 @@ struct outcome {
 
 auto usd_text(std::int64_t cents) -> std::string {
   return money{cents, currency::usd}.format();
-}
-
-auto percentile_ms(std::vector<std::int64_t> us, double q) -> double {
-  if (us.empty()) {
-    return 0;
-  }
-  std::sort(us.begin(), us.end());
-  const auto at = static_cast<std::size_t>(std::min<double>(
-      static_cast<double>(us.size() - 1), std::ceil(q * static_cast<double>(us.size())) - 1));
-  return static_cast<double>(us[at]) / 1000.0;
 }
 
 /// The bridge's services as real processes; stopped on destruction.
@@ -1070,6 +1061,13 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     over("issued onto the bridge (USD)", issued_usd, sc.published.issued_usd_cents);
   }
   const bool passed = problems.empty();
+  for (auto& [name, f] : corridors) {
+    std::sort(f.latencies_us.begin(), f.latencies_us.end());
+  }
+  for (auto& [name, f] : phases) {
+    std::sort(f.latencies_us.begin(), f.latencies_us.end());
+  }
+  std::sort(latencies.begin(), latencies.end());
 
   // Report files.
   {
@@ -1181,12 +1179,13 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   const auto plotted = cbdc::run(
       {"/bin/sh", "-c", "cd '" + (out_dir / "plots").string() + "' && gnuplot charts.gp 2>&1"});
   std::ostringstream html;
-  html << "<!doctype html><html><head><meta charset='utf-8'><title>cbdc bridge run: " << sc.name
+  html << "<!doctype html><html><head><meta charset='utf-8'><title>cbdc bridge run: "
+       << html_escape(sc.name)
        << "</title><style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}"
           "table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;"
           "text-align:left}.pass{color:#070}.fail{color:#b00}svg{max-width:100%;height:auto}"
           "</style></head><body>\n<h1>"
-       << sc.name << "</h1>\n<p>seed " << sc.seed << ", " << sc.central_banks.size()
+       << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", " << sc.central_banks.size()
        << " central banks, " << sc.banks.size() << " banks, " << sc.shards
        << " settlement shards; setup " << fixed_text(static_cast<double>(setup_us) / 1e6, 1)
        << " s, replay " << fixed_text(static_cast<double>(replay_us) / 1e6, 1) << " s.</p>\n"
@@ -1197,25 +1196,26 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
        << "</td></tr><tr><th>refused</th><td>" << outcomes.size() - settled
        << "</td></tr></table>\n";
   if (!published_lines.empty()) {
-    html << "<h2>Against the published figures</h2><p>" << sc.published.source << "</p><ul>";
+    html << "<h2>Against the published figures</h2><p>" << html_escape(sc.published.source)
+         << "</p><ul>";
     for (const auto& line : published_lines) {
-      html << "<li>" << line << "</li>";
+      html << "<li>" << html_escape(line) << "</li>";
     }
     html << "</ul>\n";
   }
   html << "<h2>Audit: <span class='" << (passed ? "pass'>PASS" : "fail'>FAIL")
        << "</span></h2><ul>";
   for (const auto& c : checks) {
-    html << "<li>" << c << "</li>";
+    html << "<li>" << html_escape(c) << "</li>";
   }
   for (const auto& pr : problems) {
-    html << "<li class='fail'>" << pr << "</li>";
+    html << "<li class='fail'>" << html_escape(pr) << "</li>";
   }
   html << "</ul>\n<h2>By corridor</h2><table><tr><th></th><th>transactions</th><th>volume</th>"
           "<th>spread paid</th><th>across shards</th><th>settlement p50 / max</th><th>refused</th>"
           "</tr>";
   for (const auto& [name, f] : corridors) {
-    html << "<tr><td>" << name << "</td><td>" << f.count << "</td><td>"
+    html << "<tr><td>" << html_escape(name) << "</td><td>" << f.count << "</td><td>"
          << usd_text(f.volume_usd_cents) << "</td><td>" << usd_text(f.spread_usd_cents)
          << "</td><td>" << f.cross_shard << "</td><td>"
          << fixed_text(percentile_ms(f.latencies_us, 0.5), 1) << " / "
@@ -1225,7 +1225,7 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   html << "</table>\n<h2>By phase</h2><table><tr><th></th><th>transactions</th><th>volume</th>"
           "</tr>";
   for (const auto& [name, f] : phases) {
-    html << "<tr><td>" << name << "</td><td>" << f.count << "</td><td>"
+    html << "<tr><td>" << html_escape(name) << "</td><td>" << f.count << "</td><td>"
          << usd_text(f.volume_usd_cents) << "</td></tr>";
   }
   html << "</table>\n";
@@ -1240,7 +1240,7 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
       }
     }
   } else {
-    html << "<p class='fail'>gnuplot failed: " << plotted.out << "</p>\n";
+    html << "<p class='fail'>gnuplot failed: " << html_escape(plotted.out) << "</p>\n";
   }
   html << "</body></html>\n";
   {

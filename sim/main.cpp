@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/cli.hpp"
-#include "core/pg.hpp"
+#include "platform/pg.hpp"
+#include "rpc/cli.hpp"
 #include "sim/bridge.hpp"
 #include "sim/generate.hpp"
 #include "sim/report.hpp"

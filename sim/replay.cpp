@@ -11,14 +11,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bank/client.hpp"
 #include "bank/limits.hpp"
-#include "bank/service.hpp"
-#include "core/pg.hpp"
-#include "core/wire.hpp"
+#include "payment/build.hpp"
+#include "platform/pg.hpp"
+#include "rpc/wire.hpp"
 #include "settlement/client.hpp"
 #include "sim/generate.hpp"
 #include "sim/rng.hpp"
-#include "wallet/wallet.hpp"
 
 namespace cbdc::sim {
 
@@ -438,9 +438,9 @@ class driver {
     auto it = m_payments.find(e);
     if (it == m_payments.end()) {
       // The nonce is a function of the seed and the event: the same trace signs the same bytes.
-      auto tx = wallet::build_payment(*w.key, w.tokens, merchant_key(ev.merchant),
-                                      money{ev.amount_minor, m_sc.cur},
-                                      mix(m_sc.seed, k_stream_nonce, e), "");
+      auto tx = payment::build_payment(*w.key, w.tokens, merchant_key(ev.merchant),
+                                       money{ev.amount_minor, m_sc.cur},
+                                       mix(m_sc.seed, k_stream_nonce, e), "");
       if (!tx) {
         finish(e, tx.code(), 0, 0);
         release(ev.wallet);
@@ -515,7 +515,7 @@ class driver {
       retry_later(false, e, o.attempts);
       return;
     }
-    const bool settled = code == status_code::ok || code == status_code::already_settled;
+    const bool settled = is_settled(code);
     if (settled) {
       auto answered = receipt_tx_id(*c.answer);
       if (!answered || !(*answered == sent.tx.id)) {
@@ -559,7 +559,7 @@ class driver {
       return;
     }
     hash256 tx_id;
-    if (code == status_code::ok || code == status_code::already_settled) {
+    if (is_settled(code)) {
       auto id = receipt_tx_id(*c.answer);
       CBDC_ASSERT(id.ok());
       tx_id = *id;
@@ -567,7 +567,7 @@ class driver {
     for (std::uint32_t i = 0; i < batch.events.size(); ++i) {
       const auto e = batch.events[i];
       const auto& ev = m_trace.events[e];
-      if (code == status_code::ok || code == status_code::already_settled) {
+      if (is_settled(code)) {
         auto& w = m_wallets[m_slot.at(ev.wallet)];
         settlement::token_info t;
         t.token_id = token_id_of(profile::ed25519, tx_id, i);

@@ -7,20 +7,31 @@
 #include <map>
 #include <sstream>
 
-#include "core/process.hpp"
+#include "platform/process.hpp"
 
 namespace cbdc::sim {
 
 namespace {
 
-auto percentile(std::vector<std::int64_t>& sorted, double q) -> double {
-  if (sorted.empty()) {
-    return 0;
+/// Gnuplot's y axis from zero to past `max` in about five steps of 1, 2 or 5 times a power of
+/// ten, each label grouped by thousands (gnuplot groups only in a locale it may not have).
+auto zero_based_y(double max) -> std::string {
+  double step = 1;
+  while (step * 5 < max) {
+    for (const double m : {2.0, 2.5, 2.0}) {  // 1 -> 2 -> 5 -> 10
+      step *= m;
+      if (step * 5 >= max) {
+        break;
+      }
+    }
   }
-  const auto at = static_cast<std::size_t>(
-      std::min<double>(static_cast<double>(sorted.size() - 1),
-                       std::ceil(q * static_cast<double>(sorted.size())) - 1));
-  return static_cast<double>(sorted[at]) / 1000.0;
+  const double top = std::max(step, std::ceil(max / step) * step);
+  std::string tics;
+  for (double y = 0; y <= top; y += step) {
+    tics += (tics.empty() ? "" : ", ") + std::string{"\""} + grouped(static_cast<std::int64_t>(y)) +
+            "\" " + fixed_text(y, 0);
+  }
+  return "set yrange [0:" + fixed_text(top, 0) + "]\nset ytics (" + tics + ")\n";
 }
 
 /// Count, volume and failures of payments grouped by one attribute.
@@ -29,19 +40,6 @@ struct group {
   std::int64_t volume_minor{0};
   std::uint64_t failed{0};
 };
-
-auto html_escape(const std::string& text) -> std::string {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 auto read_file(const std::filesystem::path& path) -> std::string {
   std::ifstream in(path);
@@ -61,6 +59,52 @@ auto deviation_line(const std::string& what, double got, double want, double tol
 }
 
 }  // namespace
+
+auto grouped(std::int64_t n) -> std::string {
+  return group_digits(std::to_string(n));
+}
+
+auto grouped(const money& m) -> std::string {
+  return group_digits(m.format_amount()) + " " + std::string{currency_code(m.cur())};
+}
+
+auto group_digits(std::string number) -> std::string {
+  const auto begin = number.find_first_of("0123456789");
+  if (begin == std::string::npos) {
+    return number;
+  }
+  auto end = number.find_first_not_of("0123456789", begin);
+  if (end == std::string::npos) {
+    end = number.size();
+  }
+  for (auto at = end; at > begin + 3; at -= 3) {
+    number.insert(at - 3, 1, ',');
+  }
+  return number;
+}
+
+auto html_escape(const std::string& text) -> std::string {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+auto percentile_ms(const std::vector<std::int64_t>& sorted_us, double q) -> double {
+  if (sorted_us.empty()) {
+    return 0;
+  }
+  const auto at = static_cast<std::size_t>(
+      std::min<double>(static_cast<double>(sorted_us.size() - 1),
+                       std::ceil(q * static_cast<double>(sorted_us.size())) - 1));
+  return static_cast<double>(sorted_us[at]) / 1000.0;
+}
 
 auto fixed_text(double v, int decimals) -> std::string {
   std::ostringstream s;
@@ -89,8 +133,8 @@ auto figures_of(const scenario& sc, const trace& t, const replay_result& r) -> r
     }
   }
   std::sort(latencies.begin(), latencies.end());
-  f.latency_ms = {percentile(latencies, 0.50), percentile(latencies, 0.95),
-                  percentile(latencies, 0.99), percentile(latencies, 0.999)};
+  f.latency_ms = {percentile_ms(latencies, 0.50), percentile_ms(latencies, 0.95),
+                  percentile_ms(latencies, 0.99), percentile_ms(latencies, 0.999)};
   f.payments_per_s = r.replay_us > 0
                          ? static_cast<double>(f.payments) * 1e6 / static_cast<double>(r.replay_us)
                          : 0;
@@ -251,8 +295,8 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
     std::ofstream dat(out_dir / "plots" / "seconds.dat", std::ios::trunc);
     for (auto& [sec, s] : by_second) {
       std::sort(s.latencies.begin(), s.latencies.end());
-      const auto p50 = fixed_text(percentile(s.latencies, 0.5), 2);
-      const auto p99 = fixed_text(percentile(s.latencies, 0.99), 2);
+      const auto p50 = fixed_text(percentile_ms(s.latencies, 0.5), 2);
+      const auto p99 = fixed_text(percentile_ms(s.latencies, 0.99), 2);
       ts << sec << ',' << s.settled << ',' << s.failed << ',' << p50 << ',' << p99 << '\n';
       dat << sec << ' ' << s.settled << ' ' << p50 << ' ' << p99 << '\n';
     }
@@ -280,6 +324,16 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
     }
   }
   const std::string cur{currency_code(sc.cur)};
+  const auto max_of = [](const auto& m, const auto& value) {
+    double most = 0;
+    for (const auto& entry : m) {
+      most = std::max(most, static_cast<double>(value(entry.second)));
+    }
+    return most;
+  };
+  const auto volume_major = [](const group& g) {
+    return static_cast<double>(g.volume_minor) / 100.0;
+  };
   std::ostringstream gp;
   gp << "set terminal svg size 760,300 dynamic font 'sans,11'\n"
      << "set grid ytics\nset key top right\nset style fill solid 0.8 border -1\n"
@@ -291,14 +345,18 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
         "'' using 1:4 with lines lw 2 title 'p99'\n"
      << "set output 'hours.svg'\nset title 'Payments per simulated hour'\n"
      << "set xlabel 'hours since the scenario start'\nset ylabel 'payments'\n"
+     << zero_based_y(max_of(by_sim_hour, [](const auto& h) { return h.first; }))
      << "plot 'hours.dat' using 1:2 with boxes notitle\n"
      << "set xlabel ''\nset xtics rotate by -30\nset boxwidth 0.7\n"
      << "set output 'region.svg'\nset title 'Volume by region (" << cur << ")'\n"
-     << "set ylabel '" << cur << "'\nplot 'region.dat' using 2:xtic(1) with boxes notitle\n"
+     << zero_based_y(max_of(by_region, volume_major)) << "set ylabel '" << cur
+     << "'\nplot 'region.dat' using 2:xtic(1) with boxes notitle\n"
      << "set output 'category.svg'\nset title 'Volume by merchant category (" << cur << ")'\n"
+     << zero_based_y(max_of(by_category, volume_major))
      << "plot 'category.dat' using 2:xtic(1) with boxes notitle\n";
   if (!failures.empty()) {
     gp << "set output 'failures.svg'\nset title 'Refusals by typed reason'\n"
+       << zero_based_y(max_of(failures, [](auto n) { return n; }))
        << "set ylabel 'events'\nplot 'failures.dat' using 2:xtic(1) with boxes notitle\n";
   }
   {
@@ -317,15 +375,16 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
           "table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;"
           "text-align:left}.pass{color:#070}.fail{color:#b00}svg{max-width:100%;height:auto}"
           "</style></head><body>\n";
+  const auto grouped_count = [](std::uint64_t n) { return group_digits(std::to_string(n)); };
   html << "<h1>" << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", " << t.events.size()
        << " events, replayed in " << fixed_text(static_cast<double>(r.replay_us) / 1e6, 1)
        << " s after " << fixed_text(static_cast<double>(r.setup_us) / 1e6, 1)
        << " s of setup.</p>\n";
-  html << "<table><tr><th>wallets active</th><td>" << f.wallets_active
-       << "</td></tr><tr><th>payments settled</th><td>" << f.payments
-       << "</td></tr><tr><th>volume</th><td>" << money_text(f.volume_minor)
-       << "</td></tr><tr><th>refused</th><td>" << f.failed
-       << "</td></tr><tr><th>throughput</th><td>" << fixed_text(f.payments_per_s, 0)
+  html << "<table><tr><th>wallets active</th><td>" << grouped_count(f.wallets_active)
+       << "</td></tr><tr><th>payments settled</th><td>" << grouped_count(f.payments)
+       << "</td></tr><tr><th>volume</th><td>" << grouped(money{f.volume_minor, sc.cur})
+       << "</td></tr><tr><th>refused</th><td>" << grouped_count(f.failed)
+       << "</td></tr><tr><th>throughput</th><td>" << group_digits(fixed_text(f.payments_per_s, 0))
        << " payments/s</td></tr><tr><th>latency p50 / p95 / p99 / p99.9</th><td>"
        << fixed_text(f.latency_ms[0], 1) << " / " << fixed_text(f.latency_ms[1], 1) << " / "
        << fixed_text(f.latency_ms[2], 1) << " / " << fixed_text(f.latency_ms[3], 1)
@@ -381,8 +440,9 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
     html << "<h2>" << title << "</h2><table><tr><th></th><th>payments</th><th>volume</th>"
          << "<th>refused</th></tr>";
     for (const auto& [k, g] : m) {
-      html << "<tr><td>" << html_escape(k) << "</td><td>" << g.payments << "</td><td>"
-           << money_text(g.volume_minor) << "</td><td>" << g.failed << "</td></tr>";
+      html << "<tr><td>" << html_escape(k) << "</td><td>" << grouped_count(g.payments)
+           << "</td><td>" << grouped(money{g.volume_minor, sc.cur}) << "</td><td>"
+           << grouped_count(g.failed) << "</td></tr>";
     }
     html << "</table>\n";
   };

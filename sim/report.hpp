@@ -1,10 +1,12 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "core/money.hpp"
 #include "sim/replay.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
@@ -23,6 +25,19 @@ struct run_figures {
   std::vector<std::string> published_lines;
   bool published_ok{true};
 };
+
+/// For people: digits grouped by thousands ("1,234,567"; "-12,345.67 CNY").
+auto grouped(std::int64_t n) -> std::string;
+auto grouped(const money& m) -> std::string;
+/// The integer part of a decimal number in text, grouped by thousands.
+auto group_digits(std::string number) -> std::string;
+
+/// Text made safe inside HTML (every report's page is written through it).
+auto html_escape(const std::string& text) -> std::string;
+
+/// The q-quantile (nearest rank) of microsecond figures sorted ascending, in milliseconds; 0
+/// when there are none.
+auto percentile_ms(const std::vector<std::int64_t>& sorted_us, double q) -> double;
 
 /// v with exactly `decimals` decimals, for reports (figures that are not money).
 auto fixed_text(double v, int decimals) -> std::string;

@@ -1,6 +1,6 @@
 #include "sim/world.hpp"
 
-#include "core/pg.hpp"
+#include "platform/pg.hpp"
 
 namespace cbdc::sim {
 

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "core/auth.hpp"
 #include "core/crypto.hpp"
-#include "core/process.hpp"
-#include "core/transport.hpp"
+#include "platform/process.hpp"
+#include "rpc/auth.hpp"
+#include "rpc/transport.hpp"
 #include "sim/scenario.hpp"
 
 namespace cbdc::sim {

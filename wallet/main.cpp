@@ -6,9 +6,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "bank/service.hpp"
-#include "core/cli.hpp"
-#include "fx/dealer.hpp"
+#include "bank/client.hpp"
+#include "fx/client.hpp"
+#include "payment/build.hpp"
+#include "rpc/cli.hpp"
 #include "wallet/request.hpp"
 #include "wallet/wallet.hpp"
 
@@ -75,7 +76,7 @@ auto pay_cross_border(const quote_desk& desk, const token_lister& tokens, const 
   if (!unspent) {
     return fail(unspent.err(), json);
   }
-  auto tx = fx::build_pvp(*q, key, *unspent, payee, wallet::random_nonce());
+  auto tx = fx::build_pvp(*q, key, *unspent, payee, payment::random_nonce());
   if (!tx) {
     return fail(tx.err(), json);
   }
@@ -295,8 +296,8 @@ auto main(int argc, char** argv) -> int {
       if (!unspent) {
         return fail(unspent.err(), json);
       }
-      auto tx = wallet::build_payment(*key, *unspent, *vault, *amount, wallet::random_nonce(),
-                                      "to deposit", settle.shard_count());
+      auto tx = payment::build_payment(*key, *unspent, *vault, *amount, payment::random_nonce(),
+                                       "to deposit", settle.shard_count());
       if (!tx) {
         return fail(tx.err(), json);
       }
@@ -337,7 +338,7 @@ auto main(int argc, char** argv) -> int {
     if (!unspent) {
       return fail(unspent.err(), json);
     }
-    auto sums = wallet::totals(*unspent);
+    auto sums = payment::totals(*unspent);
     if (!sums) {
       return fail(sums.err(), json);
     }
@@ -414,14 +415,14 @@ auto main(int argc, char** argv) -> int {
     }
     result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
     if (bank_ep.empty()) {
-      receipt = wallet::pay(settle, *key, *payee, *amount, memo);
+      receipt = payment::pay(settle, *key, *payee, *amount, memo);
     } else {
       auto unspent = tokens();
       if (!unspent) {
         return fail(unspent.err(), json);
       }
-      auto tx = wallet::build_payment(*key, *unspent, *payee, *amount, wallet::random_nonce(), memo,
-                                      settle.shard_count());
+      auto tx = payment::build_payment(*key, *unspent, *payee, *amount, payment::random_nonce(),
+                                       memo, settle.shard_count());
       if (!tx) {
         return fail(tx.err(), json);
       }
@@ -430,7 +431,7 @@ auto main(int argc, char** argv) -> int {
     if (!receipt) {
       return fail(receipt.err(), json);
     }
-    if (receipt->status != status_code::ok && receipt->status != status_code::already_settled) {
+    if (!receipt->settled()) {
       return fail(error{receipt->status, receipt->detail}, json);
     }
     if (json) {

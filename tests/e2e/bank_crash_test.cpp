@@ -11,12 +11,12 @@
 #include <random>
 #include <thread>
 
-#include "bank/service.hpp"
-#include "core/auth.hpp"
-#include "core/process.hpp"
+#include "bank/client.hpp"
+#include "payment/build.hpp"
+#include "platform/process.hpp"
+#include "rpc/auth.hpp"
 #include "settlement/client.hpp"
 #include "tests/support/pg_scratch.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 namespace fs = std::filesystem;
@@ -101,9 +101,9 @@ TEST_CASE("SIGKILL of the bank during payments keeps its day totals equal to set
   REQUIRE(unspent->size() == static_cast<std::size_t>(k_tokens));
   std::vector<signed_tx> payments;
   for (int i = 0; i < k_tokens; ++i) {
-    auto tx = wallet::build_payment(payer, {(*unspent)[static_cast<std::size_t>(i)]}, payee.pub(),
-                                    money{k_amount, currency::cny},
-                                    9'000 + static_cast<std::uint64_t>(i), "");
+    auto tx = payment::build_payment(payer, {(*unspent)[static_cast<std::size_t>(i)]}, payee.pub(),
+                                     money{k_amount, currency::cny},
+                                     9'000 + static_cast<std::uint64_t>(i), "");
     REQUIRE(tx.ok());
     payments.push_back(std::move(*tx));
   }

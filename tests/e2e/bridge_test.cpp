@@ -6,8 +6,9 @@
 #include <fstream>
 #include <random>
 
-#include "bank/service.hpp"
-#include "core/process.hpp"
+#include "bank/client.hpp"
+#include "bank/server.hpp"
+#include "platform/process.hpp"
 #include "tests/support/bridge.hpp"
 #include "tests/support/files.hpp"
 

@@ -10,9 +10,9 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <thread>
-#include "core/auth.hpp"
+#include "rpc/auth.hpp"
 
-#include "core/process.hpp"
+#include "platform/process.hpp"
 #include "settlement/client.hpp"
 #include "tests/support/pg_scratch.hpp"
 

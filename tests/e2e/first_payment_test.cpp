@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <random>
 
-#include "core/auth.hpp"
-#include "core/process.hpp"
+#include "platform/process.hpp"
+#include "rpc/auth.hpp"
 #include "tests/support/pg_scratch.hpp"
 
 using namespace cbdc;

@@ -3,6 +3,7 @@
 // recorded transaction again, both do.
 #include "fx/dealer.hpp"
 #include "issuer/issuer.hpp"
+#include "issuer/server.hpp"
 #include "tests/support/shards.hpp"
 
 using namespace cbdc;

@@ -6,10 +6,10 @@
 #include <random>
 #include <regex>
 
-#include "core/auth.hpp"
-#include "core/metrics.hpp"
-#include "core/process.hpp"
-#include "fx/dealer.hpp"
+#include "fx/client.hpp"
+#include "platform/metrics.hpp"
+#include "platform/process.hpp"
+#include "rpc/auth.hpp"
 #include "tests/support/pg_scratch.hpp"
 
 using namespace cbdc;

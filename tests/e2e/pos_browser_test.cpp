@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <random>
 
-#include "core/metrics.hpp"
-#include "core/process.hpp"
+#include "platform/metrics.hpp"
+#include "platform/process.hpp"
 #include "tests/support/pg_scratch.hpp"
 
 using namespace cbdc;

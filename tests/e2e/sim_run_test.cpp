@@ -8,7 +8,7 @@
 #include <fstream>
 #include <random>
 
-#include "core/process.hpp"
+#include "platform/process.hpp"
 #include "tests/support/files.hpp"
 #include "tests/support/pg_scratch.hpp"
 

@@ -6,12 +6,13 @@
 
 #include <array>
 
-#include "bank/service.hpp"
-#include "core/auth.hpp"
-#include "core/customer_auth.hpp"
-#include "core/wire.hpp"
-#include "fx/dealer.hpp"
+#include "bank/server.hpp"
+#include "fx/server.hpp"
 #include "issuer/issuer.hpp"
+#include "issuer/server.hpp"
+#include "rpc/auth.hpp"
+#include "rpc/customer_auth.hpp"
+#include "rpc/wire.hpp"
 #include "settlement/coordinator.hpp"
 #include "settlement/service.hpp"
 #include "tests/fuzz/target.hpp"

@@ -11,11 +11,12 @@
 #include <thread>
 
 #include "bank/bank.hpp"
-#include "bank/service.hpp"
+#include "bank/client.hpp"
+#include "bank/server.hpp"
+#include "payment/build.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using bank::wallet_class;
@@ -102,8 +103,8 @@ struct two_indexed_banks {
     for (int attempt = 0; attempt < 20; ++attempt) {
       auto unspent = settle->list_unspent(from.pub());
       REQUIRE(unspent.ok());
-      auto tx = wallet::build_payment(from, *unspent, probe.pub(), money{1, currency::cny},
-                                      static_cast<std::uint64_t>(attempt), "");
+      auto tx = payment::build_payment(from, *unspent, probe.pub(), money{1, currency::cny},
+                                       static_cast<std::uint64_t>(attempt), "");
       REQUIRE(tx.ok());
       REQUIRE(settle->submit(*tx)->status == status_code::ok);
       for (int i = 0; i < 10; ++i) {
@@ -144,7 +145,7 @@ struct two_indexed_banks {
   void vault_a_pays(const public_key& to, money amount, std::uint64_t nonce) {
     auto unspent = settle->list_unspent(vault_a.pub());
     REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(vault_a, *unspent, to, amount, nonce, "");
+    auto tx = payment::build_payment(vault_a, *unspent, to, amount, nonce, "");
     REQUIRE(tx.ok());
     REQUIRE(settle->submit(*tx)->status == status_code::ok);
   }
@@ -172,8 +173,8 @@ struct two_indexed_banks {
             ++answers.unexpected;
             continue;
           }
-          auto tx = wallet::build_payment(payers[i], *unspent, payee, amount,
-                                          (i << 20U) + static_cast<std::uint64_t>(k), "");
+          auto tx = payment::build_payment(payers[i], *unspent, payee, amount,
+                                           (i << 20U) + static_cast<std::uint64_t>(k), "");
           if (!tx) {
             ++answers.unexpected;
             continue;
@@ -306,7 +307,7 @@ TEST_CASE("payments racing against one payer's daily cap land exactly on it",
   REQUIRE(unspent->size() == 150);
   std::vector<signed_tx> payments;
   for (std::size_t i = 0; i < unspent->size(); ++i) {
-    auto tx = wallet::build_payment(payer, {(*unspent)[i]}, shop.pub(), yuan(50), 8'000 + i, "");
+    auto tx = payment::build_payment(payer, {(*unspent)[i]}, shop.pub(), yuan(50), 8'000 + i, "");
     REQUIRE(tx.ok());
     payments.push_back(std::move(*tx));
   }
@@ -341,7 +342,7 @@ TEST_CASE("a payment settlement did not answer stays in flight until it does",
   w.start_b();
   auto unspent = w.settle->list_unspent(payer.pub());
   REQUIRE(unspent.ok());
-  auto first = wallet::build_payment(payer, *unspent, shop.pub(), yuan(10), 8'500, "");
+  auto first = payment::build_payment(payer, *unspent, shop.pub(), yuan(10), 8'500, "");
   REQUIRE(first.ok());
   w.settle_svc.reset();  // settlement is down
   auto unknown = w.ops_b->pay(*first);
@@ -363,7 +364,7 @@ TEST_CASE("a payment settlement did not answer stays in flight until it does",
   const auto pay = [&](money amount, std::uint64_t nonce) {
     auto left = w.settle->list_unspent(payer.pub());
     REQUIRE(left.ok());
-    auto tx = wallet::build_payment(payer, *left, shop.pub(), amount, nonce, "");
+    auto tx = payment::build_payment(payer, *left, shop.pub(), amount, nonce, "");
     REQUIRE(tx.ok());
     auto r = w.ops_b->pay(*tx);
     return r ? r->status : r.code();

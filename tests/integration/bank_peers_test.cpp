@@ -3,11 +3,12 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "bank/service.hpp"
+#include "bank/client.hpp"
+#include "bank/server.hpp"
+#include "payment/build.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using bank::wallet_class;
@@ -88,7 +89,7 @@ struct two_banks {
            const std::string& payee_bank = {}) -> status_code {
     auto unspent = settle->list_unspent(payer.pub());
     REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(payer, *unspent, payee, amount, ++nonce, "");
+    auto tx = payment::build_payment(payer, *unspent, payee, amount, ++nonce, "");
     REQUIRE(tx.ok());
     auto r = via.pay(*tx, payee_bank);
     return r ? r->status : r.code();

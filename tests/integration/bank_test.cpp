@@ -1,15 +1,16 @@
 #include <catch2/catch.hpp>
 
 #include "bank/bank.hpp"
-#include "bank/service.hpp"
+#include "bank/client.hpp"
+#include "bank/server.hpp"
 
 #include <chrono>
 #include <thread>
 #include "core/clock.hpp"
+#include "payment/build.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using bank::wallet_class;
@@ -72,7 +73,7 @@ struct world {
   auto pay(const key_pair& payer, const public_key& payee, money amount) -> status_code {
     auto unspent = settle->list_unspent(payer.pub());
     REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(payer, *unspent, payee, amount, ++nonce, "");
+    auto tx = payment::build_payment(payer, *unspent, payee, amount, ++nonce, "");
     if (!tx) {
       return tx.code();
     }
@@ -125,7 +126,7 @@ TEST_CASE("the day's total survives a restart and a settled payment sent again c
   const auto shop = w.wallet(3, wallet_class::i, yuan(0));
   auto unspent = w.settle->list_unspent(alice.pub());
   REQUIRE(unspent.ok());
-  auto first = wallet::build_payment(alice, *unspent, shop.pub(), yuan(2'000), 1, "");
+  auto first = payment::build_payment(alice, *unspent, shop.pub(), yuan(2'000), 1, "");
   REQUIRE(first.ok());
   REQUIRE(w.the_bank->pay(*first, unix_now_us())->status == status_code::ok);
   // The same payment again (a retry): settlement has it; the day's total must not grow.
@@ -315,7 +316,7 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   REQUIRE(wait_for(alice.pub(), yuan(100).minor()));
   auto unspent = settle.list_unspent(alice.pub());
   REQUIRE(unspent.ok());
-  auto tx = wallet::build_payment(alice, *unspent, shop.pub(), yuan(12, 34), 7, "coffee");
+  auto tx = payment::build_payment(alice, *unspent, shop.pub(), yuan(12, 34), 7, "coffee");
   REQUIRE(tx.ok());
   REQUIRE(cli.pay(*tx).ok());
   CHECK(wait_for(alice.pub(), yuan(87, 66).minor()));
@@ -355,7 +356,7 @@ TEST_CASE("exchange between a deposit account and e-CNY both ways once per reque
   // Back to the deposit: the wallet pays the vault.
   auto unspent = w.settle->list_unspent(alice.pub());
   REQUIRE(unspent.ok());
-  auto back = wallet::build_payment(alice, *unspent, w.vault.pub(), yuan(120), 99, "");
+  auto back = payment::build_payment(alice, *unspent, w.vault.pub(), yuan(120), 99, "");
   REQUIRE(back.ok());
   REQUIRE(b.exchange_to_deposit(*back, "y1").ok());
   REQUIRE(b.exchange_to_deposit(*back, "y1").ok());  // credited once

@@ -5,12 +5,13 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "bank/service.hpp"
+#include "bank/client.hpp"
+#include "bank/server.hpp"
 #include "core/clock.hpp"
+#include "payment/build.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using bank::wallet_class;
@@ -103,7 +104,7 @@ struct secured_bank {
   auto payment(const key_pair& payer, const public_key& payee, money amount) -> signed_tx {
     auto unspent = settle->list_unspent(payer.pub());
     REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(payer, *unspent, payee, amount, ++nonce, "");
+    auto tx = payment::build_payment(payer, *unspent, payee, amount, ++nonce, "");
     REQUIRE(tx.ok());
     return *tx;
   }

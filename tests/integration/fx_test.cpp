@@ -3,8 +3,8 @@
 // transaction; quotes expire; the central banks' caps hold at, under and over their boundary.
 #include <catch2/catch.hpp>
 
+#include "payment/build.hpp"
 #include "tests/support/bridge.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using namespace cbdc::test;
@@ -292,7 +292,7 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   // A domestic payment too.
   unspent = b.settle->list_unspent(b.payer.pub());
   REQUIRE(unspent.ok());
-  auto domestic = wallet::build_payment(b.payer, *unspent, b.dealer_key.pub(), cny(5), 7, "");
+  auto domestic = payment::build_payment(b.payer, *unspent, b.dealer_key.pub(), cny(5), 7, "");
   REQUIRE(domestic.ok());
   settlement::client as_bank(b.settle_svc->endpoint(), b.net("cn-bank"));
   auto paid = as_bank.submit(*domestic);

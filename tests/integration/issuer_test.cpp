@@ -2,7 +2,10 @@
 #include <map>
 #include <pqxx/pqxx>
 
+#include "issuer/audit.hpp"
+#include "issuer/client.hpp"
 #include "issuer/issuer.hpp"
+#include "issuer/server.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"

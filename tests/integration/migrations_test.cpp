@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
-#include "core/pg.hpp"
 #include "issuer/issuer.hpp"
+#include "platform/pg.hpp"
 #include "settlement/store.hpp"
 #include "tests/support/pg_scratch.hpp"
 

@@ -7,13 +7,13 @@
 
 #include <thread>
 #include "core/crypto.hpp"
+#include "payment/build.hpp"
 #include "settlement/client.hpp"
 #include "settlement/notify.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "tests/support/seeds.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using cbdc::test::seed_of;
@@ -74,14 +74,14 @@ struct world {
       -> signed_tx {
     auto unspent = client->list_unspent(from.pub());
     REQUIRE(unspent.ok());
-    auto tx = wallet::build_payment(from, *unspent, to, money{amount, currency::cny}, nonce, "");
+    auto tx = payment::build_payment(from, *unspent, to, money{amount, currency::cny}, nonce, "");
     REQUIRE(tx.ok());
     return *tx;
   }
   auto balance(const key_pair& who) -> std::int64_t {
     auto unspent = client->list_unspent(who.pub());
     REQUIRE(unspent.ok());
-    auto sums = wallet::totals(*unspent);
+    auto sums = payment::totals(*unspent);
     REQUIRE(sums.ok());
     return (*sums)[currency::cny];
   }
@@ -558,8 +558,8 @@ TEST_CASE("a payment spending an output of a batch still committing commits afte
     held.token_id = token_id_of(profile::ed25519, chain.back().id, 0);
     held.amount_minor = k_amount;
     held.owner = from.pub();
-    auto pay = wallet::build_payment(from, {held}, to.pub(), money{k_amount, currency::cny},
-                                     static_cast<std::uint64_t>(i) + 2, "");
+    auto pay = payment::build_payment(from, {held}, to.pub(), money{k_amount, currency::cny},
+                                      static_cast<std::uint64_t>(i) + 2, "");
     REQUIRE(pay.ok());
     chain.push_back(*pay);
   }

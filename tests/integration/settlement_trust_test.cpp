@@ -8,12 +8,12 @@
 #include <thread>
 
 #include "core/crypto.hpp"
+#include "payment/build.hpp"
 #include "settlement/client.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "tests/support/seeds.hpp"
-#include "wallet/wallet.hpp"
 
 using namespace cbdc;
 using cbdc::test::seed_of;
@@ -101,7 +101,7 @@ struct secured_world {
   auto balance(const key_pair& who) -> std::int64_t {
     auto unspent = bank->list_unspent(who.pub());
     REQUIRE(unspent.ok());
-    auto sums = wallet::totals(*unspent);
+    auto sums = payment::totals(*unspent);
     REQUIRE(sums.ok());
     return (*sums)[currency::cny];
   }

@@ -6,8 +6,13 @@
 #include <map>
 #include <random>
 
+#include "fx/client.hpp"
 #include "fx/dealer.hpp"
+#include "fx/server.hpp"
+#include "issuer/audit.hpp"
+#include "issuer/client.hpp"
 #include "issuer/issuer.hpp"
+#include "issuer/server.hpp"
 #include "settlement/service.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"

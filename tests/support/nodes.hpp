@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "core/auth.hpp"
-#include "core/transport.hpp"
+#include "rpc/auth.hpp"
+#include "rpc/transport.hpp"
 
 namespace cbdc::test {
 

@@ -1,6 +1,6 @@
 #include "tests/support/pg_scratch.hpp"
 
-#include "core/pg.hpp"
+#include "platform/pg.hpp"
 
 #include <unistd.h>
 #include <atomic>

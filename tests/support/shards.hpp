@@ -10,8 +10,8 @@
 #include <random>
 #include <thread>
 
-#include "core/auth.hpp"
-#include "core/process.hpp"
+#include "platform/process.hpp"
+#include "rpc/auth.hpp"
 #include "settlement/client.hpp"
 #include "tests/support/pg_scratch.hpp"
 

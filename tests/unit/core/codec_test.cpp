@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/codec.hpp"
-#include "core/wire.hpp"
+#include "rpc/wire.hpp"
 #include "tests/support/seeds.hpp"
 
 using namespace cbdc;

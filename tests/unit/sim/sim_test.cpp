@@ -8,6 +8,7 @@
 
 #include "sim/bridge.hpp"
 #include "sim/generate.hpp"
+#include "sim/report.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
@@ -80,6 +81,17 @@ auto file_bytes(const fs::path& p) -> std::string {
 }
 
 }  // namespace
+
+TEST_CASE("report: numbers for people are grouped by thousands", "[sim]") {
+  REQUIRE(sim::grouped(0) == "0");
+  REQUIRE(sim::grouped(999) == "999");
+  REQUIRE(sim::grouped(1'000) == "1,000");
+  REQUIRE(sim::grouped(1'244'777) == "1,244,777");
+  REQUIRE(sim::grouped(-12'345) == "-12,345");
+  REQUIRE(sim::grouped(money{12'958'496'745, currency::cny}) == "129,584,967.45 CNY");
+  REQUIRE(sim::grouped(money{-100'000, currency::cny}) == "-1,000.00 CNY");
+  REQUIRE(sim::group_digits("2608") == "2,608");
+}
 
 TEST_CASE("rng: a seed gives the same numbers, ranges hold", "[sim]") {
   rng a(42, 1);

@@ -1,0 +1,740 @@
+#include "bank/server.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <utility>
+
+#include "core/clock.hpp"
+#include "settlement/notify.hpp"
+
+namespace cbdc::bank {
+namespace {
+
+auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
+  wire::Envelope answer;
+  if (r) {
+    *answer.mutable_receipt() = settlement::to_wire(*r);
+  } else {
+    settlement::receipt refused;
+    refused.status = r.code();
+    refused.detail = r.err().message;
+    *answer.mutable_receipt() = settlement::to_wire(refused);
+  }
+  return answer;
+}
+
+}  // namespace
+
+auto bank_roles() -> role_table {
+  using E = wire::Envelope;
+  const role_set wallets{role::customer, role::pos, role::operator_, role::bank};
+  const role_set operators{role::operator_, role::bank};  // the service checks whose
+  return role_table{"the bank",
+                    {
+                        {E::kGetWallet, wallets},
+                        {E::kOpenWallet, wallets},
+                        {E::kPay, wallets},
+                        {E::kCanReceive, {role::bank}},
+                        {E::kFund, operators},
+                        {E::kOpenWallets, operators},
+                        {E::kFundMany, operators},
+                        {E::kGetBalance, wallets},
+                        {E::kExchange, wallets},
+                        {E::kGetBankInfo, wallets},
+                        {E::kGetHistory, wallets},
+                        {E::kListUnspent, wallets},
+                        {E::kRequestQuote, wallets},
+                        {E::kExecuteQuote, wallets},
+                        {E::kDeclineQuote, wallets},
+                    }};
+}
+
+auto service::start(const bank_config& config, key_pair vault, std::string endpoint)
+    -> result<std::unique_ptr<service>> {
+  std::unique_ptr<service> s(new service());
+  auto b = bank::open(config, std::move(vault));
+  if (!b) {
+    return b.err();
+  }
+  s->m_bank = std::move(*b);
+  if (config.customer_window_ms <= 0) {
+    return error{status_code::bad_request, "the customers' request window must be positive"};
+  }
+  s->m_customers = customer_verifier(config.customer_window_ms * 1000);
+  if (config.net.security) {
+    const auto self = config.net.security->self();
+    if (!self || self->r != role::bank) {
+      return error{status_code::key_error,
+                   "the nodes file lists no bank with this bank's node key"};
+    }
+    s->m_name = self->name;
+  }
+  for (const auto& peer : config.peers) {
+    const auto eq = peer.find('=');
+    const bool named = eq != std::string::npos && peer.find("://") > eq;
+    if (named) {
+      s->m_peer_ids[peer.substr(0, eq)] = s->m_peers.size();
+    }
+    s->m_peers.push_back(
+        std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer, config.net));
+  }
+  if (!config.issuer_endpoint.empty()) {
+    s->m_registry = std::make_unique<issuer::client>(config.issuer_endpoint, config.net);
+  }
+  for (const auto& spec : config.dealers) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos) {
+      return error{status_code::bad_request, "--dealer wants ID=ENDPOINT, got " + spec};
+    }
+    s->m_dealers.push_back(std::make_unique<fx::client>(spec.substr(eq + 1), config.net));
+  }
+  auto net = config.net;
+  net.admit_customers = true;
+  s->m_server = std::make_unique<serial_server>(
+      std::move(endpoint),
+      serial_server::deferring_handler{[raw = s.get()](const wire::Envelope& req, const peer& from,
+                                                       const rpc_server::reply_fn& reply) {
+        return raw->answer(req, from, reply);
+      }},
+      bank_roles(), net);
+  // The first job: the index catches up on what settled while the bank was down, before any
+  // request is answered (the notifications that arrive meanwhile queue behind it).
+  s->m_server->post_task([raw = s.get()] { raw->catch_up(); });
+  s->m_server->post_task([raw = s.get()] { raw->recover(); });
+  if (auto bound = s->m_server->start(); !bound) {
+    return bound.err();
+  }
+  if (!config.settle_pub.empty()) {
+    s->m_listener = std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur,
+                                 net = config.net] { raw->listen(pub, cur, net); });
+  }
+  return s;
+}
+
+service::~service() {
+  m_stop = true;
+  if (m_listener.joinable()) {
+    m_listener.join();
+  }
+  // Worker first (tasks posted after this are dropped), then the bank and its settlement
+  // client, whose last callbacks post into the closed server.
+  if (m_server) {
+    m_server->close();
+  }
+  m_peers.clear();
+  m_bank.reset();
+  m_server.reset();
+}
+
+void service::catch_up() {
+  if (auto caught = m_bank->catch_up(); !caught) {
+    std::fprintf(stderr, "cbdc-bank: catching up with settlement: %s; trying again in 1 s\n",
+                 to_string(caught.err()).c_str());
+    m_server->post_task_after(1000, [this] { catch_up(); });
+  }
+}
+
+void service::fill_gaps() {
+  m_gaps_queued = false;
+  if (auto filled = m_bank->fill_gaps(); !filled) {
+    std::fprintf(stderr, "cbdc-bank: reading skipped batches from settlement: %s\n",
+                 to_string(filled.err()).c_str());
+  }
+  if (m_bank->has_gaps() && !m_gaps_queued) {
+    m_gaps_queued = true;
+    m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
+  }
+}
+
+void service::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
+  // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
+  settlement::subscriber sub(pub_endpoint,
+                             {settlement::all_topic(cur), settlement::k_all_redeemed_topic}, net);
+  while (!m_stop) {
+    auto settled = sub.next(200);
+    if (!settled) {
+      continue;
+    }
+    // What arrives in the next few milliseconds goes along: one database transaction for the
+    // lot (the index is a little behind settlement in any case; a longer wait means fewer,
+    // larger statements on a busy bank).
+    wire::Envelope note;
+    auto* batch = note.mutable_settled_batch();
+    *batch->add_txs() = std::move(*settled);
+    constexpr int k_max_batch = 1000;
+    constexpr auto k_gather = std::chrono::milliseconds(20);
+    const auto until = std::chrono::steady_clock::now() + k_gather;
+    while (batch->txs_size() < k_max_batch) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      auto more = sub.next(static_cast<int>(std::max<std::int64_t>(0, left.count())));
+      if (!more) {
+        break;
+      }
+      *batch->add_txs() = std::move(*more);
+    }
+    // A full queue holds the listener back (settlement's PUB socket buffers meanwhile) rather
+    // than drop notifications: dropped ones would have to be read again from settlement.
+    while (!m_server->post(note) && !m_stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+}
+
+void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next) {
+  const auto payee_hex = p.payee.hex();
+  const auto* home = m_payee_home.find(payee_hex);
+  const bool cached = home != nullptr;
+  const std::size_t peer = cached ? *home : next;
+  if (peer >= m_peers.size()) {
+    submit(std::move(p), reply);  // no bank we know hosts the payee: settlement decides
+    return;
+  }
+  wire::Envelope req;
+  auto* m = req.mutable_can_receive();
+  m->set_owner(bytes_to_wire(p.payee.encode()));
+  m->set_amount_minor(p.amount_minor);
+  m->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+  m->set_tx_id(id_to_wire(p.tx.id));  // the payee's bank keeps the room for this payment
+  auto shared = std::make_shared<pending_payment>(std::move(p));
+  m_peers[peer]->call_async(std::move(req), [this, shared, reply, peer, cached,
+                                             payee_hex](result<wire::Envelope> answer) {
+    m_server->post_task(
+        [this, shared, reply, peer, cached, payee_hex, answer = std::move(answer)]() mutable {
+          auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
+          const auto code =
+              env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
+          if (code == status_code::unknown_wallet) {
+            if (cached) {
+              m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
+            }
+            ask_peer(std::move(*shared), reply, cached ? 0 : peer + 1);
+            return;
+          }
+          if (code == status_code::ok) {
+            m_payee_home.put(payee_hex, peer);
+            if (!env->receive_verdict().capped()) {
+              m_uncapped.put(payee_hex, true);  // nothing to check for this payee again
+            }
+            submit(std::move(*shared), reply);
+            return;
+          }
+          const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
+          finish(*shared, error{code, detail}, reply);
+        });
+  });
+}
+
+void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
+  if (!p.reserved || p.durable) {
+    send(std::move(p), reply);  // a repeat of a payment in flight, or one recorded already
+    return;
+  }
+  m_unsent.emplace_back(std::move(p), reply);
+  queue_flush();
+}
+
+void service::flush() {
+  m_flush_queued = false;
+  auto unsent = std::exchange(m_unsent, {});
+  auto unanswered = std::exchange(m_unanswered, {});
+  std::vector<const pending_payment*> payments;
+  payments.reserve(unsent.size());
+  for (const auto& [p, reply] : unsent) {
+    payments.push_back(&p);
+  }
+  const auto written = m_bank->commit_durable(payments);
+  for (auto& [reply, receipt] : unanswered) {
+    reply(written ? receipt_answer(receipt) : receipt_answer(written.err()));
+  }
+  for (auto& [p, reply] : unsent) {
+    if (!written) {
+      finish(p,
+             error{written.code(),
+                   "the payment could not be recorded before sending it: " + written.err().message},
+             reply);
+      continue;
+    }
+    p.durable = true;
+    send(std::move(p), reply);
+  }
+}
+
+void service::queue_flush() {
+  if (!m_flush_queued) {
+    m_flush_queued = true;
+    m_server->post_task([this] { flush(); });
+  }
+}
+
+void service::recover() {
+  auto recovered = m_bank->take_recovered();
+  if (!recovered.empty()) {
+    std::fprintf(stderr, "cbdc-bank: sending again %zu payments left in flight by a crash\n",
+                 recovered.size());
+  }
+  for (auto& p : recovered) {
+    send(std::move(p), [](const wire::Envelope&) {});
+  }
+}
+
+void service::send(pending_payment p, const rpc_server::reply_fn& reply) {
+  constexpr int k_attempts = 5;
+  ++p.attempts;
+  auto shared = std::make_shared<pending_payment>(std::move(p));
+  m_bank->settlement_client().submit_async(
+      shared->tx, shared->tx.id.hex(), [this, shared, reply](result<settlement::receipt> r) {
+        m_server->post_task([this, shared, reply, r = std::move(r)]() mutable {
+          const auto code = r ? r->status : r.code();
+          if (is_transient(code)) {
+            // Back off, then send the same transaction again (the reservation stays). Past
+            // k_attempts the customer hears that the outcome is not known yet, and the bank
+            // goes on every 2 s until settlement answers for certain: the payment may have
+            // settled, and then it counts in the payer's day.
+            auto later = reply;
+            if (shared->attempts == k_attempts) {
+              reply(receipt_answer(r));
+            }
+            if (shared->attempts >= k_attempts) {
+              later = [](const wire::Envelope&) {};
+            }
+            const int wait_ms = shared->attempts < k_attempts ? 100 << shared->attempts : 2'000;
+            m_server->post_task_after(wait_ms,
+                                      [this, shared, later] { send(std::move(*shared), later); });
+            return;
+          }
+          finish(*shared, std::move(r), reply);
+        });
+      });
+}
+
+void service::finish(const pending_payment& p, result<settlement::receipt> answer,
+                     const rpc_server::reply_fn& reply) {
+  auto finished = m_bank->pay_finish(p, std::move(answer));
+  if (!finished || !finished->settled()) {
+    reply(receipt_answer(finished));  // nothing to record
+    return;
+  }
+  m_unanswered.emplace_back(reply, std::move(*finished));
+  queue_flush();
+}
+
+auto service::answer(const wire::Envelope& request, const peer& from,
+                     const rpc_server::reply_fn& reply) -> std::optional<wire::Envelope> {
+  if (auto checked = check_customer(request, from); !checked) {
+    return error_envelope(0, checked.err());
+  }
+  // Funding from the vault and onboarding are the bank's own operator's.
+  const auto operator_only = [&]() -> status {
+    if (from.operates(m_name)) {
+      return ok_status();
+    }
+    return error{status_code::not_authorized, payload_name(request) + " at " + m_name +
+                                                  " is for its operator; " + from.describe() +
+                                                  " sent it"};
+  };
+  switch (request.payload_case()) {
+    case wire::Envelope::kGetWallet: {
+      wire::Envelope answer;
+      auto* info = answer.mutable_wallet_info();
+      auto owner = key_from_wire(request.get_wallet().owner());
+      auto found = owner ? m_bank->find_wallet(*owner) : result<wallet_record>{owner.err()};
+      info->set_status(static_cast<std::uint32_t>(found.code()));
+      if (found) {
+        info->set_wallet_id(found->wallet_id);
+        info->set_wallet_class(static_cast<std::uint32_t>(found->cls));
+        info->set_merchant(found->kind == wallet_kind::merchant);
+      } else {
+        info->set_detail(found.err().message);
+      }
+      return answer;
+    }
+    case wire::Envelope::kOpenWallet: {
+      const auto& m = request.open_wallet();
+      wire::Envelope answer;
+      auto* info = answer.mutable_wallet_info();
+      auto owner = key_from_wire(m.owner());
+      if (!owner || m.wallet_class() < 1 || m.wallet_class() > 4) {
+        info->set_status(static_cast<std::uint32_t>(status_code::malformed));
+        info->set_detail(owner ? "wallet class must be 1..4" : owner.err().message);
+        return answer;
+      }
+      // A customer opens an anonymous class IV wallet; a higher class (after KYC) and
+      // sub-wallets are the operator's decision.
+      const bool anonymous =
+          m.wallet_class() == static_cast<std::uint32_t>(wallet_class::iv) && m.parent_id().empty();
+      if (auto allowed = anonymous ? ok_status() : operator_only(); !allowed) {
+        info->set_status(static_cast<std::uint32_t>(allowed.code()));
+        info->set_detail(allowed.err().message +
+                         " (a customer opens a class IV wallet; the operator sets another class)");
+        return answer;
+      }
+      if (auto registered = register_at_centre({{*owner, m.wallet_class()}}); !registered) {
+        info->set_status(static_cast<std::uint32_t>(registered.code()));
+        info->set_detail(registered.err().message);
+        return answer;
+      }
+      auto opened = m_bank->open_wallet(
+          *owner, static_cast<wallet_class>(m.wallet_class()),
+          m.merchant() ? wallet_kind::merchant : wallet_kind::personal,
+          m.parent_id().empty() ? std::nullopt : std::optional<std::string>{m.parent_id()},
+          m.parent_id().empty() ? std::nullopt : std::optional<std::int64_t>{m.sub_cap_minor()});
+      info->set_status(static_cast<std::uint32_t>(opened.code()));
+      if (opened) {
+        (void)m_bank->reconcile(*owner);
+        info->set_wallet_id(opened->wallet_id);
+        info->set_wallet_class(static_cast<std::uint32_t>(opened->cls));
+        info->set_merchant(opened->kind == wallet_kind::merchant);
+      } else {
+        info->set_detail(opened.err().message);
+      }
+      return answer;
+    }
+    case wire::Envelope::kPay: {
+      auto tx = from_wire(request.pay().tx());
+      if (!tx) {
+        return receipt_answer(tx.err());
+      }
+      // The payment's own signatures are its proof: checked before it holds any allowance.
+      for (const auto& sig : tx->sigs) {
+        if (!verify(sig.signer, tx->body, sig.sig)) {
+          return receipt_answer(
+              error{status_code::bad_signature, "a signature of the payment does not verify"});
+        }
+      }
+      auto begun = m_bank->pay_begin(*tx, unix_now_us());
+      if (!begun) {
+        return receipt_answer(begun.err());
+      }
+      if (begun->settled_before) {  // a resend of a settled payment: its receipt
+        auto receipt = *begun->settled_before;
+        finish(*begun, std::move(receipt), reply);
+        return std::nullopt;
+      }
+      // Settlement answers later; meanwhile the worker checks the next requests. A payee at
+      // another bank is first checked there (its balance cap).
+      if (!begun->payee_hex && !m_peers.empty() && !m_uncapped.contains(begun->payee.hex())) {
+        // The payee's bank as its payment request names it is asked first (then, should it not
+        // host the payee, every peer in turn).
+        const auto hinted = m_peer_ids.find(request.pay().payee_bank());
+        if (hinted != m_peer_ids.end()) {
+          m_payee_home.put_if_absent(begun->payee.hex(), hinted->second);
+        }
+        ask_peer(std::move(*begun), reply, 0);
+      } else {
+        submit(std::move(*begun), reply);
+      }
+      return std::nullopt;
+    }
+    case wire::Envelope::kCanReceive: {
+      const auto& m = request.can_receive();
+      wire::Envelope answer;
+      auto* verdict = answer.mutable_receive_verdict();
+      auto owner = key_from_wire(m.owner());
+      auto cur = currency_from_wire(m.currency());
+      status checked = ok_status();
+      bool capped = true;
+      if (!owner || !cur) {
+        checked = error{status_code::malformed, "bad owner or currency"};
+      } else if (*cur != m_bank->cur()) {
+        checked =
+            error{status_code::currency_mismatch, "this bank's wallets hold another currency"};
+      } else if (!m.tx_id().empty() && !id_from_wire(m.tx_id())) {
+        checked = error{status_code::malformed, "a tx_id has 32 bytes"};
+      } else {
+        std::optional<hash256> id;
+        if (!m.tx_id().empty()) {
+          id = *id_from_wire(m.tx_id());
+        }
+        checked = m_bank->can_receive(*owner, m.amount_minor(), capped, id, unix_now_us());
+      }
+      verdict->set_status(static_cast<std::uint32_t>(checked.code()));
+      verdict->set_capped(capped);
+      if (!checked) {
+        verdict->set_detail(checked.err().message);
+      }
+      return answer;
+    }
+    case wire::Envelope::kFund: {
+      if (auto allowed = operator_only(); !allowed) {
+        return receipt_answer(allowed.err());
+      }
+      auto owner = key_from_wire(request.fund().owner());
+      auto cur = currency_from_wire(request.fund().currency());
+      if (!owner || !cur) {
+        return receipt_answer(error{status_code::malformed, "bad owner or currency"});
+      }
+      return receipt_answer(m_bank->fund(*owner, money{request.fund().amount_minor(), *cur}));
+    }
+    case wire::Envelope::kOpenWallets: {
+      const auto& m = request.open_wallets();
+      wire::Envelope answer;
+      auto* opened = answer.mutable_wallets_opened();
+      std::vector<std::pair<public_key, wallet_class>> owners;
+      auto refuse = [&](status_code code, const std::string& why) {
+        opened->set_status(static_cast<std::uint32_t>(code));
+        opened->set_detail(why);
+        return answer;
+      };
+      if (auto allowed = operator_only(); !allowed) {
+        return refuse(allowed.code(), allowed.err().message);
+      }
+      if (m.owners_size() != m.wallet_classes_size() || m.owners_size() > 10'000) {
+        return refuse(status_code::malformed, "one class per owner, at most 10,000 owners");
+      }
+      for (int i = 0; i < m.owners_size(); ++i) {
+        auto owner = key_from_wire(m.owners(i));
+        if (!owner || m.wallet_classes(i) < 1 || m.wallet_classes(i) > 4) {
+          return refuse(status_code::malformed,
+                        owner ? "wallet class must be 1..4" : owner.err().message);
+        }
+        owners.emplace_back(*owner, static_cast<wallet_class>(m.wallet_classes(i)));
+      }
+      std::vector<std::pair<public_key, std::uint32_t>> at_centre;
+      at_centre.reserve(owners.size());
+      for (const auto& [key, cls] : owners) {
+        at_centre.emplace_back(key, static_cast<std::uint32_t>(cls));
+      }
+      if (auto registered = register_at_centre(at_centre); !registered) {
+        return refuse(registered.code(), registered.err().message);
+      }
+      auto records = m_bank->open_wallets(
+          owners, m.merchant() ? wallet_kind::merchant : wallet_kind::personal);
+      if (!records) {
+        return refuse(records.code(), records.err().message);
+      }
+      opened->set_status(static_cast<std::uint32_t>(status_code::ok));
+      for (const auto& r : *records) {
+        opened->add_wallet_ids(r.wallet_id);
+      }
+      return answer;
+    }
+    case wire::Envelope::kFundMany: {
+      const auto& m = request.fund_many();
+      if (auto allowed = operator_only(); !allowed) {
+        return receipt_answer(allowed.err());
+      }
+      auto cur = currency_from_wire(m.currency());
+      if (!cur || m.owners_size() != m.amounts_minor_size()) {
+        return receipt_answer(error{status_code::malformed, "one amount per owner, a currency"});
+      }
+      std::vector<tx_output> payouts;
+      for (int i = 0; i < m.owners_size(); ++i) {
+        auto owner = key_from_wire(m.owners(i));
+        if (!owner) {
+          return receipt_answer(owner.err());
+        }
+        payouts.push_back(tx_output{*cur, m.amounts_minor(i), *owner});
+      }
+      return receipt_answer(m_bank->fund_many(payouts, m.request_id()));
+    }
+    case wire::Envelope::kGetBalance: {
+      wire::Envelope answer;
+      auto* b = answer.mutable_balance();
+      auto owner = key_from_wire(request.get_balance().owner());
+      auto held = owner ? m_bank->balance(*owner) : result<std::int64_t>{owner.err()};
+      b->set_status(static_cast<std::uint32_t>(held.code()));
+      if (held) {
+        b->set_amount_minor(*held);
+        b->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+      } else {
+        b->set_detail(held.err().message);
+      }
+      return answer;
+    }
+    case wire::Envelope::kExchange: {
+      const auto& x = request.exchange();
+      if (x.to_ecny()) {
+        auto owner = key_from_wire(x.owner());
+        auto cur = currency_from_wire(x.currency());
+        if (!owner || !cur) {
+          return receipt_answer(error{status_code::malformed, "bad owner or currency"});
+        }
+        return receipt_answer(
+            m_bank->exchange_to_ecny(*owner, money{x.amount_minor(), *cur}, x.request_id()));
+      }
+      auto tx = from_wire(x.tx());
+      if (!tx) {
+        return receipt_answer(tx.err());
+      }
+      return receipt_answer(m_bank->exchange_to_deposit(*tx, x.request_id()));
+    }
+    case wire::Envelope::kGetBankInfo: {
+      wire::Envelope answer;
+      answer.mutable_bank_info()->set_status(0);
+      answer.mutable_bank_info()->set_vault(bytes_to_wire(m_bank->vault_key().encode()));
+      answer.mutable_bank_info()->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+      return answer;
+    }
+    case wire::Envelope::kGetHistory: {
+      wire::Envelope answer;
+      auto* h = answer.mutable_history();
+      auto owner = key_from_wire(request.get_history().owner());
+      constexpr std::uint32_t k_max_entries = 1000;
+      const auto asked = request.get_history().limit();
+      auto entries =
+          owner
+              ? m_bank->history(*owner, asked == 0 || asked > k_max_entries ? k_max_entries : asked)
+              : result<std::vector<history_entry>>{owner.err()};
+      h->set_status(static_cast<std::uint32_t>(entries.code()));
+      if (!entries) {
+        h->set_detail(entries.err().message);
+        return answer;
+      }
+      for (const auto& e : *entries) {
+        auto* out = h->add_entries();
+        out->set_at_us(e.at_us);
+        out->set_amount_minor(e.amount_minor);
+        out->set_tx_id(id_to_wire(e.tx_id));
+      }
+      return answer;
+    }
+    case wire::Envelope::kListUnspent: {
+      wire::Envelope answer;
+      auto* list = answer.mutable_unspent_list();
+      auto owner = key_from_wire(request.list_unspent().owner());
+      // Only a hosted wallet's tokens, asked of settlement on its behalf.
+      auto hosted = owner ? m_bank->find_wallet(*owner) : result<wallet_record>{owner.err()};
+      auto tokens = hosted ? m_bank->settlement_client().list_unspent(*owner)
+                           : result<std::vector<settlement::token_info>>{hosted.err()};
+      if (!tokens) {
+        return error_envelope(0, tokens.err());
+      }
+      list->set_status(0);
+      for (const auto& t : *tokens) {
+        *list->add_tokens() = settlement::to_wire(t);
+      }
+      return answer;
+    }
+    case wire::Envelope::kRequestQuote: return quote(request.request_quote());
+    case wire::Envelope::kExecuteQuote: return execute_quote(request.execute_quote());
+    case wire::Envelope::kDeclineQuote: return decline_quote(request.decline_quote());
+    case wire::Envelope::kSettledBatch: {
+      // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
+      if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
+        std::fprintf(stderr, "cbdc-bank: index: %s\n", to_string(indexed.err()).c_str());
+      }
+      if (m_bank->has_gaps() && !m_gaps_queued) {
+        // A little later: a notification that is only late arrives meanwhile.
+        m_gaps_queued = true;
+        m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
+      }
+      return {};
+    }
+    default:
+      CBDC_ASSERT(false);  // the role table admits nothing else
+      return {};
+  }
+}
+
+auto service::register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
+    -> status {
+  if (!m_registry || wallets.empty()) {
+    return ok_status();
+  }
+  return m_registry->register_wallets(m_name, wallets);
+}
+
+auto service::check_customer(const wire::Envelope& request, const peer& from) -> status {
+  using E = wire::Envelope;
+  if (!from.authenticated || from.r != role::customer) {
+    return ok_status();  // a node (or the process itself): its key is its proof
+  }
+  const auto payload = request.payload_case();
+  if (payload == E::kPay || payload == E::kExecuteQuote || payload == E::kGetBankInfo) {
+    return ok_status();  // signed payments; the vault key is public
+  }
+  auto signer = m_customers.check(request, unix_now_us());
+  if (!signer) {
+    return signer.err();
+  }
+  // A wallet asks about itself only.
+  const std::string* owner = nullptr;
+  switch (payload) {
+    case E::kGetWallet: owner = &request.get_wallet().owner(); break;
+    case E::kOpenWallet: owner = &request.open_wallet().owner(); break;
+    case E::kGetBalance: owner = &request.get_balance().owner(); break;
+    case E::kGetHistory: owner = &request.get_history().owner(); break;
+    case E::kListUnspent: owner = &request.list_unspent().owner(); break;
+    case E::kExchange:
+      owner = request.exchange().to_ecny() ? &request.exchange().owner() : nullptr;
+      break;
+    default: break;
+  }
+  if (owner != nullptr && *owner != bytes_to_wire(signer->encode())) {
+    return error{status_code::not_authorized,
+                 "a wallet's request is about itself: the signer is not the wallet named"};
+  }
+  if (payload != E::kOpenWallet && !m_bank->find_wallet(*signer)) {
+    return error{status_code::unknown_wallet, "the signing wallet is not hosted here"};
+  }
+  return ok_status();
+}
+
+auto service::quote(const wire::RequestQuote& r) -> wire::Envelope {
+  wire::Envelope answer;
+  auto* out = answer.mutable_fx_quote();
+  auto pay = currency_from_wire(r.pay_currency());
+  auto receive = currency_from_wire(r.receive_currency());
+  std::vector<fx::client*> asked;
+  for (auto& d : m_dealers) {
+    asked.push_back(d.get());
+  }
+  // The quote is for this bank (the dealers check that it asks for itself).
+  auto best =
+      !pay       ? result<fx::best_offer>{pay.err()}
+      : !receive ? result<fx::best_offer>{receive.err()}
+      : asked.empty()
+          ? result<fx::best_offer>{error{status_code::no_quote,
+                                         "this bank has no FX dealers (--dealer)"}}
+          : fx::request_best_quote(asked, m_name, *pay, *receive, r.amount_minor(), r.fixed_pay());
+  if (!best) {
+    out->set_status(static_cast<std::uint32_t>(best.code()));
+    out->set_detail(best.err().message);
+    return answer;
+  }
+  m_quote_dealer.put(best->q.quote_id, best->dealer);
+  *out = fx::to_wire(best->q);
+  return answer;
+}
+
+auto service::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
+  auto* const* dealer = m_quote_dealer.find(e.quote_id());
+  if (dealer == nullptr) {
+    return receipt_answer(
+        error{status_code::quote_unknown, "this bank gave no quote " + e.quote_id()});
+  }
+  auto tx = from_wire(e.tx());
+  if (!tx) {
+    return receipt_answer(tx.err());
+  }
+  // The payer is one of this bank's wallets: the quote was given to this bank for it.
+  const bool hosted_payer = std::any_of(tx->sigs.begin(), tx->sigs.end(), [&](const auto& sig) {
+    return m_bank->find_wallet(sig.signer).ok();
+  });
+  if (!hosted_payer) {
+    return receipt_answer(
+        error{status_code::unknown_wallet, "no signer of the payment is a wallet of this bank"});
+  }
+  // A retry after a lost answer is safe: the dealer answers the first execution's receipt.
+  return receipt_answer((*dealer)->execute(e.quote_id(), *tx));
+}
+
+auto service::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
+  wire::Envelope answer;
+  auto* const* dealer = m_quote_dealer.find(d.quote_id());
+  const auto done =
+      dealer == nullptr
+          ? status{error{status_code::quote_unknown, "this bank gave no quote " + d.quote_id()}}
+          : (*dealer)->decline(d.quote_id());
+  if (dealer != nullptr && done) {
+    m_quote_dealer.erase(d.quote_id());
+  }
+  answer.mutable_quote_declined()->set_status(static_cast<std::uint32_t>(done.code()));
+  if (!done) {
+    answer.mutable_quote_declined()->set_detail(done.err().message);
+  }
+  return answer;
+}
+
+}  // namespace cbdc::bank

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/status.hpp"
+#include "rpc/auth.hpp"
+#include "rpc/transport.hpp"
+
+namespace cbdc::cli {
+
+/// Parses a command line of the form `TOOL COMMAND [options]`, adding --help and the COMMAND
+/// positional to opts. Returns nullopt to go on with `command` set, or the exit code to return
+/// at once: 0 after --help, 2 after a bad command line (printed with the usage). When `operand`
+/// names an option of opts, the positional argument after COMMAND fills it.
+auto parse(int argc, char** argv, boost::program_options::options_description& opts,
+           const std::string& tool, const std::string& usage, std::string& command,
+           const std::string& operand = {}) -> std::optional<int>;
+
+/// Prints "TOOL: status: detail" on stderr and returns exit code 1.
+auto fail(const std::string& tool, const error& err) -> int;
+
+/// A node's identity on the command line: --node-key (its CURVE key pair, made by
+/// `TOOL node-keygen`) and --nodes (the deployment's nodes file), or --insecure.
+struct node_flags {
+  std::string key_file;
+  std::string nodes_file;
+  bool insecure{false};
+};
+void add_node_options(boost::program_options::options_description& opts, node_flags& flags);
+/// Authentication on with both files; off only with --insecure (warned on stderr). Errors:
+/// key_error when neither is given (or one), those of node_security::load.
+auto load_node_security(const node_flags& flags, const std::string& tool)
+    -> result<std::shared_ptr<node_security>>;
+/// The node's identity as socket options (load_node_security's), for a tool's commands that
+/// talk to other nodes.
+auto node_network(const node_flags& flags, const std::string& tool) -> result<socket_options>;
+/// What a daemon does on SIGHUP: reads its nodes file again, saying so on stderr.
+auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
+    -> std::function<void()>;
+/// `TOOL node-keygen --node-key FILE`: writes a fresh key pair (refusing to overwrite one) and
+/// prints its public key in hex, for the nodes file. Returns the exit code.
+auto node_keygen(const node_flags& flags, const std::string& tool) -> int;
+
+}  // namespace cbdc::cli
