@@ -142,7 +142,7 @@ auto main(int argc, char** argv) -> int {
     }
     config.db_url = *url;
     config.settle_spec = settle_ep;
-    auto svc = bank::service::start(config, *vault, bind);
+    auto svc = bank::server::start(config, *vault, bind);
     if (!svc) {
       return fail(svc.err());
     }

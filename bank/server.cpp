@@ -49,9 +49,9 @@ auto bank_roles() -> role_table {
                     }};
 }
 
-auto service::start(const bank_config& config, key_pair vault, std::string endpoint)
-    -> result<std::unique_ptr<service>> {
-  std::unique_ptr<service> s(new service());
+auto server::start(const bank_config& config, key_pair vault, std::string endpoint)
+    -> result<std::unique_ptr<server>> {
+  std::unique_ptr<server> s(new server());
   auto b = bank::open(config, std::move(vault));
   if (!b) {
     return b.err();
@@ -111,7 +111,7 @@ auto service::start(const bank_config& config, key_pair vault, std::string endpo
   return s;
 }
 
-service::~service() {
+server::~server() {
   m_stop = true;
   if (m_listener.joinable()) {
     m_listener.join();
@@ -126,7 +126,7 @@ service::~service() {
   m_server.reset();
 }
 
-void service::catch_up() {
+void server::catch_up() {
   if (auto caught = m_bank->catch_up(); !caught) {
     std::fprintf(stderr, "cbdc-bank: catching up with settlement: %s; trying again in 1 s\n",
                  to_string(caught.err()).c_str());
@@ -134,7 +134,7 @@ void service::catch_up() {
   }
 }
 
-void service::fill_gaps() {
+void server::fill_gaps() {
   m_gaps_queued = false;
   if (auto filled = m_bank->fill_gaps(); !filled) {
     std::fprintf(stderr, "cbdc-bank: reading skipped batches from settlement: %s\n",
@@ -146,7 +146,7 @@ void service::fill_gaps() {
   }
 }
 
-void service::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
+void server::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
   // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
   settlement::subscriber sub(pub_endpoint,
                              {settlement::all_topic(cur), settlement::k_all_redeemed_topic}, net);
@@ -181,7 +181,7 @@ void service::listen(const std::string& pub_endpoint, currency cur, const socket
   }
 }
 
-void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next) {
+void server::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next) {
   const auto payee_hex = p.payee.hex();
   const auto* home = m_payee_home.find(payee_hex);
   const bool cached = home != nullptr;
@@ -225,7 +225,7 @@ void service::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std
   });
 }
 
-void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
+void server::submit(pending_payment p, const rpc_server::reply_fn& reply) {
   if (!p.reserved || p.durable) {
     send(std::move(p), reply);  // a repeat of a payment in flight, or one recorded already
     return;
@@ -234,7 +234,7 @@ void service::submit(pending_payment p, const rpc_server::reply_fn& reply) {
   queue_flush();
 }
 
-void service::flush() {
+void server::flush() {
   m_flush_queued = false;
   auto unsent = std::exchange(m_unsent, {});
   auto unanswered = std::exchange(m_unanswered, {});
@@ -260,14 +260,14 @@ void service::flush() {
   }
 }
 
-void service::queue_flush() {
+void server::queue_flush() {
   if (!m_flush_queued) {
     m_flush_queued = true;
     m_server->post_task([this] { flush(); });
   }
 }
 
-void service::recover() {
+void server::recover() {
   auto recovered = m_bank->take_recovered();
   if (!recovered.empty()) {
     std::fprintf(stderr, "cbdc-bank: sending again %zu payments left in flight by a crash\n",
@@ -278,7 +278,7 @@ void service::recover() {
   }
 }
 
-void service::send(pending_payment p, const rpc_server::reply_fn& reply) {
+void server::send(pending_payment p, const rpc_server::reply_fn& reply) {
   constexpr int k_attempts = 5;
   ++p.attempts;
   auto shared = std::make_shared<pending_payment>(std::move(p));
@@ -308,8 +308,8 @@ void service::send(pending_payment p, const rpc_server::reply_fn& reply) {
       });
 }
 
-void service::finish(const pending_payment& p, result<settlement::receipt> answer,
-                     const rpc_server::reply_fn& reply) {
+void server::finish(const pending_payment& p, result<settlement::receipt> answer,
+                    const rpc_server::reply_fn& reply) {
   auto finished = m_bank->pay_finish(p, std::move(answer));
   if (!finished || !finished->settled()) {
     reply(receipt_answer(finished));  // nothing to record
@@ -319,8 +319,8 @@ void service::finish(const pending_payment& p, result<settlement::receipt> answe
   queue_flush();
 }
 
-auto service::answer(const wire::Envelope& request, const peer& from,
-                     const rpc_server::reply_fn& reply) -> std::optional<wire::Envelope> {
+auto server::answer(const wire::Envelope& request, const peer& from,
+                    const rpc_server::reply_fn& reply) -> std::optional<wire::Envelope> {
   if (auto checked = check_customer(request, from); !checked) {
     return error_envelope(0, checked.err());
   }
@@ -627,7 +627,7 @@ auto service::answer(const wire::Envelope& request, const peer& from,
   }
 }
 
-auto service::register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
+auto server::register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
     -> status {
   if (!m_registry || wallets.empty()) {
     return ok_status();
@@ -635,7 +635,7 @@ auto service::register_at_centre(const std::vector<std::pair<public_key, std::ui
   return m_registry->register_wallets(m_name, wallets);
 }
 
-auto service::check_customer(const wire::Envelope& request, const peer& from) -> status {
+auto server::check_customer(const wire::Envelope& request, const peer& from) -> status {
   using E = wire::Envelope;
   if (!from.authenticated || from.r != role::customer) {
     return ok_status();  // a node (or the process itself): its key is its proof
@@ -671,7 +671,7 @@ auto service::check_customer(const wire::Envelope& request, const peer& from) ->
   return ok_status();
 }
 
-auto service::quote(const wire::RequestQuote& r) -> wire::Envelope {
+auto server::quote(const wire::RequestQuote& r) -> wire::Envelope {
   wire::Envelope answer;
   auto* out = answer.mutable_fx_quote();
   auto pay = currency_from_wire(r.pay_currency());
@@ -698,7 +698,7 @@ auto service::quote(const wire::RequestQuote& r) -> wire::Envelope {
   return answer;
 }
 
-auto service::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
+auto server::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
   auto* const* dealer = m_quote_dealer.find(e.quote_id());
   if (dealer == nullptr) {
     return receipt_answer(
@@ -720,7 +720,7 @@ auto service::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
   return receipt_answer((*dealer)->execute(e.quote_id(), *tx));
 }
 
-auto service::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
+auto server::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
   wire::Envelope answer;
   auto* const* dealer = m_quote_dealer.find(d.quote_id());
   const auto done =

@@ -29,17 +29,17 @@ namespace cbdc::bank {
 auto bank_roles() -> role_table;
 
 /// The bank behind a ROUTER socket (cbdc-bank serve); requests run one at a time on a worker.
-class service {
+class server {
  public:
   static auto start(const bank_config& config, key_pair vault, std::string endpoint)
-      -> result<std::unique_ptr<service>>;
-  ~service();
-  service(const service&) = delete;
-  auto operator=(const service&) -> service& = delete;
+      -> result<std::unique_ptr<server>>;
+  ~server();
+  server(const server&) = delete;
+  auto operator=(const server&) -> server& = delete;
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
 
  private:
-  service() = default;
+  server() = default;
   auto answer(const wire::Envelope& request, const peer& from, const rpc_server::reply_fn& reply)
       -> std::optional<wire::Envelope>;
   /// Sends a checked payment to settlement once its intent is durable (see flush).

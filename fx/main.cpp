@@ -94,7 +94,7 @@ auto main(int argc, char** argv) -> int {
   }
   config.net.security = *security;
   const auto pub = key->pub().hex();
-  auto svc = fx::service::start(config, std::move(*key));
+  auto svc = fx::server::start(config, std::move(*key));
   if (!svc) {
     return fail(svc.err());
   }

@@ -16,8 +16,8 @@ auto dealer_roles() -> role_table {
                     }};
 }
 
-auto service::start(dealer_config config, key_pair key) -> result<std::unique_ptr<service>> {
-  std::unique_ptr<service> s(new service());
+auto server::start(dealer_config config, key_pair key) -> result<std::unique_ptr<server>> {
+  std::unique_ptr<server> s(new server());
   const auto endpoint = config.endpoint;
   const auto net = config.net;
   if (net.security) {
@@ -47,11 +47,11 @@ auto service::start(dealer_config config, key_pair key) -> result<std::unique_pt
   return s;
 }
 
-service::~service() {
+server::~server() {
   m_server.reset();
 }
 
-auto service::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
+auto server::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
   wire::Envelope answer;
   // A quote is its bank's: only that bank executes or declines it.
   const auto owned = [&](const std::string& quote_id) -> status {

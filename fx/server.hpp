@@ -15,16 +15,16 @@ namespace cbdc::fx {
 auto dealer_roles() -> role_table;
 
 /// The dealer behind a ROUTER socket (RequestQuote -> FxQuote, ExecuteQuote -> Receipt).
-class service {
+class server {
  public:
-  static auto start(dealer_config config, key_pair key) -> result<std::unique_ptr<service>>;
-  ~service();
-  service(const service&) = delete;
-  auto operator=(const service&) -> service& = delete;
+  static auto start(dealer_config config, key_pair key) -> result<std::unique_ptr<server>>;
+  ~server();
+  server(const server&) = delete;
+  auto operator=(const server&) -> server& = delete;
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
 
  private:
-  service() = default;
+  server() = default;
   auto answer(const wire::Envelope& request, const peer& from) -> wire::Envelope;
   std::unique_ptr<dealer> m_dealer;
   std::unique_ptr<serial_server> m_server;

@@ -391,6 +391,11 @@ auto issuer::clear_cross_border(const std::string& clearance_id, const std::stri
   });
 }
 
+auto issuer::clear_cross_border(const std::string& clearance_id, const std::string& bank_id,
+                                money amount, currency to, const hash256& tx_id) -> status {
+  return clear_cross_border(clearance_id, bank_id, amount, to, tx_id, unix_now_us());
+}
+
 auto issuer::release_cross_border(const std::string& clearance_id) -> status {
   auto paid_by = pg::guarded([&]() -> result<std::optional<hash256>> {
     pqxx::read_transaction rt(*m_conn);
@@ -490,6 +495,17 @@ auto issuer::register_wallets(const std::string& bank_id,
   });
 }
 
+auto issuer::register_wallets(const std::string& bank_id,
+                              const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
+    -> status {
+  std::vector<std::pair<bytes, std::uint32_t>> encoded;
+  encoded.reserve(wallets.size());
+  for (const auto& [key, cls] : wallets) {
+    encoded.emplace_back(key.encode(), cls);
+  }
+  return register_wallets(bank_id, encoded);
+}
+
 auto issuer::wallet_bank(const bytes& owner) -> result<std::string> {
   return pg::guarded([&]() -> result<std::string> {
     pqxx::read_transaction tx(*m_conn);
@@ -514,8 +530,9 @@ auto issuer::minted_total() -> result<std::int64_t> {
   });
 }
 
-auto issuer::redeem(const std::string& bank_id, signed_tx tx, const std::string& request_id)
-    -> result<redeem_result> {
+auto issuer::redeem(const std::string& bank_id, const signed_tx& to_redeem,
+                    const std::string& request_id) -> result<redeem_result> {
+  signed_tx tx = to_redeem;  // co-signed below
   if (request_id.empty() || request_id.size() > 128) {
     return error{status_code::bad_request,
                  "a redemption needs a request id of 1 to 128 characters"};

@@ -13,6 +13,7 @@
 
 #include "core/crypto.hpp"
 #include "core/money.hpp"
+#include "issuer/interface.hpp"
 #include "issuer/types.hpp"
 #include "platform/pg.hpp"
 #include "settlement/client.hpp"
@@ -50,8 +51,8 @@ struct issuer_config {
 };
 
 /// The central bank of one currency: knows its operator banks and mints to their vaults.
-/// Not thread-safe; the service runs it on one worker thread.
-class issuer {
+/// Not thread-safe; the server runs it on one worker thread.
+class issuer final : public interface {
  public:
   static auto open(issuer_config config, key_pair key) -> result<std::unique_ptr<issuer>>;
 
@@ -65,20 +66,20 @@ class issuer {
   auto deposit(const std::string& bank_id, money amount, const std::string& request_id) -> status;
 
   /// The bank's reserve, backing and issued balances from the ledger. Errors: unknown_bank.
-  auto reserve(const std::string& bank_id) -> result<reserve_balance>;
+  auto reserve(const std::string& bank_id) -> result<reserve_balance> override;
 
   /// Redeems e-CNY: tx must be a redemption of tokens held by the bank's vault, signed by the
   /// vault key. The issuer co-signs and settles it, then releases the backing into the bank's
   /// reserve. Idempotent per request id. Errors: unknown_bank, not_domestic, bad_request,
   /// currency_mismatch, and settlement's refusals.
-  auto redeem(const std::string& bank_id, signed_tx tx, const std::string& request_id)
-      -> result<redeem_result>;
+  auto redeem(const std::string& bank_id, const signed_tx& tx, const std::string& request_id)
+      -> result<redeem_result> override;
 
   /// Issues amount to the bank's vault. Idempotent per request id: the same id returns the
   /// first result; the same id with other content is bad_request. Errors: unknown_bank,
   /// not_domestic, amount_invalid, currency_mismatch, and settlement's refusals.
   auto mint(const std::string& bank_id, money amount, const std::string& request_id)
-      -> result<mint_result>;
+      -> result<mint_result> override;
 
   /// Clears a cross-border payment of amount (this currency) by bank_id into `to`, before the
   /// dealer signs it: the corridor must be permitted and the day's cleared total stay within the
@@ -88,10 +89,13 @@ class issuer {
   /// transaction cleared; the same clearance id for another transaction is bad_request.
   auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
                           currency to, const hash256& tx_id, std::int64_t now_us) -> status;
+  /// The same at the issuer's clock now.
+  auto clear_cross_border(const std::string& clearance_id, const std::string& bank_id, money amount,
+                          currency to, const hash256& tx_id) -> status override;
   /// Gives a clearance's amount back to the day's caps (its payment was refused). Idempotent;
   /// an unknown id is not_found; a clearance whose transaction settlement holds as settled is
   /// not_permitted (its amount stays counted); settlement not answering is its error.
-  auto release_cross_border(const std::string& clearance_id) -> status;
+  auto release_cross_border(const std::string& clearance_id) -> status override;
   /// Released clearances with their transactions, for the audit to check none of them settled.
   auto released_clearances() -> result<std::vector<std::pair<std::string, hash256>>>;
 
@@ -100,6 +104,10 @@ class issuer {
   /// (a key registered at another bank), malformed.
   auto register_wallets(const std::string& bank_id,
                         const std::vector<std::pair<bytes, std::uint32_t>>& wallets) -> status;
+  /// The same with decoded keys.
+  auto register_wallets(const std::string& bank_id,
+                        const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
+      -> status override;
   /// The bank hosting a wallet key. Errors: not_found.
   auto wallet_bank(const bytes& owner) -> result<std::string>;
 

@@ -215,7 +215,7 @@ auto main(int argc, char** argv) -> int {
     config.net = *net;
   }
   if (command == "serve") {
-    auto svc = issuer::service::start(config, std::move(*key));
+    auto svc = issuer::server::start(config, std::move(*key));
     if (!svc) {
       return fail(svc.err());
     }

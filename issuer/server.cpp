@@ -17,8 +17,8 @@ auto issuer_roles() -> role_table {
                     }};
 }
 
-auto service::start(issuer_config config, key_pair key) -> result<std::unique_ptr<service>> {
-  std::unique_ptr<service> s(new service());
+auto server::start(issuer_config config, key_pair key) -> result<std::unique_ptr<server>> {
+  std::unique_ptr<server> s(new server());
   const auto endpoint = config.endpoint;
   const auto net = config.net;
   auto iss = issuer::open(std::move(config), std::move(key));
@@ -38,11 +38,11 @@ auto service::start(issuer_config config, key_pair key) -> result<std::unique_pt
   return s;
 }
 
-service::~service() {
+server::~server() {
   m_server.reset();
 }
 
-auto service::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
+auto server::answer(const wire::Envelope& request, const peer& from) -> wire::Envelope {
   if (request.payload_case() == wire::Envelope::kRedeem) {
     const auto& r = request.redeem();
     wire::Envelope answer;

@@ -17,16 +17,16 @@ namespace cbdc::issuer {
 auto issuer_roles() -> role_table;
 
 /// The issuer behind a ROUTER socket; requests run one at a time on a worker thread.
-class service {
+class server {
  public:
-  static auto start(issuer_config config, key_pair key) -> result<std::unique_ptr<service>>;
-  ~service();
-  service(const service&) = delete;
-  auto operator=(const service&) -> service& = delete;
+  static auto start(issuer_config config, key_pair key) -> result<std::unique_ptr<server>>;
+  ~server();
+  server(const server&) = delete;
+  auto operator=(const server&) -> server& = delete;
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
 
  private:
-  service() = default;
+  server() = default;
   auto answer(const wire::Envelope& request, const peer& from) -> wire::Envelope;
 
   std::unique_ptr<issuer> m_issuer;

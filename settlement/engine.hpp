@@ -122,6 +122,9 @@ class engine {
       -> std::vector<token_info>;
 
   [[nodiscard]] auto unspent_count() const -> std::size_t { return m_unspent_count.load(); }
+  /// The highest batch number given so far (its batch may still be committing), from any
+  /// thread: nothing this shard wrote has a higher one.
+  [[nodiscard]] auto last_batch_seq() const -> std::uint64_t { return m_batch_seq.load(); }
   void stop();
 
  private:
@@ -266,7 +269,8 @@ class engine {
   // Touched only by the batch thread:
   std::unordered_map<hash256, std::string> m_locked;  // token -> gid holding it
   std::map<std::string, reservation> m_reservations;
-  std::uint64_t m_batch_seq{0};
+  /// Written by the batch thread only; atomic for last_batch_seq's readers.
+  std::atomic<std::uint64_t> m_batch_seq{0};
   /// Issued and redeemed totals of this shard per currency, as written and being written (held
   /// prepared parts included): a transaction that would take one past 2^63-1 is refused
   /// before PostgreSQL's bigint would refuse its whole batch. Batch thread only.

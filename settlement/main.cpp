@@ -7,7 +7,7 @@
 #include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 #include "settlement/coordinator.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 
 namespace po = boost::program_options;
 using namespace cbdc;
@@ -44,7 +44,7 @@ auto parse_issuers(const std::vector<std::string>& specs)
 auto main(int argc, char** argv) -> int {
   block_shutdown_signals();
   std::string command;
-  settlement::service_config config;
+  settlement::server_config config;
   std::vector<std::string> issuers;
   std::string prof_name = "ed25519";
   std::string shard_list;
@@ -164,7 +164,7 @@ auto main(int argc, char** argv) -> int {
   if (config.engine.shard_count == 0 || config.engine.shard >= config.engine.shard_count) {
     return fail(error{status_code::bad_request, "--shard must be below --shards"});
   }
-  auto svc = settlement::service::start(config);
+  auto svc = settlement::server::start(config);
   if (!svc) {
     return fail(svc.err());
   }

@@ -1,5 +1,6 @@
 #include "settlement/store.hpp"
 
+#include <algorithm>
 #include <pqxx/pqxx>
 
 namespace cbdc::settlement {
@@ -286,16 +287,33 @@ auto store::find_tx(const hash256& id, std::uint32_t shard)
   });
 }
 
-auto store::settled_since(std::uint64_t after, std::size_t limit, std::uint32_t shard)
-    -> result<settled_page> {
+auto store::settled_since(std::uint64_t after, std::size_t limit, std::uint32_t shard,
+                          std::uint64_t last_seq) -> result<settled_page> {
   CBDC_ASSERT(limit > 0);
   return pg::guarded([&]() -> result<settled_page> {
     pqxx::read_transaction tx(conn());
-    const auto rows = tx.exec_params(
-        "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx, "
-        "encode(tx_id, 'hex') FROM settlement.tx WHERE batch_seq > $1 ORDER BY batch_seq, tx_id "
-        "LIMIT $2",
-        static_cast<std::int64_t>(after), static_cast<std::int64_t>(limit) + 1);
+    const auto read = [&](std::uint64_t through) {
+      return tx.exec_params(
+          "SELECT batch_seq, (extract(epoch FROM settled_at) * 1000000)::bigint, signed_tx, "
+          "encode(tx_id, 'hex') FROM settlement.tx WHERE batch_seq > $1 AND batch_seq <= $2 "
+          "ORDER BY batch_seq, tx_id LIMIT $3",
+          static_cast<std::int64_t>(after), static_cast<std::int64_t>(through),
+          static_cast<std::int64_t>(limit) + 1);
+    };
+    // A window of batches after `after`, doubled until it holds more than a page or reaches
+    // the last batch: rows read in all stay within twice the page's (and its window's).
+    constexpr std::uint64_t k_first_window = 64;
+    const std::uint64_t end = std::max(after, last_seq);
+    std::uint64_t window = k_first_window;
+    pqxx::result rows;
+    while (true) {
+      const std::uint64_t through = end - after <= window ? end : after + window;
+      rows = read(through);
+      if (rows.size() > limit || through == end) {
+        break;
+      }
+      window *= 2;
+    }
     settled_page page;
     std::size_t take = rows.size();
     if (rows.size() > limit) {

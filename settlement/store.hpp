@@ -62,14 +62,17 @@ class store {
   auto find_tx(const hash256& id, std::uint32_t shard) -> result<std::pair<receipt, std::string>>;
   /// The transactions of the batches after `after`, in order, whole batches of about `limit`
   /// transactions in all (at least one batch): each receipt with the wire SignedTx. `more` is
-  /// set when later batches follow.
+  /// set when later batches follow. No batch is numbered above `last_seq` (the engine's
+  /// last_batch_seq): the read looks at a window of batches after `after`, widened until it
+  /// holds a page or reaches last_seq, so that a page costs what it returns, not the table
+  /// (the BRIN index on batch_seq finds a window; it cannot order the whole table).
   struct settled_page {
     std::vector<std::pair<receipt, std::string>> txs;
     std::uint64_t through_batch_seq{0};
     bool more{false};
   };
-  auto settled_since(std::uint64_t after, std::size_t limit, std::uint32_t shard)
-      -> result<settled_page>;
+  auto settled_since(std::uint64_t after, std::size_t limit, std::uint32_t shard,
+                     std::uint64_t last_seq) -> result<settled_page>;
   auto find_token(const hash256& id) -> result<token_info>;
 
   auto supply(currency cur) -> result<supply_totals>;

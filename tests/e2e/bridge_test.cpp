@@ -72,7 +72,7 @@ spread = 0.5
 TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmation", "[e2e][fx]") {
   bridge b;
   b.desk.reset();
-  auto svc = fx::service::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
+  auto svc = fx::server::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
   REQUIRE(svc.ok());
   const auto dir = fs::temp_directory_path() / ("cbdc_xb_wallet_" + b.dealer_db.name());
   fs::create_directories(dir);
@@ -87,7 +87,7 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   bc.settle_spec = b.settle_svc->endpoint();
   bc.dealers = {"dealer=" + b.dealer_ep};
   bc.net = b.net("cn-bank");
-  auto bank_svc = bank::service::start(
+  auto bank_svc = bank::server::start(
       bc, key_pair::from_seed(profile::ed25519, indexed_seed(9, 0x77)), b.bank_ep);
   REQUIRE(bank_svc.ok());
   bank::client as_operator(b.bank_ep, b.net("cn-bank"));

@@ -44,7 +44,7 @@ TEST_CASE("a PvP across shards settles both legs or neither when the coordinator
     REQUIRE(iss.ok());
     REQUIRE((*iss)->add_bank("cn-bank", payer.pub(), true).ok());
   }
-  auto pboc_svc = issuer::service::start(pboc, d.issuer);
+  auto pboc_svc = issuer::server::start(pboc, d.issuer);
   REQUIRE(pboc_svc.ok());
 
   pg_scratch dealer_db;

@@ -14,7 +14,7 @@
 #include "rpc/customer_auth.hpp"
 #include "rpc/wire.hpp"
 #include "settlement/coordinator.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/fuzz/target.hpp"
 
 namespace {

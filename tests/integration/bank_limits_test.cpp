@@ -14,7 +14,7 @@
 #include "bank/client.hpp"
 #include "bank/server.hpp"
 #include "payment/build.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 
@@ -64,7 +64,7 @@ struct two_indexed_banks {
     sc.pub_endpoint = ep(3);
     sc.engine.issuers[currency::cny] = issuer.pub();
     sc.net = nodes.server("settle");
-    auto s = settlement::service::start(sc);
+    auto s = settlement::server::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
     settle = std::make_unique<settlement::client>(ep(2), nodes.client("a", "settle"));
@@ -84,8 +84,8 @@ struct two_indexed_banks {
     config_b.db_url = db_b.url();
     config_b.peers = {"a=" + ep_a};
     config_b.net = nodes.server("b");
-    auto sa = bank::service::start(config_a, vault_a, ep_a);
-    auto sb = bank::service::start(config_b, vault_b, ep_b);
+    auto sa = bank::server::start(config_a, vault_a, ep_a);
+    auto sb = bank::server::start(config_b, vault_b, ep_b);
     REQUIRE(sa.ok());
     REQUIRE(sb.ok());
     bank_a = std::move(*sa);
@@ -122,7 +122,7 @@ struct two_indexed_banks {
     bank_b.reset();
   }
   void start_b() {
-    auto b = bank::service::start(config_b, vault_b, ep_b);
+    auto b = bank::server::start(config_b, vault_b, ep_b);
     REQUIRE(b.ok());
     bank_b = std::move(*b);
     ops_b = operator_of("b");
@@ -223,11 +223,11 @@ struct two_indexed_banks {
   std::string ep_b;
   bank::bank_config config_a;
   bank::bank_config config_b;
-  settlement::service_config settle_config;
-  std::unique_ptr<settlement::service> settle_svc;
+  settlement::server_config settle_config;
+  std::unique_ptr<settlement::server> settle_svc;
   std::unique_ptr<settlement::client> settle;
-  std::unique_ptr<bank::service> bank_a;
-  std::unique_ptr<bank::service> bank_b;
+  std::unique_ptr<bank::server> bank_a;
+  std::unique_ptr<bank::server> bank_b;
   std::unique_ptr<bank::client> ops_a;
   std::unique_ptr<bank::client> ops_b;
 };
@@ -349,7 +349,7 @@ TEST_CASE("a payment settlement did not answer stays in flight until it does",
   const auto code = unknown ? unknown->status : unknown.code();
   INFO(to_string(code));
   CHECK(is_transient(code));  // the customer hears that the outcome is not known
-  auto s = settlement::service::start(w.settle_config);
+  auto s = settlement::server::start(w.settle_config);
   REQUIRE(s.ok());
   w.settle_svc = std::move(*s);
   // The bank went on sending it: it settles and counts in the payer's day.

@@ -6,7 +6,7 @@
 #include "bank/client.hpp"
 #include "bank/server.hpp"
 #include "payment/build.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 
@@ -36,12 +36,12 @@ struct two_banks {
         .add("b", role::bank, ep_b)
         .add("a/ops", role::operator_)
         .add("b/ops", role::operator_);
-    settlement::service_config sc;
+    settlement::server_config sc;
     sc.db_url = settle_db.url();
     sc.endpoint = ep(2);
     sc.engine.issuers[currency::cny] = issuer.pub();
     sc.net = nodes.server("settle");
-    auto s = settlement::service::start(sc);
+    auto s = settlement::server::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
     settle =
@@ -62,8 +62,8 @@ struct two_banks {
     b.db_url = db_b.url();
     b.peers = {ep_a};  // or by endpoint alone
     b.net = nodes.server("b");
-    auto sa = bank::service::start(a, vault_a, ep_a);
-    auto sb = bank::service::start(b, vault_b, ep_b);
+    auto sa = bank::server::start(a, vault_a, ep_a);
+    auto sb = bank::server::start(b, vault_b, ep_b);
     REQUIRE(sa.ok());
     REQUIRE(sb.ok());
     bank_a = std::move(*sa);
@@ -102,10 +102,10 @@ struct two_banks {
   key_pair issuer;
   key_pair vault_a;
   key_pair vault_b;
-  std::unique_ptr<settlement::service> settle_svc;
+  std::unique_ptr<settlement::server> settle_svc;
   std::unique_ptr<settlement::client> settle;
-  std::unique_ptr<bank::service> bank_a;
-  std::unique_ptr<bank::service> bank_b;
+  std::unique_ptr<bank::server> bank_a;
+  std::unique_ptr<bank::server> bank_b;
   std::unique_ptr<bank::client> client_a;
   std::unique_ptr<bank::client> client_b;
   std::uint64_t nonce{0};

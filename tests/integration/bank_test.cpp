@@ -8,7 +8,7 @@
 #include <thread>
 #include "core/clock.hpp"
 #include "payment/build.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 
@@ -28,12 +28,12 @@ struct world {
       : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee))),
         vault(key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba))) {
     nodes.add("settle", role::shard).add("cn-bank", role::bank);
-    settlement::service_config sc;
+    settlement::server_config sc;
     sc.db_url = db.url();
     sc.endpoint = "tcp://127.0.0.1:0";
     sc.engine.issuers[currency::cny] = issuer.pub();
     sc.net = nodes.server("settle");
-    auto s = settlement::service::start(sc);
+    auto s = settlement::server::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
     settle = std::make_unique<settlement::client>(settle_svc->endpoint(),
@@ -88,7 +88,7 @@ struct world {
   test::test_nodes nodes;
   key_pair issuer;
   key_pair vault;
-  std::unique_ptr<settlement::service> settle_svc;
+  std::unique_ptr<settlement::server> settle_svc;
   std::unique_ptr<settlement::client> settle;
   std::unique_ptr<bank::bank> the_bank;
   std::uint64_t nonce{0};
@@ -273,13 +273,13 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   const auto vault = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba));
   test::test_nodes nodes;
   nodes.add("settle", role::shard).add("cn-bank", role::bank).add("cn-bank/ops", role::operator_);
-  settlement::service_config sc;
+  settlement::server_config sc;
   sc.db_url = db.url();
   sc.endpoint = "tcp://127.0.0.1:0";
   sc.pub_endpoint = "tcp://127.0.0.1:0";
   sc.engine.issuers[currency::cny] = issuer.pub();
   sc.net = nodes.server("settle");
-  auto settle_svc = settlement::service::start(sc);
+  auto settle_svc = settlement::server::start(sc);
   REQUIRE(settle_svc.ok());
   settlement::client settle((*settle_svc)->endpoint(), nodes.client("cn-bank", "settle"));
   transaction mint;
@@ -294,7 +294,7 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   bc.settle_spec = (*settle_svc)->endpoint();
   bc.settle_pub = (*settle_svc)->pub_endpoint();
   bc.net = nodes.client("cn-bank", "settle");  // its own socket, and settlement's key
-  auto svc = bank::service::start(bc, vault, "tcp://127.0.0.1:0");
+  auto svc = bank::server::start(bc, vault, "tcp://127.0.0.1:0");
   REQUIRE(svc.ok());
   bank::client cli((*svc)->endpoint(), nodes.client("cn-bank/ops", "cn-bank"));
   const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x77));

@@ -9,7 +9,7 @@
 #include "bank/server.hpp"
 #include "core/clock.hpp"
 #include "payment/build.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 
@@ -40,12 +40,12 @@ struct secured_bank {
         .add("bank-b", role::bank)
         .add("bank-b/ops", role::operator_)
         .add("pboc", role::issuer);
-    settlement::service_config sc;
+    settlement::server_config sc;
     sc.db_url = settle_db.url();
     sc.endpoint = settle_ep;
     sc.engine.issuers[currency::cny] = issuer.pub();
     sc.net = net("settle");
-    auto s = settlement::service::start(sc);
+    auto s = settlement::server::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
     settle = std::make_unique<settlement::client>(settle_ep, net("pboc"));
@@ -60,7 +60,7 @@ struct secured_bank {
     bc.settle_spec = settle_ep;
     bc.net = net("bank-a");
     bc.customer_window_ms = 5'000;
-    auto b = bank::service::start(bc, vault, bank_ep);
+    auto b = bank::server::start(bc, vault, bank_ep);
     REQUIRE(b.ok());
     bank_svc = std::move(*b);
     ops = client_as("bank-a/ops");
@@ -137,9 +137,9 @@ struct secured_bank {
   key_pair mallory;
   std::string settle_ep;
   std::string bank_ep;
-  std::unique_ptr<settlement::service> settle_svc;
+  std::unique_ptr<settlement::server> settle_svc;
   std::unique_ptr<settlement::client> settle;
-  std::unique_ptr<bank::service> bank_svc;
+  std::unique_ptr<bank::server> bank_svc;
   std::unique_ptr<bank::client> ops;
   std::uint64_t nonce{0};
 };

@@ -263,8 +263,8 @@ TEST_CASE("the best of several dealers' quotes is taken; conservation after a mi
   bridge b;
   b.desk.reset();  // both dealers as services here
   test::pg_scratch db2;
-  auto s1 = fx::service::start(b.dealer_config("dealer", b.dealer_db.url(), 30), b.dealer_key);
-  auto s2 = fx::service::start(b.dealer_config("dealer2", db2.url(), 10), b.dealer2_key);
+  auto s1 = fx::server::start(b.dealer_config("dealer", b.dealer_db.url(), 30), b.dealer_key);
+  auto s2 = fx::server::start(b.dealer_config("dealer2", db2.url(), 10), b.dealer2_key);
   REQUIRE(s1.ok());
   REQUIRE(s2.ok());
   fx::client d1((*s1)->endpoint(), b.net("cn-bank"));
@@ -320,14 +320,14 @@ TEST_CASE("a central bank joins the bridge later: SAR", "[fx][integration]") {
   // Settlement restarts knowing SAMA's issuer key as well; what it settled is reloaded.
   const auto sama_key = key_pair::from_seed(profile::ed25519, indexed_seed(5, 0xcb));
   b.settle_svc.reset();
-  settlement::service_config sc;
+  settlement::server_config sc;
   sc.db_url = b.settle_db.url();
   sc.endpoint = b.settle_ep;
   sc.engine.issuers[currency::cny] = b.pboc_key.pub();
   sc.engine.issuers[currency::hkd] = b.hkma_key.pub();
   sc.engine.issuers[currency::sar] = sama_key.pub();
   sc.net = b.net("settle");
-  auto restarted = settlement::service::start(sc);
+  auto restarted = settlement::server::start(sc);
   REQUIRE(restarted.ok());
   b.settle_svc = std::move(*restarted);
   b.settle = std::make_unique<settlement::client>(b.settle_svc->endpoint(), b.net("auditor/test"));
@@ -362,7 +362,7 @@ TEST_CASE("a central bank joins the bridge later: SAR", "[fx][integration]") {
 TEST_CASE("a dealer's two-way price brackets its firm quotes", "[fx][integration]") {
   bridge b;
   b.desk.reset();
-  auto svc = fx::service::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
+  auto svc = fx::server::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
   REQUIRE(svc.ok());
   fx::client d((*svc)->endpoint(), b.net("cn-bank"));
   fx::client hk((*svc)->endpoint(), b.net("hk-bank"));
@@ -395,7 +395,7 @@ TEST_CASE("a dealer's quotes are its bank's: identity, unguessable ids and a bou
   for (int i = 0; i < 6; ++i) {          // small tokens too: each open quote holds whole tokens
     REQUIRE(b.hkma->as("dealer").mint("dealer", hkd(100), "m-small-" + std::to_string(i)).ok());
   }
-  auto svc = fx::service::start(config, b.dealer_key);
+  auto svc = fx::server::start(config, b.dealer_key);
   REQUIRE(svc.ok());
   fx::client cn((*svc)->endpoint(), b.net("cn-bank"));
   fx::client hk((*svc)->endpoint(), b.net("hk-bank"));

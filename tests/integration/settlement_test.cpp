@@ -1,16 +1,18 @@
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <future>
+#include <map>
 #include <mutex>
 #include <pqxx/pqxx>
 #include <set>
-
 #include <thread>
+
 #include "core/crypto.hpp"
 #include "payment/build.hpp"
 #include "settlement/client.hpp"
 #include "settlement/notify.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "tests/support/seeds.hpp"
@@ -41,7 +43,7 @@ struct world {
     start();
   }
   void start() {
-    auto s = settlement::service::start(config);
+    auto s = settlement::server::start(config);
     REQUIRE(s.ok());
     svc = std::move(*s);
     client = std::make_unique<settlement::client>(svc->endpoint(), bank_net());
@@ -91,8 +93,8 @@ struct world {
   key_pair issuer;
   key_pair alice;
   key_pair bob;
-  settlement::service_config config;
-  std::unique_ptr<settlement::service> svc;
+  settlement::server_config config;
+  std::unique_ptr<settlement::server> svc;
   std::unique_ptr<settlement::client> client;
 };
 
@@ -514,6 +516,80 @@ TEST_CASE("the store refuses a batch spending a token it does not hold, writing 
   CHECK(count("spent") == 1);
   CHECK_FALSE(spend({held}, 4, 4).ok());
   CHECK(count("tx") == 2);
+}
+
+TEST_CASE("settled batches are read back in pages, whole batches in order, however sparse",
+          "[settlement][integration]") {
+  test::pg_scratch db;
+  auto opened = settlement::store::open(db.url());
+  REQUIRE(opened.ok());
+  auto& store = **opened;
+  REQUIRE(store.migrate().ok());
+  const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(9));
+  const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1));
+  // Batches 1..40 of one mint each, 41 of three, then numbers far apart (a shard's numbers
+  // have holes where 2PC parts rolled back): the read widens its window past them.
+  std::vector<std::uint64_t> seqs;
+  for (std::uint64_t b = 1; b <= 41; ++b) {
+    seqs.push_back(b);
+  }
+  for (const std::uint64_t b : {500ULL, 501ULL, 5'000ULL, 70'000ULL}) {
+    seqs.push_back(b);
+  }
+  std::vector<signed_tx> minted;
+  std::map<hash256, std::uint64_t> batch_of;
+  std::uint64_t nonce = 0;
+  for (const auto b : seqs) {
+    std::vector<signed_tx> batch;
+    for (int i = 0; i < (b == 41 ? 3 : 1); ++i) {
+      transaction mint;
+      mint.prof = profile::ed25519;
+      mint.kind = tx_kind::issue;
+      mint.nonce = ++nonce;
+      mint.outputs = {tx_output{currency::cny, 100, alice.pub()}};
+      batch.push_back(signed_tx::make(std::move(mint)));
+      batch.back().sign_with(issuer);
+      batch_of[batch.back().id] = b;
+    }
+    std::vector<settlement::commit_item> items;
+    for (const auto& stx : batch) {
+      items.push_back(settlement::commit_item{&stx, "m", {}, settlement::all_outputs(stx)});
+    }
+    REQUIRE(store.commit_batch(b, 1'000, items).ok());
+  }
+  const std::uint64_t last = seqs.back();
+  for (const std::size_t limit :
+       {std::size_t{1}, std::size_t{2}, std::size_t{5}, std::size_t{200}}) {
+    INFO("page limit " << limit);
+    std::uint64_t after = 0;
+    std::vector<std::uint64_t> read;  // batch of each transaction, as read
+    std::set<hash256> seen;
+    for (int pages = 0; pages < 200; ++pages) {
+      auto page = store.settled_since(after, limit, 0, last);
+      REQUIRE(page.ok());
+      std::set<std::uint64_t> batches;
+      for (const auto& [r, wire_tx] : page->txs) {
+        CHECK(seen.insert(r.tx_id).second);  // each once
+        CHECK(batch_of.at(r.tx_id) == r.batch_seq);
+        read.push_back(r.batch_seq);
+        batches.insert(r.batch_seq);
+      }
+      // Whole batches: at most `limit` transactions unless one batch alone holds more.
+      CHECK((page->txs.size() <= limit || batches.size() == 1));
+      if (!page->more) {
+        break;
+      }
+      REQUIRE(page->through_batch_seq > after);
+      after = page->through_batch_seq;
+    }
+    CHECK(seen.size() == batch_of.size());
+    CHECK(std::is_sorted(read.begin(), read.end()));
+    // Nothing after the last batch, and nothing numbered above last_seq is looked for.
+    auto tail = store.settled_since(last, limit, 0, last);
+    REQUIRE(tail.ok());
+    CHECK(tail->txs.empty());
+    CHECK_FALSE(tail->more);
+  }
 }
 
 TEST_CASE("a payment spending an output of a batch still committing commits after that batch",

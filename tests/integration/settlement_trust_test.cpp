@@ -10,7 +10,7 @@
 #include "core/crypto.hpp"
 #include "payment/build.hpp"
 #include "settlement/client.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 #include "tests/support/seeds.hpp"
@@ -42,7 +42,7 @@ struct secured_world {
     start();
   }
   void start() {
-    auto s = settlement::service::start(config);
+    auto s = settlement::server::start(config);
     REQUIRE(s.ok());
     svc = std::move(*s);
     bank = std::make_unique<settlement::client>(svc->endpoint(), nodes.client("cn-bank", "settle"));
@@ -120,8 +120,8 @@ struct secured_world {
   key_pair alice;
   key_pair bob;
   key_pair outsider;
-  settlement::service_config config;
-  std::unique_ptr<settlement::service> svc;
+  settlement::server_config config;
+  std::unique_ptr<settlement::server> svc;
   std::unique_ptr<settlement::client> bank;
   std::unique_ptr<rpc_client> coordinator;
 };

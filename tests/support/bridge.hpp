@@ -13,7 +13,7 @@
 #include "issuer/client.hpp"
 #include "issuer/issuer.hpp"
 #include "issuer/server.hpp"
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
 #include "tests/support/pg_scratch.hpp"
 
@@ -92,7 +92,7 @@ struct central_bank {
     }
   }
   void start() {
-    auto s = issuer::service::start(config, key);
+    auto s = issuer::server::start(config, key);
     REQUIRE(s.ok());
     svc = std::move(*s);
   }
@@ -100,7 +100,7 @@ struct central_bank {
   key_pair key;
   bridge_nodes& nodes;
   issuer::issuer_config config;
-  std::unique_ptr<issuer::service> svc;
+  std::unique_ptr<issuer::server> svc;
   std::map<std::string, std::unique_ptr<issuer::client>> clients;
 };
 
@@ -112,14 +112,14 @@ struct bridge : bridge_nodes {
         merchant(key_pair::from_seed(profile::ed25519, indexed_seed(2, 0x77))),
         dealer_key(key_pair::from_seed(profile::ed25519, indexed_seed(3, 0x77))),
         dealer2_key(key_pair::from_seed(profile::ed25519, indexed_seed(4, 0x77))) {
-    settlement::service_config sc;
+    settlement::server_config sc;
     sc.db_url = settle_db.url();
     sc.endpoint = settle_ep;
     sc.engine.issuers[currency::cny] = pboc_key.pub();
     sc.engine.issuers[currency::hkd] = hkma_key.pub();
     sc.net = net("settle");
     settle_config = sc;
-    auto s = settlement::service::start(sc);
+    auto s = settlement::server::start(sc);
     REQUIRE(s.ok());
     settle_svc = std::move(*s);
     settle = std::make_unique<settlement::client>(settle_svc->endpoint(), net("auditor/test"));
@@ -190,8 +190,8 @@ struct bridge : bridge_nodes {
   key_pair merchant;
   key_pair dealer_key;
   key_pair dealer2_key;
-  settlement::service_config settle_config;
-  std::unique_ptr<settlement::service> settle_svc;
+  settlement::server_config settle_config;
+  std::unique_ptr<settlement::server> settle_svc;
   std::unique_ptr<settlement::client> settle;
   std::unique_ptr<central_bank> pboc;
   std::unique_ptr<central_bank> hkma;

@@ -29,6 +29,20 @@ pg_scratch::pg_scratch() {
 
 pg_scratch::~pg_scratch() {
   try {
+    // Prepared transactions a test left (a shard killed between PREPARE and its decision)
+    // would keep the database from being dropped and count against the cluster's
+    // max_prepared_transactions for every later test: roll them back first.
+    pqxx::connection scratch(m_url);
+    pqxx::nontransaction in_scratch(scratch);
+    const auto gids =
+        in_scratch.exec("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()");
+    for (const auto& row : gids) {
+      in_scratch.exec("ROLLBACK PREPARED " + in_scratch.quote(row[0].as<std::string>()));
+    }
+  } catch (const std::exception&) {
+    // The drop below says whether the database is gone.
+  }
+  try {
     pqxx::connection conn(m_base);
     pqxx::nontransaction tx(conn);
     tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(m_name) + " WITH (FORCE)");

@@ -10,7 +10,7 @@
 
 namespace cbdc::settlement {
 
-struct service_config {
+struct server_config {
   std::string db_url;
   std::string endpoint{"tcp://127.0.0.1:7100"};
   /// Where settled transactions are published; empty: no notifications.
@@ -29,13 +29,13 @@ auto shard_roles() -> role_table;
 constexpr std::size_t k_max_balances = 10'000;
 
 /// The settlement daemon's body: the engine and a query worker behind one ROUTER socket.
-class service {
+class server {
  public:
   /// Migrates the schema, reloads the unspent set, binds. Errors: unavailable, db_error.
-  static auto start(service_config config) -> result<std::unique_ptr<service>>;
-  ~service();
-  service(const service&) = delete;
-  auto operator=(const service&) -> service& = delete;
+  static auto start(server_config config) -> result<std::unique_ptr<server>>;
+  ~server();
+  server(const server&) = delete;
+  auto operator=(const server&) -> server& = delete;
 
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
   [[nodiscard]] auto engine_ref() -> engine& { return *m_engine; }
@@ -49,12 +49,12 @@ class service {
     wire::Envelope request;
     rpc_server::reply_fn reply;
   };
-  explicit service(service_config config);
+  explicit server(server_config config);
   void handle(wire::Envelope&& request, const rpc_server::reply_fn& reply);
   void query_loop();
   auto answer_query(const wire::Envelope& request) -> wire::Envelope;
 
-  service_config m_config;
+  server_config m_config;
   std::unique_ptr<store> m_query_db;
   std::unique_ptr<publisher> m_publisher;
   std::unique_ptr<engine> m_engine;

@@ -1,4 +1,4 @@
-#include "settlement/service.hpp"
+#include "settlement/server.hpp"
 
 #include <limits>
 
@@ -23,11 +23,11 @@ auto shard_roles() -> role_table {
                     }};
 }
 
-service::service(service_config config)
+server::server(server_config config)
     : m_config(std::move(config)), m_queries(m_config.query_queue) {}
 
-auto service::start(service_config config) -> result<std::unique_ptr<service>> {
-  std::unique_ptr<service> s(new service(std::move(config)));
+auto server::start(server_config config) -> result<std::unique_ptr<server>> {
+  std::unique_ptr<server> s(new server(std::move(config)));
   {
     auto migrator = store::open(s->m_config.db_url);
     if (!migrator) {
@@ -72,7 +72,7 @@ auto service::start(service_config config) -> result<std::unique_ptr<service>> {
   return s;
 }
 
-service::~service() {
+server::~server() {
   if (m_server) {
     m_server->stop();
   }
@@ -85,7 +85,7 @@ service::~service() {
   }
 }
 
-void service::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply) {
+void server::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply) {
   if (request.payload_case() == wire::Envelope::kSubmitTx) {
     const auto& submit = request.submit_tx();
     constexpr std::size_t k_max_request_id = 128;
@@ -148,13 +148,13 @@ void service::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply
   }
 }
 
-void service::query_loop() {
+void server::query_loop() {
   while (auto q = m_queries.pop()) {
     q->reply(answer_query(q->request));
   }
 }
 
-auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
+auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
   wire::Envelope answer;
   switch (request.payload_case()) {
     case wire::Envelope::kGetTx: {
@@ -241,7 +241,8 @@ auto service::answer_query(const wire::Envelope& request) -> wire::Envelope {
       constexpr std::uint32_t k_page = 5'000;
       const auto& q = request.get_settled_since();
       const auto limit = q.limit() == 0 ? k_page : std::min(q.limit(), k_page);
-      auto page = m_query_db->settled_since(q.after_batch_seq(), limit, m_config.engine.shard);
+      auto page = m_query_db->settled_since(q.after_batch_seq(), limit, m_config.engine.shard,
+                                            m_engine->last_batch_seq());
       auto* out = answer.mutable_settled_since();
       out->set_status(static_cast<std::uint32_t>(page.code()));
       if (!page) {
