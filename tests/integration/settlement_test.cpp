@@ -23,6 +23,27 @@ using settlement::receipt;
 
 namespace {
 
+/// An issuance of amount to `to`, signed by the issuer's key.
+auto signed_mint(const key_pair& issuer, const public_key& to, std::int64_t amount,
+                 std::uint64_t nonce) -> signed_tx {
+  transaction tx;
+  tx.prof = issuer.pub().prof;
+  tx.kind = tx_kind::issue;
+  tx.nonce = nonce;
+  tx.outputs = {tx_output{currency::cny, amount, to}};
+  auto stx = signed_tx::make(std::move(tx));
+  stx.sign_with(issuer);
+  return stx;
+}
+
+/// Settlement's store on a scratch database, migrated.
+auto migrated_store(const test::pg_scratch& db) -> std::unique_ptr<settlement::store> {
+  auto opened = settlement::store::open(db.url());
+  REQUIRE(opened.ok());
+  REQUIRE((*opened)->migrate().ok());
+  return std::move(*opened);
+}
+
 /// A settlement service on a scratch database, an issuer key, and a bank's client, with
 /// authentication on (every node a CURVE key in the nodes file).
 struct world {
@@ -58,14 +79,7 @@ struct world {
   auto bank_net() -> socket_options { return nodes.client("cn-bank", "settle"); }
 
   auto issue(const public_key& to, std::int64_t amount, std::uint64_t nonce) -> signed_tx {
-    transaction tx;
-    tx.prof = issuer.pub().prof;
-    tx.kind = tx_kind::issue;
-    tx.nonce = nonce;
-    tx.outputs = {tx_output{currency::cny, amount, to}};
-    auto stx = signed_tx::make(std::move(tx));
-    stx.sign_with(issuer);
-    return stx;
+    return signed_mint(issuer, to, amount, nonce);
   }
   auto submit(const signed_tx& tx) -> receipt {
     auto r = client->submit(tx, "test");
@@ -458,19 +472,11 @@ TEST_CASE("a prepared cross-shard part holds its inputs until resolved",
 TEST_CASE("the store refuses a batch spending a token it does not hold, writing nothing",
           "[settlement][integration]") {
   test::pg_scratch db;
-  auto opened = settlement::store::open(db.url());
-  REQUIRE(opened.ok());
-  auto& store = **opened;
-  REQUIRE(store.migrate().ok());
+  const auto opened = migrated_store(db);
+  auto& store = *opened;
   const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(9));
   const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1));
-  transaction mint;
-  mint.prof = profile::ed25519;
-  mint.kind = tx_kind::issue;
-  mint.nonce = 1;
-  mint.outputs = {tx_output{currency::cny, 700, alice.pub()}};
-  auto minted = signed_tx::make(std::move(mint));
-  minted.sign_with(issuer);
+  const auto minted = signed_mint(issuer, alice.pub(), 700, 1);
   REQUIRE(store
               .commit_batch(
                   1, 1'000,
@@ -521,10 +527,8 @@ TEST_CASE("the store refuses a batch spending a token it does not hold, writing 
 TEST_CASE("settled batches are read back in pages, whole batches in order, however sparse",
           "[settlement][integration]") {
   test::pg_scratch db;
-  auto opened = settlement::store::open(db.url());
-  REQUIRE(opened.ok());
-  auto& store = **opened;
-  REQUIRE(store.migrate().ok());
+  const auto opened = migrated_store(db);
+  auto& store = *opened;
   const auto issuer = key_pair::from_seed(profile::ed25519, seed_of(9));
   const auto alice = key_pair::from_seed(profile::ed25519, seed_of(1));
   // Batches 1..40 of one mint each, 41 of three, then numbers far apart (a shard's numbers
@@ -542,13 +546,7 @@ TEST_CASE("settled batches are read back in pages, whole batches in order, howev
   for (const auto b : seqs) {
     std::vector<signed_tx> batch;
     for (int i = 0; i < (b == 41 ? 3 : 1); ++i) {
-      transaction mint;
-      mint.prof = profile::ed25519;
-      mint.kind = tx_kind::issue;
-      mint.nonce = ++nonce;
-      mint.outputs = {tx_output{currency::cny, 100, alice.pub()}};
-      batch.push_back(signed_tx::make(std::move(mint)));
-      batch.back().sign_with(issuer);
+      batch.push_back(signed_mint(issuer, alice.pub(), 100, ++nonce));
       batch_of[batch.back().id] = b;
     }
     std::vector<settlement::commit_item> items;
