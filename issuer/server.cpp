@@ -49,10 +49,9 @@ auto server::answer(const wire::Envelope& request, const peer& from) -> wire::En
     auto* out = answer.mutable_redeem_result();
     auto stx = from_wire(r.tx());
     auto caller = from.must_be(r.bank_id(), "bank_id");
-    result<redeem_result> redeemed =
-        !caller ? result<redeem_result>{caller.err()}
-        : stx   ? m_issuer->redeem(r.bank_id(), std::move(*stx), r.request_id())
-                : result<redeem_result>{stx.err()};
+    result<redeem_result> redeemed = !caller ? result<redeem_result>{caller.err()}
+                                     : stx   ? m_issuer->redeem(r.bank_id(), *stx, r.request_id())
+                                             : result<redeem_result>{stx.err()};
     if (redeemed) {
       out->set_status(static_cast<std::uint32_t>(redeemed->already ? status_code::already_settled
                                                                    : status_code::ok));
