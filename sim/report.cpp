@@ -27,7 +27,9 @@ auto zero_based_y(double max) -> std::string {
   }
   const double top = std::max(step, std::ceil(max / step) * step);
   std::string tics;
-  for (double y = 0; y <= top; y += step) {
+  const auto steps = static_cast<int>(std::llround(top / step));
+  for (int i = 0; i <= steps; ++i) {
+    const double y = step * i;
     tics += (tics.empty() ? "" : ", ") + std::string{"\""} + grouped(static_cast<std::int64_t>(y)) +
             "\" " + fixed_text(y, 0);
   }
