@@ -550,6 +550,7 @@ TEST_CASE("settled batches are read back in pages, whole batches in order, howev
       batch_of[batch.back().id] = b;
     }
     std::vector<settlement::commit_item> items;
+    items.reserve(batch.size());
     for (const auto& stx : batch) {
       items.push_back(settlement::commit_item{&stx, "m", {}, settlement::all_outputs(stx)});
     }
