@@ -155,13 +155,15 @@ auto bank::load() -> status {
     }
     // The index's unspent tokens, and so every wallet's balance.
     for (const auto& row :
-         tx.exec("SELECT encode(i.token_id, 'hex'), encode(w.owner_key, 'hex'), i.amount_minor "
-                 "FROM bank.token_index i JOIN bank.wallet w USING (wallet_id) "
-                 "WHERE i.spent_by IS NULL")) {
+         tx.exec("SELECT encode(i.token_id, 'hex'), encode(w.owner_key, 'hex'), i.amount_minor, "
+                 "encode(i.created_by, 'hex') FROM bank.token_index i JOIN bank.wallet w USING "
+                 "(wallet_id) WHERE i.spent_by IS NULL")) {
       auto token = hash256::from_hex(row[0].as<std::string>());
       auto owner = public_key::from_hex(row[1].as<std::string>());
-      CBDC_ASSERT(token.ok() && owner.ok());
-      token_live(raw_of(*token), m_wallets.at(key_bytes(*owner)), row[2].as<std::int64_t>());
+      auto created_by = hash256::from_hex(row[3].as<std::string>());
+      CBDC_ASSERT(token.ok() && owner.ok() && created_by.ok());
+      token_live(raw_of(*token), m_wallets.at(key_bytes(*owner)), row[2].as<std::int64_t>(),
+                 *created_by);
     }
     for (const auto& row : tx.exec("SELECT shard, batch_seq FROM bank.follow")) {
       m_followed[row[0].as<std::uint32_t>()] = row[1].as<std::uint64_t>();
@@ -405,6 +407,7 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     std::string raw_id;
     hosted_wallet* owner{nullptr};
     std::int64_t amount_minor{0};
+    hash256 created_by;
   };
   std::vector<output> created;
   std::unordered_map<std::string, std::size_t> created_here;  ///< raw id -> index in created
@@ -446,7 +449,9 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
       if (out.currency() == static_cast<std::uint32_t>(m_config.limits.cur) &&
           hosted != m_wallets.end()) {
         created_here[out.token_id()] = created.size();
-        created.push_back(output{out.token_id(), &hosted->second, out.amount_minor()});
+        auto creator = id_from_wire(settled.tx_id());
+        CBDC_ASSERT(creator.ok());  // settlement's own notification
+        created.push_back(output{out.token_id(), &hosted->second, out.amount_minor(), *creator});
         tokens.push_back(hex_of(out.token_id()));
         owners.push_back(hex_of(out.owner()));
         amounts.push_back(out.amount_minor());
@@ -468,7 +473,8 @@ auto bank::index_many(const wire::SettledBatch& batch) -> status {
     tx.commit();
     for (std::size_t i = 0; i < created.size(); ++i) {
       if (spent_with[i].empty()) {
-        token_live(std::move(created[i].raw_id), *created[i].owner, created[i].amount_minor);
+        token_live(std::move(created[i].raw_id), *created[i].owner, created[i].amount_minor,
+                   created[i].created_by);
       } else {
         token_spent(created[i].raw_id);  // counted already when its payment was answered
       }
@@ -556,20 +562,73 @@ void bank::release_indexed(const wire::SettledBatch& batch) {
   }
 }
 
-void bank::token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor) {
-  if (m_live.try_emplace(std::move(raw_id), live_token{&owner, amount_minor}).second) {
+void bank::token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor,
+                      const hash256& created_by) {
+  const auto [it, fresh] =
+      m_live.try_emplace(std::move(raw_id), live_token{&owner, amount_minor, created_by});
+  if (fresh) {
     owner.balance_minor += amount_minor;
+    owner.live.insert(&it->first);
   }
 }
 
-void bank::token_spent(const std::string& raw_id) {
+void bank::token_answered_spent(const std::string& raw_id) {
   const auto it = m_live.find(raw_id);
-  if (it == m_live.end()) {
+  if (it == m_live.end() || it->second.answered_spent) {
     return;
   }
-  it->second.owner->balance_minor -= it->second.amount_minor;
-  CBDC_ASSERT(it->second.owner->balance_minor >= 0);
-  m_live.erase(it);
+  auto& owner = *it->second.owner;
+  owner.balance_minor -= it->second.amount_minor;
+  CBDC_ASSERT(owner.balance_minor >= 0);
+  owner.live.erase(&it->first);
+  it->second.answered_spent = true;
+}
+
+void bank::token_spent(const std::string& raw_id) {
+  token_answered_spent(raw_id);
+  const auto it = m_live.find(raw_id);
+  if (it != m_live.end()) {
+    m_live.erase(it);
+  }
+}
+
+auto bank::unspent(const public_key& owner, std::size_t limit)
+    -> result<std::vector<settlement::token_info>> {
+  const auto hosted = m_wallets.find(key_bytes(owner));
+  if (hosted == m_wallets.end()) {
+    return not_hosted(owner);
+  }
+  std::vector<settlement::token_info> out;
+  if (m_config.settle_pub.empty()) {
+    auto listed = m_settle.list_unspent(owner);
+    if (!listed) {
+      return listed.err();
+    }
+    for (auto& t : *listed) {
+      if (t.cur == m_config.limits.cur) {
+        out.push_back(std::move(t));
+      }
+    }
+  } else {
+    out.reserve(hosted->second.live.size());
+    for (const auto* raw : hosted->second.live) {
+      const auto& t = m_live.at(*raw);
+      hash256 id;
+      CBDC_ASSERT(raw->size() == id.data.size());
+      std::copy(raw->begin(), raw->end(), id.data.begin());
+      out.push_back(settlement::token_info{
+          id, m_config.limits.cur, t.amount_minor, owner, t.created_by, false, {}});
+    }
+  }
+  // As settlement lists them: the largest first, then by id.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.amount_minor != b.amount_minor ? a.amount_minor > b.amount_minor
+                                            : a.token_id < b.token_id;
+  });
+  if (out.size() > limit) {
+    out.resize(limit);
+  }
+  return out;
 }
 
 auto bank::reconcile(const public_key& owner) -> status {
@@ -606,7 +665,7 @@ auto bank::reconcile(const public_key& owner) -> status {
     auto& w = m_wallets.at(key_bytes(owner));
     for (const auto& t : *unspent) {
       if (t.cur == m_config.limits.cur) {
-        token_live(raw_of(t.token_id), w, t.amount_minor);
+        token_live(raw_of(t.token_id), w, t.amount_minor, t.created_by);
       }
     }
     for (const auto& row : gone) {
@@ -892,11 +951,15 @@ auto bank::room_for(const public_key& payee, std::int64_t amount, std::int64_t a
 void bank::settle_incoming(const signed_tx& stx, const result<settlement::receipt>& answer) {
   const bool settled = answer && answer->settled();
   if (settled && !m_config.settle_pub.empty()) {  // balances from the index: count it now
+    for (const auto& in : stx.tx.inputs) {
+      token_answered_spent(raw_of(in));
+    }
     for (std::uint32_t k = 0; k < stx.tx.outputs.size(); ++k) {
       const auto& out = stx.tx.outputs[k];
       const auto hosted = m_wallets.find(key_bytes(out.owner));
       if (out.cur == m_config.limits.cur && hosted != m_wallets.end()) {
-        token_live(raw_of(token_id_of(stx.tx.prof, stx.id, k)), hosted->second, out.amount_minor);
+        token_live(raw_of(token_id_of(stx.tx.prof, stx.id, k)), hosted->second, out.amount_minor,
+                   stx.id);
       }
     }
   }

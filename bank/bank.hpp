@@ -146,6 +146,13 @@ class bank {
   /// The wallet's balance in the bank's currency: from the bank's own index when it follows
   /// settlement's notifications, else asked of settlement.
   auto balance(const public_key& owner) -> result<std::int64_t>;
+  /// A hosted wallet's unspent tokens in the bank's currency, largest first, at most `limit`:
+  /// from the index when the bank follows settlement's notifications (so that a payment asks
+  /// settlement nothing before it is submitted), else asked of settlement. The index has a
+  /// payment's change as soon as settlement answers it, and a payment in from another bank once
+  /// its notification is indexed. Errors: unknown_wallet.
+  auto unspent(const public_key& owner, std::size_t limit)
+      -> result<std::vector<settlement::token_info>>;
 
   /// Takes one settled-transaction notification into the index: outputs to hosted wallets,
   /// and spends of indexed tokens. Idempotent.
@@ -185,11 +192,16 @@ class bank {
     std::int64_t day{-1};           ///< the latest local day it paid on
     std::int64_t day_minor{0};      ///< what it paid that day (settled payments)
     std::int64_t balance_minor{0};  ///< its unspent tokens in the index (see m_live)
+    std::unordered_set<const std::string*> live{};  ///< those tokens: their keys in m_live
   };
   /// An unspent token of a hosted wallet, as the index has it.
   struct live_token {
     hosted_wallet* owner{nullptr};  ///< its entry in m_wallets (nodes there never move)
     std::int64_t amount_minor{0};
+    hash256 created_by;
+    /// Spent by a payment that settlement answered as settled, before the notification of
+    /// that payment is indexed (which then marks it spent in the database, and removes it).
+    bool answered_spent{false};
   };
   struct payment_record {
     hash256 tx_id;
@@ -216,8 +228,12 @@ class bank {
   /// Adds a settled payment to its payer's day total in memory.
   void count_payment(const std::string& key, std::int64_t day, std::int64_t amount_minor);
   /// Makes a token live (once) or no longer live, with its owner's balance.
-  void token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor);
+  void token_live(std::string raw_id, hosted_wallet& owner, std::int64_t amount_minor,
+                  const hash256& created_by);
   void token_spent(const std::string& raw_id);
+  /// Takes a token that a settled payment spent out of its owner's balance and tokens; it stays
+  /// in m_live until the payment's notification is indexed.
+  void token_answered_spent(const std::string& raw_id);
   auto receiving_check(const public_key& payee, payment_check& check) -> status;
   /// Whether hosted payee has room for amount more under its balance cap, counting what is on
   /// its way to it and `also` (other parts of the same request). Errors: unknown_wallet,

@@ -593,10 +593,12 @@ auto server::answer(const wire::Envelope& request, const peer& from,
       wire::Envelope answer;
       auto* list = answer.mutable_unspent_list();
       auto owner = key_from_wire(request.list_unspent().owner());
-      // Only a hosted wallet's tokens, asked of settlement on its behalf.
-      auto hosted = owner ? m_bank->find_wallet(*owner) : result<wallet_record>{owner.err()};
-      auto tokens = hosted ? m_bank->settlement_client().list_unspent(*owner)
-                           : result<std::vector<settlement::token_info>>{hosted.err()};
+      // A hosted wallet's tokens, from the bank's index: the payment that follows is the only
+      // request of it that reaches settlement.
+      const auto asked = request.list_unspent().limit();
+      const auto limit = (asked == 0 || asked > k_max_listed) ? k_max_listed : asked;
+      auto tokens = owner ? m_bank->unspent(*owner, limit)
+                          : result<std::vector<settlement::token_info>>{owner.err()};
       if (!tokens) {
         return error_envelope(0, tokens.err());
       }

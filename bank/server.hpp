@@ -62,6 +62,8 @@ class server {
   /// every k_gap_wait_ms until it works.
   void fill_gaps();
   static constexpr int k_gap_wait_ms = 500;
+  /// At most this many tokens in one ListUnspent answer (as one settlement shard answers).
+  static constexpr std::uint32_t k_max_listed = 10'000;
   void listen(const std::string& pub_endpoint, currency cur, const socket_options& net);
   /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
   /// record for the day is durable (see flush).

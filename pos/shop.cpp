@@ -182,7 +182,7 @@ auto shop::payers() -> std::vector<payer_view> {
     v.key_hex = key.pub().hex();
     v.wallet_class = class_of(key.pub());
     std::lock_guard lock(m_rpc_mutex);
-    auto unspent = m_settle->list_unspent(key.pub());
+    auto unspent = m_bank->list_unspent(key.pub());
     if (unspent) {
       for (const auto& t : *unspent) {
         v.balance_minor += t.cur == m_config.cur ? t.amount_minor : 0;
@@ -236,9 +236,10 @@ auto shop::pay(const std::string& uri, const std::string& payer) -> result<settl
   result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
   {
     std::lock_guard lock(m_rpc_mutex);
-    auto unspent = m_settle->list_unspent(key->pub());
+    // The payer's tokens from its bank, which then submits the payment: one request each.
+    auto unspent = m_bank->list_unspent(key->pub());
     if (!unspent) {
-      return unspent.err();
+      return unspent.err();  // the request stays open: nothing was sent
     }
     auto tx =
         payment::build_payment(*key, *unspent, req->merchant, req->amount, payment::random_nonce(),

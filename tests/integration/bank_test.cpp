@@ -321,7 +321,13 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   REQUIRE(cli.pay(*tx).ok());
   CHECK(wait_for(alice.pub(), yuan(87, 66).minor()));
   CHECK(wait_for(shop.pub(), yuan(12, 34).minor()));
+  // The balances count the payment as soon as settlement answers it; the history comes from
+  // the index of notifications, a moment later.
   auto history = cli.history(alice.pub(), 10);
+  for (int i = 0; i < 100 && history && history->size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    history = cli.history(alice.pub(), 10);
+  }
   INFO((history.ok() ? std::string{"ok"} : to_string(history.err())));
   REQUIRE(history.ok());
   REQUIRE(history->size() == 2);
@@ -329,6 +335,27 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   CHECK(history->at(0).tx_id == tx->id);
   CHECK(history->at(1).amount_minor == yuan(100).minor());  // the funding
   CHECK(cli.history(issuer.pub(), 10)->empty());
+
+  // The wallets' tokens come from the bank's index: what settlement lists, and still there
+  // with settlement gone (a payment asks settlement nothing before it is submitted).
+  const auto ids = [](const std::vector<settlement::token_info>& tokens) {
+    std::vector<std::pair<hash256, std::int64_t>> out;
+    for (const auto& t : tokens) {
+      CHECK(t.cur == currency::cny);
+      out.emplace_back(t.token_id, t.amount_minor);
+    }
+    return out;
+  };
+  const auto in_settlement = settle.list_unspent(shop.pub());
+  REQUIRE(in_settlement.ok());
+  REQUIRE(in_settlement->size() == 1);
+  settle_svc->reset();
+  const auto at_bank = cli.list_unspent(shop.pub());
+  REQUIRE(at_bank.ok());
+  CHECK(ids(*at_bank) == ids(*in_settlement));
+  CHECK(at_bank->front().created_by == tx->id);
+  CHECK(ids(*cli.list_unspent(alice.pub())).size() == 1);  // the change
+  CHECK(cli.list_unspent(issuer.pub()).code() == status_code::unknown_wallet);
 }
 
 TEST_CASE("exchange between a deposit account and e-CNY both ways once per request",
