@@ -1,3 +1,6 @@
+// The simulator's driver: replays a trace through the running world (sim/world.hpp) as its
+// wallets would, paced or as fast as possible, with a window of requests in flight, retries
+// and the scenario's faults; then hands the run to the auditor (sim/audit.hpp).
 #include "sim/replay.hpp"
 
 #include <chrono>
@@ -6,7 +9,6 @@
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <pqxx/pqxx>
 #include <queue>
 #include <thread>
 #include <unordered_map>
@@ -14,9 +16,9 @@
 #include "bank/client.hpp"
 #include "bank/limits.hpp"
 #include "payment/build.hpp"
-#include "platform/pg.hpp"
 #include "rpc/wire.hpp"
 #include "settlement/client.hpp"
+#include "sim/audit.hpp"
 #include "sim/generate.hpp"
 #include "sim/rng.hpp"
 
@@ -117,7 +119,7 @@ struct retry_item {
   }
 };
 
-class driver {
+class driver final : public replay_view {
  public:
   driver(const trace& t, const scenario& sc, const replay_config& config, world& w)
       : m_trace(t), m_sc(sc), m_config(config), m_world(w), m_result() {
@@ -284,17 +286,23 @@ class driver {
 
   auto take_result() -> replay_result { return std::move(m_result); }
   [[nodiscard]] auto wallets() const -> const std::vector<wallet_state>& { return m_wallets; }
-  [[nodiscard]] auto slot_of(std::uint32_t wallet) const -> std::size_t {
+  [[nodiscard]] auto wallet_count() const -> std::size_t override { return m_wallets.size(); }
+  [[nodiscard]] auto wallet_key_at(std::size_t slot) const -> const public_key& override {
+    return m_wallets.at(slot).key->pub();
+  }
+  [[nodiscard]] auto slot_of(std::uint32_t wallet) const -> std::size_t override {
     return m_slot.at(wallet);
   }
   [[nodiscard]] auto merchant_key(std::uint32_t merchant) const -> const public_key& {
     return *m_merchant_keys.at(m_merchant_slot.at(merchant));
   }
-  [[nodiscard]] auto merchant_count() const -> std::size_t { return m_merchant_keys.size(); }
-  [[nodiscard]] auto merchant_slot_of(std::uint32_t merchant) const -> std::size_t {
+  [[nodiscard]] auto merchant_count() const -> std::size_t override {
+    return m_merchant_keys.size();
+  }
+  [[nodiscard]] auto merchant_slot_of(std::uint32_t merchant) const -> std::size_t override {
     return m_merchant_slot.at(merchant);
   }
-  [[nodiscard]] auto merchant_key_at(std::size_t slot) const -> const public_key& {
+  [[nodiscard]] auto merchant_key_at(std::size_t slot) const -> const public_key& override {
     return *m_merchant_keys.at(slot);
   }
   /// Frees what only the replay needed (tokens held, requests, pay-outs): the auditor needs
@@ -309,7 +317,7 @@ class driver {
     decltype(m_payout_queue){}.swap(m_payout_queue);
   }
   /// The inputs of a settled payment (its transaction id is in its outcome).
-  [[nodiscard]] auto paid_inputs(std::uint32_t e) const -> const std::vector<hash256>* {
+  [[nodiscard]] auto paid_inputs(std::uint32_t e) const -> const std::vector<hash256>* override {
     const auto it = m_paid_inputs.find(e);
     return it == m_paid_inputs.end() ? nullptr : &it->second;
   }
@@ -659,220 +667,6 @@ class driver {
   std::int64_t m_start_us{0};
 };
 
-/// What the model expects of each payment: the bank's limits applied to the model's own
-/// running totals (the same rules, computed independently of the bank's database).
-auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status_code> {
-  const auto limits = bank::default_limits();
-  std::vector<status_code> out(t.events.size(), status_code::ok);
-  std::unordered_map<std::uint64_t, std::int64_t> spent;  // (wallet, day) -> settled today
-  std::unordered_map<std::uint32_t, std::int64_t> balance;
-  for (std::size_t i = 0; i < t.events.size(); ++i) {
-    const auto& e = t.events[i];
-    if (e.kind == event_kind::topup) {
-      balance[e.wallet] += e.amount_minor;
-      continue;
-    }
-    const auto day =
-        bank::local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
-    auto& today = spent[(std::uint64_t{e.wallet} << 24U) ^ static_cast<std::uint64_t>(day)];
-    bank::payment_check check;
-    check.payer_class = static_cast<bank::wallet_class>(e.wallet_class);
-    check.amount_minor = e.amount_minor;
-    check.payer_spent_today_minor = today;
-    if (e.amount_minor > balance[e.wallet]) {
-      out[i] = status_code::insufficient_funds;
-    } else if (auto allowed = check_payment(limits, check); !allowed) {
-      out[i] = allowed.code();
-    } else {
-      today += e.amount_minor;
-      balance[e.wallet] -= e.amount_minor;
-    }
-  }
-  return out;
-}
-
-/// Rows for a temporary table of two text columns, sent in chunks as they come: the auditor's
-/// lists of every payment, input and balance would otherwise sit in memory beside the replay's
-/// state (at national scale they were the run's peak).
-class chunked_rows {
- public:
-  chunked_rows(pqxx::work& w, std::string table) : m_work(w), m_table(std::move(table)) {}
-  void add(std::string first, std::string second) {
-    m_first.push_back(std::move(first));
-    m_second.push_back(std::move(second));
-    ++m_count;
-    if (m_first.size() >= k_chunk) {
-      flush();
-    }
-  }
-  void flush() {
-    if (m_first.empty()) {
-      return;
-    }
-    m_work.exec_params("INSERT INTO " + m_table +
-                           " SELECT decode(x, 'hex'), y FROM unnest($1::text[], $2::text[]) AS "
-                           "u(x, y)",
-                       pg::text_array(m_first), pg::text_array(m_second));
-    m_first.clear();
-    m_second.clear();
-  }
-  [[nodiscard]] auto count() const -> std::size_t { return m_count; }
-
- private:
-  static constexpr std::size_t k_chunk = 20'000;
-  pqxx::work& m_work;
-  std::string m_table;
-  std::vector<std::string> m_first;
-  std::vector<std::string> m_second;
-  std::size_t m_count{0};
-};
-
-void audit(const trace& t, const scenario& sc, driver& d, world& w, replay_result& r) {
-  auto& report = r.audit;
-  d.release_replay_state();
-  // 1. Every answer against the model.
-  {
-    const auto expected = expected_statuses(t, sc);
-    std::size_t agreed = 0;
-    for (std::size_t i = 0; i < t.events.size(); ++i) {
-      const auto got = r.outcomes[i].status;
-      const auto want = t.events[i].kind == event_kind::topup ? status_code::ok : expected[i];
-      if (got == want) {
-        ++agreed;
-      } else if (report.problems.size() < 20) {
-        report.problems.push_back("event " + std::to_string(i) + ": answered " +
-                                  std::string{to_string(got)} + ", the model expects " +
-                                  std::string{to_string(want)});
-      } else if (report.problems.size() == 20) {
-        report.problems.emplace_back("(more answers disagree with the model)");
-      }
-    }
-    report.checks.push_back("answers: " + std::to_string(agreed) + " of " +
-                            std::to_string(t.events.size()) + " as the model expects");
-  }
-
-  // 2. In settlement's database, from the acknowledged answers streamed into temporary tables:
-  // every acknowledged payment present, each of its inputs spent by it and by no other
-  // acknowledged payment, and every wallet's and merchant's unspent tokens summing to the
-  // model's balance (acknowledged top-ups in, acknowledged payments out and to the merchant).
-  auto checked = pg::guarded([&]() -> status {
-    pqxx::connection conn(w.settle_db());
-    pqxx::work x(conn);
-    x.exec("CREATE TEMP TABLE acked (tx_id bytea, unused text) ON COMMIT DROP");
-    x.exec("CREATE TEMP TABLE acked_input (token_id bytea, tx_hex text) ON COMMIT DROP");
-    x.exec("CREATE TEMP TABLE expect_balance (owner_key bytea, amount text) ON COMMIT DROP");
-    chunked_rows acked(x, "acked");
-    chunked_rows acked_inputs(x, "acked_input");
-    std::vector<std::int64_t> wallet_balance(d.wallets().size(), 0);
-    std::vector<std::int64_t> merchant_balance(d.merchant_count(), 0);
-    for (std::size_t i = 0; i < t.events.size(); ++i) {
-      const auto& e = t.events[i];
-      const auto& o = r.outcomes[i];
-      if (o.status != status_code::ok) {
-        continue;
-      }
-      auto& payer = wallet_balance[d.slot_of(e.wallet)];
-      if (e.kind == event_kind::topup) {
-        payer += e.amount_minor;
-        continue;
-      }
-      payer -= e.amount_minor;
-      merchant_balance[d.merchant_slot_of(e.merchant)] += e.amount_minor;
-      const auto* paid = d.paid_inputs(static_cast<std::uint32_t>(i));
-      CBDC_ASSERT(paid != nullptr);
-      const auto tx_hex = o.tx_id.hex();
-      acked.add(tx_hex, {});
-      for (const auto& in : *paid) {
-        acked_inputs.add(in.hex(), tx_hex);
-      }
-    }
-    acked.flush();
-    acked_inputs.flush();
-    chunked_rows balances(x, "expect_balance");
-    for (std::size_t s = 0; s < wallet_balance.size(); ++s) {
-      balances.add(d.wallets()[s].key->pub().hex(), std::to_string(wallet_balance[s]));
-    }
-    for (std::size_t s = 0; s < merchant_balance.size(); ++s) {
-      balances.add(d.merchant_key_at(s).hex(), std::to_string(merchant_balance[s]));
-    }
-    balances.flush();
-    const auto count = [&x](const char* query) {
-      return static_cast<std::size_t>(x.exec1(query)[0].as<std::int64_t>());
-    };
-    const auto twice = count("SELECT count(*) - count(DISTINCT token_id) FROM acked_input");
-    const auto missing = count(
-        "SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM settlement.tx t WHERE "
-        "t.tx_id = a.tx_id)");
-    const auto wrong = count(
-        "SELECT count(*) FROM acked_input a LEFT JOIN settlement.spent s ON s.token_id = "
-        "a.token_id WHERE s.spent_by IS DISTINCT FROM decode(a.tx_hex, 'hex')");
-    const auto off = count(
-        "SELECT count(*) FROM expect_balance e LEFT JOIN (SELECT owner_key, sum(amount_minor) AS "
-        "held FROM settlement.token t WHERE NOT EXISTS (SELECT 1 FROM settlement.spent s WHERE "
-        "s.token_id = t.token_id) GROUP BY owner_key) u USING (owner_key) WHERE "
-        "coalesce(u.held, 0) <> e.amount::bigint");
-    if (twice > 0) {
-      report.problems.push_back(std::to_string(twice) +
-                                " token(s) spent by two acknowledged payments");
-    }
-    if (missing > 0) {
-      report.problems.push_back(std::to_string(missing) +
-                                " acknowledged payment(s) missing from settlement");
-    }
-    if (wrong > 0) {
-      report.problems.push_back(std::to_string(wrong) +
-                                " input(s) of acknowledged payments not spent by them");
-    }
-    if (off > 0) {
-      report.problems.push_back(std::to_string(off) +
-                                " wallet(s) whose unspent tokens differ from the model");
-    }
-    report.checks.push_back(
-        "acknowledged payments in settlement: " + std::to_string(acked.count() - missing) + " of " +
-        std::to_string(acked.count()));
-    report.checks.push_back(
-        "inputs spent by their own payment, once: " + std::to_string(acked_inputs.count() - wrong) +
-        " of " + std::to_string(acked_inputs.count()));
-    report.checks.push_back(
-        "balances as the model has them: " + std::to_string(balances.count() - off) + " of " +
-        std::to_string(balances.count()) + " wallets and merchants");
-    return ok_status();
-  });
-  if (!checked) {
-    report.problems.push_back("cannot read settlement's database: " + to_string(checked.err()));
-  }
-  // 4. Issued - redeemed == unspent supply, and the reserves balance (the issuer's own audit).
-  auto issuer = w.issuer_audit();
-  report.issuer_audit = issuer.out;
-  while (!report.issuer_audit.empty() && report.issuer_audit.back() == '\n') {
-    report.issuer_audit.pop_back();
-  }
-  if (issuer.exit_code != 0) {
-    report.problems.push_back("cbdc-issuer audit failed: " + report.issuer_audit);
-  } else {
-    report.checks.push_back("issuer: " + report.issuer_audit);
-  }
-  // 5. Each bank against settlement: balances, caps, day totals (cbdc-bank audit). A bank's
-  // index follows notifications a moment behind settlement: asked again for a few seconds.
-  for (std::size_t b = 0; b < sc.banks.size(); ++b) {
-    auto bank = w.bank_audit(b);
-    for (int again = 0; again < 10 && bank.exit_code != 0; ++again) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      bank = w.bank_audit(b);
-    }
-    auto text = bank.out.empty() ? bank.err : bank.out;
-    while (!text.empty() && text.back() == '\n') {
-      text.pop_back();
-    }
-    report.bank_audits.push_back(text);
-    if (bank.exit_code != 0) {
-      report.problems.push_back("cbdc-bank audit of " + sc.banks[b].id + " failed: " + text);
-    } else {
-      report.checks.push_back("bank " + sc.banks[b].id + ": " + text);
-    }
-  }
-}
-
 }  // namespace
 
 auto replay(const trace& t, const scenario& sc, const replay_config& config)
@@ -896,6 +690,7 @@ auto replay(const trace& t, const scenario& sc, const replay_config& config)
   d.run();
   auto& r = d.result_mut();
   r.setup_us = setup_us;
+  d.release_replay_state();
   audit(t, sc, d, **w, r);
   return d.take_result();
 }

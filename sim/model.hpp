@@ -1,0 +1,15 @@
+#pragma once
+
+#include <vector>
+
+#include "core/status.hpp"
+#include "sim/scenario.hpp"
+#include "sim/trace.hpp"
+
+namespace cbdc::sim {
+
+/// What the model expects of each event of the trace (ok for a top-up), in trace order: the
+/// bank's limits applied to the model's own running totals of each wallet's balance and day.
+auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status_code>;
+
+}  // namespace cbdc::sim
