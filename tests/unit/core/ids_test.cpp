@@ -11,6 +11,13 @@ TEST_CASE("hex round-trips and refuses bad input", "[ids]") {
   CHECK(*from_hex("000FA0ff") == raw);
   CHECK(from_hex("abc").code() == status_code::parse_error);
   CHECK(from_hex("zz").code() == status_code::parse_error);
+  // A bad digit anywhere, a separator or a NUL: refused, never read up to it.
+  CHECK(from_hex("00g0").code() == status_code::parse_error);
+  CHECK(from_hex("00 0").code() == status_code::parse_error);
+  CHECK(from_hex("00:0").code() == status_code::parse_error);
+  CHECK(from_hex(std::string_view{"00\0f", 4}).code() == status_code::parse_error);
+  CHECK(from_hex("")->empty());
+  CHECK(to_hex(bytes{}).empty());
 }
 
 TEST_CASE("hash256 needs exactly 32 bytes", "[ids]") {
