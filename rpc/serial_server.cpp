@@ -72,7 +72,11 @@ auto serial_server::start() -> status {
           std::min_element(m_timed.begin(), m_timed.end(),
                            [](const timed& a, const timed& b) { return a.due < b.due; });
       if (next->due > std::chrono::steady_clock::now()) {
-        m_timer_cv.wait_until(lock, next->due);
+        // A copy: wait_until holds its deadline by reference while the lock is released, and a
+        // task posted meanwhile may move m_timed's elements (ASan caught it reading freed
+        // memory).
+        const auto due = next->due;
+        m_timer_cv.wait_until(lock, due);
         continue;
       }
       auto fn = std::move(next->fn);

@@ -2,9 +2,12 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 #include <zmq.hpp>
 
+#include "rpc/serial_server.hpp"
 #include "rpc/transport.hpp"
 
 using namespace cbdc;
@@ -305,4 +308,44 @@ TEST_CASE("CURVE: a server admitting customers tags unknown keys as customers",
   auto refused = client.call(std::move(req));
   REQUIRE(refused.ok());
   CHECK(answer_status(*refused).code == status_code::not_authorized);
+}
+
+TEST_CASE("a serial server runs delayed tasks in due order while more are posted", "[rpc]") {
+  serial_server s(
+      "tcp://127.0.0.1:0",
+      serial_server::handler{[](const wire::Envelope&, const peer&) { return wire::Envelope{}; }},
+      role_table{"the test service", {}});
+  REQUIRE(s.start().ok());
+  std::mutex m;
+  std::vector<int> ran;
+  const auto record = [&](int n) {
+    return [&, n] {
+      std::lock_guard lock(m);
+      ran.push_back(n);
+    };
+  };
+  // The timer waits for the first task's deadline; each task posted meanwhile grows the list
+  // it waits on (under ASan, a deadline read from the moved list is caught).
+  s.post_task_after(150, record(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds{30});
+  for (int n = 1; n <= 20; ++n) {
+    s.post_task_after(150 + (10 * n), record(n));
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  s.post_task_after(0, record(-1));  // due at once: before the others
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(m);
+      if (ran.size() == 22) {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  s.close();
+  std::vector<int> want{-1};
+  for (int n = 0; n <= 20; ++n) {
+    want.push_back(n);
+  }
+  CHECK(ran == want);
 }
