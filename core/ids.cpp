@@ -5,7 +5,11 @@
 namespace cbdc {
 
 auto to_hex(byte_view data) -> std::string {
-  // libsodium's, in constant time (ids and keys, but also seeds, are printed with it).
+  // libsodium's, in constant time (ids and keys, but also seeds, are printed with it). Its
+  // pointers are declared never null, which an empty span's may be.
+  if (data.empty()) {
+    return {};
+  }
   std::string out(data.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), data.data(), data.size());
   out.pop_back();  // its terminating NUL
@@ -15,6 +19,9 @@ auto to_hex(byte_view data) -> std::string {
 auto from_hex(std::string_view hex) -> result<bytes> {
   if (hex.size() % 2 != 0) {
     return error{status_code::parse_error, "hex has an odd number of digits"};
+  }
+  if (hex.empty()) {
+    return bytes{};  // (libsodium's pointers may not be null, as an empty one's may be)
   }
   bytes out(hex.size() / 2);
   std::size_t written = 0;
