@@ -11,6 +11,7 @@
 #include "payment/build.hpp"
 #include "payment/vault.hpp"
 #include "platform/daemon.hpp"
+#include "platform/log.hpp"
 #include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 
@@ -48,6 +49,7 @@ constexpr const char* k_usage =
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
+  cbdc::logging::init("cbdc-bank");
   std::string command;
   std::string dir = ".";
   std::string prof_name = "ed25519";
@@ -105,7 +107,7 @@ auto main(int argc, char** argv) -> int {
     return cli::node_keygen(node, "cbdc-bank");
   }
   // The node's identity, for the commands that talk to other nodes.
-  const auto network = [&] { return cli::node_network(node, "cbdc-bank"); };
+  const auto network = [&] { return cli::node_network(node); };
   if (command == "init") {
     auto prof = parse_profile(prof_name);
     if (!prof) {
@@ -153,7 +155,7 @@ auto main(int argc, char** argv) -> int {
     std::printf("cbdc-bank: listening on %s, metrics on %s\n", (*svc)->endpoint().c_str(),
                 (*scrape)->url().c_str());
     std::fflush(stdout);
-    wait_for_shutdown(cli::reload_nodes(config.net.security, "cbdc-bank"));
+    wait_for_shutdown(cli::reload_nodes(config.net.security));
     return 0;
   }
   if (command == "credit-deposit") {

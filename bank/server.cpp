@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/clock.hpp"
+#include "platform/log.hpp"
 #include "settlement/notify.hpp"
 
 namespace cbdc::bank {
@@ -128,8 +129,7 @@ server::~server() {
 
 void server::catch_up() {
   if (auto caught = m_bank->catch_up(); !caught) {
-    std::fprintf(stderr, "cbdc-bank: catching up with settlement: %s; trying again in 1 s\n",
-                 to_string(caught.err()).c_str());
+    logging::warn("catching up with settlement: {}; trying again in 1 s", to_string(caught.err()));
     m_server->post_task_after(1000, [this] { catch_up(); });
   }
 }
@@ -137,8 +137,7 @@ void server::catch_up() {
 void server::fill_gaps() {
   m_gaps_queued = false;
   if (auto filled = m_bank->fill_gaps(); !filled) {
-    std::fprintf(stderr, "cbdc-bank: reading skipped batches from settlement: %s\n",
-                 to_string(filled.err()).c_str());
+    logging::warn("reading skipped batches from settlement: {}", to_string(filled.err()));
   }
   if (m_bank->has_gaps() && !m_gaps_queued) {
     m_gaps_queued = true;
@@ -270,8 +269,7 @@ void server::queue_flush() {
 void server::recover() {
   auto recovered = m_bank->take_recovered();
   if (!recovered.empty()) {
-    std::fprintf(stderr, "cbdc-bank: sending again %zu payments left in flight by a crash\n",
-                 recovered.size());
+    logging::info("sending again {} payments left in flight by a crash", recovered.size());
   }
   for (auto& p : recovered) {
     send(std::move(p), [](const wire::Envelope&) {});
@@ -614,7 +612,7 @@ auto server::answer(const wire::Envelope& request, const peer& from,
     case wire::Envelope::kSettledBatch: {
       // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
       if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
-        std::fprintf(stderr, "cbdc-bank: index: %s\n", to_string(indexed.err()).c_str());
+        logging::error("index: {}", to_string(indexed.err()));
       }
       if (m_bank->has_gaps() && !m_gaps_queued) {
         // A little later: a notification that is only late arrives meanwhile.

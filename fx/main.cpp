@@ -7,6 +7,7 @@
 #include "fx/server.hpp"
 #include "payment/vault.hpp"
 #include "platform/daemon.hpp"
+#include "platform/log.hpp"
 #include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 
@@ -32,6 +33,7 @@ auto fail(const error& err) -> int {
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
+  cbdc::logging::init("cbdc-fx");
   block_shutdown_signals();
   std::string command;
   std::string dir = ".";
@@ -88,7 +90,7 @@ auto main(int argc, char** argv) -> int {
   if (!key) {
     return fail(key.err());
   }
-  auto security = cli::load_node_security(node, "cbdc-fx");
+  auto security = cli::load_node_security(node);
   if (!security) {
     return fail(security.err());
   }
@@ -105,6 +107,6 @@ auto main(int argc, char** argv) -> int {
   std::printf("cbdc-fx: dealer %s (%s) listening on %s, metrics on %s\n", config.dealer_id.c_str(),
               pub.c_str(), (*svc)->endpoint().c_str(), (*scrape)->url().c_str());
   std::fflush(stdout);
-  wait_for_shutdown(cli::reload_nodes(*security, "cbdc-fx"));
+  wait_for_shutdown(cli::reload_nodes(*security));
   return 0;
 }

@@ -8,6 +8,7 @@
 #include "issuer/issuer.hpp"
 #include "issuer/server.hpp"
 #include "platform/daemon.hpp"
+#include "platform/log.hpp"
 #include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 
@@ -89,6 +90,7 @@ constexpr const char* k_usage =
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
+  cbdc::logging::init("cbdc-issuer");
   block_shutdown_signals();
   std::string command;
   issuer::issuer_config config;
@@ -155,7 +157,7 @@ auto main(int argc, char** argv) -> int {
     return cli::node_keygen(node, "cbdc-issuer");
   }
   // The node's identity, for the commands that talk to other nodes (serve, mint, audit).
-  const auto network = [&] { return cli::node_network(node, "cbdc-issuer"); };
+  const auto network = [&] { return cli::node_network(node); };
   if (command == "keygen") {
     auto prof = parse_profile(prof_name);
     if (!prof) {
@@ -228,7 +230,7 @@ auto main(int argc, char** argv) -> int {
                 key_pair::load(key_file)->pub().hex().c_str(), (*svc)->endpoint().c_str(),
                 (*scrape)->url().c_str());
     std::fflush(stdout);
-    wait_for_shutdown(cli::reload_nodes(config.net.security, "cbdc-issuer"));
+    wait_for_shutdown(cli::reload_nodes(config.net.security));
     return 0;
   }
   auto iss = issuer::issuer::open(config, std::move(*key));

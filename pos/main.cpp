@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "platform/daemon.hpp"
+#include "platform/log.hpp"
 #include "pos/server.hpp"
 #include "rpc/cli.hpp"
 #include "wallet/wallet.hpp"
@@ -29,6 +30,7 @@ auto fail(const error& err) -> int {
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
+  cbdc::logging::init("cbdc-pos");
   block_shutdown_signals();
   std::string command;
   std::string merchant_dir;
@@ -79,7 +81,7 @@ auto main(int argc, char** argv) -> int {
     }
     config.payers.emplace_back(spec.substr(0, eq), *key);
   }
-  auto security = cli::load_node_security(node, "cbdc-pos");
+  auto security = cli::load_node_security(node);
   if (!security) {
     return fail(security.err());
   }
@@ -97,6 +99,6 @@ auto main(int argc, char** argv) -> int {
               shared->merchant_key().hex().c_str(), (*srv)->url().c_str(), (*srv)->url().c_str(),
               (*srv)->url().c_str());
   std::fflush(stdout);
-  wait_for_shutdown(cli::reload_nodes(*security, "cbdc-pos"));
+  wait_for_shutdown(cli::reload_nodes(*security));
   return 0;
 }

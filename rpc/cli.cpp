@@ -1,4 +1,5 @@
 #include "rpc/cli.hpp"
+#include "platform/log.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -52,11 +53,9 @@ void add_node_options(po::options_description& opts, node_flags& flags) {
       "no authentication: any caller has every role (benchmarks only)");
 }
 
-auto load_node_security(const node_flags& flags, const std::string& tool)
-    -> result<std::shared_ptr<node_security>> {
+auto load_node_security(const node_flags& flags) -> result<std::shared_ptr<node_security>> {
   if (flags.insecure && flags.key_file.empty() && flags.nodes_file.empty()) {
-    std::fprintf(stderr, "%s: --insecure: authentication is off, any caller has every role\n",
-                 tool.c_str());
+    logging::warn("--insecure: authentication is off, any caller has every role");
     return std::shared_ptr<node_security>{};
   }
   if (flags.key_file.empty() || flags.nodes_file.empty()) {
@@ -66,8 +65,8 @@ auto load_node_security(const node_flags& flags, const std::string& tool)
   return node_security::load(flags.key_file, flags.nodes_file);
 }
 
-auto node_network(const node_flags& flags, const std::string& tool) -> result<socket_options> {
-  auto security = load_node_security(flags, tool);
+auto node_network(const node_flags& flags) -> result<socket_options> {
+  auto security = load_node_security(flags);
   if (!security) {
     return security.err();
   }
@@ -76,18 +75,16 @@ auto node_network(const node_flags& flags, const std::string& tool) -> result<so
   return net;
 }
 
-auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
-    -> std::function<void()> {
-  return [security, tool] {
+auto reload_nodes(const std::shared_ptr<node_security>& security) -> std::function<void()> {
+  return [security] {
     if (!security) {
       return;
     }
     if (auto reloaded = security->reload(); !reloaded) {
-      std::fprintf(stderr, "%s: SIGHUP: nodes file kept as it was: %s\n", tool.c_str(),
-                   to_string(reloaded.err()).c_str());
+      logging::error("SIGHUP: nodes file kept as it was: {}", to_string(reloaded.err()));
     } else {
-      std::fprintf(stderr, "%s: SIGHUP: nodes file read again (%zu nodes)\n", tool.c_str(),
-                   security->directory()->entries().size());
+      logging::info("SIGHUP: nodes file read again ({} nodes)",
+                    security->directory()->entries().size());
     }
   };
 }

@@ -31,16 +31,14 @@ struct node_flags {
   bool insecure{false};
 };
 void add_node_options(boost::program_options::options_description& opts, node_flags& flags);
-/// Authentication on with both files; off only with --insecure (warned on stderr). Errors:
+/// Authentication on with both files; off only with --insecure (warned in the log). Errors:
 /// key_error when neither is given (or one), those of node_security::load.
-auto load_node_security(const node_flags& flags, const std::string& tool)
-    -> result<std::shared_ptr<node_security>>;
+auto load_node_security(const node_flags& flags) -> result<std::shared_ptr<node_security>>;
 /// The node's identity as socket options (load_node_security's), for a tool's commands that
 /// talk to other nodes.
-auto node_network(const node_flags& flags, const std::string& tool) -> result<socket_options>;
-/// What a daemon does on SIGHUP: reads its nodes file again, saying so on stderr.
-auto reload_nodes(const std::shared_ptr<node_security>& security, const std::string& tool)
-    -> std::function<void()>;
+auto node_network(const node_flags& flags) -> result<socket_options>;
+/// What a daemon does on SIGHUP: reads its nodes file again, saying so in the log.
+auto reload_nodes(const std::shared_ptr<node_security>& security) -> std::function<void()>;
 /// `TOOL node-keygen --node-key FILE`: writes a fresh key pair (refusing to overwrite one) and
 /// prints its public key in hex, for the nodes file. Returns the exit code.
 auto node_keygen(const node_flags& flags, const std::string& tool) -> int;

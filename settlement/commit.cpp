@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "core/clock.hpp"
+#include "platform/log.hpp"
 
 namespace cbdc::settlement {
 
@@ -94,10 +95,8 @@ void engine::commit(store& db, commit_job& job) {
   auto committed = db.commit_batch(job.seq, at, job.items);
   std::vector<status> outcome(job.items.size(), ok_status());
   if (!committed) {
-    std::fprintf(stderr,
-                 "cbdc-settle: batch %llu of %zu did not commit (%s); committing it in parts\n",
-                 static_cast<unsigned long long>(job.seq), job.items.size(),
-                 to_string(committed.err()).c_str());
+    logging::warn("batch {} of {} did not commit ({}); committing it in parts", job.seq,
+                  job.items.size(), to_string(committed.err()));
     commit_failed(db, job, at, 0, job.items.size(), committed.err(), outcome);
   }
   const auto failed = static_cast<std::size_t>(

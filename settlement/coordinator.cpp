@@ -6,6 +6,7 @@
 #include <future>
 #include <pqxx/pqxx>
 #include "core/clock.hpp"
+#include "platform/log.hpp"
 
 namespace cbdc::settlement {
 namespace {
@@ -70,8 +71,7 @@ auto coordinator::start(coordinator_config config) -> result<std::unique_ptr<coo
         "'preparing'");
     tx.commit();
     if (aborted.affected_rows() > 0) {
-      std::fprintf(stderr, "cbdc-settle coordinator: %zu unfinished prepare(s) aborted\n",
-                   static_cast<std::size_t>(aborted.affected_rows()));
+      logging::info("coordinator: {} unfinished prepare(s) aborted", aborted.affected_rows());
     }
   } catch (const std::exception& e) {
     return error{status_code::db_error, e.what()};
@@ -244,8 +244,7 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
     }
   }
   if (m_config.crash_after == "prepare") {
-    std::fprintf(stderr, "cbdc-settle coordinator: crash after prepare (test hook)\n");
-    std::fflush(stderr);
+    logging::critical("coordinator: crash after prepare (test hook)");
     std::abort();
   }
   if (refusal.code == status_code::ok) {
@@ -272,8 +271,7 @@ auto coordinator::settle(pqxx::connection& db, const signed_tx& stx) -> receipt 
     return refuse(status_code::db_error, e.what());
   }
   if (m_config.crash_after == "decision") {
-    std::fprintf(stderr, "cbdc-settle coordinator: crash after decision (test hook)\n");
-    std::fflush(stderr);
+    logging::critical("coordinator: crash after decision (test hook)");
     std::abort();
   }
   carry_out(db, gid, shards, commit);

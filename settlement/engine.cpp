@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "core/clock.hpp"
 
+#include "platform/log.hpp"
 #include "rpc/transport.hpp"
 
 namespace cbdc::settlement {
@@ -173,8 +174,7 @@ void engine::verify_loop() {
   // as soon as they wake, rather than a slice later, so a lightly loaded shard answers in a few
   // milliseconds; verification still takes all the CPU they leave. (Linux: per thread.)
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), k_verify_nice) != 0) {
-    std::fprintf(stderr, "cbdc-settle: could not lower the verifiers' priority: %s\n",
-                 std::strerror(errno));
+    logging::warn("could not lower the verifiers' priority: {}", std::strerror(errno));
   }
   while (auto p = m_incoming.pop()) {
     if (p->what != op::resolve) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "platform/daemon.hpp"
+#include "platform/log.hpp"
 #include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 #include "settlement/coordinator.hpp"
@@ -42,6 +43,7 @@ auto parse_issuers(const std::vector<std::string>& specs)
 }  // namespace
 
 auto main(int argc, char** argv) -> int {
+  cbdc::logging::init("cbdc-settle");
   block_shutdown_signals();
   std::string command;
   settlement::server_config config;
@@ -129,7 +131,7 @@ auto main(int argc, char** argv) -> int {
     return fail(parsed.err());
   }
   config.engine.issuers = std::move(*parsed);
-  auto security = cli::load_node_security(node, "cbdc-settle");
+  auto security = cli::load_node_security(node);
   if (!security) {
     return fail(security.err());
   }
@@ -158,7 +160,7 @@ auto main(int argc, char** argv) -> int {
     std::printf("cbdc-settle: coordinator of %zu shards listening on %s, metrics on %s\n",
                 cc.shard_endpoints.size(), (*coord)->endpoint().c_str(), (*scrape)->url().c_str());
     std::fflush(stdout);
-    wait_for_shutdown(cli::reload_nodes(*security, "cbdc-settle"));
+    wait_for_shutdown(cli::reload_nodes(*security));
     return 0;
   }
   if (config.engine.shard_count == 0 || config.engine.shard >= config.engine.shard_count) {
@@ -176,7 +178,7 @@ auto main(int argc, char** argv) -> int {
               config.engine.shard, (*svc)->endpoint().c_str(), (*svc)->engine_ref().unspent_count(),
               (*scrape)->url().c_str());
   std::fflush(stdout);
-  const int sig = wait_for_shutdown(cli::reload_nodes(*security, "cbdc-settle"));
+  const int sig = wait_for_shutdown(cli::reload_nodes(*security));
   std::printf("cbdc-settle: signal %d, stopping\n", sig);
   return 0;
 }

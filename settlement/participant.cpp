@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/clock.hpp"
+#include "platform/log.hpp"
 
 namespace cbdc::settlement {
 namespace {
@@ -41,8 +42,7 @@ auto engine::resolve_in_doubt() -> status {
           !rolled && rolled.code() != status_code::not_found) {
         return rolled.err();
       }
-      std::fprintf(stderr, "cbdc-settle: prepared %s rolled back (one shard, no coordinator)\n",
-                   local.c_str());
+      logging::info("prepared {} rolled back (one shard, no coordinator)", local);
     }
     return ok_status();
   }
@@ -74,8 +74,7 @@ auto engine::resolve_in_doubt() -> status {
             !finished && finished.code() != status_code::not_found) {
           return finished.err();
         }
-        std::fprintf(stderr, "cbdc-settle: in-doubt %s resolved: %s\n", gid.c_str(),
-                     commit ? "commit" : "abort");
+        logging::info("in-doubt {} resolved: {}", gid, commit ? "commit" : "abort");
         done = true;
       } else {
         std::this_thread::sleep_for(std::chrono::seconds{1});
@@ -97,8 +96,7 @@ void engine::commit_two_phase(store& db, commit_job& job) {
     if (!prepared) {
       // Memory holds the inputs for this gid until the coordinator, told of the failure,
       // aborts it (a prepare that did happen unseen is then rolled back too).
-      std::fprintf(stderr, "cbdc-settle: prepare %s failed: %s\n", job.local_gid.c_str(),
-                   to_string(prepared.err()).c_str());
+      logging::warn("prepare {} failed: {}", job.local_gid, to_string(prepared.err()));
       p.on_prepared(prepared.err(), {});
       return;
     }
@@ -109,8 +107,8 @@ void engine::commit_two_phase(store& db, commit_job& job) {
   mark_committed(job.ticket);
   if (!finished && finished.code() != status_code::not_found) {
     // The decision is durable at the coordinator, which sends it again until it is done.
-    std::fprintf(stderr, "cbdc-settle: %s %s failed: %s\n", job.commit ? "commit" : "rollback",
-                 job.local_gid.c_str(), to_string(finished.err()).c_str());
+    logging::warn("{} {} failed: {}", job.commit ? "commit" : "rollback", job.local_gid,
+                  to_string(finished.err()));
     p.on_resolved(finished.err());
     return;
   }
