@@ -310,14 +310,7 @@ auto bank::unspent(const public_key& owner, std::size_t limit)
           id, m_config.limits.cur, t.amount_minor, owner, t.created_by, false, {}});
     }
   }
-  // As settlement lists them: the largest first, then by id.
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.amount_minor != b.amount_minor ? a.amount_minor > b.amount_minor
-                                            : a.token_id < b.token_id;
-  });
-  if (out.size() > limit) {
-    out.resize(limit);
-  }
+  order_as_listed(out, limit);  // as settlement lists them
   return out;
 }
 

@@ -1,6 +1,18 @@
 #include "settlement/receipt.hpp"
 
+#include <algorithm>
+
 namespace cbdc::settlement {
+
+void order_as_listed(std::vector<token_info>& tokens, std::size_t limit) {
+  std::sort(tokens.begin(), tokens.end(), [](const token_info& a, const token_info& b) {
+    return a.amount_minor != b.amount_minor ? a.amount_minor > b.amount_minor
+                                            : a.token_id < b.token_id;
+  });
+  if (tokens.size() > limit) {
+    tokens.resize(limit);
+  }
+}
 
 auto to_wire(const receipt& r) -> wire::Receipt {
   wire::Receipt msg;

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/ids.hpp"
 #include "core/status.hpp"
@@ -37,6 +39,10 @@ struct token_info {
   bool spent{false};
   hash256 spent_by;
 };
+
+/// Orders tokens as ListUnspent answers them, the largest first and then by id, and keeps the
+/// first `limit` (a shard and a bank's index list alike).
+void order_as_listed(std::vector<token_info>& tokens, std::size_t limit);
 
 /// What settlement holds of one currency: issued and redeemed since the start, unspent now.
 struct supply_totals {

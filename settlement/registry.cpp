@@ -90,13 +90,7 @@ auto engine::list_unspent(const public_key& owner, std::size_t limit) -> std::ve
       }
     }
   }
-  std::sort(out.begin(), out.end(), [](const token_info& a, const token_info& b) {
-    return a.amount_minor != b.amount_minor ? a.amount_minor > b.amount_minor
-                                            : a.token_id < b.token_id;
-  });
-  if (out.size() > limit) {
-    out.resize(limit);
-  }
+  order_as_listed(out, limit);
   return out;
 }
 
