@@ -1,11 +1,13 @@
-// The bank's own helpers shared by the files of its implementation (bank.cpp, index.cpp,
-// funding.cpp); not a public header of cbdc_bank.
+// The bank's own helpers shared by the files of its implementation and its server; not a public
+// header of cbdc_bank.
 #pragma once
 
 #include <string>
 
 #include "core/crypto.hpp"
 #include "core/status.hpp"
+#include "rpc/wire.hpp"
+#include "settlement/receipt.hpp"
 
 namespace cbdc::bank::detail {
 
@@ -22,6 +24,13 @@ inline auto not_hosted(const public_key& owner) -> error {
 /// A token id as notifications carry it (the key of m_live).
 inline auto raw_of(const hash256& id) -> std::string {
   return {reinterpret_cast<const char*>(id.data.data()), id.data.size()};
+}
+
+/// A receipt, or a refusal before settlement answered, as the answer to a wallet.
+inline auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
+  wire::Envelope answer;
+  *answer.mutable_receipt() = settlement::to_wire(r);
+  return answer;
 }
 
 /// Raises a flag for the life of a scope.

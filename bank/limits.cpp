@@ -96,12 +96,4 @@ auto check_payment(const limits_config& limits, const payment_check& p) -> statu
   return ok_status();
 }
 
-auto local_day(std::int64_t unix_us, int utc_offset_minutes) -> std::int64_t {
-  constexpr std::int64_t k_us_per_minute = 60'000'000;
-  constexpr std::int64_t k_us_per_day = 86'400'000'000;
-  const std::int64_t local = unix_us + std::int64_t{utc_offset_minutes} * k_us_per_minute;
-  // Floor division, so that times before 1970 fall on the right day too.
-  return local >= 0 ? local / k_us_per_day : -((-local + k_us_per_day - 1) / k_us_per_day);
-}
-
 }  // namespace cbdc::bank

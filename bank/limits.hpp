@@ -50,8 +50,4 @@ struct payment_check {
 /// daily_limit, balance_limit; amount_invalid for a non-positive amount; overflow.
 auto check_payment(const limits_config& limits, const payment_check& p) -> status;
 
-/// The calendar day (days since 1970-01-01) of a Unix time in microseconds, in a zone that is
-/// utc_offset_minutes ahead of UTC (+480 for China Standard Time, which has no daylight saving).
-auto local_day(std::int64_t unix_us, int utc_offset_minutes) -> std::int64_t;
-
 }  // namespace cbdc::bank

@@ -1,30 +1,20 @@
+// cbdc-bank's server: the role table, start and stop, the customer's signature check, and the
+// answer to each request (the payment path continues in pipeline.cpp, notifications in
+// listener.cpp, quotes in dealers.cpp).
 #include "bank/server.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <utility>
 
+#include "bank/detail.hpp"
 #include "core/clock.hpp"
 #include "platform/log.hpp"
 #include "settlement/notify.hpp"
 
 namespace cbdc::bank {
-namespace {
 
-auto receipt_answer(const result<settlement::receipt>& r) -> wire::Envelope {
-  wire::Envelope answer;
-  if (r) {
-    *answer.mutable_receipt() = settlement::to_wire(*r);
-  } else {
-    settlement::receipt refused;
-    refused.status = r.code();
-    refused.detail = r.err().message;
-    *answer.mutable_receipt() = settlement::to_wire(refused);
-  }
-  return answer;
-}
-
-}  // namespace
+using detail::receipt_answer;
 
 auto bank_roles() -> role_table {
   using E = wire::Envelope;
@@ -125,196 +115,6 @@ server::~server() {
   m_peers.clear();
   m_bank.reset();
   m_server.reset();
-}
-
-void server::catch_up() {
-  if (auto caught = m_bank->catch_up(); !caught) {
-    logging::warn("catching up with settlement: {}; trying again in 1 s", to_string(caught.err()));
-    m_server->post_task_after(1000, [this] { catch_up(); });
-  }
-}
-
-void server::fill_gaps() {
-  m_gaps_queued = false;
-  if (auto filled = m_bank->fill_gaps(); !filled) {
-    logging::warn("reading skipped batches from settlement: {}", to_string(filled.err()));
-  }
-  if (m_bank->has_gaps() && !m_gaps_queued) {
-    m_gaps_queued = true;
-    m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
-  }
-}
-
-void server::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
-  // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
-  settlement::subscriber sub(pub_endpoint,
-                             {settlement::all_topic(cur), settlement::k_all_redeemed_topic}, net);
-  while (!m_stop) {
-    auto settled = sub.next(200);
-    if (!settled) {
-      continue;
-    }
-    // What arrives in the next few milliseconds goes along: one database transaction for the
-    // lot (the index is a little behind settlement in any case; a longer wait means fewer,
-    // larger statements on a busy bank).
-    wire::Envelope note;
-    auto* batch = note.mutable_settled_batch();
-    *batch->add_txs() = std::move(*settled);
-    constexpr int k_max_batch = 1000;
-    constexpr auto k_gather = std::chrono::milliseconds(20);
-    const auto until = std::chrono::steady_clock::now() + k_gather;
-    while (batch->txs_size() < k_max_batch) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      auto more = sub.next(static_cast<int>(std::max<std::int64_t>(0, left.count())));
-      if (!more) {
-        break;
-      }
-      *batch->add_txs() = std::move(*more);
-    }
-    // A full queue holds the listener back (settlement's PUB socket buffers meanwhile) rather
-    // than drop notifications: dropped ones would have to be read again from settlement.
-    while (!m_server->post(note) && !m_stop) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-}
-
-void server::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next) {
-  const auto payee_hex = p.payee.hex();
-  const auto* home = m_payee_home.find(payee_hex);
-  const bool cached = home != nullptr;
-  const std::size_t peer = cached ? *home : next;
-  if (peer >= m_peers.size()) {
-    submit(std::move(p), reply);  // no bank we know hosts the payee: settlement decides
-    return;
-  }
-  wire::Envelope req;
-  auto* m = req.mutable_can_receive();
-  m->set_owner(bytes_to_wire(p.payee.encode()));
-  m->set_amount_minor(p.amount_minor);
-  m->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
-  m->set_tx_id(id_to_wire(p.tx.id));  // the payee's bank keeps the room for this payment
-  auto shared = std::make_shared<pending_payment>(std::move(p));
-  m_peers[peer]->call_async(std::move(req), [this, shared, reply, peer, cached,
-                                             payee_hex](result<wire::Envelope> answer) {
-    m_server->post_task(
-        [this, shared, reply, peer, cached, payee_hex, answer = std::move(answer)]() mutable {
-          auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
-          const auto code =
-              env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
-          if (code == status_code::unknown_wallet) {
-            if (cached) {
-              m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
-            }
-            ask_peer(std::move(*shared), reply, cached ? 0 : peer + 1);
-            return;
-          }
-          if (code == status_code::ok) {
-            m_payee_home.put(payee_hex, peer);
-            if (!env->receive_verdict().capped()) {
-              m_uncapped.put(payee_hex, true);  // nothing to check for this payee again
-            }
-            submit(std::move(*shared), reply);
-            return;
-          }
-          const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
-          finish(*shared, error{code, detail}, reply);
-        });
-  });
-}
-
-void server::submit(pending_payment p, const rpc_server::reply_fn& reply) {
-  if (!p.reserved || p.durable) {
-    send(std::move(p), reply);  // a repeat of a payment in flight, or one recorded already
-    return;
-  }
-  m_unsent.emplace_back(std::move(p), reply);
-  queue_flush();
-}
-
-void server::flush() {
-  m_flush_queued = false;
-  auto unsent = std::exchange(m_unsent, {});
-  auto unanswered = std::exchange(m_unanswered, {});
-  std::vector<const pending_payment*> payments;
-  payments.reserve(unsent.size());
-  for (const auto& [p, reply] : unsent) {
-    payments.push_back(&p);
-  }
-  const auto written = m_bank->commit_durable(payments);
-  for (auto& [reply, receipt] : unanswered) {
-    reply(written ? receipt_answer(receipt) : receipt_answer(written.err()));
-  }
-  for (auto& [p, reply] : unsent) {
-    if (!written) {
-      finish(p,
-             error{written.code(),
-                   "the payment could not be recorded before sending it: " + written.err().message},
-             reply);
-      continue;
-    }
-    p.durable = true;
-    send(std::move(p), reply);
-  }
-}
-
-void server::queue_flush() {
-  if (!m_flush_queued) {
-    m_flush_queued = true;
-    m_server->post_task([this] { flush(); });
-  }
-}
-
-void server::recover() {
-  auto recovered = m_bank->take_recovered();
-  if (!recovered.empty()) {
-    logging::info("sending again {} payments left in flight by a crash", recovered.size());
-  }
-  for (auto& p : recovered) {
-    send(std::move(p), [](const wire::Envelope&) {});
-  }
-}
-
-void server::send(pending_payment p, const rpc_server::reply_fn& reply) {
-  constexpr int k_attempts = 5;
-  ++p.attempts;
-  auto shared = std::make_shared<pending_payment>(std::move(p));
-  m_bank->settlement_client().submit_async(
-      shared->tx, shared->tx.id.hex(), [this, shared, reply](result<settlement::receipt> r) {
-        m_server->post_task([this, shared, reply, r = std::move(r)]() mutable {
-          const auto code = r ? r->status : r.code();
-          if (is_transient(code)) {
-            // Back off, then send the same transaction again (the reservation stays). Past
-            // k_attempts the customer hears that the outcome is not known yet, and the bank
-            // goes on every 2 s until settlement answers for certain: the payment may have
-            // settled, and then it counts in the payer's day.
-            auto later = reply;
-            if (shared->attempts == k_attempts) {
-              reply(receipt_answer(r));
-            }
-            if (shared->attempts >= k_attempts) {
-              later = [](const wire::Envelope&) {};
-            }
-            const int wait_ms = shared->attempts < k_attempts ? 100 << shared->attempts : 2'000;
-            m_server->post_task_after(wait_ms,
-                                      [this, shared, later] { send(std::move(*shared), later); });
-            return;
-          }
-          finish(*shared, std::move(r), reply);
-        });
-      });
-}
-
-void server::finish(const pending_payment& p, result<settlement::receipt> answer,
-                    const rpc_server::reply_fn& reply) {
-  auto finished = m_bank->pay_finish(p, std::move(answer));
-  if (!finished || !finished->settled()) {
-    reply(receipt_answer(finished));  // nothing to record
-    return;
-  }
-  m_unanswered.emplace_back(reply, std::move(*finished));
-  queue_flush();
 }
 
 auto server::answer(const wire::Envelope& request, const peer& from,
@@ -669,72 +469,6 @@ auto server::check_customer(const wire::Envelope& request, const peer& from) -> 
     return error{status_code::unknown_wallet, "the signing wallet is not hosted here"};
   }
   return ok_status();
-}
-
-auto server::quote(const wire::RequestQuote& r) -> wire::Envelope {
-  wire::Envelope answer;
-  auto* out = answer.mutable_fx_quote();
-  auto pay = currency_from_wire(r.pay_currency());
-  auto receive = currency_from_wire(r.receive_currency());
-  std::vector<fx::client*> asked;
-  for (auto& d : m_dealers) {
-    asked.push_back(d.get());
-  }
-  // The quote is for this bank (the dealers check that it asks for itself).
-  auto best =
-      !pay       ? result<fx::best_offer>{pay.err()}
-      : !receive ? result<fx::best_offer>{receive.err()}
-      : asked.empty()
-          ? result<fx::best_offer>{error{status_code::no_quote,
-                                         "this bank has no FX dealers (--dealer)"}}
-          : fx::request_best_quote(asked, m_name, *pay, *receive, r.amount_minor(), r.fixed_pay());
-  if (!best) {
-    out->set_status(static_cast<std::uint32_t>(best.code()));
-    out->set_detail(best.err().message);
-    return answer;
-  }
-  m_quote_dealer.put(best->q.quote_id, best->dealer);
-  *out = fx::to_wire(best->q);
-  return answer;
-}
-
-auto server::execute_quote(const wire::ExecuteQuote& e) -> wire::Envelope {
-  auto* const* dealer = m_quote_dealer.find(e.quote_id());
-  if (dealer == nullptr) {
-    return receipt_answer(
-        error{status_code::quote_unknown, "this bank gave no quote " + e.quote_id()});
-  }
-  auto tx = from_wire(e.tx());
-  if (!tx) {
-    return receipt_answer(tx.err());
-  }
-  // The payer is one of this bank's wallets: the quote was given to this bank for it.
-  const bool hosted_payer = std::any_of(tx->sigs.begin(), tx->sigs.end(), [&](const auto& sig) {
-    return m_bank->find_wallet(sig.signer).ok();
-  });
-  if (!hosted_payer) {
-    return receipt_answer(
-        error{status_code::unknown_wallet, "no signer of the payment is a wallet of this bank"});
-  }
-  // A retry after a lost answer is safe: the dealer answers the first execution's receipt.
-  return receipt_answer((*dealer)->execute(e.quote_id(), *tx));
-}
-
-auto server::decline_quote(const wire::DeclineQuote& d) -> wire::Envelope {
-  wire::Envelope answer;
-  auto* const* dealer = m_quote_dealer.find(d.quote_id());
-  const auto done =
-      dealer == nullptr
-          ? status{error{status_code::quote_unknown, "this bank gave no quote " + d.quote_id()}}
-          : (*dealer)->decline(d.quote_id());
-  if (dealer != nullptr && done) {
-    m_quote_dealer.erase(d.quote_id());
-  }
-  answer.mutable_quote_declined()->set_status(static_cast<std::uint32_t>(done.code()));
-  if (!done) {
-    answer.mutable_quote_declined()->set_detail(done.err().message);
-  }
-  return answer;
 }
 
 }  // namespace cbdc::bank

@@ -85,13 +85,7 @@ auto server::answer(const wire::Envelope& request, const peer& from) -> wire::En
     auto done = !mine ? result<settlement::receipt>{mine.err()}
                 : stx ? m_dealer->execute(e.quote_id(), *stx, unix_now_us())
                       : result<settlement::receipt>{stx.err()};
-    if (done) {
-      *answer.mutable_receipt() = settlement::to_wire(*done);
-    } else {
-      auto* out = answer.mutable_receipt();
-      out->set_status(static_cast<std::uint32_t>(done.code()));
-      out->set_detail(done.err().message);
-    }
+    *answer.mutable_receipt() = settlement::to_wire(done);
     return answer;
   }
   if (request.payload_case() == wire::Envelope::kGetTwoWay) {

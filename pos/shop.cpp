@@ -144,8 +144,7 @@ auto shop::find(std::uint64_t id) -> result<till_request> {
 }
 
 auto shop::takings() -> std::pair<std::vector<till_request>, std::int64_t> {
-  const auto offset_us = std::int64_t{m_config.utc_offset_minutes} * 60'000'000;
-  const auto day = [&](std::int64_t us) { return (us + offset_us) / 86'400'000'000; };
+  const auto day = [&](std::int64_t us) { return local_day(us, m_config.utc_offset_minutes); };
   const auto today = day(unix_now_us());
   std::lock_guard lock(m_mutex);
   std::vector<till_request> paid;

@@ -25,6 +25,16 @@ auto to_wire(const receipt& r) -> wire::Receipt {
   return msg;
 }
 
+auto to_wire(const result<receipt>& r) -> wire::Receipt {
+  if (r) {
+    return to_wire(*r);
+  }
+  wire::Receipt msg;
+  msg.set_status(static_cast<std::uint32_t>(r.code()));
+  msg.set_detail(r.err().message);
+  return msg;
+}
+
 auto receipt_from_wire(const wire::Receipt& msg) -> receipt {
   receipt r;
   r.status = static_cast<status_code>(msg.status());

@@ -27,6 +27,8 @@ struct receipt {
 };
 
 auto to_wire(const receipt& r) -> wire::Receipt;
+/// A receipt, or a refusal before settlement answered (its status and detail), as a receipt.
+auto to_wire(const result<receipt>& r) -> wire::Receipt;
 auto receipt_from_wire(const wire::Receipt& msg) -> receipt;
 
 /// A token as the registry knows it.

@@ -1,6 +1,7 @@
 #include "sim/generate.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "sim/rng.hpp"
@@ -33,14 +34,16 @@ struct clock_curve {
   std::vector<double> cdf;  ///< per simulated hour
 
   explicit clock_curve(const scenario& sc) {
-    const std::int64_t hours = (sc.duration_s + 3599) / 3600;
+    namespace chr = std::chrono;
+    const std::int64_t period_hours = (sc.duration_s + 3599) / 3600;
     double total = 0;
-    for (std::int64_t h = 0; h < hours; ++h) {
-      const std::int64_t local_s = sc.start_unix_s + sc.utc_offset_minutes * 60LL + h * 3600;
-      const std::int64_t day = local_s >= 0 ? local_s / 86'400 : (local_s - 86'399) / 86'400;
-      const auto hour = static_cast<std::size_t>((local_s - day * 86'400) / 3600);
-      const std::int64_t weekday = ((day % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday: 0 Monday
-      const auto& curve = weekday >= 5 ? sc.weekend : sc.weekday;
+    for (std::int64_t h = 0; h < period_hours; ++h) {
+      const chr::sys_seconds local{chr::seconds{sc.start_unix_s + h * 3600} +
+                                   chr::minutes{sc.utc_offset_minutes}};
+      const auto midnight = chr::floor<chr::days>(local);
+      const auto hour = static_cast<std::size_t>(chr::floor<chr::hours>(local - midnight).count());
+      const chr::weekday wd{midnight};
+      const auto& curve = wd == chr::Saturday || wd == chr::Sunday ? sc.weekend : sc.weekday;
       const double inside =
           static_cast<double>(std::min<std::int64_t>(3600, sc.duration_s - h * 3600)) / 3600.0;
       total += curve.at(hour) * inside;

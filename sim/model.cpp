@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "bank/limits.hpp"
+#include "core/clock.hpp"
 
 namespace cbdc::sim {
 
@@ -20,8 +21,7 @@ auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status
       balance[e.wallet] += e.amount_minor;
       continue;
     }
-    const auto day =
-        bank::local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
+    const auto day = local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
     auto& today = spent[(std::uint64_t{e.wallet} << 24U) ^ static_cast<std::uint64_t>(day)];
     bank::payment_check check;
     check.payer_class = static_cast<bank::wallet_class>(e.wallet_class);

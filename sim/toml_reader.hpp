@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <set>
 #include <sstream>
@@ -148,18 +149,13 @@ class reader {
            "must be a date and time with its UTC offset, like 2020-10-12T00:00:00+08:00");
     }
     const auto& v = dt->get();
-    // Days from civil (Howard Hinnant's algorithm), then the offset.
-    const int y = v.date.year - (v.date.month <= 2 ? 1 : 0);
-    const int era = (y >= 0 ? y : y - 399) / 400;
-    const int yoe = y - era * 400;
-    const int mp = (v.date.month + 9) % 12;
-    const int doy = (153 * mp + 2) / 5 + v.date.day - 1;
-    const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    const std::int64_t days = std::int64_t{era} * 146097 + doe - 719468;
+    namespace chr = std::chrono;
+    const chr::sys_days date{chr::year{v.date.year} / chr::month{v.date.month} /
+                             chr::day{v.date.day}};
     const int offset = v.offset->minutes;
-    return {days * 86'400 + std::int64_t{v.time.hour} * 3600 + std::int64_t{v.time.minute} * 60 +
-                v.time.second - std::int64_t{offset} * 60,
-            offset};
+    const auto at = date + chr::hours{v.time.hour} + chr::minutes{v.time.minute} +
+                    chr::seconds{v.time.second} - chr::minutes{offset};
+    return {at.time_since_epoch().count(), offset};
   }
 
   /// Refuses every key that was not read.

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "bank/limits.hpp"
+#include "core/clock.hpp"
 
 using namespace cbdc;
 using namespace cbdc::bank;
