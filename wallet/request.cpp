@@ -1,48 +1,14 @@
 #include "wallet/request.hpp"
 
+#include <boost/url/encode.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <map>
 
 namespace cbdc::wallet {
 namespace {
 
 constexpr std::size_t k_max_reference = 64;
-
-auto percent_encode(const std::string& text) -> std::string {
-  static constexpr std::string_view k_hex = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u == '-' ||
-        u == '_' || u == '.' || u == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += k_hex[u >> 4U];
-      out += k_hex[u & 0x0fU];
-    }
-  }
-  return out;
-}
-
-auto percent_decode(std::string_view text) -> result<std::string> {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) {
-      return error{status_code::malformed, "truncated %-escape"};
-    }
-    auto byte = from_hex(text.substr(i + 1, 2));
-    if (!byte) {
-      return error{status_code::malformed, "bad %-escape"};
-    }
-    out += static_cast<char>((*byte)[0]);
-    i += 2;
-  }
-  return out;
-}
 
 auto malformed(const std::string& why) -> error {
   return error{status_code::malformed, "payment request: " + why};
@@ -61,8 +27,8 @@ auto payment_request::signing_bytes() const -> bytes {
 auto payment_request::to_uri() const -> std::string {
   return "cbdc:pay?v=1&merchant=" + merchant.hex() + "&amount=" + amount.format_amount() +
          "&currency=" + std::string{currency_code(amount.cur())} +
-         "&ref=" + percent_encode(reference) + "&exp=" + std::to_string(expires_at_s) +
-         "&sig=" + to_hex(sig);
+         "&ref=" + boost::urls::encode(reference, boost::urls::unreserved_chars) +
+         "&exp=" + std::to_string(expires_at_s) + "&sig=" + to_hex(sig);
 }
 
 auto make_request(const key_pair& merchant, money amount, const std::string& reference,
@@ -83,23 +49,20 @@ auto parse_request(const std::string& uri, std::int64_t now_s) -> result<payment
   if (uri.rfind(k_prefix, 0) != 0) {
     return malformed("not a cbdc:pay? URI");
   }
+  // Boost.URL checks the query's grammar and its %-escapes; '+' stays a plus, as our own
+  // encoder never writes one for a space.
+  const auto query = boost::urls::parse_query(std::string_view{uri}.substr(k_prefix.size()));
+  if (!query) {
+    return malformed("not a URI query: " + query.error().message());
+  }
   std::map<std::string, std::string> fields;
-  std::string_view rest = std::string_view{uri}.substr(k_prefix.size());
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const auto part = rest.substr(0, amp);
-    const auto eq = part.find('=');
-    if (eq == std::string_view::npos) {
+  for (const auto& field : *query) {
+    if (!field.has_value) {
       return malformed("field without '='");
     }
-    auto value = percent_decode(part.substr(eq + 1));
-    if (!value) {
-      return malformed(value.err().message);
-    }
-    if (!fields.emplace(std::string{part.substr(0, eq)}, std::move(*value)).second) {
+    if (!fields.emplace(field.key.decode(), field.value.decode()).second) {
       return malformed("field repeated");
     }
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
   }
   for (const char* need : {"v", "merchant", "amount", "currency", "ref", "exp", "sig"}) {
     if (!fields.contains(need)) {

@@ -17,6 +17,12 @@ TEST_CASE("a payment request round-trips through its cbdc URI", "[wallet][reques
   CHECK(back->merchant == shop.pub());
   CHECK(back->amount == money{1234, currency::cny});
   CHECK(back->reference == "table 7 & tip");
+  // A plus is a plus (encoded, so no reader takes it for a space), and any byte round-trips.
+  const std::string odd = "1+1=2 %/?#\xe4\xb8\xad";
+  auto plus = wallet::make_request(shop, money{1, currency::cny}, odd, 2'000'000'000);
+  REQUIRE(plus.ok());
+  CHECK(plus->to_uri().find("&ref=1%2B1%3D2%20%25%2F%3F%23%E4%B8%AD&") != std::string::npos);
+  CHECK(wallet::parse_request(plus->to_uri(), 0)->reference == odd);
 }
 
 TEST_CASE("payment requests refuse tampering expiry and garbage", "[wallet][request]") {
@@ -31,6 +37,9 @@ TEST_CASE("payment requests refuse tampering expiry and garbage", "[wallet][requ
   CHECK(wallet::parse_request("cbdc:pay?v=1", 0).code() == status_code::malformed);
   CHECK(wallet::parse_request(uri + "&v=1", 0).code() == status_code::malformed);
   CHECK(wallet::parse_request("cbdc:pay?ref=%4", 0).code() == status_code::malformed);
+  CHECK(wallet::parse_request("cbdc:pay?ref=%zz", 0).code() == status_code::malformed);
+  CHECK(wallet::parse_request("cbdc:pay?ref=a b", 0).code() == status_code::malformed);
+  CHECK(wallet::parse_request("cbdc:pay?ref", 0).code() == status_code::malformed);
   CHECK(wallet::make_request(shop, money{0, currency::hkd}, "x", 1).code() ==
         status_code::amount_invalid);
   CHECK(wallet::make_request(shop, money{1, currency::hkd}, std::string(65, 'x'), 1).code() ==
