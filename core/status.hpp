@@ -11,8 +11,8 @@
 namespace cbdc {
 
 /// Every expected operating error in the project, one value each. Settlement statuses come
-/// first in precedence order; the numbers are the wire values (rpc/proto/cbdc.proto keeps
-/// the same numbering) and never change once released.
+/// first in precedence order; the numbers are the wire values (every .proto status field
+/// carries them) and never change once released.
 enum class status_code : std::uint32_t {
   ok = 0,
   already_settled = 1,
