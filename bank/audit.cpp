@@ -1,3 +1,4 @@
+// `cbdc-bank audit`: one bank's index, caps, day totals and intents checked against settlement.
 #include "bank/audit.hpp"
 
 #include <map>
@@ -40,7 +41,7 @@ auto fmt(std::int64_t minor, currency cur) -> std::string {
 }  // namespace
 
 auto audit(const std::string& db_url, const public_key& vault, const limits_config& limits,
-           settlement::client& settle) -> result<audit_report> {
+           settlement::interface& settle) -> result<audit_report> {
   audit_report report;
   std::vector<audited_wallet> wallets;
   std::unordered_map<std::string, std::size_t> by_key;     // raw owner key -> wallets

@@ -1,5 +1,7 @@
 #pragma once
 
+// What `cbdc-bank audit` checks of one bank against settlement, and its report.
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -32,6 +34,6 @@ struct audit_report {
 /// exchanges are not payments), against settlement, which it reads as the bank (GetBalances,
 /// GetSettledSince). Errors: db_error, settlement's.
 auto audit(const std::string& db_url, const public_key& vault, const limits_config& limits,
-           settlement::client& settle) -> result<audit_report>;
+           settlement::interface& settle) -> result<audit_report>;
 
 }  // namespace cbdc::bank

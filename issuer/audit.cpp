@@ -1,8 +1,9 @@
+// `cbdc-issuer audit`: the central bank's ledger against settlement's supply.
 #include "issuer/audit.hpp"
 
 namespace cbdc::issuer {
 
-auto audit(issuer& iss, settlement::client& settle, currency cur) -> result<audit_report> {
+auto audit(issuer& iss, settlement::interface& settle, currency cur) -> result<audit_report> {
   audit_report report;
   report.cur = cur;
   auto minted = iss.minted_total();

@@ -26,6 +26,6 @@ struct audit_report {
   [[nodiscard]] auto passed() const -> bool { return problems.empty(); }
 };
 
-auto audit(issuer& iss, settlement::client& settle, currency cur) -> result<audit_report>;
+auto audit(issuer& iss, settlement::interface& settle, currency cur) -> result<audit_report>;
 
 }  // namespace cbdc::issuer

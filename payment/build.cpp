@@ -1,3 +1,4 @@
+// Coin selection, building and signing a transfer, and a payment straight to settlement.
 #include "payment/build.hpp"
 
 #include <sodium.h>
@@ -148,8 +149,8 @@ auto random_nonce() -> std::uint64_t {
   return n;
 }
 
-auto pay(settlement::client& settle, const key_pair& payer, const public_key& payee, money amount,
-         const std::string& memo) -> result<settlement::receipt> {
+auto pay(settlement::interface& settle, const key_pair& payer, const public_key& payee,
+         money amount, const std::string& memo) -> result<settlement::receipt> {
   auto unspent = settle.list_unspent(payer.pub());
   if (!unspent) {
     return unspent.err();

@@ -44,7 +44,7 @@ auto build_transfer(const key_pair& payer, const std::vector<settlement::token_i
 auto random_nonce() -> std::uint64_t;
 
 /// Looks up the payer's tokens, builds, signs and submits a payment.
-auto pay(settlement::client& settle, const key_pair& payer, const public_key& payee, money amount,
-         const std::string& memo) -> result<settlement::receipt>;
+auto pay(settlement::interface& settle, const key_pair& payer, const public_key& payee,
+         money amount, const std::string& memo) -> result<settlement::receipt>;
 
 }  // namespace cbdc::payment

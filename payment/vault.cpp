@@ -1,3 +1,4 @@
+// A vault's key file and funding a wallet from the vault.
 #include "payment/vault.hpp"
 
 #include "payment/build.hpp"
@@ -23,7 +24,7 @@ auto open_vault(const std::filesystem::path& dir) -> result<key_pair> {
   return key_pair::load(vault_key_path(dir));
 }
 
-auto fund_wallet(settlement::client& settle, const key_pair& vault, const public_key& wallet,
+auto fund_wallet(settlement::interface& settle, const key_pair& vault, const public_key& wallet,
                  money amount) -> result<settlement::receipt> {
   return pay(settle, vault, wallet, amount, "bank funding");
 }

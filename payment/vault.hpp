@@ -17,7 +17,7 @@ auto init_vault(const std::filesystem::path& dir, profile prof) -> result<key_pa
 auto open_vault(const std::filesystem::path& dir) -> result<key_pair>;
 
 /// Moves amount from the vault to a customer's wallet key.
-auto fund_wallet(settlement::client& settle, const key_pair& vault, const public_key& wallet,
+auto fund_wallet(settlement::interface& settle, const key_pair& vault, const public_key& wallet,
                  money amount) -> result<settlement::receipt>;
 
 }  // namespace cbdc::payment

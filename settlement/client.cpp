@@ -1,3 +1,5 @@
+// Settlement's ZeroMQ client: routes a transaction to its shard or the coordinator, asks
+// queries of the shards that hold the answer.
 #include "settlement/client.hpp"
 
 #include <chrono>
@@ -83,7 +85,7 @@ auto client::submit(const signed_tx& tx, const std::string& client_request_id) -
 }
 
 void client::submit_async(const signed_tx& tx, const std::string& client_request_id,
-                          std::function<void(result<receipt>)> done) {
+                          receipt_fn done) {
   auto* to = route(tx);
   if (to == nullptr) {
     done(error{status_code::unavailable, "the transaction spans shards and no coordinator is set"});
@@ -250,7 +252,7 @@ auto client::settled_since(std::uint32_t shard, std::uint64_t after, std::uint32
   return page;
 }
 
-auto submit_with_retry(client& settle, const signed_tx& tx, const std::string& request_id,
+auto submit_with_retry(interface& settle, const signed_tx& tx, const std::string& request_id,
                        int attempts) -> result<receipt> {
   CBDC_ASSERT(attempts > 0);
   result<receipt> last = error{status_code::internal, "not sent"};

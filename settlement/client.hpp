@@ -1,11 +1,15 @@
 #pragma once
 
+// Settlement's ZeroMQ client: routes a transaction to its shard or the coordinator, asks
+// queries of the shards that hold the answer.
+
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "rpc/transport.hpp"
+#include "settlement/interface.hpp"
 #include "settlement/receipt.hpp"
 
 namespace cbdc::settlement {
@@ -23,36 +27,30 @@ struct cluster {
 /// one shard goes to that shard, one spanning shards to the coordinator; queries go to the
 /// shard of a token or to every shard. A refused transaction is a receipt with its status; an
 /// error result means no answer (timeout, unavailable) or a malformed exchange.
-class client {
+class client final : public interface {
  public:
   /// A single-shard deployment at endpoint.
   explicit client(const std::string& endpoint, const socket_options& opts = {});
   explicit client(const cluster& where, const socket_options& opts = {});
 
-  auto submit(const signed_tx& tx, const std::string& client_request_id = {}) -> result<receipt>;
+  auto submit(const signed_tx& tx, const std::string& client_request_id = {})
+      -> result<receipt> override;
   void submit_async(const signed_tx& tx, const std::string& client_request_id,
-                    std::function<void(result<receipt>)> done);
-  /// The receipt of a settled transaction; not_found when it never settled.
-  auto get_tx(const hash256& id) -> result<receipt>;
-  /// The settled transaction itself (its memo, signers). Errors: not_found.
-  auto get_signed_tx(const hash256& id) -> result<signed_tx>;
-  auto get_token(const hash256& id) -> result<token_info>;
+                    receipt_fn done) override;
+  auto get_tx(const hash256& id) -> result<receipt> override;
+  auto get_signed_tx(const hash256& id) -> result<signed_tx> override;
+  auto get_token(const hash256& id) -> result<token_info> override;
+  /// Every shard's list, one after the other.
   auto list_unspent(const public_key& owner, std::uint32_t limit = 0)
-      -> result<std::vector<token_info>>;
-  auto supply(currency cur) -> result<supply_totals>;
-  /// One page of what shard settled after batch `after` (GetSettledSince).
-  struct settled_page {
-    std::vector<wire::TxSettled> txs;
-    std::uint64_t through_batch_seq{0};
-    bool more{false};
-  };
-  /// What each key holds unspent in cur, summed over the shards, in the order given (asked
-  /// 10,000 keys at a time).
+      -> result<std::vector<token_info>> override;
+  /// Summed over the shards.
+  auto supply(currency cur) -> result<supply_totals> override;
+  /// Summed over the shards, asked 10,000 keys at a time.
   auto balances(const std::vector<public_key>& owners, currency cur)
-      -> result<std::vector<std::int64_t>>;
+      -> result<std::vector<std::int64_t>> override;
   auto settled_since(std::uint32_t shard, std::uint64_t after, std::uint32_t limit = 0)
-      -> result<settled_page>;
-  [[nodiscard]] auto shard_count() const -> std::uint32_t {
+      -> result<settled_page> override;
+  [[nodiscard]] auto shard_count() const -> std::uint32_t override {
     return static_cast<std::uint32_t>(m_shards.size());
   }
 
@@ -63,10 +61,5 @@ class client {
   std::vector<std::unique_ptr<rpc_client>> m_shards;
   std::unique_ptr<rpc_client> m_coordinator;
 };
-
-/// Submits tx, resending the identical transaction (so it settles at most once) while the
-/// answer is transient, at most `attempts` times with a growing pause.
-auto submit_with_retry(client& settle, const signed_tx& tx, const std::string& request_id,
-                       int attempts = 5) -> result<receipt>;
 
 }  // namespace cbdc::settlement

@@ -1,3 +1,5 @@
+// The coordinator: cross-shard transactions by PostgreSQL two-phase commit, its decision logged
+// durably first, in-doubt transactions resolved after a crash.
 #include "settlement/coordinator.hpp"
 
 #include <chrono>

@@ -1,5 +1,8 @@
 #pragma once
 
+// The coordinator: cross-shard transactions by PostgreSQL two-phase commit, its decision logged
+// durably first, in-doubt transactions resolved after a crash.
+
 #include <atomic>
 #include <memory>
 #include <mutex>

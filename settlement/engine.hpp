@@ -1,5 +1,9 @@
 #pragma once
 
+// A shard's engine: verify workers, the batcher, the unspent registry, the committers and the
+// two-phase-commit participant (engine.cpp, validate.cpp, registry.cpp, commit.cpp,
+// participant.cpp).
+
 #include <atomic>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>

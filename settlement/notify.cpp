@@ -1,3 +1,4 @@
+// Settlement's notifications for subscribers: topics and the SUB side.
 #include "settlement/notify.hpp"
 
 #include <zmq.hpp>

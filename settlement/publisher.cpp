@@ -1,3 +1,4 @@
+// Settlement's notifications: each committed batch published on the PUB socket.
 #include "settlement/publisher.hpp"
 
 #include <set>

@@ -1,3 +1,4 @@
+// Receipts, token records and supply totals, and their wire messages.
 #include "settlement/receipt.hpp"
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 #pragma once
 
+// Receipts, token records and supply totals, and their wire messages.
+
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -1,6 +1,6 @@
+// cbdc-settle's server: the role table (the trust boundary) and a shard behind a ROUTER socket;
+// each request decoded, handed to the shard, its answer encoded.
 #include "settlement/server.hpp"
-
-#include <limits>
 
 namespace cbdc::settlement {
 
@@ -28,37 +28,11 @@ server::server(server_config config)
 
 auto server::start(server_config config) -> result<std::unique_ptr<server>> {
   std::unique_ptr<server> s(new server(std::move(config)));
-  {
-    auto migrator = store::open(s->m_config.db_url);
-    if (!migrator) {
-      return migrator.err();
-    }
-    if (auto migrated = (*migrator)->migrate(); !migrated) {
-      return migrated.err();
-    }
+  auto started = shard::start(s->m_config);
+  if (!started) {
+    return started.err();
   }
-  auto query_db = store::open(s->m_config.db_url);
-  if (!query_db) {
-    return query_db.err();
-  }
-  s->m_query_db = std::move(*query_db);
-  engine::settled_fn on_settled;
-  if (!s->m_config.pub_endpoint.empty()) {
-    s->m_publisher = std::make_unique<publisher>(s->m_config.pub_endpoint, s->m_config.net);
-    if (auto bound = s->m_publisher->start(); !bound) {
-      return bound.err();
-    }
-    on_settled = [pub = s->m_publisher.get()](const std::vector<const signed_tx*>& txs,
-                                              const receipt& batch) { pub->publish(txs, batch); };
-  }
-  s->m_config.engine.net = s->m_config.net;
-  auto eng = engine::start(
-      s->m_config.engine, [url = s->m_config.db_url] { return store::open(url); },
-      std::move(on_settled));
-  if (!eng) {
-    return eng.err();
-  }
-  s->m_engine = std::move(*eng);
+  s->m_shard = std::move(*started);
   s->m_query_thread = std::thread([raw = s.get()] { raw->query_loop(); });
   s->m_server = std::make_unique<rpc_server>(
       s->m_config.endpoint,
@@ -80,14 +54,12 @@ server::~server() {
   if (m_query_thread.joinable()) {
     m_query_thread.join();
   }
-  if (m_engine) {
-    m_engine->stop();
-  }
+  m_shard.reset();
 }
 
 void server::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply) {
   if (request.payload_case() == wire::Envelope::kSubmitTx) {
-    const auto& submit = request.submit_tx();
+    auto& submit = *request.mutable_submit_tx();
     constexpr std::size_t k_max_request_id = 128;
     auto tx = submit.client_request_id().size() > k_max_request_id
                   ? result<signed_tx>{error{status_code::malformed,
@@ -97,17 +69,18 @@ void server::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply)
       receipt r;
       r.status = tx.code();
       r.detail = tx.err().message;
-      r.shard = m_config.engine.shard;
+      r.shard = m_shard->number();
       wire::Envelope answer;
       *answer.mutable_receipt() = to_wire(r);
       reply(std::move(answer));
       return;
     }
-    m_engine->submit(std::move(*tx), submit.client_request_id(), [reply](const receipt& r) {
-      wire::Envelope answer;
-      *answer.mutable_receipt() = to_wire(r);
-      reply(std::move(answer));
-    });
+    m_shard->submit_async(std::move(*tx), std::move(*submit.mutable_client_request_id()),
+                          [reply](const result<receipt>& r) {
+                            wire::Envelope answer;
+                            *answer.mutable_receipt() = to_wire(r);
+                            reply(std::move(answer));
+                          });
     return;
   }
   if (request.payload_case() == wire::Envelope::kPrepare) {
@@ -119,27 +92,27 @@ void server::handle(wire::Envelope&& request, const rpc_server::reply_fn& reply)
       reply(std::move(answer));
       return;
     }
-    m_engine->prepare(request.prepare().gid(), std::move(*tx),
-                      [reply](const error& err, const std::vector<token_info>& inputs) {
-                        wire::Envelope answer;
-                        auto* out = answer.mutable_prepared();
-                        out->set_status(static_cast<std::uint32_t>(err.code));
-                        out->set_detail(err.message);
-                        for (const auto& t : inputs) {
-                          *out->add_inputs() = to_wire(t);
-                        }
-                        reply(std::move(answer));
-                      });
+    m_shard->prepare(request.prepare().gid(), std::move(*tx),
+                     [reply](const error& err, const std::vector<token_info>& inputs) {
+                       wire::Envelope answer;
+                       auto* out = answer.mutable_prepared();
+                       out->set_status(static_cast<std::uint32_t>(err.code));
+                       out->set_detail(err.message);
+                       for (const auto& t : inputs) {
+                         *out->add_inputs() = to_wire(t);
+                       }
+                       reply(std::move(answer));
+                     });
     return;
   }
   if (request.payload_case() == wire::Envelope::kResolve) {
-    m_engine->resolve(request.resolve().gid(), request.resolve().commit(),
-                      [reply](const error& err) {
-                        wire::Envelope answer;
-                        answer.mutable_resolved()->set_status(static_cast<std::uint32_t>(err.code));
-                        answer.mutable_resolved()->set_detail(err.message);
-                        reply(std::move(answer));
-                      });
+    m_shard->resolve(request.resolve().gid(), request.resolve().commit(),
+                     [reply](const error& err) {
+                       wire::Envelope answer;
+                       answer.mutable_resolved()->set_status(static_cast<std::uint32_t>(err.code));
+                       answer.mutable_resolved()->set_detail(err.message);
+                       reply(std::move(answer));
+                     });
     return;
   }
   query q{std::move(request), reply};
@@ -154,6 +127,19 @@ void server::query_loop() {
   }
 }
 
+namespace {
+
+auto decode_key(const std::string& raw) -> result<public_key> {
+  auto key =
+      public_key::decode(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+  if (!key) {
+    return error{status_code::malformed, key.err().message};
+  }
+  return key;
+}
+
+}  // namespace
+
 auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
   wire::Envelope answer;
   switch (request.payload_case()) {
@@ -162,12 +148,12 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
       if (!id) {
         return error_envelope(0, id.err());
       }
-      auto found = m_query_db->find_tx(*id, m_config.engine.shard);
+      auto found = m_shard->find_tx(*id);
       auto* status_msg = answer.mutable_tx_status();
       status_msg->set_status(static_cast<std::uint32_t>(found.code()));
       if (found) {
         *status_msg->mutable_receipt() = to_wire(found->first);
-        status_msg->mutable_tx()->ParseFromString(found->second);
+        *status_msg->mutable_tx() = to_wire(found->second);
       } else if (found.code() != status_code::not_found) {
         return error_envelope(0, found.err());
       }
@@ -178,7 +164,7 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
       if (!id) {
         return error_envelope(0, id.err());
       }
-      auto found = m_query_db->find_token(*id);
+      auto found = m_shard->get_token(*id);
       if (found) {
         *answer.mutable_token_status() = to_wire(*found);
       } else if (found.code() == status_code::not_found) {
@@ -190,19 +176,17 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
       return answer;
     }
     case wire::Envelope::kListUnspent: {
-      const auto& raw = request.list_unspent().owner();
-      auto owner = public_key::decode(
-          byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+      auto owner = decode_key(request.list_unspent().owner());
       if (!owner) {
-        return error_envelope(0, error{status_code::malformed, owner.err().message});
+        return error_envelope(0, owner.err());
       }
-      constexpr std::uint32_t k_max_tokens = 10'000;
-      const auto asked = request.list_unspent().limit();
-      const auto limit = (asked == 0 || asked > k_max_tokens) ? k_max_tokens : asked;
-      const auto tokens = m_engine->list_unspent(*owner, limit);
+      auto tokens = m_shard->list_unspent(*owner, request.list_unspent().limit());
+      if (!tokens) {
+        return error_envelope(0, tokens.err());
+      }
       auto* list = answer.mutable_unspent_list();
       list->set_status(0);
-      for (const auto& t : tokens) {
+      for (const auto& t : *tokens) {
         *list->add_tokens() = to_wire(t);
       }
       return answer;
@@ -210,55 +194,50 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
     case wire::Envelope::kGetBalances: {
       const auto& q = request.get_balances();
       auto* out = answer.mutable_balances();
-      auto cur = currency_from_wire(q.currency());
-      if (!cur || q.owners_size() > static_cast<int>(k_max_balances)) {
-        out->set_status(static_cast<std::uint32_t>(status_code::malformed));
-        out->set_detail(!cur ? cur.err().message
-                             : "at most " + std::to_string(k_max_balances) + " keys a request");
+      const auto refuse = [&](const error& e) {
+        out->Clear();
+        out->set_status(static_cast<std::uint32_t>(e.code));
+        out->set_detail(e.message);
         return answer;
+      };
+      auto cur = currency_from_wire(q.currency());
+      if (!cur) {
+        return refuse(error{status_code::malformed, cur.err().message});
       }
+      if (q.owners_size() > static_cast<int>(k_max_balances)) {  // before decoding them
+        return refuse(error{status_code::malformed,
+                            "at most " + std::to_string(k_max_balances) + " keys a request"});
+      }
+      std::vector<public_key> owners;
+      owners.reserve(static_cast<std::size_t>(q.owners_size()));
       for (const auto& raw : q.owners()) {
-        auto owner = public_key::decode(
-            byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
+        auto owner = decode_key(raw);
         if (!owner) {
-          out->Clear();
-          out->set_status(static_cast<std::uint32_t>(status_code::malformed));
-          out->set_detail(owner.err().message);
-          return answer;
+          return refuse(owner.err());
         }
-        std::int64_t sum = 0;
-        for (const auto& t :
-             m_engine->list_unspent(*owner, std::numeric_limits<std::size_t>::max())) {
-          // A shard issues at most 1/K of 2^63-1: a key's unspent sum fits.
-          sum += t.cur == *cur ? t.amount_minor : 0;
-        }
-        out->add_amounts_minor(sum);
+        owners.push_back(std::move(*owner));
+      }
+      auto sums = m_shard->balances(owners, *cur);
+      if (!sums) {
+        return refuse(sums.err());
       }
       out->set_status(0);
+      for (const auto sum : *sums) {
+        out->add_amounts_minor(sum);
+      }
       return answer;
     }
     case wire::Envelope::kGetSettledSince: {
-      constexpr std::uint32_t k_page = 5'000;
       const auto& q = request.get_settled_since();
-      const auto limit = q.limit() == 0 ? k_page : std::min(q.limit(), k_page);
-      auto page = m_query_db->settled_since(q.after_batch_seq(), limit, m_config.engine.shard,
-                                            m_engine->last_batch_seq());
+      auto page = m_shard->settled_since(m_shard->number(), q.after_batch_seq(), q.limit());
       auto* out = answer.mutable_settled_since();
       out->set_status(static_cast<std::uint32_t>(page.code()));
       if (!page) {
         out->set_detail(page.err().message);
         return answer;
       }
-      for (const auto& [r, wire_tx] : page->txs) {
-        wire::SignedTx msg;
-        CBDC_ASSERT(msg.ParseFromString(wire_tx));
-        auto stx = from_wire(msg);
-        CBDC_ASSERT(stx.ok());  // settlement wrote it
-        auto* settled = out->add_txs();
-        *settled = settled_message(*stx, r);
-        for (const auto& sig : stx->sigs) {
-          settled->add_signers(bytes_to_wire(sig.signer.encode()));
-        }
+      for (auto& settled : page->txs) {
+        *out->add_txs() = std::move(settled);
       }
       out->set_through_batch_seq(page->through_batch_seq);
       out->set_more(page->more);
@@ -269,7 +248,7 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
       if (!cur) {
         return error_envelope(0, cur.err());
       }
-      auto totals = m_query_db->supply(*cur);
+      auto totals = m_shard->supply(*cur);
       if (!totals) {
         return error_envelope(0, totals.err());
       }

@@ -1,34 +1,30 @@
 #pragma once
 
+// cbdc-settle's server: the role table (the trust boundary) and a shard behind a ROUTER socket.
+
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "rpc/transport.hpp"
-#include "settlement/engine.hpp"
-#include "settlement/publisher.hpp"
+#include "settlement/shard.hpp"
 
 namespace cbdc::settlement {
 
-struct server_config {
-  std::string db_url;
+/// A shard's configuration and where its server listens.
+struct server_config : shard_config {
   std::string endpoint{"tcp://127.0.0.1:7100"};
-  /// Where settled transactions are published; empty: no notifications.
-  std::string pub_endpoint;
-  engine_config engine;
   std::size_t query_queue{10'000};  ///< pending queries before "overloaded"
-  /// The node's identity (CURVE on the request and PUB sockets and towards the coordinator).
-  socket_options net;
 };
 
 /// Who may send what to a shard (docs/protocol.md#roles): payments and queries from operator
 /// nodes, the two-phase-commit messages from the coordinator only.
 auto shard_roles() -> role_table;
 
-/// The most keys one GetBalances asks about.
-constexpr std::size_t k_max_balances = 10'000;
-
-/// The settlement daemon's body: the engine and a query worker behind one ROUTER socket.
+/// The settlement daemon's body: a shard behind one ROUTER socket. Submissions and the
+/// coordinator's messages go to the shard as they come; queries wait for one query worker.
+/// It decodes each request, calls the shard and encodes the answer: the checks of who may ask
+/// are the role table's (rpc_server), those of what is asked the shard's.
 class server {
  public:
   /// Migrates the schema, reloads the unspent set, binds. Errors: unavailable, db_error.
@@ -38,11 +34,10 @@ class server {
   auto operator=(const server&) -> server& = delete;
 
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server->endpoint(); }
-  [[nodiscard]] auto engine_ref() -> engine& { return *m_engine; }
+  [[nodiscard]] auto shard_ref() -> shard& { return *m_shard; }
+  [[nodiscard]] auto engine_ref() -> engine& { return m_shard->engine_ref(); }
   /// The bound PUB endpoint, empty when notifications are off.
-  [[nodiscard]] auto pub_endpoint() const -> std::string {
-    return m_publisher ? m_publisher->endpoint() : std::string{};
-  }
+  [[nodiscard]] auto pub_endpoint() const -> std::string { return m_shard->pub_endpoint(); }
 
  private:
   struct query {
@@ -55,9 +50,7 @@ class server {
   auto answer_query(const wire::Envelope& request) -> wire::Envelope;
 
   server_config m_config;
-  std::unique_ptr<store> m_query_db;
-  std::unique_ptr<publisher> m_publisher;
-  std::unique_ptr<engine> m_engine;
+  std::unique_ptr<shard> m_shard;
   bounded_queue<query> m_queries;
   std::thread m_query_thread;
   std::unique_ptr<rpc_server> m_server;

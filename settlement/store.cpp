@@ -1,3 +1,5 @@
+// A shard's PostgreSQL store: migrations, batches committed in one transaction, two-phase
+// commit, and the queries.
 #include "settlement/store.hpp"
 
 #include <algorithm>

@@ -1,5 +1,8 @@
 #pragma once
 
+// A shard's PostgreSQL store: migrations, batches committed in one transaction, two-phase
+// commit, and the queries.
+
 #include <functional>
 #include <map>
 #include <memory>

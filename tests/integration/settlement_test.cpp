@@ -114,6 +114,85 @@ struct world {
 
 }  // namespace
 
+TEST_CASE("settlement answers alike in process and over the wire", "[settlement][integration]") {
+  world w;
+  // The shard itself, then a bank's client to it: one set of checks through the interface.
+  const bool over_wire = GENERATE(false, true);
+  settlement::interface& settle =
+      over_wire ? static_cast<settlement::interface&>(*w.client) : w.svc->shard_ref();
+  INFO((over_wire ? "over the wire" : "in process"));
+  const auto payer = key_pair::from_seed(profile::ed25519, seed_of(over_wire ? 31 : 32));
+  const auto payee = key_pair::from_seed(profile::ed25519, seed_of(over_wire ? 33 : 34));
+  const auto supply_before = settle.supply(currency::cny);
+  REQUIRE(supply_before.ok());
+
+  const auto mint = w.issue(payer.pub(), 50'000, over_wire ? 301 : 302);
+  std::promise<result<receipt>> answered;
+  settle.submit_async(mint, "mint", [&](result<receipt> r) { answered.set_value(std::move(r)); });
+  const auto minted = answered.get_future().get();
+  REQUIRE(minted.ok());
+  REQUIRE(minted->status == status_code::ok);
+  const auto again = settle.submit(mint, "mint");
+  REQUIRE(again.ok());
+  CHECK(again->status == status_code::already_settled);
+  CHECK(again->batch_seq == minted->batch_seq);
+
+  const auto got = settle.get_tx(mint.id);
+  REQUIRE(got.ok());
+  CHECK(got->settled());
+  CHECK(got->batch_seq == minted->batch_seq);
+  const auto stx = settle.get_signed_tx(mint.id);
+  REQUIRE(stx.ok());
+  CHECK(stx->id == mint.id);
+  const auto token_id = token_id_of(mint.tx.prof, mint.id, 0);
+  const auto token = settle.get_token(token_id);
+  REQUIRE(token.ok());
+  CHECK(token->amount_minor == 50'000);
+  CHECK(token->owner == payer.pub());
+  CHECK(!token->spent);
+
+  const auto paid = payment::pay(settle, payer, payee.pub(), money{12'345, currency::cny}, "x");
+  REQUIRE(paid.ok());
+  REQUIRE(paid->status == status_code::ok);
+  CHECK(settle.get_token(token_id)->spent);
+  const auto listed = settle.list_unspent(payer.pub());
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().amount_minor == 50'000 - 12'345);
+  const auto sums = settle.balances({payer.pub(), payee.pub(), w.bob.pub()}, currency::cny);
+  REQUIRE(sums.ok());
+  CHECK(*sums == std::vector<std::int64_t>{50'000 - 12'345, 12'345, 0});
+  CHECK(settle.balances({payer.pub()}, currency::hkd)->front() == 0);
+  const auto supply_after = settle.supply(currency::cny);
+  REQUIRE(supply_after.ok());
+  CHECK(supply_after->issued_minor == supply_before->issued_minor + 50'000);
+  CHECK(supply_after->unspent_minor == supply_before->unspent_minor + 50'000);
+
+  const auto page = settle.settled_since(0, minted->batch_seq - 1);
+  REQUIRE(page.ok());
+  std::set<std::string> ids;
+  for (const auto& t : page->txs) {
+    ids.insert(t.tx_id());
+  }
+  CHECK(ids.contains(id_to_wire(mint.id)));
+  CHECK(ids.contains(id_to_wire(paid->tx_id)));
+  CHECK(page->through_batch_seq >= paid->batch_seq);
+
+  // Refusals: typed, and the same either way.
+  auto replay = payment::build_payment(payer, {*token}, payee.pub(), money{1, currency::cny},
+                                       over_wire ? 303 : 304, "");
+  REQUIRE(replay.ok());
+  const auto refused = settle.submit(*replay, "replay");
+  REQUIRE(refused.ok());
+  CHECK(refused->status == status_code::input_spent);
+  const hash256 unknown{};
+  CHECK(settle.get_tx(unknown).code() == status_code::not_found);
+  CHECK(settle.get_signed_tx(unknown).code() == status_code::not_found);
+  CHECK(settle.get_token(unknown).code() == status_code::not_found);
+  CHECK(settle.settled_since(7, 0).code() == status_code::bad_request);
+  CHECK(settle.shard_count() == 1);
+}
+
 TEST_CASE("issue pay and query", "[settlement][integration]") {
   world w;
   const auto mint = w.issue(w.alice.pub(), 100'000, 1);
