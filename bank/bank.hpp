@@ -1,5 +1,8 @@
 #pragma once
 
+// The operator bank's implementation: hosted wallets and their class limits, durable intents,
+// the token index, funding and exchange (bank.cpp, index.cpp, funding.cpp).
+
 #include <map>
 #include <memory>
 #include <optional>

@@ -1,3 +1,5 @@
+// The bank's ZeroMQ client: a wallet's, a till's or an operator's requests to its bank, signed
+// by the wallet where a customer sends them.
 #include "bank/client.hpp"
 
 #include "core/clock.hpp"

@@ -1,3 +1,4 @@
+// Wallet classes and the checks of a payment against their caps (pure functions).
 #include "bank/limits.hpp"
 
 namespace cbdc::bank {

@@ -1,5 +1,8 @@
 #pragma once
 
+// Wallet classes, their configurable caps and the checks of a payment against them (pure
+// functions, shared by the bank, the simulator's model and the POS).
+
 #include <cstdint>
 #include <map>
 #include <optional>

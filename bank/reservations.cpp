@@ -1,3 +1,4 @@
+// Reservations of amounts on their way into hosted wallets, against their balance caps.
 #include "bank/reservations.hpp"
 
 #include "core/assert.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// Reservations of amounts on their way into hosted wallets, against their balance caps.
+
 #include <cstdint>
 #include <map>
 #include <string>

@@ -1,5 +1,7 @@
 #pragma once
 
+// Wall-clock time and the calendar day that daily caps count in.
+
 #include <chrono>
 #include <cstdint>
 

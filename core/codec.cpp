@@ -1,3 +1,4 @@
+// The canonical transaction encoding (docs/protocol.md): what is hashed into an id and signed.
 #include "core/codec.hpp"
 
 #include <algorithm>

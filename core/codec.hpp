@@ -1,5 +1,8 @@
 #pragma once
 
+// Transactions, tokens and their canonical encoding (docs/protocol.md): what is hashed into an
+// id and signed.
+
 #include <cstdint>
 #include <string>
 #include <vector>

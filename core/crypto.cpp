@@ -1,3 +1,5 @@
+// Keys, signatures and hashes of both profiles: Ed25519 and SHA-256 (libsodium, OpenSSL), SM2
+// and SM3 (OpenSSL 3).
 #include "core/crypto.hpp"
 
 #include <openssl/bn.h>

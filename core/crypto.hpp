@@ -1,5 +1,7 @@
 #pragma once
 
+// Keys, signatures and hashes of a deployment's profile: Ed25519 with SHA-256, or SM2 with SM3.
+
 #include <array>
 #include <cstdint>
 #include <filesystem>

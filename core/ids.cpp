@@ -1,3 +1,4 @@
+// Bytes, hex and 32-byte ids.
 #include "core/ids.hpp"
 
 #include <sodium.h>

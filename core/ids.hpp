@@ -1,5 +1,7 @@
 #pragma once
 
+// Bytes, hex and 32-byte ids (transaction and token ids).
+
 #include <array>
 #include <cstdint>
 #include <functional>

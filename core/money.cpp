@@ -1,3 +1,4 @@
+// Money in integer minor units: currencies, parsing and formatting amounts, checked sums.
 #include "core/money.hpp"
 
 #include <algorithm>

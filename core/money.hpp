@@ -1,5 +1,8 @@
 #pragma once
 
+// Money in integer minor units of a currency, never floating point: currencies, parsing and
+// formatting amounts, overflow-checked sums.
+
 #include <array>
 #include <compare>
 #include <cstdint>

@@ -1,3 +1,4 @@
+// Status values: their names and which are transient.
 #include "core/status.hpp"
 
 namespace cbdc {

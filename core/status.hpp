@@ -1,5 +1,7 @@
 #pragma once
 
+// Typed status values: every expected operating error, and result<T> that carries one or a value.
+
 #include <cstdint>
 #include <string>
 #include <string_view>

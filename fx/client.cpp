@@ -1,3 +1,4 @@
+// A dealer's ZeroMQ client and the best of several dealers' quotes.
 #include "fx/client.hpp"
 
 #include "core/assert.hpp"

@@ -1,3 +1,4 @@
+// Quotes and their integer arithmetic; building a PvP transaction from a quote and checking one.
 #include "fx/quote.hpp"
 
 #include <algorithm>

@@ -1,5 +1,8 @@
 #pragma once
 
+// FX quotes in integer amounts: rates as integer ratios, pricing with a spread, the PvP
+// transaction that executes a quote and its check.
+
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -1,3 +1,4 @@
+// cbdc-fx's server: the dealer's role table and its answers behind a ROUTER socket.
 #include "fx/server.hpp"
 
 #include "core/clock.hpp"

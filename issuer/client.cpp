@@ -1,3 +1,4 @@
+// The issuer's ZeroMQ client: what a bank or a dealer asks its central bank.
 #include "issuer/client.hpp"
 
 namespace cbdc::issuer {

@@ -1,3 +1,4 @@
+// cbdc-issuer's server: the central bank's role table and its answers behind a ROUTER socket.
 #include "issuer/server.hpp"
 
 #include "core/clock.hpp"

@@ -1,3 +1,4 @@
+// Signals for daemons: SIGINT and SIGTERM stop, SIGHUP reloads.
 #include "platform/daemon.hpp"
 
 #include <csignal>

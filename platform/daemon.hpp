@@ -1,5 +1,7 @@
 #pragma once
 
+// Signals for daemons: SIGINT and SIGTERM stop, SIGHUP reloads.
+
 #include <functional>
 #include <string>
 

@@ -1,3 +1,4 @@
+// The HTTP listener shared by the metrics endpoint and the POS (Boost.Beast).
 #include "platform/http.hpp"
 
 #include <boost/asio/ip/address.hpp>

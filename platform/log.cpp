@@ -1,3 +1,4 @@
+// The daemons' log (spdlog): the process name and the level on every line.
 #include "platform/log.hpp"
 
 #include <spdlog/sinks/stdout_sinks.h>

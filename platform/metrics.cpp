@@ -1,3 +1,4 @@
+// Metrics in Prometheus text: counters, gauges, histograms and their /metrics endpoint.
 #include "platform/metrics.hpp"
 
 #include "platform/http.hpp"

@@ -1,3 +1,5 @@
+// PostgreSQL through libpqxx: connections, numbered migrations, binary arrays, and libpqxx's
+// exceptions turned into status values.
 #include "platform/pg.hpp"
 
 #include <algorithm>

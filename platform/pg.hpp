@@ -1,5 +1,8 @@
 #pragma once
 
+// PostgreSQL through libpqxx: connections, numbered migrations, binary arrays, and libpqxx's
+// exceptions turned into status values.
+
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,3 +1,4 @@
+// Child processes for tests, benchmarks and the simulator.
 #include "platform/process.hpp"
 
 #include <poll.h>

@@ -1,5 +1,7 @@
 #pragma once
 
+// Child processes for tests, benchmarks and the simulator.
+
 #include <sys/types.h>
 #include <string>
 #include <vector>

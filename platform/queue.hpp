@@ -1,5 +1,7 @@
 #pragma once
 
+// A bounded work queue.
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -1,3 +1,4 @@
+// The till's web server: pages, JSON API and live updates (Boost.Beast, asynchronous).
 #include "pos/server.hpp"
 
 #include <array>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The till's web server: pages, JSON API and live updates (Boost.Beast, asynchronous).
+
 #include <atomic>
 #include <filesystem>
 #include <memory>

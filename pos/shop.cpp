@@ -1,3 +1,5 @@
+// The till: signed payment requests as QR codes, payments through its bank, settlement's
+// notifications matched to requests, the day's takings.
 #include "pos/shop.hpp"
 
 #include <algorithm>

@@ -1,5 +1,8 @@
 #pragma once
 
+// The till: signed payment requests as QR codes, payments through its bank, settlement's
+// notifications matched to requests, the day's takings.
+
 #include <cstdint>
 #include <functional>
 #include <map>

@@ -1,3 +1,5 @@
+// Node identities and role tables: the nodes file, the ZAP handler that admits listed keys,
+// and who may send each request.
 #include "rpc/auth.hpp"
 
 #include <sodium.h>

@@ -1,5 +1,8 @@
 #pragma once
 
+// Node identities and role tables: the nodes file, the ZAP handler that admits listed keys,
+// and who may send each request.
+
 #include <array>
 #include <cstdint>
 #include <filesystem>

@@ -1,3 +1,4 @@
+// The command line every daemon and tool shares: commands, --help, node identity flags.
 #include "rpc/cli.hpp"
 #include "platform/log.hpp"
 

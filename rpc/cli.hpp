@@ -1,5 +1,7 @@
 #pragma once
 
+// The command line every daemon and tool shares: commands, --help, node identity flags.
+
 #include <boost/program_options.hpp>
 #include <functional>
 #include <memory>

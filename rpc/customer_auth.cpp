@@ -1,3 +1,4 @@
+// Customers' signatures on their requests to their bank: signing and checking (window, nonce).
 #include "rpc/customer_auth.hpp"
 
 #include <google/protobuf/io/coded_stream.h>

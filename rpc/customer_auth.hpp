@@ -1,5 +1,7 @@
 #pragma once
 
+// Customers' signatures on their requests to their bank: signing and checking (window, nonce).
+
 #include <cstdint>
 #include <deque>
 #include <string>

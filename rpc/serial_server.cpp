@@ -1,3 +1,4 @@
+// A request server whose requests run one at a time on a worker thread, with delayed tasks.
 #include "rpc/serial_server.hpp"
 
 #include "platform/metrics.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// A request server whose requests run one at a time on a worker thread, with delayed tasks.
+
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>

@@ -1,3 +1,5 @@
+// ZeroMQ transport: ROUTER servers and DEALER clients with CURVE, limits on every socket, role
+// checks before a handler runs.
 #include "rpc/transport.hpp"
 
 #include "platform/metrics.hpp"

@@ -1,5 +1,8 @@
 #pragma once
 
+// ZeroMQ transport: ROUTER servers and DEALER clients with CURVE, limits on every socket, role
+// checks before a handler runs.
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>

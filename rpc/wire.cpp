@@ -1,3 +1,4 @@
+// Conversions between the domain's types and their wire messages, and the envelope's checks.
 #include "rpc/wire.hpp"
 
 namespace cbdc {

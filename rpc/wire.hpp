@@ -1,5 +1,7 @@
 #pragma once
 
+// Conversions between the domain's types and their wire messages, and the envelope's checks.
+
 #include "cbdc.pb.h"
 #include "core/codec.hpp"
 #include "core/status.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// The auditor: a replay's answers against the model, and the services' own audits.
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>

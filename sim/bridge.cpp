@@ -1,3 +1,4 @@
+// Cross-border scenarios (mBridge-style): reading, generating, running and reporting them.
 #include "sim/bridge.hpp"
 
 #include <algorithm>

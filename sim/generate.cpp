@@ -1,3 +1,4 @@
+// The generator: a scenario's trace as a pure function of its seed.
 #include "sim/generate.hpp"
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The generator: a scenario's population and trace as pure functions of its seed.
+
 #include <cstdint>
 #include <vector>
 

@@ -1,5 +1,7 @@
 #pragma once
 
+// The model: what each answer of a replay should be.
+
 #include <vector>
 
 #include "core/status.hpp"

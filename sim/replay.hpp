@@ -1,5 +1,7 @@
 #pragma once
 
+// The driver: a trace replayed through the services at a chosen speed.
+
 #include <cstdint>
 #include <map>
 #include <string>

@@ -1,3 +1,4 @@
+// The report: JSON summary, CSV series and the HTML page with its charts.
 #include "sim/report.hpp"
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 #pragma once
 
+// The report: JSON summary, CSV series and the HTML page with its charts.
+
 #include <array>
 #include <cstdint>
 #include <filesystem>

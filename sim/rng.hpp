@@ -1,5 +1,7 @@
 #pragma once
 
+// Seeded, stateless randomness for the simulator: every draw a function of (seed, stream, index).
+
 #include <array>
 #include <cmath>
 #include <cstdint>

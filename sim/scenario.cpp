@@ -1,3 +1,4 @@
+// Scenario files (TOML) read strictly.
 #include "sim/scenario.hpp"
 
 #include <algorithm>

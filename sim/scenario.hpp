@@ -1,5 +1,7 @@
 #pragma once
 
+// A scenario: the population, traffic, timing and faults of a simulated pilot.
+
 #include <array>
 #include <cstdint>
 #include <filesystem>

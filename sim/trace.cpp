@@ -1,3 +1,4 @@
+// Trace files: CSV and compact binary.
 #include "sim/trace.hpp"
 
 #include <array>

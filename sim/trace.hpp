@@ -1,5 +1,7 @@
 #pragma once
 
+// Trace files: the events of a run, in CSV or compact binary.
+
 #include <cstdint>
 #include <filesystem>
 #include <limits>

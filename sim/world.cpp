@@ -1,3 +1,4 @@
+// The world: the services of a simulation started as real processes.
 #include "sim/world.hpp"
 
 #include "platform/pg.hpp"

@@ -1,5 +1,7 @@
 #pragma once
 
+// The world: the services of a simulation started as real processes.
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>

@@ -1,3 +1,4 @@
+// Merchants' signed payment requests and their `cbdc:` URIs.
 #include "wallet/request.hpp"
 
 #include <boost/url/encode.hpp>

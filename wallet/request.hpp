@@ -1,5 +1,7 @@
 #pragma once
 
+// Merchants' signed payment requests and their `cbdc:` URIs.
+
 #include <cstdint>
 #include <string>
 

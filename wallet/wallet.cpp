@@ -1,3 +1,4 @@
+// A wallet's key file.
 #include "wallet/wallet.hpp"
 
 namespace cbdc::wallet {
