@@ -258,7 +258,7 @@ TEST_CASE("a bank cannot have a foreign central bank issue", "[fx][integration]"
   CHECK(supply->issued_minor == cny(100'000).minor());
 }
 
-TEST_CASE("the best of several dealers' quotes is taken; conservation after a mixed run",
+TEST_CASE("the best of several dealers' quotes is taken and a mixed run conserves value",
           "[fx][integration]") {
   bridge b;
   b.desk.reset();  // both dealers as services here

@@ -412,7 +412,7 @@ auto submit_together(secured_world& w, const std::vector<signed_tx>& txs) -> std
 
 }  // namespace
 
-TEST_CASE("a payment PostgreSQL refuses fails alone; the rest of its batch settles",
+TEST_CASE("a payment PostgreSQL refuses fails alone and the rest of its batch settles",
           "[settlement][integration][faults]") {
   secured_world w;
   w.config.engine.batch_wait_ms = 300;  // the submissions below share a batch
