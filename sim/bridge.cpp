@@ -492,7 +492,7 @@ struct outcome {
 };
 
 auto usd_text(std::int64_t cents) -> std::string {
-  return money{cents, currency::usd}.format();
+  return grouped(money{cents, currency::usd});
 }
 
 /// The bridge's services as real processes; stopped on destruction.
@@ -961,8 +961,8 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
       const auto want = it == model.end() ? 0 : it->second;
       if (!unspent || held[cb.cur] != want) {
         ++wrong_balances;
-        problems.push_back(sc.banks[b].id + " holds " + money{held[cb.cur], cb.cur}.format() +
-                           ", the model " + money{want, cb.cur}.format());
+        problems.push_back(sc.banks[b].id + " holds " + grouped(money{held[cb.cur], cb.cur}) +
+                           ", the model " + grouped(money{want, cb.cur}));
       }
     }
   }
@@ -994,7 +994,7 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
         supply->issued_minor != issued_by_cur[cur]) {
       problems.push_back(code(cur) + ": issued - redeemed != unspent, or issued != minted");
     } else {
-      checks.push_back(code(cur) + ": issued " + money{supply->issued_minor, cur}.format() +
+      checks.push_back(code(cur) + ": issued " + grouped(money{supply->issued_minor, cur}) +
                        " - redeemed == unspent");
     }
     auto audit = svc.issuer_audit(c);
@@ -1166,13 +1166,23 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
     out << boost::json::serialize(summary) << '\n';
   }
   {
+    // Bars from zero (an axis that starts higher misleads), labels grouped by thousands.
+    double volume_max_musd = 0;
+    double spread_max_usd = 0;
+    for (const auto& [name, f] : corridors) {
+      volume_max_musd = std::max(volume_max_musd, static_cast<double>(f.volume_usd_cents) / 1e8);
+      spread_max_usd = std::max(spread_max_usd, static_cast<double>(f.spread_usd_cents) / 100.0);
+    }
     std::ofstream gp(out_dir / "plots" / "charts.gp", std::ios::trunc);
     gp << "set terminal svg size 760,300 dynamic font 'sans,11'\n"
        << "set grid ytics\nset style fill solid 0.8 border -1\nset boxwidth 0.7\n"
        << "set output 'volume.svg'\nset title 'Volume by corridor (USD million)'\n"
+       << zero_based_y(volume_max_musd)
        << "set xtics rotate by -30\nplot 'corridors.dat' using 2:xtic(1) with boxes notitle\n"
        << "set output 'spread.svg'\nset title 'Spread paid by corridor (USD)'\n"
+       << zero_based_y(spread_max_usd)
        << "plot 'corridors.dat' using 3:xtic(1) with boxes notitle\n"
+       << "set autoscale y\nset ytics auto\n"
        << "set output 'latency.svg'\nset title 'Settlement time per transaction (quote to "
           "receipt)'\nset xtics norotate\nset xlabel 'transaction'\nset ylabel 'ms'\n"
        << "plot 'latency.dat' using 1:2 with points pt 7 ps 0.5 notitle\n";

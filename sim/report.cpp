@@ -14,29 +14,6 @@ namespace cbdc::sim {
 
 namespace {
 
-/// Gnuplot's y axis from zero to past `max` in about five steps of 1, 2 or 5 times a power of
-/// ten, each label grouped by thousands (gnuplot groups only in a locale it may not have).
-auto zero_based_y(double max) -> std::string {
-  double step = 1;
-  while (step * 5 < max) {
-    for (const double m : {2.0, 2.5, 2.0}) {  // 1 -> 2 -> 5 -> 10
-      step *= m;
-      if (step * 5 >= max) {
-        break;
-      }
-    }
-  }
-  const double top = std::max(step, std::ceil(max / step) * step);
-  std::string tics;
-  const auto steps = static_cast<int>(std::llround(top / step));
-  for (int i = 0; i <= steps; ++i) {
-    const double y = step * i;
-    tics += (tics.empty() ? "" : ", ") + std::string{"\""} + grouped(static_cast<std::int64_t>(y)) +
-            "\" " + fixed_text(y, 0);
-  }
-  return "set yrange [0:" + fixed_text(top, 0) + "]\nset ytics (" + tics + ")\n";
-}
-
 /// Count, volume and failures of payments grouped by one attribute.
 struct group {
   std::uint64_t payments{0};
@@ -84,6 +61,29 @@ auto group_digits(std::string number) -> std::string {
     number.insert(at - 3, 1, ',');
   }
   return number;
+}
+
+/// Gnuplot's y axis from zero to past `max` in about five steps of 1, 2 or 5 times a power of
+/// ten, each label grouped by thousands (gnuplot groups only in a locale it may not have).
+auto zero_based_y(double max) -> std::string {
+  double step = 1;
+  while (step * 5 < max) {
+    for (const double m : {2.0, 2.5, 2.0}) {  // 1 -> 2 -> 5 -> 10
+      step *= m;
+      if (step * 5 >= max) {
+        break;
+      }
+    }
+  }
+  const double top = std::max(step, std::ceil(max / step) * step);
+  std::string tics;
+  const auto steps = static_cast<int>(std::llround(top / step));
+  for (int i = 0; i <= steps; ++i) {
+    const double y = step * i;
+    tics += (tics.empty() ? "" : ", ") + std::string{"\""} + grouped(static_cast<std::int64_t>(y)) +
+            "\" " + fixed_text(y, 0);
+  }
+  return "set yrange [0:" + fixed_text(top, 0) + "]\nset ytics (" + tics + ")\n";
 }
 
 auto html_escape(const std::string& text) -> std::string {

@@ -34,6 +34,10 @@ auto grouped(const money& m) -> std::string;
 /// The integer part of a decimal number in text, grouped by thousands.
 auto group_digits(std::string number) -> std::string;
 
+/// Gnuplot's y axis from zero to past `max` in about five steps of 1, 2 or 5 times a power of
+/// ten, each label grouped by thousands: for every bar chart of every report.
+auto zero_based_y(double max) -> std::string;
+
 /// Text made safe inside HTML (every report's page is written through it).
 auto html_escape(const std::string& text) -> std::string;
 

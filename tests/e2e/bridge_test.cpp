@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 
 #include "bank/client.hpp"
 #include "bank/server.hpp"
@@ -137,7 +138,7 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   fs::remove_all(dir);
 }
 
-TEST_CASE("cbdc-sim runs a bridge scenario with daily sweeps; the auditor passes", "[e2e][fx]") {
+TEST_CASE("cbdc-sim runs a bridge scenario with daily sweeps and the auditor passes", "[e2e][fx]") {
   pg_scratch db;
   const auto dir = fs::temp_directory_path() / ("cbdc_bridge_e2e_" + db.name());
   fs::remove_all(dir);
@@ -170,6 +171,15 @@ TEST_CASE("cbdc-sim runs a bridge scenario with daily sweeps; the auditor passes
   const auto html = test::file_text(out / "report.html");
   CHECK(html.find("<svg") != std::string::npos);
   CHECK(html.find("By corridor") != std::string::npos);
+  // Bar charts from zero, with grouped labels; amounts grouped by thousands.
+  const auto charts = test::file_text(out / "plots" / "charts.gp");
+  std::size_t zero_based = 0;
+  for (auto at = charts.find("set yrange [0:"); at != std::string::npos;
+       at = charts.find("set yrange [0:", at + 1)) {
+    ++zero_based;
+  }
+  CHECK(zero_based == 2);  // volume and spread by corridor
+  CHECK(std::regex_search(r.out, std::regex{"issued [0-9]{1,3}(,[0-9]{3})+\\.[0-9]{2} USD"}));
 
   // The same scenario plans the same transactions.
   auto again = run({sim, "generate", scenario.string(), "-o", (dir / "again.csv").string()});
