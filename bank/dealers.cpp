@@ -13,7 +13,7 @@ auto server::quote(const wire::RequestQuote& r) -> wire::Envelope {
   auto* out = answer.mutable_fx_quote();
   auto pay = currency_from_wire(r.pay_currency());
   auto receive = currency_from_wire(r.receive_currency());
-  std::vector<fx::client*> asked;
+  std::vector<fx::interface*> asked;
   for (auto& d : m_dealers) {
     asked.push_back(d.get());
   }

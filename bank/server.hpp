@@ -95,7 +95,7 @@ class server {
   bounded_map<std::string, bool> m_uncapped{k_payees_remembered};           ///< payees with no cap
   std::vector<std::unique_ptr<fx::client>> m_dealers;
   static constexpr std::size_t k_quotes_remembered = 10'000;
-  bounded_map<std::string, fx::client*> m_quote_dealer{k_quotes_remembered};  ///< by quote id
+  bounded_map<std::string, fx::interface*> m_quote_dealer{k_quotes_remembered};  ///< by quote id
   std::unique_ptr<serial_server> m_server;
   std::vector<std::pair<rpc_server::reply_fn, settlement::receipt>> m_unanswered;  ///< see flush
   std::vector<std::pair<pending_payment, rpc_server::reply_fn>> m_unsent;          ///< see flush

@@ -68,7 +68,7 @@ auto client::decline(const std::string& quote_id) -> status {
   return ok_status();
 }
 
-auto request_best_quote(const std::vector<client*>& dealers, const std::string& payer_bank,
+auto request_best_quote(const std::vector<interface*>& dealers, const std::string& payer_bank,
                         currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
     -> result<best_offer> {
   std::vector<result<quote>> answers;
@@ -80,7 +80,7 @@ auto request_best_quote(const std::vector<client*>& dealers, const std::string& 
   if (!best) {
     return best.err();
   }
-  client* from = nullptr;
+  interface* from = nullptr;
   for (std::size_t i = 0; i < answers.size(); ++i) {
     if (!answers[i]) {
       continue;

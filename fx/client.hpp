@@ -8,6 +8,7 @@
 
 #include "core/codec.hpp"
 #include "core/money.hpp"
+#include "fx/interface.hpp"
 #include "fx/quote.hpp"
 #include "rpc/transport.hpp"
 #include "settlement/receipt.hpp"
@@ -15,15 +16,15 @@
 namespace cbdc::fx {
 
 /// A client of cbdc-fx.
-class client {
+class client final : public interface {
  public:
   explicit client(std::string endpoint, socket_options opts = {});
   auto request_quote(const std::string& payer_bank, currency pay, currency receive,
-                     std::int64_t amount_minor, bool fixed_pay) -> result<quote>;
-  /// Settlement's receipt (ok or already_settled); a refusal is an error.
-  auto execute(const std::string& quote_id, const signed_tx& tx) -> result<settlement::receipt>;
-  auto decline(const std::string& quote_id) -> status;
-  auto price_two_way(money size, currency quote_cur) -> result<two_way>;
+                     std::int64_t amount_minor, bool fixed_pay) -> result<quote> override;
+  auto execute(const std::string& quote_id, const signed_tx& tx)
+      -> result<settlement::receipt> override;
+  auto decline(const std::string& quote_id) -> status override;
+  auto price_two_way(money size, currency quote_cur) -> result<two_way> override;
 
  private:
   rpc_client m_rpc;
@@ -32,12 +33,12 @@ class client {
 /// The best quote and the dealer that gave it (to execute it there).
 struct best_offer {
   quote q;
-  client* dealer{nullptr};
+  interface* dealer{nullptr};
 };
 
 /// Asks every dealer and keeps the best quote for the payer (fx::best_quote); the other quotes
 /// are declined, so that their dealers free the tokens they reserved.
-auto request_best_quote(const std::vector<client*>& dealers, const std::string& payer_bank,
+auto request_best_quote(const std::vector<interface*>& dealers, const std::string& payer_bank,
                         currency pay, currency receive, std::int64_t amount_minor, bool fixed_pay)
     -> result<best_offer>;
 

@@ -199,6 +199,15 @@ auto dealer::request_quote(const std::string& payer_bank, currency pay, currency
   return q;
 }
 
+auto dealer::request_quote(const std::string& payer_bank, currency pay, currency receive,
+                           std::int64_t amount_minor, bool fixed_pay) -> result<quote> {
+  return request_quote(payer_bank, pay, receive, amount_minor, fixed_pay, unix_now_us());
+}
+
+auto dealer::price_two_way(money size, currency quote_cur) -> result<two_way> {
+  return price_two_way(size, quote_cur, unix_now_us());
+}
+
 auto dealer::price_two_way(money size, currency quote_cur, std::int64_t now_us) -> result<two_way> {
   const auto sell = m_config.rates.find({size.cur(), quote_cur});  // base -> quote
   const auto buy = m_config.rates.find({quote_cur, size.cur()});   // quote -> base

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "fx/interface.hpp"
 #include "fx/quote.hpp"
 #include "issuer/client.hpp"
 #include "platform/pg.hpp"
@@ -55,7 +56,7 @@ struct execution {
 /// tokens it will pay with until the quote expires, and executes a quote by checking the payer's
 /// PvP transaction against it, having it cleared by the central bank of the currency paid away,
 /// signing and settling it. Not thread-safe: its service runs it on one worker thread.
-class dealer {
+class dealer final : public interface {
  public:
   static auto open(dealer_config config, key_pair key) -> result<std::unique_ptr<dealer>>;
 
@@ -65,6 +66,14 @@ class dealer {
   auto request_quote(const std::string& payer_bank, currency pay, currency receive,
                      std::int64_t amount_minor, bool fixed_pay, std::int64_t now_us)
       -> result<quote>;
+
+  /// The interface's requests, at the time of the system clock.
+  auto request_quote(const std::string& payer_bank, currency pay, currency receive,
+                     std::int64_t amount_minor, bool fixed_pay) -> result<quote> override;
+  auto price_two_way(money size, currency quote_cur) -> result<two_way> override;
+  /// As execute() below, settlement's refusal being an error.
+  auto execute(const std::string& quote_id, const signed_tx& tx)
+      -> result<settlement::receipt> override;
 
   /// The dealer's two-way price for size of its currency against quote_cur. Errors: no_quote
   /// (pair not dealt), amount_invalid.
@@ -81,7 +90,7 @@ class dealer {
 
   /// Forgets an open quote the payer will not execute and frees its tokens. Errors:
   /// quote_unknown.
-  auto decline(const std::string& quote_id) -> status;
+  auto decline(const std::string& quote_id) -> status override;
 
   /// The bank a quote (open or executed) was given to. Errors: quote_unknown.
   auto quote_bank(const std::string& quote_id) -> result<std::string>;

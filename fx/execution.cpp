@@ -3,9 +3,19 @@
 // answer a crash lost is sent again on start.
 #include <pqxx/pqxx>
 
+#include "core/clock.hpp"
 #include "fx/dealer.hpp"
 
 namespace cbdc::fx {
+
+auto dealer::execute(const std::string& quote_id, const signed_tx& tx)
+    -> result<settlement::receipt> {
+  auto done = execute(quote_id, tx, unix_now_us());
+  if (done && !done->settled()) {
+    return error{done->status, done->detail};
+  }
+  return done;
+}
 
 auto dealer::execute(const std::string& quote_id, const signed_tx& tx, std::int64_t now_us)
     -> result<settlement::receipt> {

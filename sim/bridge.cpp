@@ -748,7 +748,7 @@ class services {
     return m_issuer_eps[c];
   }
   /// Every dealer, as bank b asks them (its own identity: a quote is for the bank that asks).
-  auto dealers(std::uint32_t b) -> result<std::vector<fx::client*>> {
+  auto dealers(std::uint32_t b) -> result<std::vector<fx::interface*>> {
     auto& clients = m_dealers[b];
     if (clients.empty()) {
       auto opts = as_node(m_sc.banks.at(b).id);
@@ -759,7 +759,7 @@ class services {
         clients.push_back(std::make_unique<fx::client>(ep, *opts));
       }
     }
-    std::vector<fx::client*> out;
+    std::vector<fx::interface*> out;
     for (auto& d : clients) {
       out.push_back(d.get());
     }

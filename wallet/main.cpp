@@ -392,12 +392,12 @@ auto main(int argc, char** argv) -> int {
                       json);
         }
         std::vector<std::unique_ptr<fx::client>> dealers;
-        std::vector<fx::client*> asked;
+        std::vector<fx::interface*> asked;
         for (const auto& ep : dealer_eps) {
           dealers.push_back(std::make_unique<fx::client>(ep, sock));
           asked.push_back(dealers.back().get());
         }
-        fx::client* quoting = nullptr;
+        fx::interface* quoting = nullptr;
         const quote_desk desk{[&]() -> result<fx::quote> {
                                 auto best = fx::request_best_quote(
                                     asked, bank_id, *from, receive.cur(), receive.minor(), false);

@@ -73,6 +73,54 @@ TEST_CASE("a CNY payer pays an HKD merchant in one PvP transaction", "[fx][integ
   }
 }
 
+TEST_CASE("a dealer answers alike in process and over the wire", "[fx][integration]") {
+  bridge b;
+  // The dealer itself, then a bank's client to the same dealer as a service (on the same
+  // database, so the service starts where the in-process desk would).
+  const bool over_wire = GENERATE(false, true);
+  INFO((over_wire ? "over the wire" : "in process"));
+  std::unique_ptr<fx::server> svc;
+  std::unique_ptr<fx::client> remote;
+  if (over_wire) {
+    b.desk.reset();
+    auto s = fx::server::start(b.dealer_config("dealer", b.dealer_db.url(), 25), b.dealer_key);
+    REQUIRE(s.ok());
+    svc = std::move(*s);
+    remote = std::make_unique<fx::client>(svc->endpoint(), b.net("cn-bank"));
+  }
+  fx::interface& desk = over_wire ? static_cast<fx::interface&>(*remote) : *b.desk;
+
+  const auto prices = desk.price_two_way(hkd(1'000), currency::cny);
+  REQUIRE(prices.ok());
+  CHECK(prices->bid_minor < prices->ask_minor);
+  CHECK(desk.price_two_way(hkd(1'000), currency::thb).code() == status_code::no_quote);
+
+  auto declined = desk.request_quote("cn-bank", currency::cny, currency::hkd, 100'000, false);
+  REQUIRE(declined.ok());
+  CHECK(declined->receive == hkd(1'000));
+  CHECK(declined->pay == money{92'227, currency::cny});
+  CHECK(desk.decline(declined->quote_id).ok());
+  CHECK(desk.decline(declined->quote_id).code() == status_code::quote_unknown);
+  CHECK(desk.request_quote("cn-bank", currency::cny, currency::cny, 100, false).code() ==
+        status_code::bad_request);
+
+  auto q = desk.request_quote("cn-bank", currency::cny, currency::hkd, 100'000, false);
+  REQUIRE(q.ok());
+  CHECK(q->dealer_inputs == declined->dealer_inputs);  // the declined quote's tokens are free
+  const auto tx = b.pvp(*q);
+  auto cheap = *q;
+  cheap.pay = money{q->pay.minor() - 1, currency::cny};
+  CHECK(desk.execute(q->quote_id, b.pvp(cheap)).code() == status_code::bad_request);
+  const auto r = desk.execute(q->quote_id, tx);
+  REQUIRE(r.ok());
+  CHECK(r->status == status_code::ok);
+  const auto again = desk.execute(q->quote_id, tx);
+  REQUIRE(again.ok());
+  CHECK(again->status == status_code::already_settled);
+  CHECK(desk.execute("dealer-nothing", tx).code() == status_code::quote_unknown);
+  CHECK(b.balance(b.merchant.pub(), currency::hkd) == 100'000);
+}
+
 TEST_CASE("an expired quote is refused and its tokens are free again", "[fx][integration]") {
   bridge b;
   auto q = b.desk->request_quote("cn-bank", currency::cny, currency::hkd, 100'000, false, b.now);
