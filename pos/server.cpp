@@ -252,7 +252,7 @@ struct server::impl {
       if (!qr) {
         return fail(qr.err());
       }
-      auto out = json::parse(to_json(*r)).as_object();
+      auto out = to_json(*r);
       out["qr_svg"] = *qr;
       return json_response(json::serialize(out));
     }
@@ -264,13 +264,13 @@ struct server::impl {
         return fail(error{status_code::bad_request, "a request id is a number"});
       }
       auto r = till->find(id);
-      return r ? json_response(to_json(*r)) : fail(r.err());
+      return r ? json_response(json::serialize(to_json(*r))) : fail(r.err());
     }
     if (get && target == "/api/takings") {
       const auto [paid, total] = till->takings();
       json::array rows;
       for (const auto& r : paid) {
-        rows.push_back(json::parse(to_json(r)));
+        rows.emplace_back(to_json(r));
       }
       return json_response(
           json::serialize(json::object{{"payments", rows},
@@ -359,7 +359,7 @@ class ws_session : public std::enable_shared_from_this<ws_session> {
     std::weak_ptr<ws_session> weak = shared_from_this();
     auto& io = m_owner.io;  // every session runs on it
     m_subscription = m_owner.till->subscribe([weak, &io](const std::string& update) {
-      boost::asio::post(io, [weak, msg = "{\"type\":\"request\",\"request\":" + update + "}"]() {
+      boost::asio::post(io, [weak, msg = update]() {
         if (auto self = weak.lock()) {
           self->send(msg);
         }

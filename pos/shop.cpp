@@ -44,8 +44,8 @@ auto qr_svg(const std::string& text) -> result<std::string> {
   return svg.str();
 }
 
-auto to_json(const till_request& r) -> std::string {
-  const boost::json::object out{
+auto to_json(const till_request& r) -> boost::json::object {
+  return boost::json::object{
       {"id", r.id},
       {"uri", r.uri},
       {"amount", r.req.amount.format_amount()},
@@ -59,7 +59,6 @@ auto to_json(const till_request& r) -> std::string {
       {"created_us", r.created_us},
       {"settled_us", r.settled_us},
       {"settle_ms", r.settled_us > 0 ? (r.settled_us - r.created_us) / 1000 : 0}};
-  return boost::json::serialize(out);
 }
 
 shop::shop(shop_config config, key_pair merchant)
@@ -271,7 +270,8 @@ auto shop::subscribe(std::function<void(const std::string&)> fn) -> std::shared_
 
 void shop::publish(const till_request& r) {
   // Called with m_mutex held.
-  const auto text = to_json(r);
+  const auto text =
+      boost::json::serialize(boost::json::object{{"type", "request"}, {"request", to_json(r)}});
   for (const auto& [id, fn] : m_subscribers) {
     fn(text);
   }

@@ -3,6 +3,7 @@
 // The till: signed payment requests as QR codes, payments through its bank, settlement's
 // notifications matched to requests, the day's takings.
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -53,7 +54,7 @@ struct till_request {
   std::int64_t settled_us{0};
 };
 
-auto to_json(const till_request& r) -> std::string;
+auto to_json(const till_request& r) -> boost::json::object;
 
 /// The merchant's till: it makes signed payment requests, learns from settlement's
 /// notifications which were paid (a payment's memo is the request's reference), and for the
@@ -87,7 +88,8 @@ class shop {
   /// (the payer's class limits, an expired request, ...) is recorded on the request.
   auto pay(const std::string& uri, const std::string& payer) -> result<settlement::receipt>;
 
-  /// Called with each changed request (as JSON); the returned handle unsubscribes.
+  /// Called with each changed request as the live-update message, JSON text of
+  /// {"type": "request", "request": to_json(r)}; the returned handle unsubscribes.
   [[nodiscard]] auto subscribe(std::function<void(const std::string&)> fn) -> std::shared_ptr<void>;
 
   [[nodiscard]] auto merchant_key() const -> const public_key& { return m_merchant.pub(); }
