@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <regex>
 #include <string>
+#include <thread>
 
 #include "core/assert.hpp"
 #include "core/crypto.hpp"
@@ -62,9 +63,17 @@ CBDC_FUZZ_TARGET(pos_http) {
     raw.replace(at, 8, t.token);
   }
   (void)exchange(t.port, raw, 12'000);
-  // Still serving.
+  // Still serving. An empty answer at once is a connection the machine refused (seen once in
+  // 15,000 runs on a loaded machine, 1 ms, not reproducible with the same input): asked again
+  // a few times, a till that stopped serving still fails every one.
   const auto asked = std::chrono::steady_clock::now();
-  const auto after = exchange(t.port, "GET /api/takings HTTP/1.1\r\nHost: x\r\n\r\n", 10'000);
+  std::string after;
+  for (int attempt = 0; attempt < 3 && after.empty(); ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    after = exchange(t.port, "GET /api/takings HTTP/1.1\r\nHost: x\r\n\r\n", 10'000);
+  }
   if (after.rfind("HTTP/1.1 200 OK", 0) != 0) {
     std::size_t fds = 0;
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
