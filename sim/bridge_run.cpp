@@ -1,0 +1,205 @@
+// A bridge scenario run: its world started, issuance, the plan driven through the services one
+// transaction at a time as the pilot's banks did, and the audit of every answer and balance
+// against the model and the services; the report is bridge_report.cpp.
+#include <chrono>
+#include <map>
+
+#include "issuer/client.hpp"
+#include "settlement/client.hpp"
+#include "sim/bridge.hpp"
+#include "sim/bridge_detail.hpp"
+#include "sim/bridge_world.hpp"
+
+namespace cbdc::sim::bridge {
+
+auto run(const scenario& sc, const plan& p, const run_config& config,
+         const std::filesystem::path& out_dir) -> int {
+  using clock = std::chrono::steady_clock;
+  const auto us_since = [](clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t).count();
+  };
+  std::filesystem::create_directories(out_dir);
+  const auto setup_start = clock::now();
+  services svc(sc, config);
+  if (auto started = svc.start(p.issuance); !started) {
+    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(started.err()).c_str());
+    return 1;
+  }
+  auto auditor = svc.as_node(services::k_auditor);
+  if (!auditor) {
+    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(auditor.err()).c_str());
+    return 1;
+  }
+  settlement::client settle(*settlement::cluster::parse(svc.settle_spec()), *auditor);
+  std::vector<std::string> problems;
+  std::vector<std::string> checks;
+  // Issuance: each bank's central bank mints its share (against the reserve start() credited).
+  std::int64_t issued_usd = 0;
+  std::map<currency, std::int64_t> issued_by_cur;
+  for (const auto& [slot, amount] : p.issuance) {
+    const auto& [b, cur] = slot;
+    std::size_t c = 0;
+    while (sc.central_banks[c].cur != cur) {
+      ++c;
+    }
+    auto as_bank = svc.as_node(sc.banks[b].id);
+    if (!as_bank) {
+      std::fprintf(stderr, "cbdc-sim: %s\n", to_string(as_bank.err()).c_str());
+      return 1;
+    }
+    issuer::client cb(svc.issuer_endpoint(c), *as_bank);
+    const money m{amount, cur};
+    auto minted = cb.mint(sc.banks[b].id, m, "bridge-mint-" + sc.banks[b].id);
+    if (!minted) {
+      std::fprintf(stderr, "cbdc-sim: mint to %s: %s\n", sc.banks[b].id.c_str(),
+                   to_string(minted.err()).c_str());
+      return 1;
+    }
+    issued_usd += usd_cents(sc, cur, amount);
+    issued_by_cur[cur] += amount;
+  }
+  const auto setup_us = us_since(setup_start);
+
+  // The plan, one transaction at a time, as the pilot's banks did.
+  std::map<std::pair<std::uint32_t, currency>, std::int64_t> model;
+  for (const auto& [slot, amount] : p.issuance) {
+    model[slot] += amount;
+  }
+  std::vector<outcome> outcomes;
+  std::uint32_t mismatched = 0;
+  const auto replay_start = clock::now();
+  for (const auto& t : p.txs) {
+    outcome o;
+    const auto t0 = clock::now();
+    const auto& payer = svc.bank_key(t.payer);
+    auto dealers = svc.dealers(t.payer);
+    auto best = !dealers ? result<fx::best_offer>{dealers.err()}
+                         : fx::request_best_quote(*dealers, sc.banks[t.payer].id, t.pay, t.receive,
+                                                  t.amount_minor, t.fixed_pay);
+    result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
+    if (best) {
+      const auto& q = best->q;
+      o.dealer_id = q.dealer_id;
+      o.pay_minor = q.pay.minor();
+      o.receive_minor = q.receive.minor();
+      o.mid_pay_minor = q.mid_pay_minor;
+      if (q.dealer_id != sc.banks[t.dealer].id || q.pay.minor() != t.expect.pay_minor ||
+          q.receive.minor() != t.expect.receive_minor) {
+        ++mismatched;
+      }
+      auto unspent = settle.list_unspent(payer.pub());
+      auto tx = unspent ? fx::build_pvp(q, payer, *unspent, svc.bank_key(t.payee).pub(), t.seq + 1)
+                        : result<signed_tx>{unspent.err()};
+      if (tx) {
+        o.tx_id = tx->id;
+        o.cross_shard = shards_of(tx->tx, tx->id, settle.shard_count()).size() > 1;
+        receipt = best->dealer->execute(q.quote_id, *tx);
+      } else {
+        receipt = tx.err();
+      }
+    } else {
+      receipt = best.err();
+    }
+    o.latency_us = us_since(t0);
+    if (receipt) {
+      model[{t.payer, t.pay}] -= o.pay_minor;
+      std::uint32_t dealer_index = 0;
+      while (sc.banks[dealer_index].id != o.dealer_id) {
+        ++dealer_index;
+      }
+      model[{dealer_index, t.pay}] += o.pay_minor;
+      model[{dealer_index, t.receive}] -= o.receive_minor;
+      model[{t.payee, t.receive}] += o.receive_minor;
+    } else {
+      o.status = receipt.code();
+      o.detail = receipt.err().message;
+    }
+    outcomes.push_back(o);
+  }
+  const auto replay_us = us_since(replay_start);
+
+  // The audit.
+  std::uint32_t settled = 0;
+  std::uint32_t missing = 0;
+  for (const auto& o : outcomes) {
+    if (o.status == status_code::ok) {
+      ++settled;
+      if (auto found = settle.get_tx(o.tx_id); !found) {
+        ++missing;
+      }
+    }
+  }
+  if (missing > 0) {
+    problems.push_back(std::to_string(missing) + " acknowledged transactions not in settlement");
+  } else {
+    checks.push_back("all " + std::to_string(settled) + " acknowledged transactions in settlement");
+  }
+  if (mismatched > 0) {
+    problems.push_back(std::to_string(mismatched) +
+                       " quotes differ from the model's dealer or amounts");
+  } else {
+    checks.push_back("every quote came from the model's dealer with the model's amounts");
+  }
+  std::uint32_t wrong_balances = 0;
+  for (std::uint32_t b = 0; b < sc.banks.size(); ++b) {
+    auto unspent = settle.list_unspent(svc.bank_key(b).pub());
+    std::map<currency, std::int64_t> held;
+    for (const auto& tok : unspent ? *unspent : std::vector<settlement::token_info>{}) {
+      held[tok.cur] += tok.amount_minor;
+    }
+    for (const auto& cb : sc.central_banks) {
+      const auto it = model.find({b, cb.cur});
+      const auto want = it == model.end() ? 0 : it->second;
+      if (!unspent || held[cb.cur] != want) {
+        ++wrong_balances;
+        problems.push_back(sc.banks[b].id + " holds " + grouped(money{held[cb.cur], cb.cur}) +
+                           ", the model " + grouped(money{want, cb.cur}));
+      }
+    }
+  }
+  if (wrong_balances == 0) {
+    checks.push_back("every bank's balance in every currency matches the model");
+  }
+  if (sc.sweep_daily) {
+    std::uint32_t foreign_left = 0;
+    for (std::uint32_t b = 0; b < sc.banks.size(); ++b) {
+      for (const auto& cb : sc.central_banks) {
+        const auto it = model.find({b, cb.cur});
+        if (!sc.banks[b].dealer && cb.cur != sc.banks[b].home && it != model.end() &&
+            it->second != 0) {
+          ++foreign_left;
+        }
+      }
+    }
+    if (foreign_left > 0) {
+      problems.push_back(std::to_string(foreign_left) +
+                         " foreign balances left after the end-of-day sweep");
+    } else {
+      checks.push_back("after the last end-of-day sweep every bank holds only its home currency");
+    }
+  }
+  for (std::size_t c = 0; c < sc.central_banks.size(); ++c) {
+    const auto cur = sc.central_banks[c].cur;
+    auto supply = settle.supply(cur);
+    if (!supply || supply->issued_minor - supply->redeemed_minor != supply->unspent_minor ||
+        supply->issued_minor != issued_by_cur[cur]) {
+      problems.push_back(code(cur) + ": issued - redeemed != unspent, or issued != minted");
+    } else {
+      checks.push_back(code(cur) + ": issued " + grouped(money{supply->issued_minor, cur}) +
+                       " - redeemed == unspent");
+    }
+    auto audit = svc.issuer_audit(c);
+    if (audit.exit_code != 0) {
+      problems.push_back("cbdc-issuer audit " + code(cur) + " failed: " + audit.out);
+    } else {
+      checks.push_back("cbdc-issuer audit " + code(cur) + " PASS");
+    }
+  }
+
+  return report(sc, p,
+                run_record{std::move(outcomes), std::move(checks), std::move(problems), issued_usd,
+                           setup_us, replay_us},
+                out_dir);
+}
+
+}  // namespace cbdc::sim::bridge
