@@ -129,10 +129,22 @@ auto run(const std::vector<std::string>& argv) -> run_result {
       --open;
     }
   }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  int wait_status = 0;
+  ::waitpid(pid, &wait_status, 0);
+  out.exit_code = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
   return out;
+}
+
+auto run_checked(const std::vector<std::string>& argv) -> result<std::string> {
+  auto r = run(argv);
+  if (r.exit_code != 0) {
+    return error{status_code::unavailable,
+                 argv.front() + " " + argv.at(1) + " failed: " + r.err + r.out};
+  }
+  while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == '\r')) {
+    r.out.pop_back();
+  }
+  return r.out;
 }
 
 }  // namespace cbdc

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.hpp"
+
 namespace cbdc {
 
 /// A child process (a service under test, benchmark or simulation) with stdout and stderr going
@@ -36,5 +38,8 @@ struct run_result {
   std::string err;  ///< what it printed on stderr
 };
 auto run(const std::vector<std::string>& argv) -> run_result;
+/// Runs a setup command to completion: its stdout without the trailing newline, or unavailable
+/// naming the command with what it printed when it exits non-zero.
+auto run_checked(const std::vector<std::string>& argv) -> result<std::string>;
 
 }  // namespace cbdc

@@ -14,7 +14,6 @@
 
 #include "fx/client.hpp"
 #include "issuer/client.hpp"
-#include "issuer/issuer.hpp"
 #include "platform/pg.hpp"
 #include "platform/process.hpp"
 #include "sim/report.hpp"

@@ -12,7 +12,6 @@
 
 #include "core/crypto.hpp"
 #include "fx/client.hpp"
-#include "issuer/issuer.hpp"
 #include "platform/pg.hpp"
 #include "platform/process.hpp"
 #include "rpc/auth.hpp"
@@ -147,30 +146,36 @@ class services {
         return db.err();
       }
       m_issuer_dbs.push_back(*db);
-      issuer::issuer_config ic;
-      ic.db_url = *db;
-      ic.cur = cb.cur;
-      ic.settle_endpoint = m_settle_spec;
-      auto key = key_pair::load(m_issuer_keys[c]);
-      if (!key) {
-        return key.err();
-      }
-      auto iss = issuer::issuer::open(ic, *key);
-      if (!iss) {
-        return iss.err();
-      }
+      // Each bank registered at this central bank (domestic or foreign), and the reserve of
+      // those it issues to credited, through cbdc-issuer's own commands.
+      const auto cur = code(cb.cur);
       for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
-        if (auto added = (*iss)->add_bank(m_sc.banks[b].id, m_bank_keys[b].pub(),
-                                          domestic(m_sc.banks[b], cb.cur));
-            !added) {
-          return added;
+        const auto& id = m_sc.banks[b].id;
+        std::vector<std::string> add{tool("issuer", "cbdc-issuer"),
+                                     "add-bank",
+                                     "--db",
+                                     *db,
+                                     "--key",
+                                     m_issuer_keys[c],
+                                     "--currency",
+                                     cur,
+                                     "--bank-id",
+                                     id,
+                                     "--vault-key",
+                                     m_bank_keys[b].pub().hex()};
+        if (!domestic(m_sc.banks[b], cb.cur)) {
+          add.emplace_back("--foreign");
+        }
+        if (auto added = run_checked(add); !added) {
+          return added.err();
         }
         if (const auto it = issuance.find({b, cb.cur}); it != issuance.end()) {
-          const auto& id = m_sc.banks[b].id;
-          if (auto credited =
-                  (*iss)->deposit(id, money{it->second, cb.cur}, "bridge-reserve-" + id);
-              !credited) {
-            return credited;
+          auto credited = run_checked({tool("issuer", "cbdc-issuer"), "deposit", "--db", *db,
+                                       "--key", m_issuer_keys[c], "--currency", cur, "--bank-id",
+                                       id, "--amount", money{it->second, cb.cur}.format(),
+                                       "--request-id", "bridge-reserve-" + id});
+          if (!credited) {
+            return credited.err();
           }
         }
       }

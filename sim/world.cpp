@@ -13,16 +13,6 @@ auto tool(const world_config& c, const std::string& folder, const std::string& n
 }
 
 /// Runs a setup command; its output becomes the error when it fails.
-auto setup_step(const std::vector<std::string>& argv) -> result<std::string> {
-  auto r = run(argv);
-  if (r.exit_code != 0) {
-    return error{status_code::unavailable, argv.front() + " " + argv.at(1) + " failed: " + r.out};
-  }
-  while (!r.out.empty() && (r.out.back() == '\n' || r.out.back() == '\r')) {
-    r.out.pop_back();
-  }
-  return r.out;
-}
 
 constexpr int k_start_timeout_ms = 30'000;
 
@@ -52,7 +42,7 @@ auto world::start(const scenario& sc, const world_config& config,
   w->m_issuer_key_path = (config.work_dir / "issuer.key").string();
   std::filesystem::remove(w->m_issuer_key_path);
   auto key =
-      setup_step({tool(config, "issuer", "cbdc-issuer"), "keygen", "--key", w->m_issuer_key_path});
+      run_checked({tool(config, "issuer", "cbdc-issuer"), "keygen", "--key", w->m_issuer_key_path});
   if (!key) {
     return key.err();
   }
@@ -97,7 +87,7 @@ auto world::start(const scenario& sc, const world_config& config,
     const auto& id = sc.banks[b].id;
     const auto dir = (config.work_dir / ("bank-" + id)).string();
     std::filesystem::remove_all(dir);
-    auto vault = setup_step({tool(config, "bank", "cbdc-bank"), "init", "--dir", dir});
+    auto vault = run_checked({tool(config, "bank", "cbdc-bank"), "init", "--dir", dir});
     if (!vault) {
       return vault.err();
     }
@@ -115,7 +105,7 @@ auto world::start(const scenario& sc, const world_config& config,
       if (issuance.at(b) == 0 && step.at(1) != "add-bank") {
         continue;
       }
-      if (auto done = setup_step(step); !done) {
+      if (auto done = run_checked(step); !done) {
         return done.err();
       }
     }
