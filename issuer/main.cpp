@@ -76,7 +76,7 @@ constexpr const char* k_usage =
     "  keygen    create the issuer key (--key FILE, --profile ed25519|sm2); prints the public key\n"
     "  migrate   apply the issuer schema\n"
     "  add-bank  register an operator bank (--bank-id ID --vault-key HEX [--foreign]\n"
-    "            [--quota \"1000000.00 CNY\"])\n"
+    "            [--quota \"1000000.00 CNY\"]), or several at once (--bank ID=HEX ...)\n"
     "  deposit   credit a bank's reserve account (--bank-id ID --amount \"...\" --request-id ID)\n"
     "  reserve   print a bank's reserve, backing and issued balances (--bank-id ID)\n"
     "  serve     run the issuer (--key FILE --currency CUR --bind EP --settle EP\n"
@@ -104,6 +104,7 @@ auto main(int argc, char** argv) -> int {
   std::string issuer_ep = config.endpoint;
   bool foreign = false;
   std::string quota_text;
+  std::vector<std::string> bank_specs;
   std::vector<std::string> permits;
   std::vector<std::string> corridor_caps;
   std::vector<std::string> bank_caps;
@@ -125,6 +126,8 @@ auto main(int argc, char** argv) -> int {
                                                           "the bank's vault public key (hex)")(
       "foreign", po::bool_switch(&foreign), "for add-bank: a foreign bank (no issuance)")(
       "quota", po::value(&quota_text)->default_value(""), "for add-bank: issuance quota")(
+      "bank", po::value(&bank_specs)->composing(),
+      "for add-bank: ID=VAULT_KEY_HEX, as many as needed (each --foreign with the flag)")(
       "reserve-ratio-bp",
       po::value(&config.reserve_ratio_bp)->default_value(config.reserve_ratio_bp),
       "reserve each mint sets aside, in basis points (10000 = 100%)")(
@@ -238,9 +241,17 @@ auto main(int argc, char** argv) -> int {
     return fail(iss.err());
   }
   if (command == "add-bank") {
-    auto vault = public_key::from_hex(vault_hex);
-    if (!vault) {
-      return fail(vault.err());
+    // One bank by --bank-id/--vault-key, or several by --bank ID=HEX (one process for all).
+    std::vector<std::pair<std::string, std::string>> banks;
+    if (bank_specs.empty()) {
+      banks.emplace_back(bank_id, vault_hex);
+    }
+    for (const auto& spec : bank_specs) {
+      const auto eq = spec.find('=');
+      if (eq == std::string::npos) {
+        return fail(error{status_code::bad_request, "--bank wants ID=VAULT_KEY_HEX, got " + spec});
+      }
+      banks.emplace_back(spec.substr(0, eq), spec.substr(eq + 1));
     }
     std::optional<std::int64_t> quota;
     if (!quota_text.empty()) {
@@ -250,10 +261,16 @@ auto main(int argc, char** argv) -> int {
       }
       quota = q->minor();
     }
-    if (auto added = (*iss)->add_bank(bank_id, *vault, !foreign, quota); !added) {
-      return fail(added.err());
+    for (const auto& [id, hex] : banks) {
+      auto vault = public_key::from_hex(hex);
+      if (!vault) {
+        return fail(vault.err());
+      }
+      if (auto added = (*iss)->add_bank(id, *vault, !foreign, quota); !added) {
+        return fail(added.err());
+      }
+      std::printf("bank %s registered (%s)\n", id.c_str(), foreign ? "foreign" : "domestic");
     }
-    std::printf("bank %s registered (%s)\n", bank_id.c_str(), foreign ? "foreign" : "domestic");
     return 0;
   }
   if (command == "deposit") {

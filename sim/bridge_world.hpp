@@ -146,11 +146,11 @@ class services {
         return db.err();
       }
       m_issuer_dbs.push_back(*db);
-      // Each bank registered at this central bank (domestic or foreign), and the reserve of
-      // those it issues to credited, through cbdc-issuer's own commands.
+      // Each bank registered at this central bank through cbdc-issuer's own commands, one
+      // add-bank for its domestic banks and one for the foreign ones; then the reserve of each
+      // bank it issues to credited.
       const auto cur = code(cb.cur);
-      for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
-        const auto& id = m_sc.banks[b].id;
+      for (const bool home : {true, false}) {
         std::vector<std::string> add{tool("issuer", "cbdc-issuer"),
                                      "add-bank",
                                      "--db",
@@ -158,17 +158,26 @@ class services {
                                      "--key",
                                      m_issuer_keys[c],
                                      "--currency",
-                                     cur,
-                                     "--bank-id",
-                                     id,
-                                     "--vault-key",
-                                     m_bank_keys[b].pub().hex()};
-        if (!domestic(m_sc.banks[b], cb.cur)) {
+                                     cur};
+        const auto without_banks = add.size();
+        for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
+          if (domestic(m_sc.banks[b], cb.cur) == home) {
+            add.emplace_back("--bank");
+            add.push_back(m_sc.banks[b].id + "=" + m_bank_keys[b].pub().hex());
+          }
+        }
+        if (add.size() == without_banks) {
+          continue;  // none of this kind
+        }
+        if (!home) {
           add.emplace_back("--foreign");
         }
         if (auto added = run_checked(add); !added) {
           return added.err();
         }
+      }
+      for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
+        const auto& id = m_sc.banks[b].id;
         if (const auto it = issuance.find({b, cb.cur}); it != issuance.end()) {
           auto credited = run_checked({tool("issuer", "cbdc-issuer"), "deposit", "--db", *db,
                                        "--key", m_issuer_keys[c], "--currency", cur, "--bank-id",

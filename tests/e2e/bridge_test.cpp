@@ -138,6 +138,42 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   fs::remove_all(dir);
 }
 
+TEST_CASE("cbdc-issuer add-bank registers several banks in one run", "[e2e][fx]") {
+  pg_scratch db;
+  const auto dir = fs::temp_directory_path() / ("cbdc_add_banks_" + db.name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string issuer = std::string{k_build} + "/issuer/cbdc-issuer";
+  const auto key = (dir / "issuer.key").string();
+  REQUIRE(run({issuer, "keygen", "--key", key}).exit_code == 0);
+  const auto vault = [](std::uint8_t i) {
+    return key_pair::from_seed(profile::ed25519, indexed_seed(i, 0x42)).pub().hex();
+  };
+  const std::vector<std::string> base{issuer,  "add-bank", "--db",       db.url(),
+                                      "--key", key,        "--currency", "HKD"};
+  auto several = base;
+  several.insert(several.end(), {"--bank", "hk-a=" + vault(1), "--bank", "hk-b=" + vault(2)});
+  auto added = run(several);
+  INFO(added.out << added.err);
+  REQUIRE(added.exit_code == 0);
+  CHECK(added.out == "bank hk-a registered (domestic)\nbank hk-b registered (domestic)\n");
+  auto foreign = base;
+  foreign.insert(foreign.end(), {"--bank", "cn-a=" + vault(3), "--foreign"});
+  CHECK(run(foreign).out == "bank cn-a registered (foreign)\n");
+  // Each is there with its own kind: a reserve to the domestic ones, none asked of the other.
+  for (const auto* id : {"hk-a", "hk-b", "cn-a"}) {
+    CHECK(run({issuer, "reserve", "--db", db.url(), "--key", key, "--currency", "HKD", "--bank-id",
+               id})
+              .exit_code == 0);
+  }
+  auto malformed = base;
+  malformed.insert(malformed.end(), {"--bank", "no-key-here"});
+  const auto refused = run(malformed);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("--bank wants ID=VAULT_KEY_HEX") != std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("cbdc-sim runs a bridge scenario with daily sweeps and the auditor passes", "[e2e][fx]") {
   pg_scratch db;
   const auto dir = fs::temp_directory_path() / ("cbdc_bridge_e2e_" + db.name());
