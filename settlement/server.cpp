@@ -127,19 +127,6 @@ void server::query_loop() {
   }
 }
 
-namespace {
-
-auto decode_key(const std::string& raw) -> result<public_key> {
-  auto key =
-      public_key::decode(byte_view{reinterpret_cast<const std::uint8_t*>(raw.data()), raw.size()});
-  if (!key) {
-    return error{status_code::malformed, key.err().message};
-  }
-  return key;
-}
-
-}  // namespace
-
 auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
   wire::Envelope answer;
   switch (request.payload_case()) {
@@ -176,7 +163,7 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
       return answer;
     }
     case wire::Envelope::kListUnspent: {
-      auto owner = decode_key(request.list_unspent().owner());
+      auto owner = key_from_wire(request.list_unspent().owner());
       if (!owner) {
         return error_envelope(0, owner.err());
       }
@@ -211,7 +198,7 @@ auto server::answer_query(const wire::Envelope& request) -> wire::Envelope {
       std::vector<public_key> owners;
       owners.reserve(static_cast<std::size_t>(q.owners_size()));
       for (const auto& raw : q.owners()) {
-        auto owner = decode_key(raw);
+        auto owner = key_from_wire(raw);
         if (!owner) {
           return refuse(owner.err());
         }
