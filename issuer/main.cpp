@@ -2,6 +2,7 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <tuple>
 
 #include "issuer/audit.hpp"
 #include "issuer/client.hpp"
@@ -77,7 +78,8 @@ constexpr const char* k_usage =
     "  migrate   apply the issuer schema\n"
     "  add-bank  register an operator bank (--bank-id ID --vault-key HEX [--foreign]\n"
     "            [--quota \"1000000.00 CNY\"]), or several at once (--bank ID=HEX ...)\n"
-    "  deposit   credit a bank's reserve account (--bank-id ID --amount \"...\" --request-id ID)\n"
+    "  deposit   credit a bank's reserve account (--bank-id ID --amount \"...\" --request-id ID),\n"
+    "            or several (--credit \"ID=1000.00 CNY\" ... --request-id PREFIX)\n"
     "  reserve   print a bank's reserve, backing and issued balances (--bank-id ID)\n"
     "  serve     run the issuer (--key FILE --currency CUR --bind EP --settle EP\n"
     "            [--reserve-ratio-bp N], 10000 = 100% reserve; cross-border controls:\n"
@@ -105,6 +107,7 @@ auto main(int argc, char** argv) -> int {
   bool foreign = false;
   std::string quota_text;
   std::vector<std::string> bank_specs;
+  std::vector<std::string> credit_specs;
   std::vector<std::string> permits;
   std::vector<std::string> corridor_caps;
   std::vector<std::string> bank_caps;
@@ -128,6 +131,8 @@ auto main(int argc, char** argv) -> int {
       "quota", po::value(&quota_text)->default_value(""), "for add-bank: issuance quota")(
       "bank", po::value(&bank_specs)->composing(),
       "for add-bank: ID=VAULT_KEY_HEX, as many as needed (each --foreign with the flag)")(
+      "credit", po::value(&credit_specs)->composing(),
+      "for deposit: ID=AMOUNT, as many as needed (request id: --request-id, '-', ID)")(
       "reserve-ratio-bp",
       po::value(&config.reserve_ratio_bp)->default_value(config.reserve_ratio_bp),
       "reserve each mint sets aside, in basis points (10000 = 100%)")(
@@ -274,14 +279,30 @@ auto main(int argc, char** argv) -> int {
     return 0;
   }
   if (command == "deposit") {
-    auto amount = parse_money(amount_text);
-    if (!amount) {
-      return fail(amount.err());
+    // One credit by --bank-id/--amount/--request-id, or several by --credit ID=AMOUNT, each
+    // once per "<request-id>-<ID>".
+    std::vector<std::tuple<std::string, std::string, std::string>> credits;
+    if (credit_specs.empty()) {
+      credits.emplace_back(bank_id, amount_text, request_id);
     }
-    if (auto done = (*iss)->deposit(bank_id, *amount, request_id); !done) {
-      return fail(done.err());
+    for (const auto& spec : credit_specs) {
+      const auto eq = spec.find('=');
+      if (eq == std::string::npos) {
+        return fail(error{status_code::bad_request, "--credit wants ID=AMOUNT, got " + spec});
+      }
+      const auto id = spec.substr(0, eq);
+      credits.emplace_back(id, spec.substr(eq + 1), request_id + "-" + id);
     }
-    std::printf("credited %s to the reserve of %s\n", amount->format().c_str(), bank_id.c_str());
+    for (const auto& [id, text, request] : credits) {
+      auto amount = parse_money(text);
+      if (!amount) {
+        return fail(amount.err());
+      }
+      if (auto done = (*iss)->deposit(id, *amount, request); !done) {
+        return fail(done.err());
+      }
+      std::printf("credited %s to the reserve of %s\n", amount->format().c_str(), id.c_str());
+    }
     return 0;
   }
   if (command == "reserve") {

@@ -147,8 +147,8 @@ class services {
       }
       m_issuer_dbs.push_back(*db);
       // Each bank registered at this central bank through cbdc-issuer's own commands, one
-      // add-bank for its domestic banks and one for the foreign ones; then the reserve of each
-      // bank it issues to credited.
+      // add-bank for its domestic banks and one for the foreign ones; then one deposit crediting
+      // the reserve of each bank it issues to.
       const auto cur = code(cb.cur);
       for (const bool home : {true, false}) {
         std::vector<std::string> add{tool("issuer", "cbdc-issuer"),
@@ -176,16 +176,26 @@ class services {
           return added.err();
         }
       }
+      std::vector<std::string> deposit{tool("issuer", "cbdc-issuer"),
+                                       "deposit",
+                                       "--db",
+                                       *db,
+                                       "--key",
+                                       m_issuer_keys[c],
+                                       "--currency",
+                                       cur,
+                                       "--request-id",
+                                       "bridge-reserve"};
+      const auto without_credits = deposit.size();
       for (std::uint32_t b = 0; b < m_sc.banks.size(); ++b) {
-        const auto& id = m_sc.banks[b].id;
         if (const auto it = issuance.find({b, cb.cur}); it != issuance.end()) {
-          auto credited = run_checked({tool("issuer", "cbdc-issuer"), "deposit", "--db", *db,
-                                       "--key", m_issuer_keys[c], "--currency", cur, "--bank-id",
-                                       id, "--amount", money{it->second, cb.cur}.format(),
-                                       "--request-id", "bridge-reserve-" + id});
-          if (!credited) {
-            return credited.err();
-          }
+          deposit.emplace_back("--credit");
+          deposit.push_back(m_sc.banks[b].id + "=" + money{it->second, cb.cur}.format());
+        }
+      }
+      if (deposit.size() > without_credits) {
+        if (auto credited = run_checked(deposit); !credited) {
+          return credited.err();
         }
       }
       m_issuer_eps.push_back(ep(10 + static_cast<int>(c)));

@@ -138,7 +138,8 @@ TEST_CASE("cbdc-wallet pays across the border: quote shown, settled on confirmat
   fs::remove_all(dir);
 }
 
-TEST_CASE("cbdc-issuer add-bank registers several banks in one run", "[e2e][fx]") {
+TEST_CASE("cbdc-issuer registers several banks and credits several reserves in one run",
+          "[e2e][fx]") {
   pg_scratch db;
   const auto dir = fs::temp_directory_path() / ("cbdc_add_banks_" + db.name());
   fs::remove_all(dir);
@@ -166,6 +167,20 @@ TEST_CASE("cbdc-issuer add-bank registers several banks in one run", "[e2e][fx]"
                id})
               .exit_code == 0);
   }
+  // Several reserves credited in one run, each once per "<request-id>-<ID>".
+  const std::vector<std::string> credit{
+      issuer, "deposit",      "--db", db.url(),   "--key",          key,        "--currency",
+      "HKD",  "--request-id", "r",    "--credit", "hk-a=10.00 HKD", "--credit", "hk-b=20.00 HKD"};
+  auto credited = run(credit);
+  INFO(credited.out << credited.err);
+  REQUIRE(credited.exit_code == 0);
+  CHECK(credited.out ==
+        "credited 10.00 HKD to the reserve of hk-a\ncredited 20.00 HKD to the reserve of hk-b\n");
+  REQUIRE(run(credit).exit_code == 0);  // a retry credits nothing more
+  const auto reserve_b = run({issuer, "reserve", "--db", db.url(), "--key", key, "--currency",
+                              "HKD", "--bank-id", "hk-b"});
+  CHECK(reserve_b.out.find("20.00 HKD") != std::string::npos);
+  CHECK(reserve_b.out.find("40.00 HKD") == std::string::npos);
   auto malformed = base;
   malformed.insert(malformed.end(), {"--bank", "no-key-here"});
   const auto refused = run(malformed);
