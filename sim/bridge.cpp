@@ -2,21 +2,13 @@
 // the model of the dealers' pricing and every bank's balances, issuance). The run is
 // bridge_run.cpp, its world bridge_world.hpp, its report bridge_report.cpp.
 #include "sim/bridge.hpp"
-#include "sim/bridge_detail.hpp"
 
 #include <algorithm>
-#include <boost/json.hpp>
-#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <set>
-#include <sstream>
 
-#include "fx/client.hpp"
-#include "issuer/client.hpp"
-#include "platform/pg.hpp"
-#include "platform/process.hpp"
-#include "sim/report.hpp"
+#include "sim/bridge_detail.hpp"
 #include "sim/rng.hpp"
 #include "sim/toml_reader.hpp"
 
