@@ -291,7 +291,7 @@ auto main(int argc, char** argv) -> int {
         return fail(error{status_code::bad_request, "--credit wants ID=AMOUNT, got " + spec});
       }
       const auto id = spec.substr(0, eq);
-      credits.emplace_back(id, spec.substr(eq + 1), request_id + "-" + id);
+      credits.emplace_back(id, spec.substr(eq + 1), std::string(request_id).append("-").append(id));
     }
     for (const auto& [id, text, request] : credits) {
       auto amount = parse_money(text);
