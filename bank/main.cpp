@@ -12,7 +12,6 @@
 #include "payment/vault.hpp"
 #include "platform/daemon.hpp"
 #include "platform/log.hpp"
-#include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 
 namespace po = boost::program_options;
@@ -67,10 +66,9 @@ auto main(int argc, char** argv) -> int {
   po::options_description opts("options");
   cli::node_flags node;
   cli::add_node_options(opts, node);
-  std::string metrics_address = "127.0.0.1:0";
-  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
-                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
-      "dir", po::value(&dir)->default_value(dir), "bank folder")(
+  std::string metrics_address;
+  cli::add_metrics_option(opts, metrics_address);
+  opts.add_options()("dir", po::value(&dir)->default_value(dir), "bank folder")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for init")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
       "settlement: tcp://shard (or tcp://s0,tcp://s1,...@tcp://coordinator)")(
@@ -148,15 +146,8 @@ auto main(int argc, char** argv) -> int {
     if (!svc) {
       return fail(svc.err());
     }
-    auto scrape = metrics::http_server::start(metrics_address);
-    if (!scrape) {
-      return fail(scrape.err());
-    }
-    std::printf("cbdc-bank: listening on %s, metrics on %s\n", (*svc)->endpoint().c_str(),
-                (*scrape)->url().c_str());
-    std::fflush(stdout);
-    wait_for_shutdown(cli::reload_nodes(config.net.security));
-    return 0;
+    return cli::serve("cbdc-bank", "cbdc-bank: listening on " + (*svc)->endpoint(), metrics_address,
+                      config.net.security);
   }
   if (command == "credit-deposit") {
     auto url = pg::resolve_url(config.db_url);

@@ -8,7 +8,6 @@
 #include "payment/vault.hpp"
 #include "platform/daemon.hpp"
 #include "platform/log.hpp"
-#include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 
 namespace po = boost::program_options;
@@ -43,10 +42,9 @@ auto main(int argc, char** argv) -> int {
   po::options_description opts("options");
   cli::node_flags node;
   cli::add_node_options(opts, node);
-  std::string metrics_address = "127.0.0.1:0";
-  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
-                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
-      "dir", po::value(&dir)->default_value(dir), "the bank's folder (vault key)")(
+  std::string metrics_address;
+  cli::add_metrics_option(opts, metrics_address);
+  opts.add_options()("dir", po::value(&dir)->default_value(dir), "the bank's folder (vault key)")(
       "dealer-id", po::value(&config.dealer_id), "the dealing bank's id")(
       "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "endpoint to serve")(
@@ -100,13 +98,8 @@ auto main(int argc, char** argv) -> int {
   if (!svc) {
     return fail(svc.err());
   }
-  auto scrape = metrics::http_server::start(metrics_address);
-  if (!scrape) {
-    return fail(scrape.err());
-  }
-  std::printf("cbdc-fx: dealer %s (%s) listening on %s, metrics on %s\n", config.dealer_id.c_str(),
-              pub.c_str(), (*svc)->endpoint().c_str(), (*scrape)->url().c_str());
-  std::fflush(stdout);
-  wait_for_shutdown(cli::reload_nodes(*security));
-  return 0;
+  return cli::serve(
+      "cbdc-fx",
+      "cbdc-fx: dealer " + config.dealer_id + " (" + pub + ") listening on " + (*svc)->endpoint(),
+      metrics_address, *security);
 }

@@ -10,7 +10,6 @@
 #include "issuer/server.hpp"
 #include "platform/daemon.hpp"
 #include "platform/log.hpp"
-#include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 
 namespace po = boost::program_options;
@@ -114,10 +113,10 @@ auto main(int argc, char** argv) -> int {
   po::options_description opts("options");
   cli::node_flags node;
   cli::add_node_options(opts, node);
-  std::string metrics_address = "127.0.0.1:0";
-  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
-                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
-      "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
+  std::string metrics_address;
+  cli::add_metrics_option(opts, metrics_address);
+  opts.add_options()("db", po::value(&config.db_url)->default_value(""),
+                     "PostgreSQL URL (else $CBDC_PG_URL)")(
       "key", po::value(&key_file)->default_value(key_file), "issuer key file")(
       "profile", po::value(&prof_name)->default_value(prof_name), "for keygen")(
       "currency", po::value(&cur_name)->default_value(cur_name), "the currency issued")(
@@ -229,17 +228,11 @@ auto main(int argc, char** argv) -> int {
     if (!svc) {
       return fail(svc.err());
     }
-    auto scrape = metrics::http_server::start(metrics_address);
-    if (!scrape) {
-      return fail(scrape.err());
-    }
-    std::printf("cbdc-issuer: %s issuer %s listening on %s, metrics on %s\n",
-                std::string{currency_code(config.cur)}.c_str(),
-                key_pair::load(key_file)->pub().hex().c_str(), (*svc)->endpoint().c_str(),
-                (*scrape)->url().c_str());
-    std::fflush(stdout);
-    wait_for_shutdown(cli::reload_nodes(config.net.security));
-    return 0;
+    return cli::serve("cbdc-issuer",
+                      "cbdc-issuer: " + std::string{currency_code(config.cur)} + " issuer " +
+                          key_pair::load(key_file)->pub().hex() + " listening on " +
+                          (*svc)->endpoint(),
+                      metrics_address, config.net.security);
   }
   auto iss = issuer::issuer::open(config, std::move(*key));
   if (!iss) {

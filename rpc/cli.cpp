@@ -1,6 +1,10 @@
-// The command line every daemon and tool shares: commands, --help, node identity flags.
+// The command line every daemon and tool shares: commands, --help, node identity flags, and
+// a daemon's life once it is listening.
 #include "rpc/cli.hpp"
+
+#include "platform/daemon.hpp"
 #include "platform/log.hpp"
+#include "platform/metrics.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -102,6 +106,26 @@ auto node_keygen(const node_flags& flags, const std::string& tool) -> int {
     return fail(tool, saved.err());
   }
   std::printf("%s\n", key.public_hex().c_str());
+  return 0;
+}
+
+void add_metrics_option(po::options_description& opts, std::string& address) {
+  address = "127.0.0.1:0";
+  opts.add_options()("metrics", po::value(&address)->default_value(address),
+                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)");
+}
+
+auto serve(const std::string& tool, const std::string& listening,
+           const std::string& metrics_address, const std::shared_ptr<node_security>& security)
+    -> int {
+  auto scrape = metrics::http_server::start(metrics_address);
+  if (!scrape) {
+    return fail(tool, scrape.err());
+  }
+  std::printf("%s, metrics on %s\n", listening.c_str(), (*scrape)->url().c_str());
+  std::fflush(stdout);
+  const int sig = wait_for_shutdown(reload_nodes(security));
+  logging::info("signal {}, stopping", sig);
   return 0;
 }
 

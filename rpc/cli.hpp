@@ -41,6 +41,16 @@ auto load_node_security(const node_flags& flags) -> result<std::shared_ptr<node_
 auto node_network(const node_flags& flags) -> result<socket_options>;
 /// What a daemon does on SIGHUP: reads its nodes file again, saying so in the log.
 auto reload_nodes(const std::shared_ptr<node_security>& security) -> std::function<void()>;
+/// --metrics HOST:PORT, where a daemon serves Prometheus /metrics (default 127.0.0.1:0, any free
+/// port).
+void add_metrics_option(boost::program_options::options_description& opts, std::string& address);
+/// The end of every daemon's main once its server is bound: serves /metrics on metrics_address,
+/// prints "<listening>, metrics on URL" on stdout (the line scripts and tests wait for), and
+/// runs until SIGINT or SIGTERM, reading the nodes file again at each SIGHUP. Returns the exit
+/// code: 0 after the signal, cli::fail's when /metrics cannot be served.
+auto serve(const std::string& tool, const std::string& listening,
+           const std::string& metrics_address, const std::shared_ptr<node_security>& security)
+    -> int;
 /// `TOOL node-keygen --node-key FILE`: writes a fresh key pair (refusing to overwrite one) and
 /// prints its public key in hex, for the nodes file. Returns the exit code.
 auto node_keygen(const node_flags& flags, const std::string& tool) -> int;

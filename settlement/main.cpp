@@ -5,7 +5,6 @@
 
 #include "platform/daemon.hpp"
 #include "platform/log.hpp"
-#include "platform/metrics.hpp"
 #include "rpc/cli.hpp"
 #include "settlement/coordinator.hpp"
 #include "settlement/server.hpp"
@@ -56,10 +55,10 @@ auto main(int argc, char** argv) -> int {
   po::options_description opts(
       "cbdc-settle (node-keygen | migrate | serve | coordinate) [options]");
   cli::add_node_options(opts, node);
-  std::string metrics_address = "127.0.0.1:0";
-  opts.add_options()("metrics", po::value(&metrics_address)->default_value(metrics_address),
-                     "HOST:PORT serving Prometheus /metrics (port 0: any free port)")(
-      "db", po::value(&config.db_url)->default_value(""), "PostgreSQL URL (else $CBDC_PG_URL)")(
+  std::string metrics_address;
+  cli::add_metrics_option(opts, metrics_address);
+  opts.add_options()("db", po::value(&config.db_url)->default_value(""),
+                     "PostgreSQL URL (else $CBDC_PG_URL)")(
       "bind", po::value(&config.endpoint)->default_value(config.endpoint), "ZeroMQ endpoint")(
       "pub", po::value(&config.pub_endpoint)->default_value(""),
       "PUB endpoint for settled-transaction notifications (empty: none)")(
@@ -153,15 +152,10 @@ auto main(int argc, char** argv) -> int {
     if (!coord) {
       return fail(coord.err());
     }
-    auto scrape = metrics::http_server::start(metrics_address);
-    if (!scrape) {
-      return fail(scrape.err());
-    }
-    std::printf("cbdc-settle: coordinator of %zu shards listening on %s, metrics on %s\n",
-                cc.shard_endpoints.size(), (*coord)->endpoint().c_str(), (*scrape)->url().c_str());
-    std::fflush(stdout);
-    wait_for_shutdown(cli::reload_nodes(*security));
-    return 0;
+    return cli::serve("cbdc-settle",
+                      "cbdc-settle: coordinator of " + std::to_string(cc.shard_endpoints.size()) +
+                          " shards listening on " + (*coord)->endpoint(),
+                      metrics_address, *security);
   }
   if (config.engine.shard_count == 0 || config.engine.shard >= config.engine.shard_count) {
     return fail(error{status_code::bad_request, "--shard must be below --shards"});
@@ -170,15 +164,9 @@ auto main(int argc, char** argv) -> int {
   if (!svc) {
     return fail(svc.err());
   }
-  auto scrape = metrics::http_server::start(metrics_address);
-  if (!scrape) {
-    return fail(scrape.err());
-  }
-  std::printf("cbdc-settle: shard %u listening on %s (%zu unspent tokens), metrics on %s\n",
-              config.engine.shard, (*svc)->endpoint().c_str(), (*svc)->engine_ref().unspent_count(),
-              (*scrape)->url().c_str());
-  std::fflush(stdout);
-  const int sig = wait_for_shutdown(cli::reload_nodes(*security));
-  std::printf("cbdc-settle: signal %d, stopping\n", sig);
-  return 0;
+  return cli::serve("cbdc-settle",
+                    "cbdc-settle: shard " + std::to_string(config.engine.shard) + " listening on " +
+                        (*svc)->endpoint() + " (" +
+                        std::to_string((*svc)->engine_ref().unspent_count()) + " unspent tokens)",
+                    metrics_address, *security);
 }
