@@ -58,19 +58,34 @@ auto client::receipt_of(result<wire::Envelope> answer) -> result<settlement::rec
   if (!env) {
     return env.err();
   }
-  auto r = settlement::receipt_from_wire(env->receipt());
-  if (!r.settled()) {
-    return error{r.status, r.detail};
-  }
-  return r;
+  return settled_or_error(settlement::receipt_from_wire(env->receipt()));
 }
 
-auto client::pay(const signed_tx& tx, const std::string& payee_bank)
-    -> result<settlement::receipt> {
+void client::pay_async(const signed_tx& tx, const std::string& payee_bank, receipt_fn done) {
   wire::Envelope req;
   *req.mutable_pay()->mutable_tx() = to_wire(tx);
   req.mutable_pay()->set_payee_bank(payee_bank);
-  return receipt_of(call(std::move(req)));
+  // A payment carries its own signatures: it is not signed as a customer's request.
+  m_rpc.call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
+    done(receipt_of(std::move(answer)));
+  });
+}
+
+auto client::can_receive(const public_key& owner, money amount, const std::optional<hash256>& tx_id)
+    -> result<bool> {
+  wire::Envelope req;
+  auto* m = req.mutable_can_receive();
+  m->set_owner(bytes_to_wire(owner.encode()));
+  m->set_amount_minor(amount.minor());
+  m->set_currency(static_cast<std::uint32_t>(amount.cur()));
+  if (tx_id) {
+    m->set_tx_id(id_to_wire(*tx_id));
+  }
+  auto answer = expect_ok(call(std::move(req)), wire::Envelope::kReceiveVerdict);
+  if (!answer) {
+    return answer.err();
+  }
+  return answer->receive_verdict().capped();
 }
 
 auto client::fund(const public_key& owner, money amount) -> result<settlement::receipt> {
@@ -176,9 +191,11 @@ auto client::balance(const public_key& owner) -> result<money> {
   return money{answer->balance().amount_minor(), *cur};
 }
 
-auto client::list_unspent(const public_key& owner) -> result<std::vector<settlement::token_info>> {
+auto client::list_unspent(const public_key& owner, std::uint32_t limit)
+    -> result<std::vector<settlement::token_info>> {
   wire::Envelope req;
   req.mutable_list_unspent()->set_owner(bytes_to_wire(owner.encode()));
+  req.mutable_list_unspent()->set_limit(limit);
   auto answer = expect_ok(call(std::move(req)), wire::Envelope::kUnspentList);
   if (!answer) {
     return answer.err();
@@ -214,11 +231,7 @@ auto client::execute_quote(const std::string& quote_id, const signed_tx& tx)
   wire::Envelope req;
   req.mutable_execute_quote()->set_quote_id(quote_id);
   *req.mutable_execute_quote()->mutable_tx() = to_wire(tx);
-  auto r = receipt_of(call(std::move(req)));
-  if (r && !r->settled()) {
-    return error{r->status, r->detail};
-  }
-  return r;
+  return receipt_of(call(std::move(req)));
 }
 
 auto client::decline_quote(const std::string& quote_id) -> status {

@@ -1,31 +1,43 @@
 // The bank's side of settlement's notifications: the listener thread that hands settled batches
 // to the worker, catch-up on start and the re-reading of gaps in a shard's batch numbers.
-#include "bank/server.hpp"
+#include "bank/service.hpp"
 
 #include "platform/log.hpp"
 #include "settlement/notify.hpp"
 
 namespace cbdc::bank {
 
-void server::catch_up() {
+void service::catch_up() {
   if (auto caught = m_bank->catch_up(); !caught) {
     logging::warn("catching up with settlement: {}; trying again in 1 s", to_string(caught.err()));
-    m_server->post_task_after(1000, [this] { catch_up(); });
+    m_worker.post_after(1000, [this] { catch_up(); });
   }
 }
 
-void server::fill_gaps() {
+void service::fill_gaps() {
   m_gaps_queued = false;
   if (auto filled = m_bank->fill_gaps(); !filled) {
     logging::warn("reading skipped batches from settlement: {}", to_string(filled.err()));
   }
   if (m_bank->has_gaps() && !m_gaps_queued) {
     m_gaps_queued = true;
-    m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
+    m_worker.post_after(k_gap_wait_ms, [this] { fill_gaps(); });
   }
 }
 
-void server::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
+void service::index(const wire::SettledBatch& batch) {
+  // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
+  if (auto indexed = m_bank->index_many(batch); !indexed) {
+    logging::error("index: {}", to_string(indexed.err()));
+  }
+  if (m_bank->has_gaps() && !m_gaps_queued) {
+    // A little later: a notification that is only late arrives meanwhile.
+    m_gaps_queued = true;
+    m_worker.post_after(k_gap_wait_ms, [this] { fill_gaps(); });
+  }
+}
+
+void service::listen(const std::string& pub_endpoint, currency cur, const socket_options& net) {
   // Every settled transaction in the bank's currency, once; the worker keeps what concerns it.
   settlement::subscriber sub(pub_endpoint,
                              {settlement::all_topic(cur), settlement::k_all_redeemed_topic}, net);
@@ -54,7 +66,9 @@ void server::listen(const std::string& pub_endpoint, currency cur, const socket_
     }
     // A full queue holds the listener back (settlement's PUB socket buffers meanwhile) rather
     // than drop notifications: dropped ones would have to be read again from settlement.
-    while (!m_server->post(note) && !m_stop) {
+    auto shared = std::make_shared<wire::Envelope>(std::move(note));
+    worker::task indexed = [this, shared] { index(shared->settled_batch()); };
+    while (!m_worker.try_post(indexed) && !m_stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
   }

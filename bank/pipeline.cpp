@@ -1,22 +1,64 @@
-// A payment in flight at the payer's bank: the payee's bank asked for room (CanReceive), the
-// durable intent flushed with the records of settled payments, the submission to settlement,
-// its answer recorded, and the payments a crash left in flight sent again.
-#include "bank/server.hpp"
+// A payment in flight at the payer's bank: its checks, the payee's bank asked for room
+// (CanReceive), the durable intent flushed with the records of settled payments, the
+// submission to settlement, its answer recorded, and the payments a crash left in flight sent
+// again. Everything here runs on the service's worker.
+#include "bank/service.hpp"
 
-#include "bank/detail.hpp"
+#include "core/clock.hpp"
 #include "platform/log.hpp"
 
 namespace cbdc::bank {
 
-using detail::receipt_answer;
+void service::pay_async(const signed_tx& tx, const std::string& payee_bank, receipt_fn done) {
+  if (m_worker.on_worker()) {
+    pay_now(tx, payee_bank, std::move(done));
+    return;
+  }
+  m_worker.post([this, tx, payee_bank, done = std::move(done)]() mutable {
+    pay_now(tx, payee_bank, std::move(done));
+  });
+}
 
-void server::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std::size_t next) {
+void service::pay_now(const signed_tx& tx, const std::string& payee_bank, receipt_fn done) {
+  // The payment's own signatures are its proof: checked before it holds any allowance.
+  for (const auto& sig : tx.sigs) {
+    if (!verify(sig.signer, tx.body, sig.sig)) {
+      done(error{status_code::bad_signature, "a signature of the payment does not verify"});
+      return;
+    }
+  }
+  auto begun = m_bank->pay_begin(tx, unix_now_us());
+  if (!begun) {
+    done(begun.err());
+    return;
+  }
+  if (begun->settled_before) {  // a resend of a settled payment: its receipt
+    auto receipt = *begun->settled_before;
+    finish(*begun, std::move(receipt), std::move(done));
+    return;
+  }
+  // Settlement answers later; meanwhile the worker checks the next requests. A payee at
+  // another bank is first checked there (its balance cap).
+  if (!begun->payee_hex && !m_peers.empty() && !m_uncapped.contains(begun->payee.hex())) {
+    // The payee's bank as its payment request names it is asked first (then, should it not
+    // host the payee, every peer in turn).
+    const auto hinted = m_peer_ids.find(payee_bank);
+    if (hinted != m_peer_ids.end()) {
+      m_payee_home.put_if_absent(begun->payee.hex(), hinted->second);
+    }
+    ask_peer(std::move(*begun), std::move(done), 0);
+  } else {
+    submit(std::move(*begun), std::move(done));
+  }
+}
+
+void service::ask_peer(pending_payment p, receipt_fn done, std::size_t next) {
   const auto payee_hex = p.payee.hex();
   const auto* home = m_payee_home.find(payee_hex);
   const bool cached = home != nullptr;
   const std::size_t peer = cached ? *home : next;
   if (peer >= m_peers.size()) {
-    submit(std::move(p), reply);  // no bank we know hosts the payee: settlement decides
+    submit(std::move(p), std::move(done));  // no bank we know hosts the payee: settlement decides
     return;
   }
   wire::Envelope req;
@@ -26,124 +68,125 @@ void server::ask_peer(pending_payment p, const rpc_server::reply_fn& reply, std:
   m->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
   m->set_tx_id(id_to_wire(p.tx.id));  // the payee's bank keeps the room for this payment
   auto shared = std::make_shared<pending_payment>(std::move(p));
-  m_peers[peer]->call_async(std::move(req), [this, shared, reply, peer, cached,
-                                             payee_hex](result<wire::Envelope> answer) {
-    m_server->post_task(
-        [this, shared, reply, peer, cached, payee_hex, answer = std::move(answer)]() mutable {
-          auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
-          const auto code =
-              env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
-          if (code == status_code::unknown_wallet) {
-            if (cached) {
-              m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
-            }
-            ask_peer(std::move(*shared), reply, cached ? 0 : peer + 1);
-            return;
-          }
-          if (code == status_code::ok) {
-            m_payee_home.put(payee_hex, peer);
-            if (!env->receive_verdict().capped()) {
-              m_uncapped.put(payee_hex, true);  // nothing to check for this payee again
-            }
-            submit(std::move(*shared), reply);
-            return;
-          }
-          const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
-          finish(*shared, error{code, detail}, reply);
-        });
-  });
+  m_peers[peer]->call_async(
+      std::move(req), [this, shared, done, peer, cached, payee_hex](result<wire::Envelope> answer) {
+        m_worker.post(
+            [this, shared, done, peer, cached, payee_hex, answer = std::move(answer)]() mutable {
+              auto env = expect_payload(std::move(answer), wire::Envelope::kReceiveVerdict);
+              const auto code =
+                  env ? static_cast<status_code>(env->receive_verdict().status()) : env.code();
+              if (code == status_code::unknown_wallet) {
+                if (cached) {
+                  m_payee_home.erase(payee_hex);  // moved banks: ask everyone again
+                }
+                ask_peer(std::move(*shared), std::move(done), cached ? 0 : peer + 1);
+                return;
+              }
+              if (code == status_code::ok) {
+                m_payee_home.put(payee_hex, peer);
+                if (!env->receive_verdict().capped()) {
+                  m_uncapped.put(payee_hex, true);  // nothing to check for this payee again
+                }
+                submit(std::move(*shared), std::move(done));
+                return;
+              }
+              const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
+              finish(*shared, error{code, detail}, std::move(done));
+            });
+      });
 }
 
-void server::submit(pending_payment p, const rpc_server::reply_fn& reply) {
+void service::submit(pending_payment p, receipt_fn done) {
   if (!p.reserved || p.durable) {
-    send(std::move(p), reply);  // a repeat of a payment in flight, or one recorded already
+    send(std::move(p), std::move(done));  // a repeat of a payment in flight, or one recorded
     return;
   }
-  m_unsent.emplace_back(std::move(p), reply);
+  m_unsent.emplace_back(std::move(p), std::move(done));
   queue_flush();
 }
 
-void server::flush() {
+void service::flush() {
   m_flush_queued = false;
   auto unsent = std::exchange(m_unsent, {});
   auto unanswered = std::exchange(m_unanswered, {});
   std::vector<const pending_payment*> payments;
   payments.reserve(unsent.size());
-  for (const auto& [p, reply] : unsent) {
+  for (const auto& [p, done] : unsent) {
     payments.push_back(&p);
   }
   const auto written = m_bank->commit_durable(payments);
-  for (auto& [reply, receipt] : unanswered) {
-    reply(written ? receipt_answer(receipt) : receipt_answer(written.err()));
+  for (auto& [done, receipt] : unanswered) {
+    done(written ? result<settlement::receipt>{std::move(receipt)}
+                 : result<settlement::receipt>{written.err()});
   }
-  for (auto& [p, reply] : unsent) {
+  for (auto& [p, done] : unsent) {
     if (!written) {
       finish(p,
              error{written.code(),
                    "the payment could not be recorded before sending it: " + written.err().message},
-             reply);
+             std::move(done));
       continue;
     }
     p.durable = true;
-    send(std::move(p), reply);
+    send(std::move(p), std::move(done));
   }
 }
 
-void server::queue_flush() {
+void service::queue_flush() {
   if (!m_flush_queued) {
     m_flush_queued = true;
-    m_server->post_task([this] { flush(); });
+    m_worker.post([this] { flush(); });
   }
 }
 
-void server::recover() {
+void service::recover() {
   auto recovered = m_bank->take_recovered();
   if (!recovered.empty()) {
     logging::info("sending again {} payments left in flight by a crash", recovered.size());
   }
   for (auto& p : recovered) {
-    send(std::move(p), [](const wire::Envelope&) {});
+    send(std::move(p), [](const result<settlement::receipt>&) {});
   }
 }
 
-void server::send(pending_payment p, const rpc_server::reply_fn& reply) {
+void service::send(pending_payment p, receipt_fn done) {
   constexpr int k_attempts = 5;
   ++p.attempts;
   auto shared = std::make_shared<pending_payment>(std::move(p));
   m_bank->settlement_client().submit_async(
-      shared->tx, shared->tx.id.hex(), [this, shared, reply](result<settlement::receipt> r) {
-        m_server->post_task([this, shared, reply, r = std::move(r)]() mutable {
+      shared->tx, shared->tx.id.hex(), [this, shared, done](result<settlement::receipt> r) {
+        m_worker.post([this, shared, done, r = std::move(r)]() mutable {
           const auto code = r ? r->status : r.code();
           if (is_transient(code)) {
             // Back off, then send the same transaction again (the reservation stays). Past
             // k_attempts the customer hears that the outcome is not known yet, and the bank
             // goes on every 2 s until settlement answers for certain: the payment may have
             // settled, and then it counts in the payer's day.
-            auto later = reply;
+            auto later = done;
             if (shared->attempts == k_attempts) {
-              reply(receipt_answer(r));
+              done(settled_or_error(std::move(r)));
             }
             if (shared->attempts >= k_attempts) {
-              later = [](const wire::Envelope&) {};
+              later = [](const result<settlement::receipt>&) {};
             }
             const int wait_ms = shared->attempts < k_attempts ? 100 << shared->attempts : 2'000;
-            m_server->post_task_after(wait_ms,
-                                      [this, shared, later] { send(std::move(*shared), later); });
+            m_worker.post_after(wait_ms,
+                                [this, shared, later] { send(std::move(*shared), later); });
             return;
           }
-          finish(*shared, std::move(r), reply);
+          finish(*shared, std::move(r), std::move(done));
         });
       });
 }
 
-void server::finish(const pending_payment& p, result<settlement::receipt> answer,
-                    const rpc_server::reply_fn& reply) {
+void service::finish(const pending_payment& p, result<settlement::receipt> answer,
+                     receipt_fn done) {
   auto finished = m_bank->pay_finish(p, std::move(answer));
   if (!finished || !finished->settled()) {
-    reply(receipt_answer(finished));  // nothing to record
+    done(settled_or_error(std::move(finished)));  // nothing to record
     return;
   }
-  m_unanswered.emplace_back(reply, std::move(*finished));
+  m_unanswered.emplace_back(std::move(done), std::move(*finished));
   queue_flush();
 }
 

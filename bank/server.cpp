@@ -1,16 +1,9 @@
-// cbdc-bank's server: the role table, start and stop, the customer's signature check, and the
-// answer to each request (the payment path continues in pipeline.cpp, notifications in
-// listener.cpp, quotes in dealers.cpp).
+// cbdc-bank's server: the role table, start and stop, the customer's signature check, and each
+// request decoded, answered by the service and encoded.
 #include "bank/server.hpp"
-
-#include <chrono>
-#include <cstdio>
-#include <utility>
 
 #include "bank/detail.hpp"
 #include "core/clock.hpp"
-#include "platform/log.hpp"
-#include "settlement/notify.hpp"
 
 namespace cbdc::bank {
 
@@ -42,43 +35,16 @@ auto bank_roles() -> role_table {
 
 auto server::start(const bank_config& config, key_pair vault, std::string endpoint)
     -> result<std::unique_ptr<server>> {
-  std::unique_ptr<server> s(new server());
-  auto b = bank::open(config, std::move(vault));
-  if (!b) {
-    return b.err();
-  }
-  s->m_bank = std::move(*b);
   if (config.customer_window_ms <= 0) {
     return error{status_code::bad_request, "the customers' request window must be positive"};
   }
+  std::unique_ptr<server> s(new server());
+  auto svc = service::start(config, std::move(vault));
+  if (!svc) {
+    return svc.err();
+  }
+  s->m_service = std::move(*svc);
   s->m_customers = customer_verifier(config.customer_window_ms * 1000);
-  if (config.net.security) {
-    const auto self = config.net.security->self();
-    if (!self || self->r != role::bank) {
-      return error{status_code::key_error,
-                   "the nodes file lists no bank with this bank's node key"};
-    }
-    s->m_name = self->name;
-  }
-  for (const auto& peer : config.peers) {
-    const auto eq = peer.find('=');
-    const bool named = eq != std::string::npos && peer.find("://") > eq;
-    if (named) {
-      s->m_peer_ids[peer.substr(0, eq)] = s->m_peers.size();
-    }
-    s->m_peers.push_back(
-        std::make_unique<rpc_client>(named ? peer.substr(eq + 1) : peer, config.net));
-  }
-  if (!config.issuer_endpoint.empty()) {
-    s->m_registry = std::make_unique<issuer::client>(config.issuer_endpoint, config.net);
-  }
-  for (const auto& spec : config.dealers) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos) {
-      return error{status_code::bad_request, "--dealer wants ID=ENDPOINT, got " + spec};
-    }
-    s->m_dealers.push_back(std::make_unique<fx::client>(spec.substr(eq + 1), config.net));
-  }
   auto net = config.net;
   net.admit_customers = true;
   s->m_server = std::make_unique<serial_server>(
@@ -87,141 +53,95 @@ auto server::start(const bank_config& config, key_pair vault, std::string endpoi
                                                        const rpc_server::reply_fn& reply) {
         return raw->answer(req, from, reply);
       }},
-      bank_roles(), net);
-  // The first job: the index catches up on what settled while the bank was down, before any
-  // request is answered (the notifications that arrive meanwhile queue behind it).
-  s->m_server->post_task([raw = s.get()] { raw->catch_up(); });
-  s->m_server->post_task([raw = s.get()] { raw->recover(); });
+      bank_roles(), net, s->m_service->runs_on());
   if (auto bound = s->m_server->start(); !bound) {
     return bound.err();
-  }
-  if (!config.settle_pub.empty()) {
-    s->m_listener = std::thread([raw = s.get(), pub = config.settle_pub, cur = config.limits.cur,
-                                 net = config.net] { raw->listen(pub, cur, net); });
   }
   return s;
 }
 
 server::~server() {
-  m_stop = true;
-  if (m_listener.joinable()) {
-    m_listener.join();
-  }
-  // Worker first (tasks posted after this are dropped), then the bank and its settlement
-  // client, whose last callbacks post into the closed server.
+  // The socket first: no request reaches the service once it stops.
   if (m_server) {
     m_server->close();
   }
-  m_peers.clear();
-  m_bank.reset();
+  m_service.reset();
   m_server.reset();
 }
+
+auto server::operator_only(const wire::Envelope& request, const peer& from) -> status {
+  if (from.operates(m_service->name())) {
+    return ok_status();
+  }
+  return error{status_code::not_authorized, payload_name(request) + " at " + m_service->name() +
+                                                " is for its operator; " + from.describe() +
+                                                " sent it"};
+}
+
+namespace {
+
+/// A wallet's record (or the error) as a WalletInfo answer.
+auto wallet_answer(const result<wallet_record>& found) -> wire::Envelope {
+  wire::Envelope answer;
+  auto* info = answer.mutable_wallet_info();
+  info->set_status(static_cast<std::uint32_t>(found.code()));
+  if (found) {
+    info->set_wallet_id(found->wallet_id);
+    info->set_wallet_class(static_cast<std::uint32_t>(found->cls));
+    info->set_merchant(found->kind == wallet_kind::merchant);
+  } else {
+    info->set_detail(found.err().message);
+  }
+  return answer;
+}
+
+}  // namespace
 
 auto server::answer(const wire::Envelope& request, const peer& from,
                     const rpc_server::reply_fn& reply) -> std::optional<wire::Envelope> {
   if (auto checked = check_customer(request, from); !checked) {
     return error_envelope(0, checked.err());
   }
-  // Funding from the vault and onboarding are the bank's own operator's.
-  const auto operator_only = [&]() -> status {
-    if (from.operates(m_name)) {
-      return ok_status();
-    }
-    return error{status_code::not_authorized, payload_name(request) + " at " + m_name +
-                                                  " is for its operator; " + from.describe() +
-                                                  " sent it"};
-  };
   switch (request.payload_case()) {
     case wire::Envelope::kGetWallet: {
-      wire::Envelope answer;
-      auto* info = answer.mutable_wallet_info();
       auto owner = key_from_wire(request.get_wallet().owner());
-      auto found = owner ? m_bank->find_wallet(*owner) : result<wallet_record>{owner.err()};
-      info->set_status(static_cast<std::uint32_t>(found.code()));
-      if (found) {
-        info->set_wallet_id(found->wallet_id);
-        info->set_wallet_class(static_cast<std::uint32_t>(found->cls));
-        info->set_merchant(found->kind == wallet_kind::merchant);
-      } else {
-        info->set_detail(found.err().message);
-      }
-      return answer;
+      return wallet_answer(owner ? m_service->wallet_info(*owner)
+                                 : result<wallet_record>{owner.err()});
     }
     case wire::Envelope::kOpenWallet: {
       const auto& m = request.open_wallet();
-      wire::Envelope answer;
-      auto* info = answer.mutable_wallet_info();
       auto owner = key_from_wire(m.owner());
       if (!owner || m.wallet_class() < 1 || m.wallet_class() > 4) {
-        info->set_status(static_cast<std::uint32_t>(status_code::malformed));
-        info->set_detail(owner ? "wallet class must be 1..4" : owner.err().message);
-        return answer;
+        return wallet_answer(error{status_code::malformed,
+                                   owner ? "wallet class must be 1..4" : owner.err().message});
       }
       // A customer opens an anonymous class IV wallet; a higher class (after KYC) and
       // sub-wallets are the operator's decision.
-      const bool anonymous =
-          m.wallet_class() == static_cast<std::uint32_t>(wallet_class::iv) && m.parent_id().empty();
-      if (auto allowed = anonymous ? ok_status() : operator_only(); !allowed) {
-        info->set_status(static_cast<std::uint32_t>(allowed.code()));
-        info->set_detail(allowed.err().message +
-                         " (a customer opens a class IV wallet; the operator sets another class)");
-        return answer;
+      const auto cls = static_cast<wallet_class>(m.wallet_class());
+      const bool anonymous = cls == wallet_class::iv && m.parent_id().empty();
+      if (auto allowed = anonymous ? ok_status() : operator_only(request, from); !allowed) {
+        return wallet_answer(
+            error{allowed.code(),
+                  allowed.err().message +
+                      " (a customer opens a class IV wallet; the operator sets another class)"});
       }
-      if (auto registered = register_at_centre({{*owner, m.wallet_class()}}); !registered) {
-        info->set_status(static_cast<std::uint32_t>(registered.code()));
-        info->set_detail(registered.err().message);
-        return answer;
+      auto opened =
+          m_service->open_wallet(*owner, cls, m.merchant(), m.parent_id(), m.sub_cap_minor());
+      if (!opened) {
+        return wallet_answer(opened.err());
       }
-      auto opened = m_bank->open_wallet(
-          *owner, static_cast<wallet_class>(m.wallet_class()),
-          m.merchant() ? wallet_kind::merchant : wallet_kind::personal,
-          m.parent_id().empty() ? std::nullopt : std::optional<std::string>{m.parent_id()},
-          m.parent_id().empty() ? std::nullopt : std::optional<std::int64_t>{m.sub_cap_minor()});
-      info->set_status(static_cast<std::uint32_t>(opened.code()));
-      if (opened) {
-        (void)m_bank->reconcile(*owner);
-        info->set_wallet_id(opened->wallet_id);
-        info->set_wallet_class(static_cast<std::uint32_t>(opened->cls));
-        info->set_merchant(opened->kind == wallet_kind::merchant);
-      } else {
-        info->set_detail(opened.err().message);
-      }
-      return answer;
+      return wallet_answer(wallet_record{
+          *opened, *owner, m.merchant() ? wallet_kind::merchant : wallet_kind::personal, cls,
+          std::nullopt, std::nullopt});
     }
     case wire::Envelope::kPay: {
       auto tx = from_wire(request.pay().tx());
       if (!tx) {
         return receipt_answer(tx.err());
       }
-      // The payment's own signatures are its proof: checked before it holds any allowance.
-      for (const auto& sig : tx->sigs) {
-        if (!verify(sig.signer, tx->body, sig.sig)) {
-          return receipt_answer(
-              error{status_code::bad_signature, "a signature of the payment does not verify"});
-        }
-      }
-      auto begun = m_bank->pay_begin(*tx, unix_now_us());
-      if (!begun) {
-        return receipt_answer(begun.err());
-      }
-      if (begun->settled_before) {  // a resend of a settled payment: its receipt
-        auto receipt = *begun->settled_before;
-        finish(*begun, std::move(receipt), reply);
-        return std::nullopt;
-      }
-      // Settlement answers later; meanwhile the worker checks the next requests. A payee at
-      // another bank is first checked there (its balance cap).
-      if (!begun->payee_hex && !m_peers.empty() && !m_uncapped.contains(begun->payee.hex())) {
-        // The payee's bank as its payment request names it is asked first (then, should it not
-        // host the payee, every peer in turn).
-        const auto hinted = m_peer_ids.find(request.pay().payee_bank());
-        if (hinted != m_peer_ids.end()) {
-          m_payee_home.put_if_absent(begun->payee.hex(), hinted->second);
-        }
-        ask_peer(std::move(*begun), reply, 0);
-      } else {
-        submit(std::move(*begun), reply);
-      }
+      m_service->pay_async(
+          *tx, request.pay().payee_bank(),
+          [reply](const result<settlement::receipt>& r) { reply(receipt_answer(r)); });
       return std::nullopt;
     }
     case wire::Envelope::kCanReceive: {
@@ -230,31 +150,27 @@ auto server::answer(const wire::Envelope& request, const peer& from,
       auto* verdict = answer.mutable_receive_verdict();
       auto owner = key_from_wire(m.owner());
       auto cur = currency_from_wire(m.currency());
-      status checked = ok_status();
-      bool capped = true;
+      result<bool> capped{true};
       if (!owner || !cur) {
-        checked = error{status_code::malformed, "bad owner or currency"};
-      } else if (*cur != m_bank->cur()) {
-        checked =
-            error{status_code::currency_mismatch, "this bank's wallets hold another currency"};
+        capped = error{status_code::malformed, "bad owner or currency"};
       } else if (!m.tx_id().empty() && !id_from_wire(m.tx_id())) {
-        checked = error{status_code::malformed, "a tx_id has 32 bytes"};
+        capped = error{status_code::malformed, "a tx_id has 32 bytes"};
       } else {
         std::optional<hash256> id;
         if (!m.tx_id().empty()) {
           id = *id_from_wire(m.tx_id());
         }
-        checked = m_bank->can_receive(*owner, m.amount_minor(), capped, id, unix_now_us());
+        capped = m_service->can_receive(*owner, money{m.amount_minor(), *cur}, id);
       }
-      verdict->set_status(static_cast<std::uint32_t>(checked.code()));
-      verdict->set_capped(capped);
-      if (!checked) {
-        verdict->set_detail(checked.err().message);
+      verdict->set_status(static_cast<std::uint32_t>(capped.code()));
+      verdict->set_capped(!capped || *capped);
+      if (!capped) {
+        verdict->set_detail(capped.err().message);
       }
       return answer;
     }
     case wire::Envelope::kFund: {
-      if (auto allowed = operator_only(); !allowed) {
+      if (auto allowed = operator_only(request, from); !allowed) {
         return receipt_answer(allowed.err());
       }
       auto owner = key_from_wire(request.fund().owner());
@@ -262,24 +178,24 @@ auto server::answer(const wire::Envelope& request, const peer& from,
       if (!owner || !cur) {
         return receipt_answer(error{status_code::malformed, "bad owner or currency"});
       }
-      return receipt_answer(m_bank->fund(*owner, money{request.fund().amount_minor(), *cur}));
+      return receipt_answer(m_service->fund(*owner, money{request.fund().amount_minor(), *cur}));
     }
     case wire::Envelope::kOpenWallets: {
       const auto& m = request.open_wallets();
       wire::Envelope answer;
       auto* opened = answer.mutable_wallets_opened();
-      std::vector<std::pair<public_key, wallet_class>> owners;
       auto refuse = [&](status_code code, const std::string& why) {
         opened->set_status(static_cast<std::uint32_t>(code));
         opened->set_detail(why);
         return answer;
       };
-      if (auto allowed = operator_only(); !allowed) {
+      if (auto allowed = operator_only(request, from); !allowed) {
         return refuse(allowed.code(), allowed.err().message);
       }
       if (m.owners_size() != m.wallet_classes_size() || m.owners_size() > 10'000) {
         return refuse(status_code::malformed, "one class per owner, at most 10,000 owners");
       }
+      std::vector<std::pair<public_key, wallet_class>> owners;
       for (int i = 0; i < m.owners_size(); ++i) {
         auto owner = key_from_wire(m.owners(i));
         if (!owner || m.wallet_classes(i) < 1 || m.wallet_classes(i) > 4) {
@@ -288,28 +204,19 @@ auto server::answer(const wire::Envelope& request, const peer& from,
         }
         owners.emplace_back(*owner, static_cast<wallet_class>(m.wallet_classes(i)));
       }
-      std::vector<std::pair<public_key, std::uint32_t>> at_centre;
-      at_centre.reserve(owners.size());
-      for (const auto& [key, cls] : owners) {
-        at_centre.emplace_back(key, static_cast<std::uint32_t>(cls));
-      }
-      if (auto registered = register_at_centre(at_centre); !registered) {
-        return refuse(registered.code(), registered.err().message);
-      }
-      auto records = m_bank->open_wallets(
-          owners, m.merchant() ? wallet_kind::merchant : wallet_kind::personal);
-      if (!records) {
-        return refuse(records.code(), records.err().message);
+      auto ids = m_service->open_wallets(owners, m.merchant());
+      if (!ids) {
+        return refuse(ids.code(), ids.err().message);
       }
       opened->set_status(static_cast<std::uint32_t>(status_code::ok));
-      for (const auto& r : *records) {
-        opened->add_wallet_ids(r.wallet_id);
+      for (const auto& id : *ids) {
+        opened->add_wallet_ids(id);
       }
       return answer;
     }
     case wire::Envelope::kFundMany: {
       const auto& m = request.fund_many();
-      if (auto allowed = operator_only(); !allowed) {
+      if (auto allowed = operator_only(request, from); !allowed) {
         return receipt_answer(allowed.err());
       }
       auto cur = currency_from_wire(m.currency());
@@ -324,17 +231,17 @@ auto server::answer(const wire::Envelope& request, const peer& from,
         }
         payouts.push_back(tx_output{*cur, m.amounts_minor(i), *owner});
       }
-      return receipt_answer(m_bank->fund_many(payouts, m.request_id()));
+      return receipt_answer(m_service->fund_many(payouts, m.request_id()));
     }
     case wire::Envelope::kGetBalance: {
       wire::Envelope answer;
       auto* b = answer.mutable_balance();
       auto owner = key_from_wire(request.get_balance().owner());
-      auto held = owner ? m_bank->balance(*owner) : result<std::int64_t>{owner.err()};
+      auto held = owner ? m_service->balance(*owner) : result<money>{owner.err()};
       b->set_status(static_cast<std::uint32_t>(held.code()));
       if (held) {
-        b->set_amount_minor(*held);
-        b->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+        b->set_amount_minor(held->minor());
+        b->set_currency(static_cast<std::uint32_t>(held->cur()));
       } else {
         b->set_detail(held.err().message);
       }
@@ -349,31 +256,27 @@ auto server::answer(const wire::Envelope& request, const peer& from,
           return receipt_answer(error{status_code::malformed, "bad owner or currency"});
         }
         return receipt_answer(
-            m_bank->exchange_to_ecny(*owner, money{x.amount_minor(), *cur}, x.request_id()));
+            m_service->exchange_to_ecny(*owner, money{x.amount_minor(), *cur}, x.request_id()));
       }
       auto tx = from_wire(x.tx());
       if (!tx) {
         return receipt_answer(tx.err());
       }
-      return receipt_answer(m_bank->exchange_to_deposit(*tx, x.request_id()));
+      return receipt_answer(m_service->exchange_to_deposit(*tx, x.request_id()));
     }
     case wire::Envelope::kGetBankInfo: {
       wire::Envelope answer;
       answer.mutable_bank_info()->set_status(0);
-      answer.mutable_bank_info()->set_vault(bytes_to_wire(m_bank->vault_key().encode()));
-      answer.mutable_bank_info()->set_currency(static_cast<std::uint32_t>(m_bank->cur()));
+      answer.mutable_bank_info()->set_vault(bytes_to_wire(m_service->vault_key()->encode()));
+      answer.mutable_bank_info()->set_currency(static_cast<std::uint32_t>(m_service->cur()));
       return answer;
     }
     case wire::Envelope::kGetHistory: {
       wire::Envelope answer;
       auto* h = answer.mutable_history();
       auto owner = key_from_wire(request.get_history().owner());
-      constexpr std::uint32_t k_max_entries = 1000;
-      const auto asked = request.get_history().limit();
-      auto entries =
-          owner
-              ? m_bank->history(*owner, asked == 0 || asked > k_max_entries ? k_max_entries : asked)
-              : result<std::vector<history_entry>>{owner.err()};
+      auto entries = owner ? m_service->history(*owner, request.get_history().limit())
+                           : result<std::vector<history_entry>>{owner.err()};
       h->set_status(static_cast<std::uint32_t>(entries.code()));
       if (!entries) {
         h->set_detail(entries.err().message);
@@ -391,11 +294,7 @@ auto server::answer(const wire::Envelope& request, const peer& from,
       wire::Envelope answer;
       auto* list = answer.mutable_unspent_list();
       auto owner = key_from_wire(request.list_unspent().owner());
-      // A hosted wallet's tokens, from the bank's index: the payment that follows is the only
-      // request of it that reaches settlement.
-      const auto asked = request.list_unspent().limit();
-      const auto limit = (asked == 0 || asked > k_max_listed) ? k_max_listed : asked;
-      auto tokens = owner ? m_bank->unspent(*owner, limit)
+      auto tokens = owner ? m_service->list_unspent(*owner, request.list_unspent().limit())
                           : result<std::vector<settlement::token_info>>{owner.err()};
       if (!tokens) {
         return error_envelope(0, tokens.err());
@@ -406,33 +305,45 @@ auto server::answer(const wire::Envelope& request, const peer& from,
       }
       return answer;
     }
-    case wire::Envelope::kRequestQuote: return quote(request.request_quote());
-    case wire::Envelope::kExecuteQuote: return execute_quote(request.execute_quote());
-    case wire::Envelope::kDeclineQuote: return decline_quote(request.decline_quote());
-    case wire::Envelope::kSettledBatch: {
-      // (Indexed where it lies: a copy of a thousand notifications costs more than the index.)
-      if (auto indexed = m_bank->index_many(request.settled_batch()); !indexed) {
-        logging::error("index: {}", to_string(indexed.err()));
+    case wire::Envelope::kRequestQuote: {
+      const auto& r = request.request_quote();
+      wire::Envelope answer;
+      auto* out = answer.mutable_fx_quote();
+      auto pay = currency_from_wire(r.pay_currency());
+      auto receive = currency_from_wire(r.receive_currency());
+      auto best = !pay ? result<fx::quote>{pay.err()}
+                  : !receive
+                      ? result<fx::quote>{receive.err()}
+                      : m_service->request_quote(*pay, *receive, r.amount_minor(), r.fixed_pay());
+      if (!best) {
+        out->set_status(static_cast<std::uint32_t>(best.code()));
+        out->set_detail(best.err().message);
+        return answer;
       }
-      if (m_bank->has_gaps() && !m_gaps_queued) {
-        // A little later: a notification that is only late arrives meanwhile.
-        m_gaps_queued = true;
-        m_server->post_task_after(k_gap_wait_ms, [this] { fill_gaps(); });
+      *out = fx::to_wire(*best);
+      return answer;
+    }
+    case wire::Envelope::kExecuteQuote: {
+      const auto& e = request.execute_quote();
+      auto tx = from_wire(e.tx());
+      if (!tx) {
+        return receipt_answer(tx.err());
       }
-      return {};
+      return receipt_answer(m_service->execute_quote(e.quote_id(), *tx));
+    }
+    case wire::Envelope::kDeclineQuote: {
+      wire::Envelope answer;
+      const auto done = m_service->decline_quote(request.decline_quote().quote_id());
+      answer.mutable_quote_declined()->set_status(static_cast<std::uint32_t>(done.code()));
+      if (!done) {
+        answer.mutable_quote_declined()->set_detail(done.err().message);
+      }
+      return answer;
     }
     default:
       CBDC_ASSERT(false);  // the role table admits nothing else
       return {};
   }
-}
-
-auto server::register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
-    -> status {
-  if (!m_registry || wallets.empty()) {
-    return ok_status();
-  }
-  return m_registry->register_wallets(m_name, wallets);
 }
 
 auto server::check_customer(const wire::Envelope& request, const peer& from) -> status {
@@ -465,7 +376,7 @@ auto server::check_customer(const wire::Envelope& request, const peer& from) -> 
     return error{status_code::not_authorized,
                  "a wallet's request is about itself: the signer is not the wallet named"};
   }
-  if (payload != E::kOpenWallet && !m_bank->find_wallet(*signer)) {
+  if (payload != E::kOpenWallet && !m_service->hosts(*signer)) {
     return error{status_code::unknown_wallet, "the signing wallet is not hosted here"};
   }
   return ok_status();

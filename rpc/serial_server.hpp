@@ -2,18 +2,13 @@
 
 // A request server whose requests run one at a time on a worker thread, with delayed tasks.
 
-#include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "platform/queue.hpp"
+#include "platform/worker.hpp"
 #include "rpc/transport.hpp"
 
 namespace cbdc {
@@ -36,18 +31,19 @@ class serial_server {
                 socket_options opts = {}, std::size_t queue_capacity = 10'000);
   serial_server(std::string endpoint, deferring_handler on_request, role_table roles,
                 socket_options opts = {}, std::size_t queue_capacity = 10'000);
+  /// Requests run on `runs_on`, a worker its owner starts and closes (a service's own: the
+  /// server's handler calls the service there).
+  serial_server(std::string endpoint, deferring_handler on_request, role_table roles,
+                socket_options opts, worker& runs_on);
   ~serial_server();
   serial_server(const serial_server&) = delete;
   auto operator=(const serial_server&) -> serial_server& = delete;
 
-  /// Starts the worker and binds. Errors: unavailable.
+  /// Starts the worker (its own) and binds. Errors: unavailable.
   auto start() -> status;
   /// Stops taking requests and tasks, and waits for the worker (tasks posted later are
   /// dropped). Idempotent; the destructor calls it.
   void close();
-  /// Queues a request from inside the process (a notification, say) whose answer is dropped;
-  /// false when the queue is full, the request then left as it was (to offer again).
-  auto post(wire::Envelope& request) -> bool;
   /// Runs fn on the worker, in turn with the requests, whatever the queue holds (it completes
   /// work already admitted); from any thread.
   void post_task(task fn);
@@ -56,24 +52,14 @@ class serial_server {
   [[nodiscard]] auto endpoint() const -> const std::string& { return m_server.endpoint(); }
 
  private:
-  struct job {
-    wire::Envelope request;
-    peer from;
-    rpc_server::reply_fn reply;
-    task fn;  ///< set for a task instead of a request
-  };
-  struct timed {
-    std::chrono::steady_clock::time_point due;
-    task fn;
-  };
+  /// Requests run on runs_on, or on own when it is null.
+  serial_server(std::string endpoint, deferring_handler on_request, role_table roles,
+                socket_options opts, std::unique_ptr<worker> own, worker* runs_on = nullptr);
+  /// Queues a request for the handler; false when the queue is full.
+  auto admit(wire::Envelope&& request, const peer& from, const rpc_server::reply_fn& reply) -> bool;
   deferring_handler m_handler;
-  bounded_queue<job> m_jobs;
-  std::mutex m_timer_mutex;
-  std::condition_variable m_timer_cv;
-  std::vector<timed> m_timed;
-  bool m_stopping{false};
-  std::thread m_timer;
-  std::thread m_worker;
+  std::unique_ptr<worker> m_own;  ///< unless the requests run on another's worker
+  worker& m_worker;
   rpc_server m_server;
   std::shared_ptr<void> m_depth_gauge;  ///< /metrics: the queue's depth while serving
 };

@@ -3,6 +3,7 @@
 #include "bank/bank.hpp"
 #include "bank/client.hpp"
 #include "bank/server.hpp"
+#include "bank/service.hpp"
 
 #include <chrono>
 #include <thread>
@@ -266,13 +267,20 @@ TEST_CASE("bank refusals are typed", "[bank][integration]") {
   CHECK(w.the_bank->find_wallet(k2)->cls == wallet_class::iii);
 }
 
-TEST_CASE("the bank service indexes notifications for balances and history",
-          "[bank][integration]") {
+TEST_CASE(
+    "a bank indexes notifications for balances and history, alike in process and over "
+    "the wire",
+    "[bank][integration]") {
+  const bool over_wire = GENERATE(false, true);
+  INFO((over_wire ? "over the wire" : "in process"));
   test::pg_scratch db;
   const auto issuer = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xee));
   const auto vault = key_pair::from_seed(profile::ed25519, indexed_seed(0, 0xba));
   test::test_nodes nodes;
-  nodes.add("settle", role::shard).add("cn-bank", role::bank).add("cn-bank/ops", role::operator_);
+  nodes.add("settle", role::shard)
+      .add("cn-bank", role::bank)
+      .add("cn-bank/ops", role::operator_)
+      .add("other-bank", role::bank);
   settlement::server_config sc;
   sc.db_url = db.url();
   sc.endpoint = "tcp://127.0.0.1:0";
@@ -294,13 +302,46 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   bc.settle_spec = (*settle_svc)->endpoint();
   bc.settle_pub = (*settle_svc)->pub_endpoint();
   bc.net = nodes.client("cn-bank", "settle");  // its own socket, and settlement's key
-  auto svc = bank::server::start(bc, vault, "tcp://127.0.0.1:0");
-  REQUIRE(svc.ok());
-  bank::client cli((*svc)->endpoint(), nodes.client("cn-bank/ops", "cn-bank"));
+  // The service itself, or cbdc-bank's server and a client of it as the bank's operator.
+  std::unique_ptr<bank::service> local;
+  std::unique_ptr<bank::server> svc;
+  std::unique_ptr<bank::client> remote;
+  std::unique_ptr<bank::client> peer_bank;  // CanReceive is another bank's question
+  if (over_wire) {
+    auto started = bank::server::start(bc, vault, "tcp://127.0.0.1:0");
+    REQUIRE(started.ok());
+    svc = std::move(*started);
+    remote =
+        std::make_unique<bank::client>(svc->endpoint(), nodes.client("cn-bank/ops", "cn-bank"));
+    peer_bank =
+        std::make_unique<bank::client>(svc->endpoint(), nodes.client("other-bank", "cn-bank"));
+    CHECK(remote->can_receive(vault.pub(), yuan(1), std::nullopt).code() ==
+          status_code::not_authorized);
+  } else {
+    auto started = bank::service::start(bc, vault);
+    REQUIRE(started.ok());
+    local = std::move(*started);
+  }
+  bank::interface& cli = over_wire ? static_cast<bank::interface&>(*remote) : *local;
+  bank::interface& peer = over_wire ? static_cast<bank::interface&>(*peer_bank) : *local;
+  CHECK(cli.vault_key().ok());
+  CHECK(*cli.vault_key() == vault.pub());
   const auto alice = key_pair::from_seed(profile::ed25519, indexed_seed(1, 0x77));
   const auto shop = key_pair::from_seed(profile::ed25519, indexed_seed(2, 0x77));
   REQUIRE(cli.open_wallet(alice.pub(), wallet_class::ii, false).ok());
   REQUIRE(cli.open_wallet(shop.pub(), wallet_class::i, true).ok());
+  const auto shop_record = cli.wallet_info(shop.pub());
+  REQUIRE(shop_record.ok());
+  CHECK(shop_record->cls == wallet_class::i);
+  CHECK(shop_record->kind == wallet_kind::merchant);
+  CHECK(cli.wallet_info(issuer.pub()).code() == status_code::unknown_wallet);
+  CHECK(peer.can_receive(issuer.pub(), yuan(1), std::nullopt).code() ==
+        status_code::unknown_wallet);
+  CHECK(peer.can_receive(alice.pub(), money{100, currency::hkd}, std::nullopt).code() ==
+        status_code::currency_mismatch);
+  CHECK(cli.request_quote(currency::cny, currency::hkd, 100, false).code() ==
+        status_code::no_quote);
+  CHECK(cli.decline_quote("none").code() == status_code::quote_unknown);
   std::this_thread::sleep_for(std::chrono::milliseconds{300});  // the subscription settles in
   REQUIRE(cli.fund(alice.pub(), yuan(100)).ok());
   const auto wait_for = [&](const public_key& who, std::int64_t minor) {
@@ -318,7 +359,14 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   REQUIRE(unspent.ok());
   auto tx = payment::build_payment(alice, *unspent, shop.pub(), yuan(12, 34), 7, "coffee");
   REQUIRE(tx.ok());
+  auto forged = *tx;
+  auto& first = forged.sigs.front().sig.front();
+  first = static_cast<std::uint8_t>(first ^ 1U);
+  CHECK(cli.pay(forged).code() == status_code::bad_signature);
   REQUIRE(cli.pay(*tx).ok());
+  const auto again = cli.pay(*tx);  // a resend answers the first receipt
+  REQUIRE(again.ok());
+  CHECK(again->status == status_code::already_settled);
   CHECK(wait_for(alice.pub(), yuan(87, 66).minor()));
   CHECK(wait_for(shop.pub(), yuan(12, 34).minor()));
   // The balances count the payment as soon as settlement answers it; the history comes from
@@ -350,6 +398,7 @@ TEST_CASE("the bank service indexes notifications for balances and history",
   REQUIRE(in_settlement.ok());
   REQUIRE(in_settlement->size() == 1);
   settle_svc->reset();
+  CHECK(peer.can_receive(shop.pub(), yuan(1), std::nullopt).ok());
   const auto at_bank = cli.list_unspent(shop.pub());
   REQUIRE(at_bank.ok());
   CHECK(ids(*at_bank) == ids(*in_settlement));
