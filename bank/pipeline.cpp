@@ -108,16 +108,16 @@ void service::submit(pending_payment p, receipt_fn done) {
 void service::flush() {
   m_flush_queued = false;
   auto unsent = std::exchange(m_unsent, {});
-  auto unanswered = std::exchange(m_unanswered, {});
   std::vector<const pending_payment*> payments;
   payments.reserve(unsent.size());
   for (const auto& [p, done] : unsent) {
     payments.push_back(&p);
   }
   const auto written = m_bank->commit_durable(payments);
-  for (auto& [done, receipt] : unanswered) {
-    done(written ? result<settlement::receipt>{std::move(receipt)}
-                 : result<settlement::receipt>{written.err()});
+  if (!written) {
+    // The records of settled payments wait in memory for the next try; their intents stay.
+    logging::warn("recording payments: {}; trying again in 1 s", to_string(written.err()));
+    m_worker.post_after(1000, [this] { queue_flush(); });
   }
   for (auto& [p, done] : unsent) {
     if (!written) {
@@ -182,12 +182,14 @@ void service::send(pending_payment p, receipt_fn done) {
 void service::finish(const pending_payment& p, result<settlement::receipt> answer,
                      receipt_fn done) {
   auto finished = m_bank->pay_finish(p, std::move(answer));
-  if (!finished || !finished->settled()) {
-    done(settled_or_error(std::move(finished)));  // nothing to record
-    return;
+  if (finished && finished->settled()) {
+    // Its record for the day goes in the next flush; the customer need not wait for it. Until
+    // then the payment's durable intent (or, for a repeat, the first send's) stands for it: a
+    // crash before the record is written leaves the intent, which the restarted bank sends
+    // again and records as already settled.
+    queue_flush();
   }
-  m_unanswered.emplace_back(std::move(done), std::move(*finished));
-  queue_flush();
+  done(settled_or_error(std::move(finished)));
 }
 
 }  // namespace cbdc::bank

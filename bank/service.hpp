@@ -95,8 +95,8 @@ class service final : public interface {
   /// Sends a checked payment to settlement once its intent is durable (see flush).
   void submit(pending_payment p, receipt_fn done);
   /// Writes, in one durable database transaction, the intents of the payments submitted and
-  /// the records of those settled since the last flush; then sends the first and answers the
-  /// second. Run by a task queued behind the requests waiting for the worker (queue_flush).
+  /// the records of those settled since the last flush; then sends the first. Run by a task
+  /// queued behind the requests waiting for the worker (queue_flush).
   void flush();
   void queue_flush();
   /// Sends a payment whose intent is durable; the answer comes back as a task on the worker.
@@ -106,8 +106,8 @@ class service final : public interface {
   /// Asks the other banks, from peer `next` on (or the one known to host it), whether the
   /// payee may receive the payment; then submits it, or answers the refusal.
   void ask_peer(pending_payment p, receipt_fn done, std::size_t next);
-  /// Takes settlement's answer (or a refusal) for a payment. A settled one is answered once its
-  /// record for the day is durable (see flush).
+  /// Takes settlement's answer (or a refusal) for a payment and answers it; a settled one's
+  /// record for the day follows in the next flush (its durable intent covers a crash meanwhile).
   void finish(const pending_payment& p, result<settlement::receipt> answer, receipt_fn done);
   /// Runs the bank's catch-up with settlement on the worker, again every second until it works.
   void catch_up();
@@ -135,7 +135,6 @@ class service final : public interface {
   std::vector<std::unique_ptr<fx::client>> m_dealers;
   static constexpr std::size_t k_quotes_remembered = 10'000;
   bounded_map<std::string, fx::interface*> m_quote_dealer{k_quotes_remembered};  ///< by quote id
-  std::vector<std::pair<receipt_fn, settlement::receipt>> m_unanswered;          ///< see flush
   std::vector<std::pair<pending_payment, receipt_fn>> m_unsent;                  ///< see flush
   bool m_flush_queued{false};
   bool m_gaps_queued{false};
