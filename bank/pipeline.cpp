@@ -34,7 +34,7 @@ void service::pay_now(const signed_tx& tx, const std::string& payee_bank, receip
   }
   if (begun->settled_before) {  // a resend of a settled payment: its receipt
     auto receipt = *begun->settled_before;
-    finish(*begun, std::move(receipt), std::move(done));
+    finish(*begun, std::move(receipt), done);
     return;
   }
   // Settlement answers later; meanwhile the worker checks the next requests. A payee at
@@ -91,14 +91,14 @@ void service::ask_peer(pending_payment p, receipt_fn done, std::size_t next) {
                 return;
               }
               const std::string detail = env ? env->receive_verdict().detail() : env.err().message;
-              finish(*shared, error{code, detail}, std::move(done));
+              finish(*shared, error{code, detail}, done);
             });
       });
 }
 
 void service::submit(pending_payment p, receipt_fn done) {
   if (!p.reserved || p.durable) {
-    send(std::move(p), std::move(done));  // a repeat of a payment in flight, or one recorded
+    send(std::move(p), done);  // a repeat of a payment in flight, or one recorded
     return;
   }
   m_unsent.emplace_back(std::move(p), std::move(done));
@@ -124,11 +124,11 @@ void service::flush() {
       finish(p,
              error{written.code(),
                    "the payment could not be recorded before sending it: " + written.err().message},
-             std::move(done));
+             done);
       continue;
     }
     p.durable = true;
-    send(std::move(p), std::move(done));
+    send(std::move(p), done);
   }
 }
 
@@ -149,7 +149,7 @@ void service::recover() {
   }
 }
 
-void service::send(pending_payment p, receipt_fn done) {
+void service::send(pending_payment p, const receipt_fn& done) {
   constexpr int k_attempts = 5;
   ++p.attempts;
   auto shared = std::make_shared<pending_payment>(std::move(p));
@@ -174,13 +174,13 @@ void service::send(pending_payment p, receipt_fn done) {
                                 [this, shared, later] { send(std::move(*shared), later); });
             return;
           }
-          finish(*shared, std::move(r), std::move(done));
+          finish(*shared, std::move(r), done);
         });
       });
 }
 
 void service::finish(const pending_payment& p, result<settlement::receipt> answer,
-                     receipt_fn done) {
+                     const receipt_fn& done) {
   auto finished = m_bank->pay_finish(p, std::move(answer));
   if (finished && finished->settled()) {
     // Its record for the day goes in the next flush; the customer need not wait for it. Until

@@ -100,7 +100,7 @@ class service final : public interface {
   void flush();
   void queue_flush();
   /// Sends a payment whose intent is durable; the answer comes back as a task on the worker.
-  void send(pending_payment p, receipt_fn done);
+  void send(pending_payment p, const receipt_fn& done);
   /// Sends again the payments a crash left in flight (nobody waits for their answers).
   void recover();
   /// Asks the other banks, from peer `next` on (or the one known to host it), whether the
@@ -108,7 +108,7 @@ class service final : public interface {
   void ask_peer(pending_payment p, receipt_fn done, std::size_t next);
   /// Takes settlement's answer (or a refusal) for a payment and answers it; a settled one's
   /// record for the day follows in the next flush (its durable intent covers a crash meanwhile).
-  void finish(const pending_payment& p, result<settlement::receipt> answer, receipt_fn done);
+  void finish(const pending_payment& p, result<settlement::receipt> answer, const receipt_fn& done);
   /// Runs the bank's catch-up with settlement on the worker, again every second until it works.
   void catch_up();
   /// Reads from settlement the batches that notifications skipped (bank::fill_gaps), again
