@@ -34,7 +34,9 @@ class service final : public interface {
   auto operator=(const service&) -> service& = delete;
 
   /// The worker every request runs on. A call from another thread waits for its turn there;
-  /// cbdc-bank's server runs its requests on it, so that they run in order without a hop.
+  /// cbdc-bank's server runs its requests on it, so that they run in order without a hop. On
+  /// the worker, a payment is asked with pay_async only: pay would wait for an answer that the
+  /// same thread has yet to produce.
   [[nodiscard]] auto runs_on() -> worker& { return m_worker; }
   /// This bank's node name (its bank id; empty without authentication): its operators fund.
   [[nodiscard]] auto name() const -> const std::string& { return m_name; }
