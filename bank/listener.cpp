@@ -49,8 +49,7 @@ void service::listen(const std::string& pub_endpoint, currency cur, const socket
     // What arrives in the next few milliseconds goes along: one database transaction for the
     // lot (the index is a little behind settlement in any case; a longer wait means fewer,
     // larger statements on a busy bank).
-    wire::Envelope note;
-    auto* batch = note.mutable_settled_batch();
+    auto batch = std::make_shared<wire::SettledBatch>();
     *batch->add_txs() = std::move(*settled);
     constexpr int k_max_batch = 1000;
     constexpr auto k_gather = std::chrono::milliseconds(20);
@@ -66,8 +65,7 @@ void service::listen(const std::string& pub_endpoint, currency cur, const socket
     }
     // A full queue holds the listener back (settlement's PUB socket buffers meanwhile) rather
     // than drop notifications: dropped ones would have to be read again from settlement.
-    auto shared = std::make_shared<wire::Envelope>(std::move(note));
-    worker::task indexed = [this, shared] { index(shared->settled_batch()); };
+    worker::task indexed = [this, batch] { index(*batch); };
     while (!m_worker.try_post(indexed) && !m_stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
