@@ -165,7 +165,7 @@ void audit(const trace& t, const scenario& sc, const replay_view& d, world& w, r
     report.problems.push_back("cannot read settlement's database: " + to_string(checked.err()));
   }
   // 4. Issued - redeemed == unspent supply, and the reserves balance (the issuer's own audit).
-  auto issuer = w.issuer_audit();
+  auto issuer = w.issuer_audit(0);
   report.issuer_audit = issuer.out;
   while (!report.issuer_audit.empty() && report.issuer_audit.back() == '\n') {
     report.issuer_audit.pop_back();

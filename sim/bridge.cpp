@@ -1,6 +1,6 @@
 // Cross-border scenarios (mBridge-style): reading a scenario and its plan (the transactions,
 // the model of the dealers' pricing and every bank's balances, issuance). The run is
-// bridge_run.cpp, its world bridge_world.hpp, its report bridge_report.cpp.
+// bridge_run.cpp (in the world of sim/world.hpp), its report bridge_report.cpp.
 #include "sim/bridge.hpp"
 
 #include <algorithm>

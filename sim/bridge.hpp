@@ -9,6 +9,7 @@
 
 #include "core/money.hpp"
 #include "fx/quote.hpp"
+#include "sim/world.hpp"
 
 // Cross-border scenarios (mBridge-style): several central banks on one bridge, commercial banks
 // paying each other across currencies through FX dealers' quotes, every payment one PvP
@@ -22,14 +23,9 @@ struct central_bank_spec {
   std::int64_t bank_cap_minor{0};      ///< daily, per paying bank; 0: none
 };
 
-struct bank_spec {
-  std::string id;
-  currency home{currency::cny};
-  bool dealer{false};
-  std::int64_t spread_bp{0};  ///< a dealer's spread around mid
-  std::vector<currency>
-      licensed;  ///< a dealer's currencies (it is domestic at their central banks)
-};
+/// A bank of the bridge as the world runs it: a dealer (a cbdc-fx process) or a bank the
+/// simulator plays.
+using bank_spec = world_spec::bank;
 
 /// One phase of the pilot: its corridors (pay -> receive) and how many transactions.
 struct phase_spec {
@@ -117,20 +113,12 @@ auto write_csv(const scenario& sc, const plan& p, const std::filesystem::path& p
 /// An amount in US cents at the scenario's reference value (rounded down).
 auto usd_cents(const scenario& sc, currency cur, std::int64_t minor) -> std::int64_t;
 
-struct run_config {
-  std::filesystem::path bin_dir;
-  std::filesystem::path work_dir;
-  std::string pg_url;
-  std::string db_prefix{"cbdc_bridge"};
-  int base_port{17600};
-};
-
 /// Starts the bridge's services (settlement shards and coordinator, a cbdc-issuer per central
 /// bank, a cbdc-fx per dealer), issues, drives the plan through them one transaction at a time,
 /// audits, and writes summary.json, transactions.csv, corridors.csv and report.html into
 /// out_dir. Prints the figures; returns the exit code (0: audit passed and the published figures
 /// reproduced).
-auto run(const scenario& sc, const plan& p, const run_config& config,
+auto run(const scenario& sc, const plan& p, const world_config& config,
          const std::filesystem::path& out_dir) -> int;
 
 }  // namespace cbdc::sim::bridge

@@ -22,13 +22,6 @@ inline auto code(currency cur) -> std::string {
   return std::string{currency_code(cur)};
 }
 
-/// Whether bank b may ask the central bank of cur for issuance (its home currency, or a
-/// dealer's licensed one).
-inline auto domestic(const bank_spec& b, currency cur) -> bool {
-  return b.home == cur ||
-         (b.dealer && std::find(b.licensed.begin(), b.licensed.end(), cur) != b.licensed.end());
-}
-
 struct outcome {
   status_code status{status_code::ok};
   std::string detail;

@@ -7,9 +7,9 @@
 #include <map>
 #include <sstream>
 
-#include "platform/process.hpp"
 #include "sim/bridge.hpp"
 #include "sim/bridge_detail.hpp"
+#include "sim/page.hpp"
 
 namespace cbdc::sim::bridge {
 namespace {
@@ -196,6 +196,7 @@ auto report(const scenario& sc, const plan& p, const run_record& r,
     std::ofstream out(out_dir / "summary.json", std::ios::trunc);
     out << boost::json::serialize(summary) << '\n';
   }
+  status plotted = ok_status();
   {
     // Bars from zero (an axis that starts higher misleads), labels grouped by thousands.
     double volume_max_musd = 0;
@@ -204,7 +205,7 @@ auto report(const scenario& sc, const plan& p, const run_record& r,
       volume_max_musd = std::max(volume_max_musd, static_cast<double>(f.volume_usd_cents) / 1e8);
       spread_max_usd = std::max(spread_max_usd, static_cast<double>(f.spread_usd_cents) / 100.0);
     }
-    std::ofstream gp(out_dir / "plots" / "charts.gp", std::ios::trunc);
+    std::ostringstream gp;
     gp << "set terminal svg size 760,300 dynamic font 'sans,11'\n"
        << "set grid ytics\nset style fill solid 0.8 border -1\nset boxwidth 0.7\n"
        << "set output 'volume.svg'\nset title 'Volume by corridor (USD million)'\n"
@@ -217,77 +218,52 @@ auto report(const scenario& sc, const plan& p, const run_record& r,
        << "set output 'latency.svg'\nset title 'Settlement time per transaction (quote to "
           "receipt)'\nset xtics norotate\nset xlabel 'transaction'\nset ylabel 'ms'\n"
        << "plot 'latency.dat' using 1:2 with points pt 7 ps 0.5 notitle\n";
+    plotted = plot(out_dir / "plots", gp.str());
   }
-  const auto plotted = cbdc::run(
-      {"/bin/sh", "-c", "cd '" + (out_dir / "plots").string() + "' && gnuplot charts.gp 2>&1"});
-  std::ostringstream html;
-  html << "<!doctype html><html><head><meta charset='utf-8'><title>cbdc bridge run: "
-       << html_escape(sc.name)
-       << "</title><style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}"
-          "table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;"
-          "text-align:left}.pass{color:#070}.fail{color:#b00}svg{max-width:100%;height:auto}"
-          "</style></head><body>\n<h1>"
-       << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", " << sc.central_banks.size()
-       << " central banks, " << sc.banks.size() << " banks, " << sc.shards
-       << " settlement shards; setup " << fixed_text(static_cast<double>(setup_us) / 1e6, 1)
-       << " s, replay " << fixed_text(static_cast<double>(replay_us) / 1e6, 1) << " s.</p>\n"
-       << "<table><tr><th>payment and FX PvP transactions</th><td>" << counted
-       << "</td></tr><tr><th>settled</th><td>" << usd_text(settled_usd)
-       << "</td></tr><tr><th>issued onto the bridge</th><td>" << usd_text(issued_usd)
-       << "</td></tr><tr><th>spread paid</th><td>" << usd_text(spread_usd)
-       << "</td></tr><tr><th>refused</th><td>" << outcomes.size() - settled
-       << "</td></tr></table>\n";
+  const auto seconds = [](std::int64_t us) { return fixed_text(static_cast<double>(us) / 1e6, 1); };
+  html_page page("cbdc bridge run: " + sc.name, sc.name);
+  page.paragraph("seed " + std::to_string(sc.seed) + ", " +
+                 std::to_string(sc.central_banks.size()) + " central banks, " +
+                 std::to_string(sc.banks.size()) + " banks, " + std::to_string(sc.shards) +
+                 " settlement shards; setup " + seconds(setup_us) + " s, replay " +
+                 seconds(replay_us) + " s.");
+  page.facts({{"payment and FX PvP transactions", grouped(counted)},
+              {"settled", usd_text(settled_usd)},
+              {"issued onto the bridge", usd_text(issued_usd)},
+              {"spread paid", usd_text(spread_usd)},
+              {"refused", grouped(static_cast<std::int64_t>(outcomes.size() - settled))}});
   if (!published_lines.empty()) {
-    html << "<h2>Against the published figures</h2><p>" << html_escape(sc.published.source)
-         << "</p><ul>";
-    for (const auto& line : published_lines) {
-      html << "<li>" << html_escape(line) << "</li>";
-    }
-    html << "</ul>\n";
+    page.published(sc.published.source, published_lines);
   }
-  html << "<h2>Audit: <span class='" << (passed ? "pass'>PASS" : "fail'>FAIL")
-       << "</span></h2><ul>";
-  for (const auto& c : checks) {
-    html << "<li>" << html_escape(c) << "</li>";
-  }
-  for (const auto& pr : problems) {
-    html << "<li class='fail'>" << html_escape(pr) << "</li>";
-  }
-  html << "</ul>\n<h2>By corridor</h2><table><tr><th></th><th>transactions</th><th>volume</th>"
-          "<th>spread paid</th><th>across shards</th><th>settlement p50 / max</th><th>refused</th>"
-          "</tr>";
+  page.audit(checks, problems);
+  page.heading("By corridor");
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(corridors.size());
   for (const auto& [name, f] : corridors) {
-    html << "<tr><td>" << html_escape(name) << "</td><td>" << f.count << "</td><td>"
-         << usd_text(f.volume_usd_cents) << "</td><td>" << usd_text(f.spread_usd_cents)
-         << "</td><td>" << f.cross_shard << "</td><td>"
-         << fixed_text(percentile_ms(f.latencies_us, 0.5), 1) << " / "
-         << fixed_text(percentile_ms(f.latencies_us, 1.0), 1) << " ms</td><td>" << f.failed
-         << "</td></tr>";
+    rows.push_back({name, grouped(f.count), usd_text(f.volume_usd_cents),
+                    usd_text(f.spread_usd_cents), grouped(f.cross_shard),
+                    fixed_text(percentile_ms(f.latencies_us, 0.5), 1) + " / " +
+                        fixed_text(percentile_ms(f.latencies_us, 1.0), 1) + " ms",
+                    grouped(f.failed)});
   }
-  html << "</table>\n<h2>By phase</h2><table><tr><th></th><th>transactions</th><th>volume</th>"
-          "</tr>";
+  page.table({"", "transactions", "volume", "spread paid", "across shards", "settlement p50 / max",
+              "refused"},
+             rows);
+  page.heading("By phase");
+  rows.clear();
+  rows.reserve(phases.size());
   for (const auto& [name, f] : phases) {
-    html << "<tr><td>" << html_escape(name) << "</td><td>" << f.count << "</td><td>"
-         << usd_text(f.volume_usd_cents) << "</td></tr>";
+    rows.push_back({name, grouped(f.count), usd_text(f.volume_usd_cents)});
   }
-  html << "</table>\n";
-  if (plotted.exit_code == 0) {
-    for (const auto* chart : {"volume", "spread", "latency"}) {
-      std::ifstream in(out_dir / "plots" / (std::string{chart} + ".svg"));
-      std::ostringstream svg;
-      svg << in.rdbuf();
-      const auto text = svg.str();
-      if (const auto at = text.find("<svg"); at != std::string::npos) {
-        html << "<div>" << text.substr(at) << "</div>\n";
-      }
-    }
+  page.table({"", "transactions", "volume"}, rows);
+  if (plotted) {
+    page.charts(out_dir / "plots", {"volume", "spread", "latency"});
   } else {
-    html << "<p class='fail'>gnuplot failed: " << html_escape(plotted.out) << "</p>\n";
+    page.paragraph(plotted.err().message, true);
   }
-  html << "</body></html>\n";
-  {
-    std::ofstream out(out_dir / "report.html", std::ios::trunc);
-    out << html.str();
+  const auto written = page.write(out_dir / "report.html");
+  if (!written) {
+    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(written.err()).c_str());
   }
 
   std::printf("settled %u payment and FX PvP transactions (%s), %u sweeps; %zu refused\n", counted,
@@ -316,7 +292,7 @@ auto report(const scenario& sc, const plan& p, const run_record& r,
   }
   std::printf("audit %s\n", passed ? "PASS" : "FAIL");
   std::printf("report: %s\n", (out_dir / "report.html").c_str());
-  return passed && published_ok && plotted.exit_code == 0 ? 0 : 1;
+  return passed && published_ok && plotted && written ? 0 : 1;
 }
 
 }  // namespace cbdc::sim::bridge

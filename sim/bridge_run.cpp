@@ -4,15 +4,34 @@
 #include <chrono>
 #include <map>
 
-#include "issuer/client.hpp"
+#include "fx/client.hpp"
 #include "settlement/client.hpp"
 #include "sim/bridge.hpp"
 #include "sim/bridge_detail.hpp"
-#include "sim/bridge_world.hpp"
+#include "sim/world.hpp"
 
 namespace cbdc::sim::bridge {
+namespace {
 
-auto run(const scenario& sc, const plan& p, const run_config& config,
+/// The bridge's world: its shards and coordinator, a central bank per currency, a cbdc-fx per
+/// dealer; the other banks played by the simulator. Each bank is issued its plan's issuance.
+auto world_spec_of(const scenario& sc, const plan& p) -> world_spec {
+  world_spec spec;
+  spec.shards = sc.shards;
+  for (const auto& cb : sc.central_banks) {
+    spec.central_banks.push_back({cb.cur, cb.corridor_cap_minor, cb.bank_cap_minor});
+  }
+  spec.banks = sc.banks;
+  for (const auto& [slot, amount] : p.issuance) {
+    spec.banks.at(slot.first).issuance[slot.second] += amount;
+  }
+  spec.rates = sc.mid_texts;
+  return spec;
+}
+
+}  // namespace
+
+auto run(const scenario& sc, const plan& p, const world_config& config,
          const std::filesystem::path& out_dir) -> int {
   using clock = std::chrono::steady_clock;
   const auto us_since = [](clock::time_point t) {
@@ -20,43 +39,39 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   };
   std::filesystem::create_directories(out_dir);
   const auto setup_start = clock::now();
-  services svc(sc, config);
-  if (auto started = svc.start(p.issuance); !started) {
-    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(started.err()).c_str());
+  auto w = world::start(world_spec_of(sc, p), config);
+  const auto fail = [](const error& e) {
+    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(e).c_str());
     return 1;
+  };
+  if (!w) {
+    return fail(w.err());
   }
-  auto auditor = svc.as_node(services::k_auditor);
+  auto auditor = (*w)->as_node(world::k_auditor);
   if (!auditor) {
-    std::fprintf(stderr, "cbdc-sim: %s\n", to_string(auditor.err()).c_str());
-    return 1;
+    return fail(auditor.err());
   }
-  settlement::client settle(*settlement::cluster::parse(svc.settle_spec()), *auditor);
+  settlement::client settle(*settlement::cluster::parse((*w)->settle_spec()), *auditor);
+  // Every dealer, as each paying bank asks them (a quote is for the bank that asks).
+  std::vector<std::vector<std::unique_ptr<fx::client>>> dealer_clients(sc.banks.size());
+  std::vector<std::vector<fx::interface*>> dealers(sc.banks.size());
+  for (std::uint32_t b = 0; b < sc.banks.size(); ++b) {
+    auto as_bank = (*w)->as_node(sc.banks[b].id);
+    if (!as_bank) {
+      return fail(as_bank.err());
+    }
+    for (const auto& ep : (*w)->dealer_endpoints()) {
+      dealers[b].push_back(
+          dealer_clients[b].emplace_back(std::make_unique<fx::client>(ep, *as_bank)).get());
+    }
+  }
   std::vector<std::string> problems;
   std::vector<std::string> checks;
-  // Issuance: each bank's central bank mints its share (against the reserve start() credited).
   std::int64_t issued_usd = 0;
   std::map<currency, std::int64_t> issued_by_cur;
   for (const auto& [slot, amount] : p.issuance) {
-    const auto& [b, cur] = slot;
-    std::size_t c = 0;
-    while (sc.central_banks[c].cur != cur) {
-      ++c;
-    }
-    auto as_bank = svc.as_node(sc.banks[b].id);
-    if (!as_bank) {
-      std::fprintf(stderr, "cbdc-sim: %s\n", to_string(as_bank.err()).c_str());
-      return 1;
-    }
-    issuer::client cb(svc.issuer_endpoint(c), *as_bank);
-    const money m{amount, cur};
-    auto minted = cb.mint(sc.banks[b].id, m, "bridge-mint-" + sc.banks[b].id);
-    if (!minted) {
-      std::fprintf(stderr, "cbdc-sim: mint to %s: %s\n", sc.banks[b].id.c_str(),
-                   to_string(minted.err()).c_str());
-      return 1;
-    }
-    issued_usd += usd_cents(sc, cur, amount);
-    issued_by_cur[cur] += amount;
+    issued_usd += usd_cents(sc, slot.second, amount);
+    issued_by_cur[slot.second] += amount;
   }
   const auto setup_us = us_since(setup_start);
 
@@ -71,11 +86,9 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   for (const auto& t : p.txs) {
     outcome o;
     const auto t0 = clock::now();
-    const auto& payer = svc.bank_key(t.payer);
-    auto dealers = svc.dealers(t.payer);
-    auto best = !dealers ? result<fx::best_offer>{dealers.err()}
-                         : fx::request_best_quote(*dealers, sc.banks[t.payer].id, t.pay, t.receive,
-                                                  t.amount_minor, t.fixed_pay);
+    const auto& payer = (*w)->bank_key(t.payer);
+    auto best = fx::request_best_quote(dealers[t.payer], sc.banks[t.payer].id, t.pay, t.receive,
+                                       t.amount_minor, t.fixed_pay);
     result<settlement::receipt> receipt = error{status_code::internal, "not sent"};
     if (best) {
       const auto& q = best->q;
@@ -88,8 +101,9 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
         ++mismatched;
       }
       auto unspent = settle.list_unspent(payer.pub());
-      auto tx = unspent ? fx::build_pvp(q, payer, *unspent, svc.bank_key(t.payee).pub(), t.seq + 1)
-                        : result<signed_tx>{unspent.err()};
+      auto tx = unspent
+                    ? fx::build_pvp(q, payer, *unspent, (*w)->bank_key(t.payee).pub(), t.seq + 1)
+                    : result<signed_tx>{unspent.err()};
       if (tx) {
         o.tx_id = tx->id;
         o.cross_shard = shards_of(tx->tx, tx->id, settle.shard_count()).size() > 1;
@@ -142,7 +156,7 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
   }
   std::uint32_t wrong_balances = 0;
   for (std::uint32_t b = 0; b < sc.banks.size(); ++b) {
-    auto unspent = settle.list_unspent(svc.bank_key(b).pub());
+    auto unspent = settle.list_unspent((*w)->bank_key(b).pub());
     std::map<currency, std::int64_t> held;
     for (const auto& tok : unspent ? *unspent : std::vector<settlement::token_info>{}) {
       held[tok.cur] += tok.amount_minor;
@@ -188,7 +202,7 @@ auto run(const scenario& sc, const plan& p, const run_config& config,
       checks.push_back(code(cur) + ": issued " + grouped(money{supply->issued_minor, cur}) +
                        " - redeemed == unspent");
     }
-    auto audit = svc.issuer_audit(c);
+    auto audit = (*w)->issuer_audit(c);
     if (audit.exit_code != 0) {
       problems.push_back("cbdc-issuer audit " + code(cur) + " failed: " + audit.out);
     } else {

@@ -152,12 +152,10 @@ auto bridge_command(const std::string& command, const std::string& text, const s
   if (!url) {
     return cli::fail("cbdc-sim", url.err());
   }
-  sim::bridge::run_config rc;
+  auto rc = world;
   rc.bin_dir = bin_dir();
   rc.work_dir = std::filesystem::path(out_path) / "services";
   rc.pg_url = *url;
-  rc.db_prefix = world.db_prefix;
-  rc.base_port = world.base_port;
   std::filesystem::create_directories(out_path);
   if (auto w = sim::bridge::write_csv(*sc, *p, std::filesystem::path(out_path) / "plan.csv"); !w) {
     return cli::fail("cbdc-sim", w.err());
@@ -184,7 +182,7 @@ auto main(int argc, char** argv) -> int {
       "requests in flight, at most")("db", po::value(&db)->default_value(""),
                                      "PostgreSQL URL of the cluster (else $CBDC_PG_URL)")(
       "db-prefix", po::value(&config.world.db_prefix)->default_value(config.world.db_prefix),
-      "names of the services' databases: PREFIX_settle, PREFIX_issuer, PREFIX_bank_ID")(
+      "names of the services' databases: PREFIX_settle, PREFIX_issuer_CUR, PREFIX_bank_ID, ...")(
       "port-base", po::value(&config.world.base_port)->default_value(config.world.base_port),
       "first loopback port of the services");
   if (auto code = cli::parse(argc, argv, opts, "cbdc-sim", k_usage, command, "scenario")) {

@@ -121,17 +121,24 @@ struct retry_item {
 
 class driver final : public replay_view {
  public:
-  driver(const trace& t, const scenario& sc, const replay_config& config, world& w)
-      : m_trace(t), m_sc(sc), m_config(config), m_world(w), m_result() {
+  /// bank_opts: the simulator as each bank's operator.
+  driver(const trace& t, const scenario& sc, const replay_config& config, world& w,
+         std::vector<socket_options> bank_opts)
+      : m_trace(t),
+        m_sc(sc),
+        m_config(config),
+        m_world(w),
+        m_bank_opts(std::move(bank_opts)),
+        m_result() {
     if (m_config.window == 0) {
       m_config.window = 32 * sc.banks.size();
     }
     m_result.outcomes.resize(t.events.size());
     m_result.faults.slow_commit_ms = sc.failures.slow_commit_ms;
-    for (std::size_t b = 0; b < w.bank_endpoints().size(); ++b) {
-      auto opts = w.bank_client_options(b);
+    for (std::size_t b = 0; b < m_bank_opts.size(); ++b) {
+      auto opts = m_bank_opts[b];
       opts.timeout_ms = config.request_timeout_ms;
-      m_banks.push_back(std::make_unique<rpc_client>(w.bank_endpoints()[b], opts));
+      m_banks.push_back(std::make_unique<rpc_client>(w.bank_endpoint(b), opts));
     }
   }
 
@@ -183,7 +190,7 @@ class driver final : public replay_view {
     std::vector<std::thread> threads;
     for (std::size_t b = 0; b < m_banks.size(); ++b) {
       threads.emplace_back([&, b] {
-        bank::client bank_client(m_world.bank_endpoints()[b], m_world.bank_client_options(b));
+        bank::client bank_client(m_world.bank_endpoint(b), m_bank_opts[b]);
         std::vector<std::pair<public_key, bank::wallet_class>> batch;
         const auto send = [&](bool merchant) {
           if (!batch.empty() && outcome[b]) {
@@ -645,6 +652,7 @@ class driver final : public replay_view {
   const scenario& m_sc;
   replay_config m_config;
   world& m_world;
+  std::vector<socket_options> m_bank_opts;
   replay_result m_result;
   std::vector<std::unique_ptr<rpc_client>> m_banks;
   std::unordered_map<std::uint32_t, std::size_t> m_slot;
@@ -667,22 +675,47 @@ class driver final : public replay_view {
   std::int64_t m_start_us{0};
 };
 
+/// The world a trace runs in: one shard, the scenario's central bank, and a cbdc-bank per
+/// scenario bank hosting its wallets, its vault issued what its wallets' top-ups pay out.
+auto world_spec_of(const trace& t, const scenario& sc) -> world_spec {
+  world_spec spec;
+  // Batches that wait a little longer to fill: fewer commits for the same payments (the replay
+  // keeps hundreds in flight).
+  spec.batch_ms = 10;
+  spec.slow_commit_ms = sc.failures.slow_commit_ms;
+  spec.central_banks.push_back({sc.cur, 0, 0});
+  for (const auto& b : sc.banks) {
+    auto& bank = spec.banks.emplace_back();
+    bank.id = b.id;
+    bank.home = sc.cur;
+    bank.hosted = true;
+  }
+  for (const auto& e : t.events) {
+    if (e.kind == event_kind::topup) {
+      spec.banks.at(e.bank).issuance[sc.cur] += e.amount_minor;
+    }
+  }
+  return spec;
+}
+
 }  // namespace
 
 auto replay(const trace& t, const scenario& sc, const replay_config& config)
     -> result<replay_result> {
   const auto began = steady_us();
-  std::vector<std::int64_t> issuance(sc.banks.size(), 0);
-  for (const auto& e : t.events) {
-    if (e.kind == event_kind::topup) {
-      issuance.at(e.bank) += e.amount_minor;
-    }
-  }
-  auto w = world::start(sc, config.world, issuance);
+  auto w = world::start(world_spec_of(t, sc), config.world);
   if (!w) {
     return w.err();
   }
-  driver d(t, sc, config, **w);
+  std::vector<socket_options> bank_opts;
+  for (std::size_t b = 0; b < sc.banks.size(); ++b) {
+    auto opts = (*w)->as_operator_of(b);
+    if (!opts) {
+      return opts.err();
+    }
+    bank_opts.push_back(*opts);
+  }
+  driver d(t, sc, config, **w, std::move(bank_opts));
   if (auto onboarded = d.onboard(); !onboarded) {
     return onboarded.err();
   }

@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "platform/process.hpp"
+#include "sim/page.hpp"
 
 namespace cbdc::sim {
 
@@ -20,13 +20,6 @@ struct group {
   std::int64_t volume_minor{0};
   std::uint64_t failed{0};
 };
-
-auto read_file(const std::filesystem::path& path) -> std::string {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 auto deviation_line(const std::string& what, double got, double want, double tolerance, bool& ok)
     -> std::string {
@@ -84,19 +77,6 @@ auto zero_based_y(double max) -> std::string {
             "\" " + fixed_text(y, 0);
   }
   return "set yrange [0:" + fixed_text(top, 0) + "]\nset ytics (" + tics + ")\n";
-}
-
-auto html_escape(const std::string& text) -> std::string {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      default: out += c;
-    }
-  }
-  return out;
 }
 
 auto percentile_ms(const std::vector<std::int64_t>& sorted_us, double q) -> double {
@@ -362,101 +342,62 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
        << zero_based_y(max_of(failures, [](auto n) { return n; }))
        << "set ylabel 'events'\nplot 'failures.dat' using 2:xtic(1) with boxes notitle\n";
   }
-  {
-    std::ofstream script(out_dir / "plots" / "charts.gp", std::ios::trunc);
-    script << gp.str();
+  if (auto plotted = plot(out_dir / "plots", gp.str()); !plotted) {
+    return plotted.err();
   }
-  const auto plotted =
-      run({"/bin/sh", "-c", "cd '" + (out_dir / "plots").string() + "' && gnuplot charts.gp 2>&1"});
-  if (plotted.exit_code != 0) {
-    return error{status_code::unavailable, "gnuplot failed: " + plotted.out};
-  }
-  std::ostringstream html;
-  html << "<!doctype html><html><head><meta charset='utf-8'><title>cbdc run: "
-       << html_escape(sc.name)
-       << "</title><style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}"
-          "table{border-collapse:collapse}td,th{padding:2px 10px;border-bottom:1px solid #ddd;"
-          "text-align:left}.pass{color:#070}.fail{color:#b00}svg{max-width:100%;height:auto}"
-          "</style></head><body>\n";
   const auto grouped_count = [](std::uint64_t n) { return group_digits(std::to_string(n)); };
-  html << "<h1>" << html_escape(sc.name) << "</h1>\n<p>seed " << sc.seed << ", " << t.events.size()
-       << " events, replayed in " << fixed_text(static_cast<double>(r.replay_us) / 1e6, 1)
-       << " s after " << fixed_text(static_cast<double>(r.setup_us) / 1e6, 1)
-       << " s of setup.</p>\n";
-  html << "<table><tr><th>wallets active</th><td>" << grouped_count(f.wallets_active)
-       << "</td></tr><tr><th>payments settled</th><td>" << grouped_count(f.payments)
-       << "</td></tr><tr><th>volume</th><td>" << grouped(money{f.volume_minor, sc.cur})
-       << "</td></tr><tr><th>refused</th><td>" << grouped_count(f.failed)
-       << "</td></tr><tr><th>throughput</th><td>" << group_digits(fixed_text(f.payments_per_s, 0))
-       << " payments/s</td></tr><tr><th>latency p50 / p95 / p99 / p99.9</th><td>"
-       << fixed_text(f.latency_ms[0], 1) << " / " << fixed_text(f.latency_ms[1], 1) << " / "
-       << fixed_text(f.latency_ms[2], 1) << " / " << fixed_text(f.latency_ms[3], 1)
-       << " ms</td></tr></table>\n";
+  const auto seconds = [](std::int64_t us) { return fixed_text(static_cast<double>(us) / 1e6, 1); };
+  html_page page("cbdc run: " + sc.name, sc.name);
+  page.paragraph("seed " + std::to_string(sc.seed) + ", " + std::to_string(t.events.size()) +
+                 " events, replayed in " + seconds(r.replay_us) + " s after " +
+                 seconds(r.setup_us) + " s of setup.");
+  page.facts(
+      {{"wallets active", grouped_count(f.wallets_active)},
+       {"payments settled", grouped_count(f.payments)},
+       {"volume", grouped(money{f.volume_minor, sc.cur})},
+       {"refused", grouped_count(f.failed)},
+       {"throughput", group_digits(fixed_text(f.payments_per_s, 0)) + " payments/s"},
+       {"latency p50 / p95 / p99 / p99.9",
+        fixed_text(f.latency_ms[0], 1) + " / " + fixed_text(f.latency_ms[1], 1) + " / " +
+            fixed_text(f.latency_ms[2], 1) + " / " + fixed_text(f.latency_ms[3], 1) + " ms"}});
   if (!f.published_lines.empty()) {
-    html << "<h2>Against the published figures</h2><p>" << html_escape(sc.published.source)
-         << "</p><ul>";
-    for (const auto& line : f.published_lines) {
-      html << "<li>" << html_escape(line) << "</li>";
-    }
-    html << "</ul>\n";
+    page.published(sc.published.source, f.published_lines);
   }
-  html << "<h2>Audit: <span class='" << (r.audit.passed() ? "pass'>PASS" : "fail'>FAIL")
-       << "</span></h2><ul>";
-  for (const auto& c : r.audit.checks) {
-    html << "<li>" << html_escape(c) << "</li>";
-  }
-  for (const auto& p : r.audit.problems) {
-    html << "<li class='fail'>" << html_escape(p) << "</li>";
-  }
-  html << "</ul>\n<h2>Faults injected</h2><ul><li>cbdc-settle killed: "
-       << (r.faults.settlement_killed_at_us < 0
-               ? std::string{"no"}
-               : "at " +
-                     fixed_text(static_cast<double>(r.faults.settlement_killed_at_us) / 1e6, 1) +
-                     " s, back after " +
-                     fixed_text(static_cast<double>(r.faults.settlement_back_after_us) / 1e6, 1) +
-                     " s")
-       << "</li><li>cbdc-bank killed: "
-       << (r.faults.bank_killed_at_us < 0
-               ? std::string{"no"}
-               : html_escape(r.faults.killed_bank) + " at " +
-                     fixed_text(static_cast<double>(r.faults.bank_killed_at_us) / 1e6, 1) +
-                     " s, back after " +
-                     fixed_text(static_cast<double>(r.faults.bank_back_after_us) / 1e6, 1) + " s")
-       << "</li><li>requests dropped: " << r.faults.dropped
-       << "</li><li>requests duplicated: " << r.faults.duplicated
-       << "</li><li>retries: " << r.faults.retries
-       << "</li><li>slow commit: " << r.faults.slow_commit_ms << " ms</li></ul>\n";
-  for (const auto* chart : {"throughput", "latency", "hours", "region", "category", "failures"}) {
-    const auto path = out_dir / "plots" / (std::string{chart} + ".svg");
-    if (std::filesystem::exists(path)) {
-      auto svg = read_file(path);
-      if (const auto at = svg.find("<svg"); at != std::string::npos) {
-        html << "<div>" << svg.substr(at) << "</div>\n";
-      }
-    }
-  }
+  page.audit(r.audit.checks, r.audit.problems);
+  const auto killed = [&](std::int64_t at_us, std::int64_t back_us) {
+    return at_us < 0 ? std::string{"no"}
+                     : "at " + seconds(at_us) + " s, back after " + seconds(back_us) + " s";
+  };
+  page.heading("Faults injected");
+  page.list({"cbdc-settle killed: " +
+                 killed(r.faults.settlement_killed_at_us, r.faults.settlement_back_after_us),
+             "cbdc-bank killed: " +
+                 (r.faults.bank_killed_at_us < 0 ? std::string{} : r.faults.killed_bank + " ") +
+                 killed(r.faults.bank_killed_at_us, r.faults.bank_back_after_us),
+             "requests dropped: " + std::to_string(r.faults.dropped),
+             "requests duplicated: " + std::to_string(r.faults.duplicated),
+             "retries: " + std::to_string(r.faults.retries),
+             "slow commit: " + std::to_string(r.faults.slow_commit_ms) + " ms"});
+  page.charts(out_dir / "plots",
+              {"throughput", "latency", "hours", "region", "category", "failures"});
   if (failures.empty()) {
-    html << "<p>No refusals.</p>\n";
+    page.paragraph("No refusals.");
   }
   const auto table = [&](const std::string& title, const std::map<std::string, group>& m) {
-    html << "<h2>" << title << "</h2><table><tr><th></th><th>payments</th><th>volume</th>"
-         << "<th>refused</th></tr>";
+    page.heading(title);
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(m.size());
     for (const auto& [k, g] : m) {
-      html << "<tr><td>" << html_escape(k) << "</td><td>" << grouped_count(g.payments)
-           << "</td><td>" << grouped(money{g.volume_minor, sc.cur}) << "</td><td>"
-           << grouped_count(g.failed) << "</td></tr>";
+      rows.push_back({k, grouped_count(g.payments), grouped(money{g.volume_minor, sc.cur}),
+                      grouped_count(g.failed)});
     }
-    html << "</table>\n";
+    page.table({"", "payments", "volume", "refused"}, rows);
   };
   table("By region", by_region);
   table("By bank", by_bank);
   table("By merchant category", by_category);
-  html << "</body></html>\n";
-  std::ofstream out(out_dir / "report.html", std::ios::trunc);
-  out << html.str();
-  if (!out) {
-    return error{status_code::io_error, "cannot write " + (out_dir / "report.html").string()};
+  if (auto written = page.write(out_dir / "report.html"); !written) {
+    return written.err();
   }
   return f;
 }

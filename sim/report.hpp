@@ -38,9 +38,6 @@ auto group_digits(std::string number) -> std::string;
 /// ten, each label grouped by thousands: for every bar chart of every report.
 auto zero_based_y(double max) -> std::string;
 
-/// Text made safe inside HTML (every report's page is written through it).
-auto html_escape(const std::string& text) -> std::string;
-
 /// The q-quantile (nearest rank) of microsecond figures sorted ascending, in milliseconds; 0
 /// when there are none.
 auto percentile_ms(const std::vector<std::int64_t>& sorted_us, double q) -> double;

@@ -8,6 +8,7 @@
 
 #include "sim/bridge.hpp"
 #include "sim/generate.hpp"
+#include "sim/page.hpp"
 #include "sim/report.hpp"
 #include "sim/rng.hpp"
 #include "sim/scenario.hpp"
@@ -91,6 +92,36 @@ TEST_CASE("report: numbers for people are grouped by thousands", "[sim]") {
   REQUIRE(sim::grouped(money{12'958'496'745, currency::cny}) == "129,584,967.45 CNY");
   REQUIRE(sim::grouped(money{-100'000, currency::cny}) == "-1,000.00 CNY");
   REQUIRE(sim::group_digits("2608") == "2,608");
+}
+
+TEST_CASE("report: every text on a page is escaped, only chart files go in as they are", "[sim]") {
+  const auto dir = std::filesystem::temp_directory_path() / "cbdc-page-test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream svg(dir / "chart.svg");
+    svg << "<?xml version='1.0'?>\n<svg id='drawn'></svg>";
+  }
+  const std::string hostile = "<script>alert('x')</script> & \"more\"";
+  sim::html_page page(hostile, hostile);
+  page.heading(hostile);
+  page.paragraph(hostile, true);
+  page.list({hostile});
+  page.facts({{hostile, hostile}});
+  page.table({hostile}, {{hostile}});
+  page.published(hostile, {hostile});
+  page.audit({hostile}, {hostile});
+  page.charts(dir, {"chart", "absent"});
+  REQUIRE(page.write(dir / "page.html"));
+  const auto html = file_bytes(dir / "page.html");
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;more&quot;") !=
+        std::string::npos);
+  CHECK(html.find("<svg id='drawn'></svg>") != std::string::npos);  // the chart, from <svg on
+  CHECK(html.find("<?xml") == std::string::npos);
+  CHECK(html.find("Audit: <span class='fail'>FAIL") != std::string::npos);
+  CHECK(html.ends_with("</body></html>\n"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("rng: a seed gives the same numbers, ranges hold", "[sim]") {
