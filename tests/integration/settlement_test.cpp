@@ -11,6 +11,7 @@
 #include "core/crypto.hpp"
 #include "payment/build.hpp"
 #include "settlement/client.hpp"
+#include "settlement/ledger.hpp"
 #include "settlement/notify.hpp"
 #include "settlement/server.hpp"
 #include "tests/support/nodes.hpp"
@@ -228,6 +229,53 @@ TEST_CASE("issue pay and query", "[settlement][integration]") {
   CHECK(supply->issued_minor == 100'000);
   CHECK(supply->redeemed_minor == 0);
   CHECK(supply->unspent_minor == 100'000);
+}
+
+TEST_CASE("an auditor's account is checked against the ledger: each kind of disagreement counted",
+          "[settlement][integration]") {
+  world w;
+  const auto mint = w.issue(w.alice.pub(), 100'000, 1);
+  REQUIRE(w.submit(mint).status == status_code::ok);
+  const auto pay = w.pay(w.alice, w.bob.pub(), 1234, 2);
+  REQUIRE(w.submit(pay).status == status_code::ok);
+  const std::vector<hash256> pay_inputs = pay.tx.inputs;
+  const auto check = [&](const std::function<void(settlement::ledger_check&)>& account) {
+    auto ledger = settlement::ledger_check::open(w.db.url());
+    REQUIRE(ledger.ok());
+    account(**ledger);
+    auto found = (*ledger)->finish();
+    REQUIRE(found.ok());
+    return *found;
+  };
+  // The true account: nothing found.
+  auto f = check([&](settlement::ledger_check& l) {
+    REQUIRE(l.acknowledged(pay.id, pay_inputs).ok());
+    REQUIRE(l.expect_balance(w.alice.pub(), 100'000 - 1234).ok());
+    REQUIRE(l.expect_balance(w.bob.pub(), 1234).ok());
+  });
+  CHECK(f.acknowledged == 1);
+  CHECK(f.inputs == pay_inputs.size());
+  CHECK(f.balances == 2);
+  CHECK((f.missing | f.not_spent_by_it | f.spent_twice | f.balances_off) == 0);
+  // A payment the ledger never settled, an input another payment spent, the same input named
+  // by two acknowledged payments, a balance the ledger does not hold.
+  hash256 never;
+  never.data.fill(0x5a);
+  f = check([&](settlement::ledger_check& l) {
+    REQUIRE(l.acknowledged(pay.id, pay_inputs).ok());
+    REQUIRE(l.acknowledged(never, pay_inputs).ok());
+    REQUIRE(l.expect_balance(w.bob.pub(), 1235).ok());
+    REQUIRE(l.expect_balance(w.issuer.pub(), 0).ok());
+  });
+  CHECK(f.acknowledged == 2);
+  CHECK(f.missing == 1);
+  CHECK(f.not_spent_by_it == pay_inputs.size());
+  CHECK(f.spent_twice == pay_inputs.size());
+  CHECK(f.balances_off == 1);
+  // A check only reads: the ledger is as it was.
+  CHECK(w.balance(w.bob) == 1234);
+  CHECK(settlement::ledger_check::open("postgresql:///no_such_db?host=/nonexistent").code() ==
+        status_code::unavailable);
 }
 
 TEST_CASE("already_settled returns the first receipt for issuance and transfers",
