@@ -18,6 +18,7 @@
 
 #include "platform/pg.hpp"
 #include "platform/process.hpp"
+#include "platform/stats.hpp"
 #include "rpc/auth.hpp"
 #include "settlement/client.hpp"
 
@@ -111,13 +112,9 @@ struct run_stats {
   std::vector<std::int64_t> sent_us;  // since the phase started, by payment
   [[nodiscard]] auto rate() const -> double { return static_cast<double>(settled) / seconds; }
   [[nodiscard]] auto pct(double p) const -> std::int64_t {
-    if (latency_us.empty()) {
-      return 0;
-    }
     auto sorted = latency_us;  // latency_us stays in submit order for the timeline
     std::sort(sorted.begin(), sorted.end());
-    const auto idx = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1));
-    return sorted[idx];
+    return nearest_rank(sorted, p / 100.0);
   }
 };
 
@@ -194,7 +191,7 @@ void print_timeline(const run_stats& stats) {
   for (std::size_t s = 0; s < slots.size(); ++s) {
     auto& l = slots[s];
     std::sort(l.begin(), l.end());
-    const auto p99 = l.empty() ? 0 : l[(l.size() - 1) * 99 / 100];
+    const auto p99 = nearest_rank(l, 0.99);
     const auto worst = l.empty() ? 0 : l.back();
     std::printf("  %6.2f s: %5zu submitted, p99 %6.1f ms, worst %6.1f ms\n",
                 static_cast<double>(s) * 0.25, l.size(), static_cast<double>(p99) / 1000.0,

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "platform/stats.hpp"
 #include "sim/page.hpp"
 
 namespace cbdc::sim {
@@ -80,13 +81,7 @@ auto zero_based_y(double max) -> std::string {
 }
 
 auto percentile_ms(const std::vector<std::int64_t>& sorted_us, double q) -> double {
-  if (sorted_us.empty()) {
-    return 0;
-  }
-  const auto at = static_cast<std::size_t>(
-      std::min<double>(static_cast<double>(sorted_us.size() - 1),
-                       std::ceil(q * static_cast<double>(sorted_us.size())) - 1));
-  return static_cast<double>(sorted_us[at]) / 1000.0;
+  return static_cast<double>(nearest_rank(sorted_us, q)) / 1000.0;
 }
 
 auto fixed_text(double v, int decimals) -> std::string {
