@@ -1,5 +1,6 @@
 #pragma once
 
+// Invariants asserted in every build, release included.
 #include <cstdio>
 #include <cstdlib>
 

@@ -1,5 +1,7 @@
 #pragma once
 
+// The plumbing of our small blocking HTTP servers (metrics, the POS demo), on Boost.Asio.
+
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,7 +10,6 @@
 
 #include "core/status.hpp"
 
-// The plumbing of our small blocking HTTP servers (metrics, the POS demo), on Boost.Asio.
 namespace cbdc::http {
 
 /// An acceptor bound and listening on "HOST:PORT" (port 0: any free port). Errors:

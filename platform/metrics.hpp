@@ -1,5 +1,11 @@
 #pragma once
 
+// Process-wide metrics in the Prometheus text exposition format (version 0.0.4), served on
+// /metrics by a small HTTP server bound to loopback by default. Every service records its
+// requests by type and typed status with their latency (rpc/transport does that for all);
+// services add their own families (settlement: batches, commit time, queue depths; issuer:
+// issuance and redemption totals per currency).
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,11 +17,6 @@
 
 #include "core/status.hpp"
 
-// Process-wide metrics in the Prometheus text exposition format (version 0.0.4), served on
-// /metrics by a small HTTP server bound to loopback by default. Every service records its
-// requests by type and typed status with their latency (rpc/transport does that for all);
-// services add their own families (settlement: batches, commit time, queue depths; issuer:
-// issuance and redemption totals per currency).
 namespace cbdc::metrics {
 
 using labels = std::vector<std::pair<std::string, std::string>>;

@@ -1,5 +1,9 @@
 #pragma once
 
+// Cross-border scenarios (mBridge-style): several central banks on one bridge, commercial banks
+// paying each other across currencies through FX dealers' quotes, every payment one PvP
+// transaction. A scenario with a [bridge] table is one of these (docs/simulator.md).
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -11,9 +15,6 @@
 #include "fx/quote.hpp"
 #include "sim/world.hpp"
 
-// Cross-border scenarios (mBridge-style): several central banks on one bridge, commercial banks
-// paying each other across currencies through FX dealers' quotes, every payment one PvP
-// transaction. A scenario with a [bridge] table is one of these (docs/simulator.md).
 namespace cbdc::sim::bridge {
 
 struct central_bank_spec {

@@ -1,3 +1,4 @@
+// The bank over real PostgreSQL and ZeroMQ: wallets, classes, payments, the index and its audit.
 #include <catch2/catch.hpp>
 
 #include "bank/bank.hpp"

@@ -1,3 +1,4 @@
+// The central bank node over real PostgreSQL and ZeroMQ: reserves, minting, redemption, roles.
 #include <catch2/catch.hpp>
 #include <map>
 #include <pqxx/pqxx>

@@ -1,3 +1,4 @@
+// Schema migrations: applied once in order, all or nothing; binary arrays read back exactly.
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 

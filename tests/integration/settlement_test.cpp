@@ -1,3 +1,4 @@
+// A settlement shard over real PostgreSQL and ZeroMQ: submission, queries, batching, recovery.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <condition_variable>

@@ -1,3 +1,4 @@
+// Throwaway databases on the test cluster (tests/support/pg_scratch.hpp).
 #include "tests/support/pg_scratch.hpp"
 
 #include "platform/pg.hpp"

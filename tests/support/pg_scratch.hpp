@@ -1,5 +1,6 @@
 #pragma once
 
+// Throwaway databases on the test cluster, one per test.
 #include <string>
 
 namespace cbdc::test {

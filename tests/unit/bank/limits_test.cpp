@@ -1,3 +1,4 @@
+// Wallet classes and their caps, checked without a database.
 #include <catch2/catch.hpp>
 
 #include "bank/limits.hpp"

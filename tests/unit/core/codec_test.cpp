@@ -1,3 +1,4 @@
+// The canonical transaction encoding: round trips, test vectors, malformed input.
 #include <catch2/catch.hpp>
 
 #include "core/codec.hpp"

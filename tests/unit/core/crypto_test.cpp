@@ -1,3 +1,4 @@
+// Keys, signatures and hashes in both profiles (Ed25519, SM2/SM3).
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>

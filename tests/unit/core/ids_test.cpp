@@ -1,3 +1,4 @@
+// Identifiers and status names: hex, 32-byte hashes, stable names.
 #include <catch2/catch.hpp>
 
 #include "core/ids.hpp"

@@ -1,3 +1,4 @@
+// Money: integer minor units, parsing and formatting, checked arithmetic, currency codes.
 #include <catch2/catch.hpp>
 #include <limits>
 

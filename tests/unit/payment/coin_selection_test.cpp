@@ -1,3 +1,4 @@
+// Coin selection and transaction building for a payer.
 #include <catch2/catch.hpp>
 
 #include "payment/build.hpp"

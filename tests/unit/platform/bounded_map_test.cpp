@@ -1,3 +1,4 @@
+// The bounded cache: capacity held, oldest evicted first.
 #include "platform/bounded_map.hpp"
 
 #include <catch2/catch.hpp>

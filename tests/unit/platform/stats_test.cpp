@@ -1,3 +1,4 @@
+// The percentile helper of reports and benchmarks.
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <vector>
@@ -6,7 +7,8 @@
 
 using cbdc::nearest_rank;
 
-TEST_CASE("nearest_rank: the smallest figure with at least q of them at or below it", "[platform]") {
+TEST_CASE("nearest_rank: the smallest figure with at least q of them at or below it",
+          "[platform]") {
   const std::vector<std::int64_t> ten{1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   CHECK(nearest_rank(ten, 0.5) == 5);
   CHECK(nearest_rank(ten, 0.51) == 6);

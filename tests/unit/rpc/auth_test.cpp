@@ -1,3 +1,4 @@
+// Node keys, the nodes file and CURVE/ZAP authentication.
 #include <sys/stat.h>
 #include <catch2/catch.hpp>
 #include <filesystem>

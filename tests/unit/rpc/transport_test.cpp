@@ -1,3 +1,4 @@
+// The ZeroMQ transport: calls over loopback, many in flight, timeouts, malformed frames.
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>

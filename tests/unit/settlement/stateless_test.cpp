@@ -1,3 +1,4 @@
+// Settlement's stateless checks of a transaction: every refusal typed.
 #include <catch2/catch.hpp>
 #include <limits>
 

@@ -1,3 +1,4 @@
+// Merchants' signed payment requests (cbdc: URIs).
 #include <catch2/catch.hpp>
 
 #include "wallet/request.hpp"
