@@ -63,7 +63,9 @@ struct world_spec {
 /// licensed one. A foreign bank is registered --foreign there.
 auto domestic(const world_spec::bank& b, currency cur) -> bool;
 
-/// The services of a simulation, each a real process. Stopped on destruction.
+/// The services of a simulation, each a real process. Stopped on destruction. The central
+/// banks' and banks' vault keys are test keys derived from their currency and index (the same
+/// every run); every node's transport key is fresh.
 class world {
  public:
   /// Starts everything, registers every bank at every central bank (domestic or foreign),
