@@ -49,6 +49,16 @@ auto to_string(status_code code) -> std::string_view {
     case status_code::corridor_cap_exceeded: return "corridor_cap_exceeded";
     case status_code::bank_cap_exceeded: return "bank_cap_exceeded";
     case status_code::no_quote: return "no_quote";
+    case status_code::certificate_invalid: return "certificate_invalid";
+    case status_code::certificate_expired: return "certificate_expired";
+    case status_code::device_revoked: return "device_revoked";
+    case status_code::counter_replay: return "counter_replay";
+    case status_code::chain_invalid: return "chain_invalid";
+    case status_code::offline_balance_cap: return "offline_balance_cap";
+    case status_code::offline_payment_cap: return "offline_payment_cap";
+    case status_code::offline_count_cap: return "offline_count_cap";
+    case status_code::offline_sync_stale: return "offline_sync_stale";
+    case status_code::double_spend: return "double_spend";
     case status_code::internal: return "internal";
   }
   return "unknown_status";

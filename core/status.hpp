@@ -64,6 +64,17 @@ enum class status_code : std::uint32_t {
   corridor_cap_exceeded = 62,  ///< the corridor's daily cap at the central bank would be passed
   bank_cap_exceeded = 63,      ///< the bank's daily cross-border cap would be passed
   no_quote = 64,               ///< no dealer quotes the pair for that amount (inventory, pair)
+  // dual-offline payments: what a device refuses, each naming the rule (docs/offline.md)
+  certificate_invalid = 70,  ///< a certificate's signature or chain to the central bank fails
+  certificate_expired = 71,  ///< a device's or bank's certificate is past its expiry
+  device_revoked = 72,       ///< the device is on the revocation list as last synced
+  counter_replay = 73,       ///< the payer's counter is not above the last one seen from it
+  chain_invalid = 74,        ///< an offline transfer does not lead back to a settled token
+  offline_balance_cap = 75,  ///< the device would hold more than its offline balance cap
+  offline_payment_cap = 76,  ///< one offline payment above the per-payment cap
+  offline_count_cap = 77,    ///< more offline payments since the last sync than allowed
+  offline_sync_stale = 78,   ///< too long since the device last synced
+  double_spend = 79,         ///< one device signed two transfers spending the same token
   internal = 99,
 };
 
