@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bank/limits.hpp"
+#include "bank/offline_desk.hpp"
 #include "bank/reservations.hpp"
 #include "bank/types.hpp"
 #include "core/codec.hpp"
@@ -39,6 +40,9 @@ struct bank_config {
   /// The central bank's registration centre (a cbdc-issuer), where the bank registers every
   /// wallet before hosting it; empty: none (a bank alone, in tests).
   std::string issuer_endpoint;
+  /// Dual-offline payments: the bank's certificate from the central bank (none: it certifies
+  /// no devices).
+  offline_config offline;
   /// How far a customer's signed request may be from the bank's clock (a replay window).
   std::int64_t customer_window_ms{60'000};
   /// The node's identity: CURVE on its socket (wallets pass as customers) and towards

@@ -2,7 +2,9 @@
 // by the wallet where a customer sends them.
 #include "bank/client.hpp"
 
+#include "bank/offline_wire.hpp"
 #include "core/clock.hpp"
+#include "offline/messages.hpp"
 #include "rpc/customer_auth.hpp"
 
 namespace cbdc::bank {
@@ -69,6 +71,51 @@ void client::pay_async(const signed_tx& tx, const std::string& payee_bank, recei
   m_rpc.call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
     done(receipt_of(std::move(answer)));
   });
+}
+
+auto client::issue_device(const public_key& owner, const public_key& device)
+    -> result<device_issued> {
+  wire::Envelope req;
+  req.mutable_issue_device()->set_owner(bytes_to_wire(owner.encode()));
+  req.mutable_issue_device()->set_device_key(bytes_to_wire(device.encode()));
+  auto answer = expect_payload(call(std::move(req)), wire::Envelope::kDeviceIssued);
+  return answer ? issued_from_wire(*answer) : result<device_issued>{answer.err()};
+}
+
+void client::load_device_async(const signed_tx& tx, loaded_fn done) {
+  wire::Envelope req;
+  *req.mutable_load_device()->mutable_tx() = to_wire(tx);
+  // Signed by the wallet, as a payment is.
+  m_rpc.call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
+    auto env = expect_payload(std::move(answer), wire::Envelope::kDeviceLoaded);
+    done(env ? loaded_from_wire(*env) : result<device_loaded>{env.err()});
+  });
+}
+
+void client::submit_offline_async(const offline_batch& batch, submitted_fn done) {
+  wire::Envelope req;
+  auto* m = req.mutable_submit_offline();
+  for (const auto& tx : batch.txs) {
+    *m->add_txs() = to_wire(tx);
+  }
+  for (const auto& c : batch.certs) {
+    offline::write(*m->add_certs(), c);
+  }
+  for (const auto& b : batch.banks) {
+    offline::write(*m->add_banks(), b);
+  }
+  // Each transfer carries its device's signature: the request is not a customer's.
+  m_rpc.call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
+    auto env = expect_payload(std::move(answer), wire::Envelope::kOfflineSubmitted);
+    done(env ? submitted_from_wire(*env) : result<offline_submitted>{env.err()});
+  });
+}
+
+auto client::revocations() -> result<revocation_sync> {
+  wire::Envelope req;
+  req.mutable_get_revocations();
+  auto answer = expect_payload(m_rpc.call(std::move(req)), wire::Envelope::kRevocations);
+  return answer ? revocations_from_wire(*answer) : result<revocation_sync>{answer.err()};
 }
 
 auto client::can_receive(const public_key& owner, money amount, const std::optional<hash256>& tx_id)

@@ -32,6 +32,11 @@ class client final : public interface {
       -> result<std::string> override;
   auto wallet_info(const public_key& owner) -> result<wallet_record> override;
   void pay_async(const signed_tx& tx, const std::string& payee_bank, receipt_fn done) override;
+  auto issue_device(const public_key& owner, const public_key& device)
+      -> result<device_issued> override;
+  void load_device_async(const signed_tx& tx, loaded_fn done) override;
+  void submit_offline_async(const offline_batch& batch, submitted_fn done) override;
+  auto revocations() -> result<revocation_sync> override;
   auto can_receive(const public_key& owner, money amount, const std::optional<hash256>& tx_id)
       -> result<bool> override;
   auto balance(const public_key& owner) -> result<money> override;

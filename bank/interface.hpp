@@ -18,13 +18,56 @@
 #include "core/crypto.hpp"
 #include "core/money.hpp"
 #include "fx/quote.hpp"
+#include "offline/device.hpp"
 #include "settlement/receipt.hpp"
 
 namespace cbdc::bank {
 
+/// Dual-offline payments (docs/offline.md): a device certified for a hosted wallet, with its
+/// bank's certificate and the central bank's key (the device's root of trust).
+struct device_issued {
+  offline::device_cert cert;
+  offline::bank_cert bank;
+  public_key central_bank;
+};
+/// A device loaded: the settled payment, and the bank's vouchers for the device's new tokens.
+struct device_loaded {
+  settlement::receipt receipt;
+  std::vector<offline::voucher> vouchers;
+};
+/// A double spend found while reconciling: the transfer settlement holds, the one it refused.
+struct double_spend_found {
+  offline::double_spend_evidence evidence;
+  signed_tx settled;
+  signed_tx refused;
+  std::string device_bank;  ///< the bank that certified the device
+  bool revoked{false};      ///< by that bank, told by this one when it is another
+};
+/// What a device hands its bank back online: its offline transfers in dependency order, with
+/// the certificates of the devices that signed them and of their banks.
+struct offline_batch {
+  std::vector<signed_tx> txs;
+  std::vector<offline::device_cert> certs;
+  std::vector<offline::bank_cert> banks;
+};
+/// Offline transfers reconciled: each one's receipt or refusal (in the order given), vouchers
+/// for settled tokens of this bank's devices, and the double spends found.
+struct offline_submitted {
+  std::vector<result<settlement::receipt>> receipts;
+  std::vector<offline::voucher> vouchers;
+  std::vector<double_spend_found> double_spends;
+};
+/// What a device syncs: every bank's latest revocation list, and the banks' certificates.
+struct revocation_sync {
+  std::vector<offline::revocation_list> lists;
+  std::vector<offline::bank_cert> banks;
+};
+
 class interface {
  public:
   using receipt_fn = std::function<void(result<settlement::receipt>)>;
+  using loaded_fn = std::function<void(result<device_loaded>)>;
+  using submitted_fn = std::function<void(result<offline_submitted>)>;
 
   interface() = default;
   virtual ~interface() = default;
@@ -84,6 +127,25 @@ class interface {
   virtual auto execute_quote(const std::string& quote_id, const signed_tx& tx)
       -> result<settlement::receipt> = 0;
   virtual auto decline_quote(const std::string& quote_id) -> status = 0;
+
+  /// Certifies a device for a hosted wallet (its class's offline limits). Errors:
+  /// not_permitted (the bank issues no devices), unknown_wallet, bad_request (another wallet's
+  /// device), device_revoked.
+  virtual auto issue_device(const public_key& owner, const public_key& device)
+      -> result<device_issued> = 0;
+  /// A hosted wallet's payment to its own device, within the device's offline balance cap
+  /// (what the device holds on the ledger, plus the payment) and the wallet's class limits.
+  /// Errors: not_found (not a device of this bank), device_revoked, offline_balance_cap, and
+  /// pay's.
+  virtual void load_device_async(const signed_tx& tx, loaded_fn done) = 0;
+  auto load_device(const signed_tx& tx) -> result<device_loaded>;
+  /// Offline transfers, in dependency order, sent to settlement in turn. A refusal is that
+  /// transfer's, not the request's: not_authorized when no certified device signed it (a
+  /// hosted wallet pays through pay(), within its limits); double_spend when its device spent
+  /// the token in another transfer that settled (the device is then revoked by its bank).
+  virtual void submit_offline_async(const offline_batch& batch, submitted_fn done) = 0;
+  auto submit_offline(const offline_batch& batch) -> result<offline_submitted>;
+  virtual auto revocations() -> result<revocation_sync> = 0;
 };
 
 /// A receipt that did not settle as the error it carries (what callers of interface see).

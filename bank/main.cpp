@@ -95,6 +95,11 @@ auto main(int argc, char** argv) -> int {
       "border (repeatable)")(
       "peer", po::value(&config.peers)->composing(),
       "for serve: another bank's endpoint, asked about payees it hosts (repeatable)")(
+      "offline-cert", po::value(&config.offline.bank_cert_path)->default_value(""),
+      "for serve: the central bank's certificate of this bank's vault key (cbdc-issuer "
+      "certify-bank); the bank then certifies its wallets' offline devices")(
+      "central-bank-key", po::value(&config.offline.central_bank_key_hex)->default_value(""),
+      "for serve, with --offline-cert: the central bank's public key (hex)")(
       "settle-pub", po::value(&config.settle_pub)->default_value(""),
       "for serve: settlement's PUB endpoint; the bank then keeps its own index of its "
       "wallets' tokens for balances and history");

@@ -3,7 +3,9 @@
 #include "bank/server.hpp"
 
 #include "bank/detail.hpp"
+#include "bank/offline_wire.hpp"
 #include "core/clock.hpp"
+#include "offline/messages.hpp"
 
 namespace cbdc::bank {
 
@@ -30,6 +32,12 @@ auto bank_roles() -> role_table {
                         {E::kRequestQuote, wallets},
                         {E::kExecuteQuote, wallets},
                         {E::kDeclineQuote, wallets},
+                        {E::kIssueDevice, wallets},
+                        {E::kLoadDevice, wallets},
+                        {E::kSubmitOffline, wallets},
+                        {E::kGetRevocations, wallets},
+                        {E::kRevocationsPushed, {role::bank}},
+                        {E::kDoubleSpend, {role::bank}},
                     }};
 }
 
@@ -340,6 +348,81 @@ auto server::answer(const wire::Envelope& request, const peer& from,
       }
       return answer;
     }
+    case wire::Envelope::kIssueDevice: {
+      auto owner = key_from_wire(request.issue_device().owner());
+      auto device = key_from_wire(request.issue_device().device_key());
+      if (!owner || !device) {
+        return to_wire(result<device_issued>{
+            error{status_code::malformed, "IssueDevice: a wallet key and a device key"}});
+      }
+      return to_wire(m_service->issue_device(*owner, *device));
+    }
+    case wire::Envelope::kLoadDevice: {
+      auto tx = from_wire(request.load_device().tx());
+      if (!tx) {
+        return to_wire(result<device_loaded>{tx.err()});
+      }
+      m_service->load_device_async(*tx,
+                                   [reply](const result<device_loaded>& r) { reply(to_wire(r)); });
+      return std::nullopt;
+    }
+    case wire::Envelope::kSubmitOffline: {
+      const auto& m = request.submit_offline();
+      if (static_cast<std::size_t>(m.txs_size()) > service::k_max_offline_batch) {
+        return to_wire(result<offline_submitted>{
+            error{status_code::too_large, std::to_string(m.txs_size()) + " transfers, at most " +
+                                              std::to_string(service::k_max_offline_batch)}});
+      }
+      if (static_cast<std::size_t>(m.certs_size()) > service::k_max_offline_batch ||
+          static_cast<std::size_t>(m.banks_size()) > service::k_max_offline_batch) {
+        return to_wire(result<offline_submitted>{
+            error{status_code::too_large, "more certificates than a batch may carry"}});
+      }
+      offline_batch batch;
+      for (const auto& w : m.txs()) {
+        auto tx = from_wire(w);
+        if (!tx) {
+          return to_wire(result<offline_submitted>{tx.err()});
+        }
+        batch.txs.push_back(std::move(*tx));
+      }
+      for (const auto& w : m.certs()) {
+        auto c = offline::read(w);
+        if (!c) {
+          return to_wire(result<offline_submitted>{c.err()});
+        }
+        batch.certs.push_back(std::move(*c));
+      }
+      for (const auto& w : m.banks()) {
+        auto b = offline::read(w);
+        if (!b) {
+          return to_wire(result<offline_submitted>{b.err()});
+        }
+        batch.banks.push_back(std::move(*b));
+      }
+      m_service->submit_offline_async(
+          batch, [reply](const result<offline_submitted>& r) { reply(to_wire(r)); });
+      return std::nullopt;
+    }
+    case wire::Envelope::kGetRevocations: return to_wire(m_service->revocations());
+    case wire::Envelope::kRevocationsPushed: {
+      auto list = offline::read(request.revocations_pushed().list());
+      auto cert = offline::read(request.revocations_pushed().bank());
+      const auto taken = !list   ? status{list.err()}
+                         : !cert ? status{cert.err()}
+                                 : m_service->take_revocations(*list, *cert);
+      return to_wire(taken ? result<revocation_sync>{revocation_sync{}}
+                           : result<revocation_sync>{taken.err()});
+    }
+    case wire::Envelope::kDoubleSpend: {
+      auto settled = from_wire(request.double_spend().settled());
+      auto refused = from_wire(request.double_spend().refused());
+      const auto taken = !settled   ? status{settled.err()}
+                         : !refused ? status{refused.err()}
+                                    : m_service->take_double_spend(*settled, *refused);
+      return to_wire(taken ? result<revocation_sync>{revocation_sync{}}
+                           : result<revocation_sync>{taken.err()});
+    }
     default:
       CBDC_ASSERT(false);  // the role table admits nothing else
       return {};
@@ -352,8 +435,9 @@ auto server::check_customer(const wire::Envelope& request, const peer& from) -> 
     return ok_status();  // a node (or the process itself): its key is its proof
   }
   const auto payload = request.payload_case();
-  if (payload == E::kPay || payload == E::kExecuteQuote || payload == E::kGetBankInfo) {
-    return ok_status();  // signed payments; the vault key is public
+  if (payload == E::kPay || payload == E::kExecuteQuote || payload == E::kGetBankInfo ||
+      payload == E::kLoadDevice || payload == E::kSubmitOffline || payload == E::kGetRevocations) {
+    return ok_status();  // signed payments and transfers; the vault key and revocations are public
   }
   auto signer = m_customers.check(request, unix_now_us());
   if (!signer) {
@@ -367,6 +451,7 @@ auto server::check_customer(const wire::Envelope& request, const peer& from) -> 
     case E::kGetBalance: owner = &request.get_balance().owner(); break;
     case E::kGetHistory: owner = &request.get_history().owner(); break;
     case E::kListUnspent: owner = &request.list_unspent().owner(); break;
+    case E::kIssueDevice: owner = &request.issue_device().owner(); break;
     case E::kExchange:
       owner = request.exchange().to_ecny() ? &request.exchange().owner() : nullptr;
       break;

@@ -9,6 +9,7 @@ namespace cbdc::bank {
 
 auto service::start(const bank_config& config, key_pair vault) -> result<std::unique_ptr<service>> {
   std::unique_ptr<service> s(new service());
+  const key_pair signer = vault;  // the vault's key also signs the offline desk's statements
   auto b = bank::open(config, std::move(vault));
   if (!b) {
     return b.err();
@@ -21,6 +22,13 @@ auto service::start(const bank_config& config, key_pair vault) -> result<std::un
                    "the nodes file lists no bank with this bank's node key"};
     }
     s->m_name = self->name;
+  }
+  if (!config.offline.bank_cert_path.empty()) {
+    auto desk = offline_desk::open(config.db_url, config.offline, signer, s->m_name);
+    if (!desk) {
+      return desk.err();
+    }
+    s->m_offline = std::move(*desk);
   }
   for (const auto& peer : config.peers) {
     const auto eq = peer.find('=');

@@ -71,6 +71,20 @@ class service final : public interface {
   auto execute_quote(const std::string& quote_id, const signed_tx& tx)
       -> result<settlement::receipt> override;
   auto decline_quote(const std::string& quote_id) -> status override;
+  auto issue_device(const public_key& owner, const public_key& device)
+      -> result<device_issued> override;
+  void load_device_async(const signed_tx& tx, loaded_fn done) override;
+  void submit_offline_async(const offline_batch& batch, submitted_fn done) override;
+  auto revocations() -> result<revocation_sync> override;
+  /// Another bank's revocation list (pushed when it revokes a device). Errors:
+  /// certificate_invalid, not_permitted (this bank takes part in no offline scheme).
+  auto take_revocations(const offline::revocation_list& list, const offline::bank_cert& cert)
+      -> status;
+  /// Another bank's report of a double spend: when the device is this bank's, it is revoked and
+  /// the new list pushed to the other banks. Errors: bad_request (not a double spend).
+  auto take_double_spend(const signed_tx& settled, const signed_tx& refused) -> status;
+  /// At most this many offline transfers in one SubmitOffline.
+  static constexpr std::size_t k_max_offline_batch = 256;
 
   /// At most this many tokens in one list_unspent answer (as one settlement shard answers).
   static constexpr std::uint32_t k_max_listed = 10'000;
@@ -120,6 +134,21 @@ class service final : public interface {
   void index(const wire::SettledBatch& batch);
   static constexpr int k_gap_wait_ms = 500;
   void listen(const std::string& pub_endpoint, currency cur, const socket_options& net);
+  /// The offline part (bank/offline.cpp): a load after its cap check; each offline transfer in
+  /// turn; a double spend recorded, its device revoked or the other banks told.
+  void load_now(const signed_tx& tx, const loaded_fn& done);
+  struct reconciliation;
+  void reconcile_next(const std::shared_ptr<reconciliation>& r);
+  void reconciled(const std::shared_ptr<reconciliation>& r, result<settlement::receipt> answer);
+  auto find_double_spend(const signed_tx& refused) -> std::optional<double_spend_found>;
+  /// Whether a certified device signed tx (this bank's, or another's by the batch's
+  /// certificates), and no wallet hosted here. Errors: not_authorized, not_permitted.
+  auto signed_by_device(const signed_tx& tx, const offline_batch& batch) -> status;
+  /// Tells every other bank: the double spend (its device's bank revokes it), or this bank's
+  /// new revocation list.
+  void tell_peers(const wire::Envelope& message);
+  /// Pushes this bank's revocation list, as of now, to every other bank.
+  void push_own_list();
   /// Registers wallets at the registration centre before hosting them (ok without one).
   auto register_at_centre(const std::vector<std::pair<public_key, std::uint32_t>>& wallets)
       -> status;
@@ -138,6 +167,8 @@ class service final : public interface {
   static constexpr std::size_t k_quotes_remembered = 10'000;
   bounded_map<std::string, fx::interface*> m_quote_dealer{k_quotes_remembered};  ///< by quote id
   std::vector<std::pair<pending_payment, receipt_fn>> m_unsent;                  ///< see flush
+  std::unique_ptr<offline_desk> m_offline;                  ///< when the bank certifies devices
+  std::unordered_map<std::string, std::int64_t> m_loading;  ///< device hex -> loads in flight
   bool m_flush_queued{false};
   bool m_gaps_queued{false};
   std::atomic<bool> m_stop{false};

@@ -165,6 +165,29 @@ auto issuer::deposit(const std::string& bank_id, money amount, const std::string
   });
 }
 
+auto issuer::certify_bank(const std::string& bank_id, std::int64_t expires_s)
+    -> result<offline::bank_cert> {
+  auto vault = pg::guarded([&]() -> result<public_key> {
+    pqxx::read_transaction tx(*m_conn);
+    const auto rows = tx.exec_params(
+        "SELECT domestic, encode(vault_key, 'hex') FROM issuer.bank WHERE bank_id = $1", bank_id);
+    if (rows.empty()) {
+      return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
+    }
+    if (!rows[0][0].as<bool>()) {
+      return error{status_code::not_domestic,
+                   "bank '" + bank_id + "' is not domestic: its own central bank certifies it"};
+    }
+    auto key = public_key::from_hex(rows[0][1].as<std::string>());
+    CBDC_ASSERT(key.ok());
+    return *key;
+  });
+  if (!vault) {
+    return vault.err();
+  }
+  return offline::certify_bank(m_key, bank_id, *vault, m_config.cur, expires_s);
+}
+
 auto issuer::reserve(const std::string& bank_id) -> result<reserve_balance> {
   return pg::guarded([&]() -> result<reserve_balance> {
     pqxx::read_transaction tx(*m_conn);

@@ -15,6 +15,7 @@
 #include "core/money.hpp"
 #include "issuer/interface.hpp"
 #include "issuer/types.hpp"
+#include "offline/cert.hpp"
 #include "platform/pg.hpp"
 #include "settlement/client.hpp"
 
@@ -64,6 +65,10 @@ class issuer final : public interface {
   /// Credits a bank's reserve account (funds arriving from outside), once per request id.
   /// Errors: unknown_bank, amount_invalid, bad_request.
   auto deposit(const std::string& bank_id, money amount, const std::string& request_id) -> status;
+  /// The central bank's certificate of a domestic bank's vault key for dual-offline payments
+  /// (docs/offline.md), valid until expires_s. Errors: unknown_bank, not_domestic.
+  auto certify_bank(const std::string& bank_id, std::int64_t expires_s)
+      -> result<offline::bank_cert>;
 
   /// The bank's reserve, backing and issued balances from the ledger. Errors: unknown_bank.
   auto reserve(const std::string& bank_id) -> result<reserve_balance> override;

@@ -1,13 +1,16 @@
 // cbdc-issuer: the central bank node of one currency.
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <tuple>
 
+#include "core/clock.hpp"
 #include "issuer/audit.hpp"
 #include "issuer/client.hpp"
 #include "issuer/issuer.hpp"
 #include "issuer/server.hpp"
+#include "offline/device.hpp"
 #include "platform/daemon.hpp"
 #include "platform/log.hpp"
 #include "rpc/cli.hpp"
@@ -86,7 +89,9 @@ constexpr const char* k_usage =
     "            daily, amounts in this currency, e.g. --corridor-cap HKD=1000000.00)\n"
     "  mint      ask a running issuer to mint (--issuer EP --bank-id ID --amount \"1000.00 CNY\"\n"
     "            --request-id ID)\n"
-    "  audit     check supply against settlement (--settle EP --currency CUR); exit 1 on failure\n";
+    "  audit     check supply against settlement (--settle EP --currency CUR); exit 1 on failure\n"
+    "  certify-bank  certify a domestic bank's vault key for offline payments (--bank-id ID\n"
+    "            [--days 365] -o FILE, which cbdc-bank serve --offline-cert takes)\n";
 
 }  // namespace
 
@@ -102,6 +107,8 @@ auto main(int argc, char** argv) -> int {
   std::string vault_hex;
   std::string amount_text;
   std::string request_id;
+  std::string out_path;
+  int cert_days = 365;
   std::string issuer_ep = config.endpoint;
   bool foreign = false;
   std::string quota_text;
@@ -142,7 +149,10 @@ auto main(int argc, char** argv) -> int {
       "corridor-cap", po::value(&corridor_caps)->composing(),
       "for serve: CUR=AMOUNT, the daily cap on payments into CUR")(
       "bank-cap", po::value(&bank_caps)->composing(),
-      "for serve: BANK=AMOUNT, a bank's daily cap on cross-border payments");
+      "for serve: BANK=AMOUNT, a bank's daily cap on cross-border payments")(
+      "days", po::value(&cert_days)->default_value(cert_days),
+      "for certify-bank: how long the certificate holds")(
+      "output,o", po::value(&out_path), "for certify-bank: the certificate's file");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-issuer", k_usage, command)) {
     return *exit_code;
   }
@@ -269,6 +279,26 @@ auto main(int argc, char** argv) -> int {
       }
       std::printf("bank %s registered (%s)\n", id.c_str(), foreign ? "foreign" : "domestic");
     }
+    return 0;
+  }
+  if (command == "certify-bank") {
+    if (out_path.empty() || cert_days <= 0) {
+      return fail(error{status_code::bad_request, "certify-bank needs -o FILE and --days > 0"});
+    }
+    const auto expires_s = unix_now_us() / 1'000'000 + std::int64_t{cert_days} * 24 * 3600;
+    auto cert = (*iss)->certify_bank(bank_id, expires_s);
+    if (!cert) {
+      return fail(cert.err());
+    }
+    const auto encoded = offline::encode(*cert);
+    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(encoded.data()),
+              static_cast<std::streamsize>(encoded.size()));
+    if (!out.flush()) {
+      return fail(error{status_code::io_error, "cannot write " + out_path});
+    }
+    std::printf("certified %s's key %s until %lld: %s\n", bank_id.c_str(),
+                cert->bank_key.hex().c_str(), static_cast<long long>(expires_s), out_path.c_str());
     return 0;
   }
   if (command == "deposit") {

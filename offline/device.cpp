@@ -7,7 +7,7 @@
 #include <functional>
 #include <sstream>
 
-#include "offline.pb.h"
+#include "offline/messages.hpp"
 #include "payment/build.hpp"
 #include "rpc/wire.hpp"
 
@@ -24,97 +24,7 @@ auto to_bytes(const std::string& s) -> bytes {
   return {s.begin(), s.end()};
 }
 
-// --- the wire forms ---------------------------------------------------------------------
-
-void put(wire::OfflineLimits& w, const limits& l) {
-  w.set_balance_cap_minor(l.balance_cap_minor);
-  w.set_payment_cap_minor(l.payment_cap_minor);
-  w.set_max_payments(l.max_payments);
-  w.set_max_offline_s(l.max_offline_s);
-}
-
-void put(wire::BankCert& w, const bank_cert& c) {
-  w.set_bank_id(c.bank_id);
-  w.set_bank_key(bytes_to_wire(c.bank_key.encode()));
-  w.set_currency(static_cast<std::uint32_t>(c.cur));
-  w.set_expires_s(c.expires_s);
-  w.set_sig(bytes_to_wire(c.sig));
-}
-
-void put(wire::DeviceCert& w, const device_cert& c) {
-  w.set_device_key(bytes_to_wire(c.device.encode()));
-  w.set_bank_id(c.bank_id);
-  w.set_wallet_class(c.wallet_class);
-  put(*w.mutable_limits(), c.limits);
-  w.set_expires_s(c.expires_s);
-  w.set_sig(bytes_to_wire(c.sig));
-}
-
-void put(wire::LoadVoucher& w, const voucher& v) {
-  w.set_token_id(id_to_wire(v.token_id));
-  w.set_currency(static_cast<std::uint32_t>(v.cur));
-  w.set_amount_minor(v.amount_minor);
-  w.set_owner(bytes_to_wire(v.owner.encode()));
-  w.set_bank_id(v.bank_id);
-  w.set_sig(bytes_to_wire(v.sig));
-}
-
-void put(wire::RevocationList& w, const revocation_list& r) {
-  w.set_bank_id(r.bank_id);
-  w.set_issued_s(r.issued_s);
-  for (const auto& d : r.devices) {
-    w.add_devices(bytes_to_wire(d.encode()));
-  }
-  w.set_sig(bytes_to_wire(r.sig));
-}
-
-auto get(const wire::BankCert& w) -> result<bank_cert> {
-  auto key = key_from_wire(w.bank_key());
-  auto cur = currency_from_wire(w.currency());
-  if (!key || !cur) {
-    return error{status_code::malformed, "bank certificate: key or currency"};
-  }
-  return bank_cert{w.bank_id(), *key, *cur, w.expires_s(), to_bytes(w.sig())};
-}
-
-auto get(const wire::DeviceCert& w) -> result<device_cert> {
-  auto key = key_from_wire(w.device_key());
-  if (!key || w.wallet_class() < 1 || w.wallet_class() > 4) {
-    return error{status_code::malformed, "device certificate: key or wallet class"};
-  }
-  const auto& l = w.limits();
-  return device_cert{
-      *key,
-      w.bank_id(),
-      static_cast<std::uint8_t>(w.wallet_class()),
-      limits{l.balance_cap_minor(), l.payment_cap_minor(), l.max_payments(), l.max_offline_s()},
-      w.expires_s(),
-      to_bytes(w.sig())};
-}
-
-auto get(const wire::LoadVoucher& w) -> result<voucher> {
-  auto id = id_from_wire(w.token_id());
-  auto cur = currency_from_wire(w.currency());
-  auto owner = key_from_wire(w.owner());
-  if (!id || !cur || !owner || w.amount_minor() <= 0) {
-    return error{status_code::malformed, "voucher: token, currency, amount or owner"};
-  }
-  return voucher{*id, *cur, w.amount_minor(), *owner, w.bank_id(), to_bytes(w.sig())};
-}
-
-auto get(const wire::RevocationList& w) -> result<revocation_list> {
-  revocation_list r{w.bank_id(), w.issued_s(), {}, to_bytes(w.sig())};
-  for (const auto& d : w.devices()) {
-    auto key = key_from_wire(d);
-    if (!key) {
-      return error{status_code::malformed, "revocation list: a device key"};
-    }
-    r.devices.push_back(*key);
-  }
-  return r;
-}
-
-/// Every element of a repeated field through get(), or the first error.
+/// Every element of a repeated field through read(), or the first error.
 template <typename Out, typename Repeated, typename Fn>
 auto all(const Repeated& in, Fn&& fn) -> result<std::vector<Out>> {
   std::vector<Out> out;
@@ -149,7 +59,7 @@ namespace {
 template <typename Wire, typename T>
 auto serialize(const T& v) -> bytes {
   Wire w;
-  put(w, v);
+  write(w, v);
   return to_bytes(w.SerializeAsString());
 }
 
@@ -180,19 +90,19 @@ auto encode(const revocation_list& r) -> bytes {
 }
 auto decode_bank_cert(byte_view data) -> result<bank_cert> {
   auto w = parse<wire::BankCert>(data, "bank certificate");
-  return w ? get(*w) : result<bank_cert>{w.err()};
+  return w ? read(*w) : result<bank_cert>{w.err()};
 }
 auto decode_device_cert(byte_view data) -> result<device_cert> {
   auto w = parse<wire::DeviceCert>(data, "device certificate");
-  return w ? get(*w) : result<device_cert>{w.err()};
+  return w ? read(*w) : result<device_cert>{w.err()};
 }
 auto decode_voucher(byte_view data) -> result<voucher> {
   auto w = parse<wire::LoadVoucher>(data, "voucher");
-  return w ? get(*w) : result<voucher>{w.err()};
+  return w ? read(*w) : result<voucher>{w.err()};
 }
 auto decode_revocations(byte_view data) -> result<revocation_list> {
   auto w = parse<wire::RevocationList>(data, "revocation list");
-  return w ? get(*w) : result<revocation_list>{w.err()};
+  return w ? read(*w) : result<revocation_list>{w.err()};
 }
 
 // --- the message ----------------------------------------------------------------------------
@@ -204,13 +114,13 @@ auto encode(const payment_message& m) -> bytes {
     *w.add_chain() = to_wire(tx);
   }
   for (const auto& v : m.roots) {
-    put(*w.add_roots(), v);
+    write(*w.add_roots(), v);
   }
   for (const auto& c : m.certs) {
-    put(*w.add_certs(), c);
+    write(*w.add_certs(), c);
   }
   for (const auto& b : m.banks) {
-    put(*w.add_banks(), b);
+    write(*w.add_banks(), b);
   }
   auto& a = *w.mutable_attestation();
   a.set_tx_id(id_to_wire(m.attestation.tx_id));
@@ -242,9 +152,9 @@ auto decode_payment(byte_view data) -> result<payment_message> {
   }
   m.payment = std::move(*payment);
   auto chain = all<signed_tx>(w.chain(), [](const wire::SignedTx& t) { return from_wire(t); });
-  auto roots = all<voucher>(w.roots(), [](const wire::LoadVoucher& v) { return get(v); });
-  auto certs = all<device_cert>(w.certs(), [](const wire::DeviceCert& c) { return get(c); });
-  auto banks = all<bank_cert>(w.banks(), [](const wire::BankCert& b) { return get(b); });
+  auto roots = all<voucher>(w.roots(), [](const wire::LoadVoucher& v) { return read(v); });
+  auto certs = all<device_cert>(w.certs(), [](const wire::DeviceCert& c) { return read(c); });
+  auto banks = all<bank_cert>(w.banks(), [](const wire::BankCert& b) { return read(b); });
   auto tx_id = id_from_wire(w.attestation().tx_id());
   for (const auto* failed :
        {first_error(chain), first_error(roots), first_error(certs), first_error(banks)}) {
@@ -725,6 +635,52 @@ auto device::to_submit() const -> std::vector<signed_tx> {
   return out;
 }
 
+auto device::known_certs() const -> std::vector<device_cert> {
+  std::vector<device_cert> out;
+  out.reserve(m_certs.size());
+  for (const auto& [key, c] : m_certs) {
+    out.push_back(c);
+  }
+  return out;
+}
+
+auto device::known_banks() const -> std::vector<bank_cert> {
+  std::vector<bank_cert> out;
+  out.reserve(m_banks.size());
+  for (const auto& [id, b] : m_banks) {
+    out.push_back(b);
+  }
+  return out;
+}
+
+void device::settled(const std::vector<hash256>& tx_ids, const std::vector<voucher>& vouchers) {
+  const auto* bank_key = bank_key_of(m_cert.bank_id);
+  for (const auto& v : vouchers) {
+    const auto held = std::find(m_held.begin(), m_held.end(), v.token_id) != m_held.end();
+    const auto t = m_tokens.find(v.token_id);
+    if (held && bank_key != nullptr && v.bank_id == m_cert.bank_id && v.owner == m_key.pub() &&
+        t != m_tokens.end() && t->second.amount_minor == v.amount_minor &&
+        verify(*bank_key, v.signed_bytes(), v.sig)) {
+      m_vouchers[v.token_id] = v;
+      t->second.created_by = hash256{};
+    }
+  }
+  // Keep what a held token's chain still needs, and what has not settled yet.
+  const auto needed = ancestry(m_held);
+  std::set<hash256> keep(needed.begin(), needed.end());
+  const std::set<hash256> done(tx_ids.begin(), tx_ids.end());
+  std::vector<hash256> order;
+  for (const auto& id : m_order) {
+    if (keep.contains(id) || !done.contains(id)) {
+      order.push_back(id);
+    } else {
+      m_txs.erase(id);
+    }
+  }
+  m_order = std::move(order);
+  check_invariants();
+}
+
 void device::check_invariants() const {
   std::int64_t sum = 0;
   for (const auto& id : m_held) {
@@ -744,7 +700,7 @@ auto device::save(const std::filesystem::path& path) const -> status {
   wire::DeviceState w;
   w.set_seed(std::string(m_key.seed().begin(), m_key.seed().end()));
   w.set_profile(static_cast<std::uint32_t>(m_key.pub().prof));
-  put(*w.mutable_cert(), m_cert);
+  write(*w.mutable_cert(), m_cert);
   w.set_central_bank_key(bytes_to_wire(m_central_bank.encode()));
   w.set_counter(m_counter);
   w.set_synced_s(m_synced_s);
@@ -763,13 +719,13 @@ auto device::save(const std::filesystem::path& path) const -> status {
     *w.add_txs() = to_wire(m_txs.at(id));
   }
   for (const auto& [id, v] : m_vouchers) {
-    put(*w.add_vouchers(), v);
+    write(*w.add_vouchers(), v);
   }
   for (const auto& [key, c] : m_certs) {
-    put(*w.add_certs(), c);
+    write(*w.add_certs(), c);
   }
   for (const auto& [id, b] : m_banks) {
-    put(*w.add_banks(), b);
+    write(*w.add_banks(), b);
   }
   for (const auto& [key, counter] : m_seen) {
     auto* seen = w.add_seen();
@@ -801,7 +757,7 @@ auto device::load(const std::filesystem::path& path) -> result<device> {
     return error{status_code::io_error, "cannot read a device from " + path.string()};
   }
   auto prof = profile_from_wire(w.profile());
-  auto cert = get(w.cert());
+  auto cert = read(w.cert());
   auto central = key_from_wire(w.central_bank_key());
   if (!prof || !cert || !central || w.seed().size() != 32) {
     return error{status_code::malformed, path.string() + ": not a device"};
@@ -813,10 +769,10 @@ auto device::load(const std::filesystem::path& path) -> result<device> {
   d.m_synced_s = w.synced_s();
   d.m_payments_since_sync = w.payments_since_sync();
   d.m_compromised = w.compromised();
-  auto revoked = get(w.revoked());
-  auto vouchers = all<voucher>(w.vouchers(), [](const wire::LoadVoucher& v) { return get(v); });
-  auto certs = all<device_cert>(w.certs(), [](const wire::DeviceCert& c) { return get(c); });
-  auto banks = all<bank_cert>(w.banks(), [](const wire::BankCert& b) { return get(b); });
+  auto revoked = read(w.revoked());
+  auto vouchers = all<voucher>(w.vouchers(), [](const wire::LoadVoucher& v) { return read(v); });
+  auto certs = all<device_cert>(w.certs(), [](const wire::DeviceCert& c) { return read(c); });
+  auto banks = all<bank_cert>(w.banks(), [](const wire::BankCert& b) { return read(b); });
   auto txs = all<signed_tx>(w.txs(), [](const wire::SignedTx& t) { return from_wire(t); });
   for (const auto* failed : {first_error(revoked), first_error(vouchers), first_error(certs),
                              first_error(banks), first_error(txs)}) {

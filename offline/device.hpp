@@ -93,6 +93,14 @@ class device {
   /// Every offline transfer it knows (its own and those it received), dependency order: what
   /// it submits through its bank when it is back online.
   [[nodiscard]] auto to_submit() const -> std::vector<signed_tx>;
+  /// The certificates of every device it knows and of their banks: what its bank checks the
+  /// transfers' signers against.
+  [[nodiscard]] auto known_certs() const -> std::vector<device_cert>;
+  [[nodiscard]] auto known_banks() const -> std::vector<bank_cert>;
+  /// What its bank answered on reconnection: the transfers now settled are forgotten, once no
+  /// token it holds needs them, and each held token its bank vouched for starts its chain
+  /// afresh from the voucher. Vouchers not of its own tokens, or not its bank's, are ignored.
+  void settled(const std::vector<hash256>& tx_ids, const std::vector<voucher>& vouchers);
 
   /// The simulator's cloned or broken device: it ignores its counter and limits and can pay
   /// the same tokens twice.

@@ -1,117 +1,13 @@
 // Two banks as services: a payer's bank asks the payee's bank whether the payee may receive
 // (its balance cap) before it sends the payment to settlement.
 #include <catch2/catch.hpp>
-#include <random>
 
-#include "bank/client.hpp"
-#include "bank/server.hpp"
-#include "payment/build.hpp"
-#include "settlement/server.hpp"
-#include "tests/support/nodes.hpp"
-#include "tests/support/pg_scratch.hpp"
+#include "tests/support/two_banks.hpp"
 
 using namespace cbdc;
 using bank::wallet_class;
-
-namespace {
-
-auto cny(std::int64_t yuan) -> money {
-  return money{yuan * 100, currency::cny};
-}
-
-struct two_banks {
-  two_banks()
-      : issuer(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xe1))),
-        vault_a(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xa1))),
-        vault_b(key_pair::from_seed(profile::ed25519, indexed_seed(1, 0xb1))) {
-    // Each bank names the other as its peer, and finds its key by endpoint in the nodes file,
-    // so the ports are chosen first.
-    std::mt19937 rng(std::random_device{}());
-    const int base = 20'000 + static_cast<int>(rng() % 11'000);
-    const auto ep = [&](int i) { return "tcp://127.0.0.1:" + std::to_string(base + i); };
-    const std::string ep_a = ep(0);
-    const std::string ep_b = ep(1);
-    nodes.add("settle", role::shard, ep(2))
-        .add("a", role::bank, ep_a)
-        .add("b", role::bank, ep_b)
-        .add("a/ops", role::operator_)
-        .add("b/ops", role::operator_);
-    settlement::server_config sc;
-    sc.db_url = settle_db.url();
-    sc.endpoint = ep(2);
-    sc.engine.issuers[currency::cny] = issuer.pub();
-    sc.net = nodes.server("settle");
-    auto s = settlement::server::start(sc);
-    REQUIRE(s.ok());
-    settle_svc = std::move(*s);
-    settle =
-        std::make_unique<settlement::client>(settle_svc->endpoint(), nodes.client("a", "settle"));
-    transaction mint;
-    mint.kind = tx_kind::issue;
-    mint.outputs = {tx_output{currency::cny, 10'000'000, vault_a.pub()},
-                    tx_output{currency::cny, 10'000'000, vault_b.pub()}};
-    auto stx = signed_tx::make(mint);
-    stx.sign_with(issuer);
-    REQUIRE(settle->submit(stx)->status == status_code::ok);
-    bank::bank_config a;
-    a.db_url = db_a.url();
-    a.settle_spec = settle_svc->endpoint();
-    a.peers = {"b=" + ep_b};  // peers by bank id
-    a.net = nodes.server("a");
-    bank::bank_config b = a;
-    b.db_url = db_b.url();
-    b.peers = {ep_a};  // or by endpoint alone
-    b.net = nodes.server("b");
-    auto sa = bank::server::start(a, vault_a, ep_a);
-    auto sb = bank::server::start(b, vault_b, ep_b);
-    REQUIRE(sa.ok());
-    REQUIRE(sb.ok());
-    bank_a = std::move(*sa);
-    bank_b = std::move(*sb);
-    client_a = std::make_unique<bank::client>(ep_a, nodes.client("a/ops", "a"));
-    client_b = std::make_unique<bank::client>(ep_b, nodes.client("b/ops", "b"));
-  }
-
-  auto wallet(bank::client& at, std::uint64_t n, wallet_class cls, bool merchant, money funded)
-      -> key_pair {
-    auto key = key_pair::from_seed(profile::ed25519, indexed_seed(n, 0x5a));
-    REQUIRE(at.open_wallet(key.pub(), cls, merchant).ok());
-    if (funded.minor() > 0) {
-      auto r = at.fund(key.pub(), funded);
-      REQUIRE(r.ok());
-      REQUIRE(r->status == status_code::ok);
-    }
-    return key;
-  }
-
-  /// payer pays payee through bank `via`: the status of the attempt.
-  auto pay(bank::client& via, const key_pair& payer, const public_key& payee, money amount,
-           const std::string& payee_bank = {}) -> status_code {
-    auto unspent = settle->list_unspent(payer.pub());
-    REQUIRE(unspent.ok());
-    auto tx = payment::build_payment(payer, *unspent, payee, amount, ++nonce, "");
-    REQUIRE(tx.ok());
-    auto r = via.pay(*tx, payee_bank);
-    return r ? r->status : r.code();
-  }
-
-  test::pg_scratch settle_db;
-  test::test_nodes nodes;
-  test::pg_scratch db_a;
-  test::pg_scratch db_b;
-  key_pair issuer;
-  key_pair vault_a;
-  key_pair vault_b;
-  std::unique_ptr<settlement::server> settle_svc;
-  std::unique_ptr<settlement::client> settle;
-  std::unique_ptr<bank::server> bank_a;
-  std::unique_ptr<bank::server> bank_b;
-  std::unique_ptr<bank::client> client_a;
-  std::unique_ptr<bank::client> client_b;
-  std::uint64_t nonce{0};
-};
-
-}  // namespace
+using test::cny;
+using test::two_banks;
 
 TEST_CASE("a payee's balance cap is checked at its own bank", "[bank][integration]") {
   two_banks w;
