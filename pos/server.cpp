@@ -18,6 +18,7 @@
 #include "core/crypto.hpp"
 #include "platform/http.hpp"
 #include "platform/metrics.hpp"
+#include "wallet/qr.hpp"
 
 namespace cbdc::pos {
 namespace {
@@ -248,7 +249,7 @@ struct server::impl {
       if (!r) {
         return fail(r.err());
       }
-      auto qr = qr_svg(r->uri);
+      auto qr = wallet::qr_svg(r->uri, "payment request QR code");
       if (!qr) {
         return fail(qr.err());
       }

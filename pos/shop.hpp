@@ -22,10 +22,6 @@
 
 namespace cbdc::pos {
 
-/// Renders text as a QR code (error correction level M) in SVG, drawn by libqrencode.
-/// Errors: too_large (more than a QR code holds), internal.
-auto qr_svg(const std::string& text) -> result<std::string>;
-
 struct shop_config {
   std::string bank_endpoint;  ///< the merchant's bank (and the demo payers')
   std::string settle_spec;    ///< settlement::cluster spec

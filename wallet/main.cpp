@@ -4,12 +4,14 @@
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "bank/client.hpp"
 #include "fx/client.hpp"
 #include "payment/build.hpp"
 #include "rpc/cli.hpp"
+#include "wallet/offline_cli.hpp"
 #include "wallet/request.hpp"
 #include "wallet/wallet.hpp"
 
@@ -119,7 +121,12 @@ constexpr const char* k_usage =
     "           bank's dealers; the quote is shown and paid on confirmation (--yes: without\n"
     "           asking)\n"
     "  request  print a signed payment request URI for --amount (--ref TEXT --expires-in S)\n"
-    "  pay-request  pay exactly what --uri \"cbdc:pay?...\" asks (with --bank as for pay)\n";
+    "  pay-request  pay exactly what --uri \"cbdc:pay?...\" asks (with --bank as for pay)\n"
+    "  offline STEP  a hardware wallet kept in --device FILE (default DIR/device.bin):\n"
+    "           init (certified by --bank), load --amount (from the wallet, through --bank),\n"
+    "           pay --to DEVICE_KEY --amount --message FILE [--qr FILE.svg] (no network),\n"
+    "           receive --message FILE (no network), sync (back online: settles what it\n"
+    "           holds through --bank, takes the revocation lists), unload --amount, show\n";
 
 }  // namespace
 
@@ -147,6 +154,7 @@ auto main(int argc, char** argv) -> int {
   std::string bank_id;
   bool yes = false;
   std::string nodes_file;
+  wallet::offline_options off;
   po::options_description opts("options");
   opts.add_options()("dir", po::value(&dir)->default_value(dir), "wallet folder")(
       "settle", po::value(&settle_ep)->default_value(settle_ep),
@@ -174,8 +182,15 @@ auto main(int argc, char** argv) -> int {
       "bank-id", po::value(&bank_id)->default_value(""),
       "for a cross-border pay: the wallet's bank")(
       "yes", po::bool_switch(&yes), "for a cross-border pay: pay the quote without asking")(
-      "json", po::bool_switch(&json), "machine-readable output");
-  if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command)) {
+      "json", po::bool_switch(&json), "machine-readable output")(
+      "step", po::value(&off.step)->default_value(""), "for offline: the step")(
+      "device", po::value(&off.device_path)->default_value(""),
+      "for offline: the device's file (default DIR/device.bin)")(
+      "message", po::value(&off.message_path)->default_value(""),
+      "for offline pay and receive: the payment's file")(
+      "qr", po::value(&off.qr_path)->default_value(""),
+      "for offline pay: the payment as a QR code too (SVG), when it fits");
+  if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-wallet", k_usage, command, "step")) {
     return *exit_code;
   }
 
@@ -231,6 +246,20 @@ auto main(int argc, char** argv) -> int {
     }
     return settle.list_unspent(key->pub());
   };
+  if (command == "offline") {
+    off.to = to;
+    off.amount_text = amount_text;
+    off.json = json;
+    if (off.device_path.empty()) {
+      off.device_path = (std::filesystem::path(dir) / "device.bin").string();
+    }
+    const bool online = off.step == "init" || off.step == "load" || off.step == "sync";
+    if (online && bank_ep.empty()) {
+      return fail(error{status_code::bad_request, "offline " + off.step + " needs --bank EP"},
+                  json);
+    }
+    return wallet::run_offline(off, *key, at_bank);
+  }
   const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();

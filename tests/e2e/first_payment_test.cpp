@@ -7,34 +7,13 @@
 #include "platform/process.hpp"
 #include "rpc/auth.hpp"
 #include "tests/support/pg_scratch.hpp"
+#include "tests/support/tools.hpp"
 
 using namespace cbdc;
 namespace fs = std::filesystem;
 
-namespace {
-
-constexpr std::string_view k_build = CBDC_BUILD_DIR;
-
-auto tool(const std::string& name) -> std::string {
-  const std::string folder = name == "cbdc-settle" ? "settlement" : name.substr(5);
-  return std::string{k_build} + "/" + folder + "/" + name;
-}
-
-auto trim(std::string s) -> std::string {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
-    s.pop_back();
-  }
-  return s;
-}
-
-auto ok_run(const std::vector<std::string>& argv) -> std::string {
-  auto r = run(argv);
-  INFO(argv[0] << " " << (argv.size() > 1 ? argv[1] : "") << " printed: " << r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  return trim(r.out);
-}
-
-}  // namespace
+using test::ok_run;
+using test::tool;
 
 TEST_CASE("mint fund pay across real processes - balances and supply add up", "[e2e]") {
   test::pg_scratch db;
