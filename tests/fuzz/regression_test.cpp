@@ -21,7 +21,7 @@ auto targets() -> std::map<std::string, target_fn>& {
 
 TEST_CASE("every fuzz target runs its corpus without a crash", "[fuzz]") {
   const std::filesystem::path corpus = CBDC_FUZZ_CORPUS;
-  REQUIRE(cbdc::fuzz::targets().size() == 6);
+  REQUIRE(cbdc::fuzz::targets().size() == 7);
   for (const auto& [name, run] : cbdc::fuzz::targets()) {
     const auto dir = corpus / name;
     INFO(dir.string());
