@@ -2,8 +2,12 @@
 // bank its wallets' devices; a device is loaded, pays another with no network through a file,
 // the payee syncs and the payment settles; a replayed file is refused.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <filesystem>
+#include <future>
+#include <memory>
 #include <random>
+#include <thread>
 
 #include "rpc/auth.hpp"
 #include "tests/support/pg_scratch.hpp"
@@ -14,75 +18,136 @@ using test::ok_run;
 using test::tool;
 namespace fs = std::filesystem;
 
-TEST_CASE("cbdc-wallet offline: init, load, pay through a file, receive, sync", "[e2e][offline]") {
-  test::pg_scratch db;
-  test::pg_scratch bank_db;
-  const auto dir = fs::temp_directory_path() / ("cbdc_offline_" + db.name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  std::mt19937 rng(std::random_device{}());
-  const int base = 20000 + static_cast<int>(rng() % 12000);
-  const auto ep = [&](int i) { return "tcp://127.0.0.1:" + std::to_string(base + i); };
-  const std::string d = dir.string();
-  node_roster roster(dir / "keys");
-  REQUIRE(roster.add("settle", role::shard, {ep(0)}).ok());
-  REQUIRE(roster.add("pboc", role::issuer, {ep(1)}).ok());
-  REQUIRE(roster.add("bank-a", role::bank, {ep(2)}).ok());
-  REQUIRE(roster.add("bank-a/ops", role::operator_).ok());
-  const auto as = [&](const std::string& node, std::vector<std::string> argv) {
+namespace {
+
+/// Settlement, the central bank and bank-a (certified for offline payments) as real
+/// processes, each node with its key; wallets are customers.
+struct deployment {
+  /// slow_commit_ms: settlement holds each batch's commit that long (to catch a bank mid-work).
+  explicit deployment(int slow_commit_ms = 0) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::mt19937 rng(std::random_device{}());
+    base = 20000 + static_cast<int>(rng() % 12000);
+    REQUIRE(roster.add("settle", role::shard, {ep(0)}).ok());
+    REQUIRE(roster.add("pboc", role::issuer, {ep(1)}).ok());
+    REQUIRE(roster.add("bank-a", role::bank, {ep(2)}).ok());
+    REQUIRE(roster.add("bank-a/ops", role::operator_).ok());
+    issuer_key = ok_run({tool("cbdc-issuer"), "keygen", "--key", d + "/issuer.key"});
+    settle = std::make_unique<child>(
+        as("settle", {tool("cbdc-settle"), "serve", "--db", db.url(), "--bind", ep(0), "--issuer",
+                      "CNY=" + issuer_key, "--slow-commit-ms", std::to_string(slow_commit_ms)}),
+        d + "/settle.log");
+    REQUIRE(settle->wait_for_output("listening", 10'000));
+    issuer = std::make_unique<child>(
+        as("pboc", {tool("cbdc-issuer"), "serve", "--db", db.url(), "--key", d + "/issuer.key",
+                    "--currency", "CNY", "--bind", ep(1), "--settle", ep(0)}),
+        d + "/issuer.log");
+    REQUIRE(issuer->wait_for_output("listening", 10'000));
+    const auto vault = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank"});
+    ok_run(issuer_cmd({"add-bank", "--bank-id", "bank-a", "--vault-key", vault}));
+    ok_run(issuer_cmd({"deposit", "--bank-id", "bank-a", "--amount", "2000.00 CNY", "--request-id",
+                       "offline-reserve"}));
+    ok_run(as("bank-a", {tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", ep(1),
+                         "--bank-id", "bank-a", "--amount", "2000.00 CNY", "--request-id", "o-1"}));
+    ok_run(issuer_cmd({"certify-bank", "--bank-id", "bank-a", "-o", d + "/bank-a.cert"}));
+    start_bank();
+  }
+  ~deployment() {
+    bank.reset();
+    issuer.reset();
+    settle.reset();
+    fs::remove_all(dir);
+  }
+  deployment(const deployment&) = delete;
+  auto operator=(const deployment&) -> deployment& = delete;
+
+  void start_bank() {
+    ++bank_starts;
+    bank = std::make_unique<child>(
+        as("bank-a", {tool("cbdc-bank"), "serve", "--dir", d + "/bank", "--db", bank_db.url(),
+                      "--bind", ep(2), "--settle", ep(0), "--registry", ep(1), "--offline-cert",
+                      d + "/bank-a.cert", "--central-bank-key", issuer_key}),
+        d + "/bank-" + std::to_string(bank_starts) + ".log");
+    REQUIRE(bank->wait_for_output("listening", 10'000));
+  }
+  [[nodiscard]] auto ep(int i) const -> std::string {
+    return "tcp://127.0.0.1:" + std::to_string(base + i);
+  }
+  [[nodiscard]] auto as(const std::string& node, std::vector<std::string> argv) const
+      -> std::vector<std::string> {
     for (auto& f : roster.flags(node)) {
       argv.push_back(f);
     }
     return argv;
-  };
-  const auto wallet = [&](const std::string& who, std::vector<std::string> args) {
+  }
+  [[nodiscard]] auto issuer_cmd(std::vector<std::string> args) const -> std::vector<std::string> {
+    std::vector<std::string> argv{tool("cbdc-issuer"), args.front(), "--db", db.url(), "--key",
+                                  d + "/issuer.key"};
+    argv.insert(argv.end(), args.begin() + 1, args.end());
+    return argv;
+  }
+  /// cbdc-wallet as `who`, through bank-a.
+  [[nodiscard]] auto wallet(const std::string& who, std::vector<std::string> args) const
+      -> std::vector<std::string> {
     std::vector<std::string> argv{tool("cbdc-wallet"), args.front(),       "--dir",
                                   d + "/" + who,       "--bank",           ep(2),
                                   "--nodes",           roster.nodes_file()};
     argv.insert(argv.end(), args.begin() + 1, args.end());
     return argv;
-  };
-  const auto issuer_key = ok_run({tool("cbdc-issuer"), "keygen", "--key", d + "/issuer.key"});
-  child settle(as("settle", {tool("cbdc-settle"), "serve", "--db", db.url(), "--bind", ep(0),
-                             "--issuer", "CNY=" + issuer_key}),
-               d + "/settle.log");
-  REQUIRE(settle.wait_for_output("listening", 10'000));
-  child issuer(
-      as("pboc", {tool("cbdc-issuer"), "serve", "--db", db.url(), "--key", d + "/issuer.key",
-                  "--currency", "CNY", "--bind", ep(1), "--settle", ep(0)}),
-      d + "/issuer.log");
-  REQUIRE(issuer.wait_for_output("listening", 10'000));
-  const auto vault = ok_run({tool("cbdc-bank"), "init", "--dir", d + "/bank"});
-  const std::vector<std::string> with_key{"--db", db.url(), "--key", d + "/issuer.key"};
-  const auto issuer_cmd = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{tool("cbdc-issuer"), args.front()};
-    argv.insert(argv.end(), with_key.begin(), with_key.end());
-    argv.insert(argv.end(), args.begin() + 1, args.end());
-    return argv;
-  };
-  ok_run(issuer_cmd({"add-bank", "--bank-id", "bank-a", "--vault-key", vault}));
-  ok_run(issuer_cmd({"deposit", "--bank-id", "bank-a", "--amount", "2000.00 CNY", "--request-id",
-                     "offline-reserve"}));
-  ok_run(as("bank-a", {tool("cbdc-bank"), "mint", "--dir", d + "/bank", "--issuer", ep(1),
-                       "--bank-id", "bank-a", "--amount", "2000.00 CNY", "--request-id", "o-1"}));
-  // An unregistered bank gets no certificate; bank-a gets one.
-  CHECK(run(issuer_cmd({"certify-bank", "--bank-id", "bank-z", "-o", d + "/z.cert"})).exit_code ==
-        1);
-  ok_run(issuer_cmd({"certify-bank", "--bank-id", "bank-a", "-o", d + "/bank-a.cert"}));
-  child bank(as("bank-a", {tool("cbdc-bank"), "serve", "--dir", d + "/bank", "--db", bank_db.url(),
-                           "--bind", ep(2), "--settle", ep(0), "--registry", ep(1),
-                           "--offline-cert", d + "/bank-a.cert", "--central-bank-key", issuer_key}),
-             d + "/bank.log");
-  REQUIRE(bank.wait_for_output("listening", 10'000));
+  }
+  /// A class IV wallet with a certified device, funded with `funded`.
+  auto customer(const std::string& who, const std::string& funded) -> std::string {
+    const auto key = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/" + who});
+    ok_run(wallet(who, {"register", "--class", "IV"}));
+    if (!funded.empty()) {
+      ok_run(as("bank-a/ops", {tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", ep(2),
+                               "--to", key, "--amount", funded}));
+    }
+    ok_run(wallet(who, {"offline", "init"}));
+    return key;
+  }
+  /// The key of who's device, from its state.
+  [[nodiscard]] auto device_of(const std::string& who) const -> std::string {
+    const auto shown = ok_run(wallet(who, {"offline", "show"}));
+    const auto at = shown.find("\"device\":\"") + 10;
+    return shown.substr(at, shown.find('"', at) - at);
+  }
+  /// from's device pays to's device `amount`, through a file, with no network.
+  void pay_offline(const std::string& from, const std::string& to, const std::string& amount) {
+    const auto file = d + "/" + from + "-" + std::to_string(++messages) + ".bin";
+    ok_run({tool("cbdc-wallet"), "offline", "pay", "--dir", d + "/" + from, "--to", device_of(to),
+            "--amount", amount, "--message", file});
+    ok_run({tool("cbdc-wallet"), "offline", "receive", "--dir", d + "/" + to, "--message", file});
+  }
 
-  const auto alice = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/alice"});
-  const auto bob = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/bob"});
-  ok_run(wallet("alice", {"register", "--class", "IV"}));
-  ok_run(wallet("bob", {"register", "--class", "IV"}));
-  ok_run(as("bank-a/ops", {tool("cbdc-bank"), "fund", "--dir", d + "/bank", "--bank", ep(2), "--to",
-                           alice, "--amount", "1500.00 CNY"}));
-  ok_run(wallet("alice", {"offline", "init"}));
-  ok_run(wallet("bob", {"offline", "init"}));
+  test::pg_scratch db;
+  test::pg_scratch bank_db;
+  fs::path dir{fs::temp_directory_path() / ("cbdc_offline_" + db.name())};
+  std::string d{dir.string()};
+  int base{0};
+  node_roster roster{dir / "keys"};
+  std::string issuer_key;
+  std::unique_ptr<child> settle;
+  std::unique_ptr<child> issuer;
+  std::unique_ptr<child> bank;
+  int bank_starts{0};
+  int messages{0};
+};
+
+}  // namespace
+
+TEST_CASE("cbdc-wallet offline: init, load, pay through a file, receive, sync", "[e2e][offline]") {
+  deployment w;
+  const auto& d = w.d;
+  const auto wallet = [&](const std::string& who, std::vector<std::string> args) {
+    return w.wallet(who, std::move(args));
+  };
+  // An unregistered bank gets no certificate.
+  CHECK(run(w.issuer_cmd({"certify-bank", "--bank-id", "bank-z", "-o", d + "/z.cert"})).exit_code ==
+        1);
+  w.customer("alice", "1500.00 CNY");
+  w.customer("bob", "");
   // Class IV's offline balance cap is 1,000.00: a load past it is refused, nothing moves.
   auto over = run(wallet("alice", {"offline", "load", "--amount", "1000.01 CNY"}));
   CHECK(over.exit_code == 1);
@@ -90,10 +155,7 @@ TEST_CASE("cbdc-wallet offline: init, load, pay through a file, receive, sync", 
   ok_run(wallet("alice", {"offline", "load", "--amount", "300.00 CNY"}));
   CHECK(ok_run(wallet("alice", {"balance"})) == "1200.00 CNY");
 
-  // Bob's device key, read from its state.
-  const auto bob_show = ok_run(wallet("bob", {"offline", "show"}));
-  const auto at = bob_show.find("\"device\":\"") + 10;
-  const auto bob_device = bob_show.substr(at, bob_show.find('"', at) - at);
+  const auto bob_device = w.device_of("bob");
   // Offline: no --bank needed for pay and receive.
   ok_run({tool("cbdc-wallet"), "offline", "pay", "--dir", d + "/alice", "--to", bob_device,
           "--amount", "45.60 CNY", "--message", d + "/pay.bin", "--qr", d + "/pay.svg"});
@@ -116,7 +178,38 @@ TEST_CASE("cbdc-wallet offline: init, load, pay through a file, receive, sync", 
   // Alice's sync: her payment settled already, her change vouched afresh.
   CHECK(ok_run(wallet("alice", {"offline", "sync"})).find("balance 254.40 CNY") !=
         std::string::npos);
-  ok_run(as("pboc", {tool("cbdc-issuer"), "audit", "--db", db.url(), "--key", d + "/issuer.key",
-                     "--settle", ep(0), "--currency", "CNY"}));
-  fs::remove_all(dir);
+  ok_run(w.as("pboc", {tool("cbdc-issuer"), "audit", "--db", w.db.url(), "--key", d + "/issuer.key",
+                       "--settle", w.ep(0), "--currency", "CNY"}));
+}
+
+TEST_CASE("cbdc-wallet offline: a bank killed with SIGKILL during a sync loses nothing",
+          "[e2e][offline]") {
+  deployment w(40);  // each offline transfer takes a commit of 40 ms or more
+  w.customer("alice", "1000.00 CNY");
+  w.customer("bob", "");
+  ok_run(w.wallet("alice", {"offline", "load", "--amount", "500.00 CNY"}));
+  // Bob's device holds a chain of ten offline payments.
+  for (int i = 0; i < 10; ++i) {
+    w.pay_offline("alice", "bob", "10.00 CNY");
+  }
+  for (const int kill_after_ms : {150, 100}) {
+    auto first = std::async(std::launch::async, [&] {
+      return run(w.wallet("bob", {"offline", "sync"}));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(kill_after_ms));
+    w.bank->kill_hard();
+    w.start_bank();
+    const auto cut = first.get();
+    INFO("sync with a kill after " << kill_after_ms << " ms: " << cut.out << cut.err);
+    CHECK(cut.exit_code == 1);  // the bank went down under it: the device kept everything
+  }
+  // Whatever settled before a kill answers already_settled now; nothing is lost or counted twice.
+  CHECK(ok_run(w.wallet("bob", {"offline", "sync"})).find("balance 100.00 CNY") !=
+        std::string::npos);
+  CHECK(ok_run(w.wallet("bob", {"offline", "show"})).find("\"to_submit\":0") != std::string::npos);
+  ok_run(w.wallet("bob", {"offline", "unload", "--amount", "100.00 CNY"}));
+  ok_run(w.wallet("bob", {"offline", "sync"}));
+  CHECK(ok_run(w.wallet("bob", {"balance"})) == "100.00 CNY");
+  ok_run(w.as("pboc", {tool("cbdc-issuer"), "audit", "--db", w.db.url(), "--key",
+                       w.d + "/issuer.key", "--settle", w.ep(0), "--currency", "CNY"}));
 }
