@@ -97,7 +97,7 @@ struct deployment {
     return argv;
   }
   /// A class IV wallet with a certified device, funded with `funded`.
-  auto customer(const std::string& who, const std::string& funded) -> std::string {
+  void customer(const std::string& who, const std::string& funded) {
     const auto key = ok_run({tool("cbdc-wallet"), "init", "--dir", d + "/" + who});
     ok_run(wallet(who, {"register", "--class", "IV"}));
     if (!funded.empty()) {
@@ -105,7 +105,6 @@ struct deployment {
                                "--to", key, "--amount", funded}));
     }
     ok_run(wallet(who, {"offline", "init"}));
-    return key;
   }
   /// The key of who's device, from its state.
   [[nodiscard]] auto device_of(const std::string& who) const -> std::string {
