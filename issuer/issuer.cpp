@@ -79,6 +79,23 @@ void count_movement(const std::string& name, money amount) {
         static_cast<double>(amount.minor()));
 }
 
+/// A domestic bank's vault key, in a transaction. Errors: unknown_bank, not_domestic.
+auto domestic_vault(pqxx::transaction_base& tx, const std::string& bank_id, currency cur)
+    -> result<public_key> {
+  const auto rows = tx.exec_params(
+      "SELECT domestic, encode(vault_key, 'hex') FROM issuer.bank WHERE bank_id = $1", bank_id);
+  if (rows.empty()) {
+    return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
+  }
+  if (!rows[0][0].as<bool>()) {
+    return error{status_code::not_domestic, "bank '" + bank_id + "' is not a domestic " +
+                                                std::string{currency_code(cur)} + " bank"};
+  }
+  auto vault = public_key::from_hex(rows[0][1].as<std::string>());
+  CBDC_ASSERT(vault.ok());
+  return *vault;
+}
+
 }  // namespace
 
 auto backing_for(std::int64_t amount_minor, std::int64_t ratio_bp) -> result<std::int64_t> {
@@ -169,18 +186,7 @@ auto issuer::certify_bank(const std::string& bank_id, std::int64_t expires_s)
     -> result<offline::bank_cert> {
   auto vault = pg::guarded([&]() -> result<public_key> {
     pqxx::read_transaction tx(*m_conn);
-    const auto rows = tx.exec_params(
-        "SELECT domestic, encode(vault_key, 'hex') FROM issuer.bank WHERE bank_id = $1", bank_id);
-    if (rows.empty()) {
-      return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
-    }
-    if (!rows[0][0].as<bool>()) {
-      return error{status_code::not_domestic,
-                   "bank '" + bank_id + "' is not domestic: its own central bank certifies it"};
-    }
-    auto key = public_key::from_hex(rows[0][1].as<std::string>());
-    CBDC_ASSERT(key.ok());
-    return *key;
+    return domestic_vault(tx, bank_id, m_config.cur);
   });
   if (!vault) {
     return vault.err();
@@ -355,18 +361,10 @@ auto issuer::redeem(const std::string& bank_id, const signed_tx& to_redeem,
   }
   auto bank = pg::guarded([&]() -> result<std::pair<public_key, std::optional<redeem_result>>> {
     pqxx::read_transaction rtx(*m_conn);
-    const auto rows = rtx.exec_params(
-        "SELECT domestic, encode(vault_key, 'hex') FROM issuer.bank WHERE bank_id = $1", bank_id);
-    if (rows.empty()) {
-      return error{status_code::unknown_bank, "no bank '" + bank_id + "'"};
+    auto vault = domestic_vault(rtx, bank_id, m_config.cur);
+    if (!vault) {
+      return vault.err();
     }
-    if (!rows[0][0].as<bool>()) {
-      return error{status_code::not_domestic, "bank '" + bank_id + "' is not a domestic " +
-                                                  std::string{currency_code(m_config.cur)} +
-                                                  " bank"};
-    }
-    auto vault = public_key::from_hex(rows[0][1].as<std::string>());
-    CBDC_ASSERT(vault.ok());
     const auto seen = rtx.exec_params(
         "SELECT bank_id, amount_minor, encode(tx_id, 'hex') FROM issuer.movement WHERE "
         "request_id = $1",

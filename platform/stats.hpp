@@ -17,8 +17,8 @@ auto nearest_rank(const std::vector<T>& sorted, double q) -> T {
     return T{};
   }
   const double rank = std::ceil(q * static_cast<double>(sorted.size()));
-  const auto at = static_cast<std::size_t>(
-      std::clamp(rank - 1.0, 0.0, static_cast<double>(sorted.size() - 1)));
+  const auto at =
+      static_cast<std::size_t>(std::clamp(rank - 1.0, 0.0, static_cast<double>(sorted.size() - 1)));
   return sorted[at];
 }
 

@@ -21,21 +21,12 @@
 namespace po = boost::program_options;
 using namespace cbdc;
 
+using wallet::fail;
+
 namespace {
 
 /// The wallet's unspent tokens, from its bank (or settlement, without a bank).
 using token_lister = std::function<result<std::vector<settlement::token_info>>()>;
-
-auto fail(const error& err, bool json) -> int {
-  if (json) {
-    const boost::json::object out{{"status", std::string{to_string(err.code)}},
-                                  {"detail", err.message}};
-    std::printf("%s\n", boost::json::serialize(out).c_str());
-  } else {
-    std::fprintf(stderr, "cbdc-wallet: %s\n", to_string(err).c_str());
-  }
-  return 1;
-}
 
 /// Where the wallet's quotes come from and go: its bank (which asks its dealers), or, in a
 /// deployment without authentication, the dealers themselves.

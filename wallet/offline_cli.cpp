@@ -22,17 +22,6 @@ auto now_s() -> std::int64_t {
       .count();
 }
 
-auto report(const error& err, bool json) -> int {
-  if (json) {
-    const boost::json::object out{{"status", std::string{to_string(err.code)}},
-                                  {"detail", err.message}};
-    std::printf("%s\n", boost::json::serialize(out).c_str());
-  } else {
-    std::fprintf(stderr, "cbdc-wallet offline: %s\n", to_string(err).c_str());
-  }
-  return 1;
-}
-
 auto write_bytes(const std::string& path, const bytes& data) -> status {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
@@ -82,22 +71,33 @@ auto message_bytes(const bytes& raw) -> result<bytes> {
 
 }  // namespace
 
+auto fail(const error& err, bool json) -> int {
+  if (json) {
+    const boost::json::object out{{"status", std::string{to_string(err.code)}},
+                                  {"detail", err.message}};
+    std::printf("%s\n", boost::json::serialize(out).c_str());
+  } else {
+    std::fprintf(stderr, "cbdc-wallet: %s\n", to_string(err).c_str());
+  }
+  return 1;
+}
+
 auto run_offline(const offline_options& o, const key_pair& wallet,
                  const std::function<std::unique_ptr<bank::client>()>& at_bank) -> int {
-  const auto fail = [&](const error& e) { return report(e, o.json); };
+  const auto refuse = [&](const error& e) { return wallet::fail(e, o.json); };
   if (o.step == "init") {
     auto key = key_pair::generate(wallet.pub().prof);
     auto issued = at_bank()->issue_device(wallet.pub(), key.pub());
     if (!issued) {
-      return fail(issued.err());
+      return refuse(issued.err());
     }
     auto d =
         offline::device::create(key, issued->cert, issued->bank, issued->central_bank, now_s());
     if (!d) {
-      return fail(d.err());
+      return refuse(d.err());
     }
     if (auto saved = d->save(o.device_path); !saved) {
-      return fail(saved.err());
+      return refuse(saved.err());
     }
     std::printf("device %s certified by %s until %lld: %s\n", key.pub().hex().c_str(),
                 issued->cert.bank_id.c_str(), static_cast<long long>(issued->cert.expires_s),
@@ -106,11 +106,11 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
   }
   auto d = offline::device::load(o.device_path);
   if (!d) {
-    return fail(d.err());
+    return refuse(d.err());
   }
   const auto save = [&]() -> int {
     if (auto saved = d->save(o.device_path); !saved) {
-      return fail(saved.err());
+      return refuse(saved.err());
     }
     return 0;
   };
@@ -132,7 +132,7 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
       auto answer =
           bank->submit_offline(bank::offline_batch{txs, d->known_certs(), d->known_banks()});
       if (!answer) {
-        return fail(answer.err());
+        return refuse(answer.err());
       }
       std::vector<hash256> settled;
       for (std::size_t i = 0; i < txs.size() && i < answer->receipts.size(); ++i) {
@@ -153,11 +153,11 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
     }
     auto lists = bank->revocations();
     if (!lists) {
-      return fail(lists.err());
+      return refuse(lists.err());
     }
     for (const auto& l : lists->lists) {
       if (auto synced = d->sync(l, lists->banks, now_s()); !synced) {
-        return fail(synced.err());
+        return refuse(synced.err());
       }
     }
     std::printf("synced: %zu of %zu transfers settled, %zu revocation lists, balance %s\n",
@@ -170,11 +170,11 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
     auto data = raw ? message_bytes(*raw) : result<bytes>{raw.err()};
     auto m = data ? offline::decode_payment(*data) : result<offline::payment_message>{data.err()};
     if (!m) {
-      return fail(m.err());
+      return refuse(m.err());
     }
     const auto before = d->balance();
     if (auto taken = d->receive(*m, now_s()); !taken) {
-      return fail(taken.err());
+      return refuse(taken.err());
     }
     std::printf("received %s from device %s: balance %s\n",
                 money{d->balance().minor() - before.minor(), before.cur()}.format().c_str(),
@@ -182,26 +182,26 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
     return save();
   }
   if (!amount) {
-    return fail(amount.err());
+    return refuse(amount.err());
   }
   if (o.step == "load") {
     auto bank = at_bank();
     auto unspent = bank->list_unspent(wallet.pub());
     if (!unspent) {
-      return fail(unspent.err());
+      return refuse(unspent.err());
     }
     auto tx = payment::build_payment(wallet, *unspent, d->key(), *amount, payment::random_nonce(),
                                      "load device");
     if (!tx) {
-      return fail(tx.err());
+      return refuse(tx.err());
     }
     auto loaded = bank->load_device(*tx);
     if (!loaded) {
-      return fail(loaded.err());
+      return refuse(loaded.err());
     }
     for (const auto& v : loaded->vouchers) {
       if (auto taken = d->load_token(v); !taken) {
-        return fail(taken.err());
+        return refuse(taken.err());
       }
     }
     std::printf("loaded %s: device balance %s\n", amount->format().c_str(),
@@ -211,7 +211,7 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
   if (o.step == "unload") {
     auto tx = d->unload(wallet.pub(), *amount);
     if (!tx) {
-      return fail(tx.err());
+      return refuse(tx.err());
     }
     std::printf("unloading %s to the wallet: settles at the next sync\n", amount->format().c_str());
     return save();
@@ -219,14 +219,14 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
   if (o.step == "pay") {
     auto payee = public_key::from_hex(o.to);
     if (!payee) {
-      return fail(error{status_code::bad_request, "--to: the payee device's key (hex)"});
+      return refuse(error{status_code::bad_request, "--to: the payee device's key (hex)"});
     }
     if (o.message_path.empty()) {
-      return fail(error{status_code::bad_request, "pay writes its message to -o FILE"});
+      return refuse(error{status_code::bad_request, "pay writes its message to -o FILE"});
     }
     auto m = d->pay(*payee, *amount, now_s());
     if (!m) {
-      return fail(m.err());
+      return refuse(m.err());
     }
     // The device's state first: once the message can leave, the payment it signed counts
     // (its counter and tokens spent), even if the message is lost.
@@ -235,23 +235,23 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
     }
     const auto encoded = offline::encode(*m);
     if (auto written = write_bytes(o.message_path, encoded); !written) {
-      return fail(written.err());
+      return refuse(written.err());
     }
     if (!o.qr_path.empty()) {
       auto svg = qr_svg(qr_text(encoded), "offline payment");
       if (!svg) {
-        std::fprintf(stderr, "cbdc-wallet offline: no QR code (%s); the file carries it\n",
+        std::fprintf(stderr, "cbdc-wallet: no QR code (%s); the file carries it\n",
                      to_string(svg.err()).c_str());
       } else if (auto w = write_bytes(o.qr_path, bytes(svg->begin(), svg->end())); !w) {
-        return fail(w.err());
+        return refuse(w.err());
       }
     }
     std::printf("paid %s offline to %s: %s (%zu bytes)\n", amount->format().c_str(), o.to.c_str(),
                 o.message_path.c_str(), encoded.size());
     return 0;
   }
-  return fail(error{status_code::bad_request,
-                    "offline STEP is init, load, pay, receive, sync, unload or show"});
+  return refuse(error{status_code::bad_request,
+                      "offline STEP is init, load, pay, receive, sync, unload or show"});
 }
 
 }  // namespace cbdc::wallet

@@ -23,6 +23,9 @@ struct offline_options {
   bool json{false};
 };
 
+/// Prints a failure (as JSON with --json) and gives the exit code 1: every command's way out.
+auto fail(const error& err, bool json) -> int;
+
 /// Runs one step; returns the exit code (0 done, 1 refused or failed: the reason printed).
 auto run_offline(const offline_options& o, const key_pair& wallet,
                  const std::function<std::unique_ptr<bank::client>()>& at_bank) -> int;
