@@ -125,6 +125,14 @@ auto answer_status(const wire::Envelope& env) -> error {
       return make(env.quote_declined().status(), env.quote_declined().detail());
     case wire::Envelope::kWalletsRegistered:
       return make(env.wallets_registered().status(), env.wallets_registered().detail());
+    case wire::Envelope::kDeviceIssued:
+      return make(env.device_issued().status(), env.device_issued().detail());
+    case wire::Envelope::kDeviceLoaded:
+      return make(env.device_loaded().receipt().status(), env.device_loaded().receipt().detail());
+    case wire::Envelope::kOfflineSubmitted:
+      return make(env.offline_submitted().status(), env.offline_submitted().detail());
+    case wire::Envelope::kRevocations:
+      return make(env.revocations().status(), env.revocations().detail());
     default: return error{status_code::malformed, "unexpected answer payload"};
   }
 }

@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "offline/messages.hpp"
 #include "tests/support/two_banks.hpp"
 
 using namespace cbdc;
@@ -292,4 +293,46 @@ TEST_CASE("offline: a bank restarted during reconciliation loses nothing",
   CHECK(ledger_balance(w, payer.device->key()) == 50'000 - 8'000);
   CHECK(payee.device->to_submit().empty());
   supply_whole(w);
+}
+
+TEST_CASE(
+    "offline: the bank's offline requests refuse a wrong role, a malformed body, and "
+    "answer a repeat alike, while it keeps serving",
+    "[offline][integration]") {
+  two_banks w(true);
+  auto alice = make_holder(w, true, 1, cny(10));
+  // As bank a's operator (role operator): the requests between banks are refused.
+  rpc_client ops(w.ep_a, w.nodes.client("a/ops", "a"));
+  const auto status_of = [&](wire::Envelope req) {
+    auto answer = ops.call(std::move(req));
+    REQUIRE(answer.ok());
+    return answer_status(*answer).code;
+  };
+  wire::Envelope pushed;
+  offline::write(*pushed.mutable_revocations_pushed()->mutable_list(),
+                 offline::revoke(w.vault_b, "b", {alice.device->key()}, now_s()));
+  CHECK(status_of(pushed) == status_code::not_authorized);
+  wire::Envelope reported;
+  reported.mutable_double_spend();
+  CHECK(status_of(reported) == status_code::not_authorized);
+  // Malformed bodies: keys that are not keys, a transfer that is not one.
+  wire::Envelope bad_key;
+  bad_key.mutable_issue_device()->set_owner("xyz");
+  bad_key.mutable_issue_device()->set_device_key("abc");
+  CHECK(status_of(bad_key) == status_code::malformed);
+  wire::Envelope bad_tx;
+  bad_tx.mutable_submit_offline()->add_txs()->set_body("not a transaction");
+  CHECK(status_of(bad_tx) == status_code::malformed);
+  wire::Envelope too_many;
+  for (std::size_t i = 0; i <= bank::service::k_max_offline_batch; ++i) {
+    too_many.mutable_submit_offline()->add_txs();
+  }
+  CHECK(status_of(too_many) == status_code::too_large);
+  // A repeat: the same device certified again answers the same certificate.
+  auto again = alice.bank->issue_device(alice.wallet.pub(), alice.device->key());
+  REQUIRE(again.ok());
+  CHECK(again->cert.signed_bytes() == alice.device->cert().signed_bytes());
+  // And the bank serves on.
+  CHECK(alice.bank->revocations().ok());
+  CHECK(w.client_a->revocations().ok());
 }
