@@ -111,6 +111,15 @@ void client::submit_offline_async(const offline_batch& batch, submitted_fn done)
   });
 }
 
+void client::revocations_async(std::function<void(result<revocation_sync>)> done) {
+  wire::Envelope req;
+  req.mutable_get_revocations();
+  m_rpc.call_async(std::move(req), [done = std::move(done)](result<wire::Envelope> answer) {
+    auto env = expect_payload(std::move(answer), wire::Envelope::kRevocations);
+    done(env ? revocations_from_wire(*env) : result<revocation_sync>{env.err()});
+  });
+}
+
 auto client::revocations() -> result<revocation_sync> {
   wire::Envelope req;
   req.mutable_get_revocations();

@@ -37,6 +37,8 @@ class client final : public interface {
   void load_device_async(const signed_tx& tx, loaded_fn done) override;
   void submit_offline_async(const offline_batch& batch, submitted_fn done) override;
   auto revocations() -> result<revocation_sync> override;
+  /// The same, answered on the client's I/O thread.
+  void revocations_async(std::function<void(result<revocation_sync>)> done);
   auto can_receive(const public_key& owner, money amount, const std::optional<hash256>& tx_id)
       -> result<bool> override;
   auto balance(const public_key& owner) -> result<money> override;

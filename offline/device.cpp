@@ -681,6 +681,59 @@ void device::settled(const std::vector<hash256>& tx_ids, const std::vector<vouch
   check_invariants();
 }
 
+void device::refused(const std::vector<hash256>& tx_ids) {
+  std::set<hash256> gone;
+  for (const auto& id : tx_ids) {
+    if (m_txs.contains(id)) {
+      gone.insert(id);
+    }
+  }
+  // m_order is dependency order: a transfer comes after those whose tokens it spends.
+  for (const auto& id : m_order) {
+    for (const auto& in : m_txs.at(id).tx.inputs) {
+      const auto t = m_tokens.find(in);
+      if (t != m_tokens.end() && gone.contains(t->second.created_by)) {
+        gone.insert(id);
+      }
+    }
+  }
+  std::erase_if(m_held, [&](const hash256& token_id) {
+    return gone.contains(m_tokens.at(token_id).created_by);
+  });
+  for (const auto& id : gone) {
+    const auto& tx = m_txs.at(id);
+    if (tx.sigs.size() != 1 || !(tx.sigs.front().signer == m_key.pub())) {
+      continue;
+    }
+    for (const auto& in : tx.tx.inputs) {  // its own inputs, not spent after all
+      const auto t = m_tokens.find(in);
+      if (t != m_tokens.end() && t->second.owner == m_key.pub() &&
+          !gone.contains(t->second.created_by) &&
+          std::find(m_held.begin(), m_held.end(), in) == m_held.end()) {
+        m_held.push_back(in);
+      }
+    }
+  }
+  // Forget too what was only the chain of the forgotten: transfers no token it holds needs,
+  // that neither it signed nor paid it.
+  const auto needed = ancestry(m_held);
+  const std::set<hash256> keep(needed.begin(), needed.end());
+  for (const auto& id : m_order) {
+    const auto& tx = m_txs.at(id);
+    const bool signed_by_it = tx.sigs.size() == 1 && tx.sigs.front().signer == m_key.pub();
+    const bool pays_it = std::any_of(tx.tx.outputs.begin(), tx.tx.outputs.end(),
+                                     [&](const tx_output& o) { return o.owner == m_key.pub(); });
+    if (!keep.contains(id) && !signed_by_it && !pays_it) {
+      gone.insert(id);
+    }
+  }
+  std::erase_if(m_order, [&](const hash256& id) { return gone.contains(id); });
+  for (const auto& id : gone) {
+    m_txs.erase(id);
+  }
+  check_invariants();
+}
+
 void device::check_invariants() const {
   std::int64_t sum = 0;
   for (const auto& id : m_held) {

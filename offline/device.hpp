@@ -101,6 +101,11 @@ class device {
   /// token it holds needs them, and each held token its bank vouched for starts its chain
   /// afresh from the voucher. Vouchers not of its own tokens, or not its bank's, are ignored.
   void settled(const std::vector<hash256>& tx_ids, const std::vector<voucher>& vouchers);
+  /// What its bank refused for good (a double spend's second transfer): those transfers, every
+  /// transfer it knows built on them, and the tokens they gave it are forgotten (the payee's
+  /// loss, under the scheme's rule); the tokens its own forgotten transfers spent, which never
+  /// left it on the ledger, are its own again.
+  void refused(const std::vector<hash256>& tx_ids);
 
   /// The simulator's cloned or broken device: it ignores its counter and limits and can pay
   /// the same tokens twice.

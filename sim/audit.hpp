@@ -34,6 +34,8 @@ class replay_view {
   [[nodiscard]] virtual auto merchant_key_at(std::size_t slot) const -> const public_key& = 0;
   /// The inputs of event e's payment, when it was acknowledged; else nullptr.
   [[nodiscard]] virtual auto paid_inputs(std::uint32_t e) const -> const std::vector<hash256>* = 0;
+  /// An offline scenario's devices; else nullptr.
+  [[nodiscard]] virtual auto offline() const -> offline_fleet* { return nullptr; }
 };
 
 /// The simulator's auditor, after a replay: every answer against the model (sim/model.hpp);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 
 #include "sim/rng.hpp"
 
@@ -18,6 +19,9 @@ enum stream : std::uint64_t {
   s_bank = 3,
   s_active = 4,
   s_merchant_bank = 5,
+  s_offline = 6,
+  s_compromised = 7,
+  s_merchant_region = 8,
   s_wallet = 1'000,
 };
 
@@ -79,7 +83,8 @@ auto cumulative(const std::vector<double>& weights) -> std::vector<double> {
   return out;
 }
 
-population::population(const scenario& sc) : m_seed(sc.seed) {
+population::population(const scenario& sc)
+    : m_seed(sc.seed), m_compromised_share(sc.offline.compromised_share) {
   m_class_cdf = cumulative({sc.wallets.class_weights.begin(), sc.wallets.class_weights.end()});
   std::vector<double> w;
   for (const auto& r : sc.regions) {
@@ -112,10 +117,72 @@ auto population::merchant_bank(std::uint32_t merchant) const -> std::uint16_t {
   return static_cast<std::uint16_t>(
       pick_unit(m_bank_cdf, unit_of(m_seed, s_merchant_bank, merchant)));
 }
+auto population::merchant_region(std::uint32_t merchant) const -> std::uint16_t {
+  return static_cast<std::uint16_t>(
+      pick_unit(m_region_cdf, unit_of(m_seed, s_merchant_region, merchant)));
+}
+auto population::compromised(std::uint32_t wallet) const -> bool {
+  return unit_of(m_seed, s_compromised, wallet) < m_compromised_share;
+}
 auto population::merchant_category(std::uint32_t merchant) const -> std::uint8_t {
   const auto it = std::upper_bound(m_offsets.begin(), m_offsets.end(), merchant);
   return static_cast<std::uint8_t>(it - m_offsets.begin() - 1);
 }
+
+auto has_signal(const scenario& sc, std::uint16_t region, std::int64_t t_s) -> bool {
+  return std::none_of(sc.offline.outages.begin(), sc.offline.outages.end(),
+                      [&](const outage_spec& o) {
+                        return (o.region < 0 || o.region == region) && t_s >= o.from_s &&
+                               t_s < o.from_s + o.duration_s;
+                      });
+}
+
+namespace {
+
+/// The first sync time at or after t_us when the region has signal; the end at the latest.
+auto next_sync_us(const scenario& sc, std::uint16_t region, std::int64_t t_us) -> std::int64_t {
+  const std::int64_t every_us = sc.offline.sync_every_s * 1'000'000;
+  const std::int64_t end_us = sc.duration_s * 1'000'000;
+  for (std::int64_t at = ((t_us + every_us - 1) / every_us) * every_us; at < end_us;
+       at += every_us) {
+    if (at > t_us && has_signal(sc, region, at / 1'000'000)) {
+      return at;
+    }
+  }
+  return end_us;
+}
+
+/// The offline scenario's merchant devices: a sync at every sync time with signal from the
+/// merchant's first offline payment on, and one at the end.
+void merchant_syncs(const scenario& sc, const population& pop, trace& t) {
+  std::map<std::uint32_t, std::int64_t> first;  // merchant -> first offline payment
+  for (const auto& e : t.events) {
+    if (e.kind == event_kind::offline_payment) {
+      auto [it, fresh] = first.try_emplace(e.merchant, e.at_us);
+      it->second = std::min(it->second, e.at_us);
+    }
+  }
+  const std::int64_t end_us = sc.duration_s * 1'000'000;
+  for (const auto& [merchant, from] : first) {
+    event sync;
+    sync.kind = event_kind::sync;
+    sync.wallet = k_no_merchant;
+    sync.merchant = merchant;
+    sync.wallet_class = 1;
+    sync.region = pop.merchant_region(merchant);
+    sync.bank = pop.merchant_bank(merchant);
+    sync.payee_bank = sync.bank;
+    for (auto at = next_sync_us(sc, sync.region, from); at < end_us;
+         at = next_sync_us(sc, sync.region, at)) {
+      sync.at_us = at;
+      t.events.push_back(sync);
+    }
+    sync.at_us = end_us;
+    t.events.push_back(sync);
+  }
+}
+
+}  // namespace
 
 auto generate(const scenario& sc) -> result<trace> {
   if (sc.wallets.count > k_no_merchant || sc.merchant_count() >= k_no_merchant) {
@@ -166,7 +233,18 @@ auto generate(const scenario& sc) -> result<trace> {
     t.events.push_back(topup);
 
     std::int64_t balance = sc.wallets.topup_minor;
-    for (std::uint32_t k = 0; k < payments && balance > 0; ++k) {
+    std::int64_t on_device = 0;
+    const bool offline = sc.offline.given;
+    if (offline) {
+      event load = topup;
+      load.kind = event_kind::load;
+      load.amount_minor = std::min(sc.offline.load_minor, balance);
+      on_device = load.amount_minor;
+      balance -= on_device;
+      t.events.push_back(load);
+    }
+    std::int64_t synced_until = -1;  // the last sync time this wallet's device has
+    for (std::uint32_t k = 0; k < payments && (balance > 0 || on_device > 0); ++k) {
       const auto c = r.pick(cat_cdf);
       const auto& cat = sc.categories[c];
       event pay = base;
@@ -178,13 +256,40 @@ auto generate(const scenario& sc) -> result<trace> {
       const double drawn =
           static_cast<double>(cat.median_minor) * std::exp(cat.spread * r.normal());
       std::int64_t amount = std::max<std::int64_t>(1, std::llround(std::min(drawn, 1e15)));
-      if (k + 1 == payments && r.unit() < sc.wallets.spend_rest) {
-        amount = balance;
+      const bool rest = k + 1 == payments && r.unit() < sc.wallets.spend_rest;
+      if (offline && on_device > 0 &&
+          unit_of(sc.seed, s_offline, (std::uint64_t{w} << 8U) | (k & 0xffU)) < sc.offline.share) {
+        // No signal here: the device pays, at most what the payer knows it holds.
+        pay.kind = event_kind::offline_payment;
+        pay.amount_minor = std::min(rest ? on_device : amount, on_device);
+        on_device -= pay.amount_minor;
+        t.events.push_back(pay);
+        const auto sync_at = next_sync_us(sc, base.region, pay.at_us);
+        if (sync_at != synced_until) {
+          event sync = base;
+          sync.kind = event_kind::sync;
+          sync.at_us = sync_at;
+          t.events.push_back(sync);
+          synced_until = sync_at;
+        }
+        continue;
       }
-      pay.amount_minor = std::min(amount, balance);
+      if (balance <= 0) {
+        continue;
+      }
+      pay.amount_minor = std::min(rest ? balance : amount, balance);
       balance -= pay.amount_minor;
       t.events.push_back(pay);
     }
+    if (offline && synced_until != sc.duration_s * 1'000'000) {
+      event sync = base;  // the end: every device back online, its float unloaded
+      sync.kind = event_kind::sync;
+      sync.at_us = sc.duration_s * 1'000'000;
+      t.events.push_back(sync);
+    }
+  }
+  if (sc.offline.given) {
+    merchant_syncs(sc, pop, t);
   }
   // Time order; a wallet's own events keep their order (top-up first, then its payments).
   std::stable_sort(t.events.begin(), t.events.end(),

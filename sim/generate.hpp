@@ -21,6 +21,9 @@ class population {
   [[nodiscard]] auto wallet_bank(std::uint32_t wallet) const -> std::uint16_t;
   [[nodiscard]] auto merchant_bank(std::uint32_t merchant) const -> std::uint16_t;
   [[nodiscard]] auto merchant_category(std::uint32_t merchant) const -> std::uint8_t;
+  [[nodiscard]] auto merchant_region(std::uint32_t merchant) const -> std::uint16_t;
+  /// Whether the wallet's device is compromised (an offline scenario's compromised_share).
+  [[nodiscard]] auto compromised(std::uint32_t wallet) const -> bool;
   /// The first merchant index of each category; the last entry is the merchant count.
   [[nodiscard]] auto category_offsets() const -> const std::vector<std::uint32_t>& {
     return m_offsets;
@@ -28,6 +31,7 @@ class population {
 
  private:
   std::uint64_t m_seed;
+  double m_compromised_share{0};
   std::vector<double> m_class_cdf;
   std::vector<double> m_region_cdf;
   std::vector<double> m_bank_cdf;
@@ -37,7 +41,14 @@ class population {
 /// Cumulative sums of weights (for rng::pick).
 auto cumulative(const std::vector<double>& weights) -> std::vector<double>;
 
-/// Generates the scenario's trace: events in time order, a pure function of the scenario.
+/// Whether region r has signal at simulated time t_s (no outage of the scenario covers it).
+auto has_signal(const scenario& sc, std::uint16_t region, std::int64_t t_s) -> bool;
+
+/// Generates the scenario's trace: events in time order, a pure function of the scenario. With
+/// an [offline] table: each active wallet loads its device after its top-up; a share of its
+/// payments goes from its device to the merchant's (at most what the device holds); a device
+/// syncs at the next sync time with signal after it paid offline, a merchant's at every sync
+/// time with signal from its first offline payment on; every device syncs at the end.
 /// Errors: bad_request (a scenario the generator cannot honour, e.g. too many wallets).
 auto generate(const scenario& sc) -> result<trace>;
 

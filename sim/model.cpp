@@ -1,12 +1,14 @@
 // The simulator's model: what each event of a trace should be answered, the banks' wallet-class
 // limits applied to the model's own running totals (the same rules as the bank's, computed
-// independently of any database). The auditor compares the answers with it.
+// independently of any database). A device's load is a payment to it, within its balance cap.
+// The auditor compares the answers with it.
 #include "sim/model.hpp"
 
 #include <unordered_map>
 
 #include "bank/limits.hpp"
 #include "core/clock.hpp"
+#include "offline/cert.hpp"
 
 namespace cbdc::sim {
 
@@ -21,14 +23,21 @@ auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status
       balance[e.wallet] += e.amount_minor;
       continue;
     }
+    if (is_offline(e.kind)) {
+      continue;  // between devices: the offline auditor's (sim/offline.hpp)
+    }
     const auto day = local_day((sc.start_unix_s * 1'000'000) + e.at_us, sc.utc_offset_minutes);
     auto& today = spent[(std::uint64_t{e.wallet} << 24U) ^ static_cast<std::uint64_t>(day)];
     bank::payment_check check;
     check.payer_class = static_cast<bank::wallet_class>(e.wallet_class);
     check.amount_minor = e.amount_minor;
     check.payer_spent_today_minor = today;
+    const auto device_cap = offline::default_limits(e.wallet_class);
     if (e.amount_minor > balance[e.wallet]) {
       out[i] = status_code::insufficient_funds;
+    } else if (e.kind == event_kind::load && device_cap &&
+               e.amount_minor > device_cap->balance_cap_minor) {
+      out[i] = status_code::offline_balance_cap;  // a device is loaded once, from empty
     } else if (auto allowed = check_payment(limits, check); !allowed) {
       out[i] = allowed.code();
     } else {

@@ -15,17 +15,24 @@
 
 #include "bank/client.hpp"
 #include "bank/limits.hpp"
+#include "bank/offline_wire.hpp"
+#include "core/clock.hpp"
 #include "payment/build.hpp"
 #include "rpc/wire.hpp"
 #include "settlement/client.hpp"
 #include "sim/audit.hpp"
 #include "sim/generate.hpp"
+#include "sim/offline.hpp"
 #include "sim/rng.hpp"
 
 namespace cbdc::sim {
 
 auto sim_key(std::uint64_t seed, bool merchant, std::uint32_t index) -> key_pair {
-  std::string material = merchant ? "cbdc-sim merchant" : "cbdc-sim wallet";
+  return sim_role_key(seed, merchant ? "merchant" : "wallet", index);
+}
+
+auto sim_role_key(std::uint64_t seed, const std::string& role, std::uint32_t index) -> key_pair {
+  std::string material = "cbdc-sim " + role;
   for (std::size_t i = 0; i < 8; ++i) {
     material.push_back(static_cast<char>((seed >> (8 * i)) & 0xffU));
   }
@@ -69,7 +76,8 @@ struct completion {
   bool payout{false};
   std::uint32_t id{0};  ///< event index, or pay-out batch number
   bool duplicate{false};
-  result<wire::Envelope> answer;
+  result<wire::Envelope> answer{error{status_code::internal, "no answer"}};
+  std::function<void()> then{};  ///< else: work for the driver's thread (the devices' answers)
 };
 
 /// Answers from the clients' I/O threads to the driver's thread.
@@ -140,18 +148,23 @@ class driver final : public replay_view {
       opts.timeout_ms = config.request_timeout_ms;
       m_banks.push_back(std::make_unique<rpc_client>(w.bank_endpoint(b), opts));
     }
+    if (sc.offline.given) {
+      m_fleet = std::make_unique<offline_fleet>(t, sc, unix_now_us() / 1'000'000);
+    }
   }
 
   /// Derives the keys of everyone in the trace and opens their wallets at their banks.
   auto onboard() -> status {
     const population pop(m_sc);
     for (const auto& e : m_trace.events) {
-      if (auto [it, fresh] = m_slot.try_emplace(e.wallet, m_wallets.size()); fresh) {
-        m_wallets.emplace_back();
-        m_wallets.back().bank = e.bank;
-        m_wallets.back().cls = e.wallet_class;
+      if (e.wallet != k_no_merchant) {
+        if (auto [it, fresh] = m_slot.try_emplace(e.wallet, m_wallets.size()); fresh) {
+          m_wallets.emplace_back();
+          m_wallets.back().bank = e.bank;
+          m_wallets.back().cls = e.wallet_class;
+        }
       }
-      if (e.kind == event_kind::payment) {
+      if (e.merchant != k_no_merchant) {
         m_merchant_slot.try_emplace(e.merchant, m_merchant_slot.size());
       }
     }
@@ -229,7 +242,28 @@ class driver final : public replay_view {
         return s;
       }
     }
-    return ok_status();
+    if (!m_fleet) {
+      return ok_status();
+    }
+    std::vector<std::string> endpoints;
+    for (std::size_t b = 0; b < m_banks.size(); ++b) {
+      endpoints.push_back(m_world.bank_endpoint(b));
+    }
+    return m_fleet->issue(
+        endpoints, m_bank_opts,
+        [this](std::uint32_t w) -> const public_key& { return m_wallets[m_slot.at(w)].key->pub(); },
+        [this](std::uint32_t m) -> const public_key& { return merchant_key(m); },
+        [this](std::function<void()> work) {
+          completion c;
+          c.then = std::move(work);
+          m_completions.push(std::move(c));
+        },
+        [this](std::uint32_t e, status_code code) {
+          finish(e, code, 1, 0);
+          if (m_trace.events[e].wallet != k_no_merchant) {
+            release(m_trace.events[e].wallet);
+          }
+        });
   }
 
   void run() {
@@ -259,7 +293,8 @@ class driver final : public replay_view {
         }
         admit(static_cast<std::uint32_t>(next++));
         if (m_config.speed <= 0 &&
-            m_ready.size() + k_payout_batch * m_payout_queue.size() > 4 * m_config.window) {
+            (m_ready.size() + k_payout_batch * m_payout_queue.size() > 4 * m_config.window ||
+             (m_fleet && m_fleet->in_flight() > m_config.window))) {
           break;  // enough queued; keep memory flat while the window drains
         }
       }
@@ -275,7 +310,9 @@ class driver final : public replay_view {
       send_waiting();
       const std::int64_t wait = (m_in_flight >= m_config.window || next == n) ? 20'000 : 1'000;
       for (auto& c : m_completions.take(wait)) {
-        if (c.payout) {
+        if (c.then) {
+          c.then();
+        } else if (c.payout) {
           on_payout(std::move(c));
         } else {
           on_payment(c);
@@ -329,9 +366,17 @@ class driver final : public replay_view {
     return it == m_paid_inputs.end() ? nullptr : &it->second;
   }
   auto result_mut() -> replay_result& { return m_result; }
+  [[nodiscard]] auto offline() const -> offline_fleet* override { return m_fleet.get(); }
 
  private:
   void admit(std::uint32_t e) {
+    if (m_trace.events[e].wallet == k_no_merchant) {
+      m_fleet->sync(e);  // a merchant's device: the fleet keeps its syncs in order
+      return;
+    }
+    if (m_trace.events[e].kind == event_kind::offline_payment) {
+      m_fleet->admitted(e);
+    }
     auto& w = m_wallets[m_slot.at(m_trace.events[e].wallet)];
     if (w.busy) {
       w.waiting.push_back(e);
@@ -353,8 +398,13 @@ class driver final : public replay_view {
       if (open.size() == k_payout_batch) {
         new_payout(ev.bank);
       }
+    } else if (ev.kind == event_kind::offline_payment) {
+      finish(e, m_fleet->pay(e), 1, 0);  // device to device, no network
+      release(ev.wallet);
+    } else if (ev.kind == event_kind::sync) {
+      m_fleet->sync(e);
     } else {
-      m_ready.push_back(e);
+      m_ready.push_back(e);  // a payment, or a load (a payment to the wallet's device)
     }
   }
 
@@ -453,9 +503,10 @@ class driver final : public replay_view {
     auto it = m_payments.find(e);
     if (it == m_payments.end()) {
       // The nonce is a function of the seed and the event: the same trace signs the same bytes.
-      auto tx = payment::build_payment(*w.key, w.tokens, merchant_key(ev.merchant),
-                                       money{ev.amount_minor, m_sc.cur},
-                                       mix(m_sc.seed, k_stream_nonce, e), "");
+      const bool load = ev.kind == event_kind::load;
+      auto tx = payment::build_payment(
+          *w.key, w.tokens, load ? m_fleet->device_key(ev.wallet) : merchant_key(ev.merchant),
+          money{ev.amount_minor, m_sc.cur}, mix(m_sc.seed, k_stream_nonce, e), "");
       if (!tx) {
         finish(e, tx.code(), 0, 0);
         release(ev.wallet);
@@ -480,10 +531,14 @@ class driver final : public replay_view {
                             : 1;
     for (int copy = 0; copy < copies; ++copy) {
       wire::Envelope req;
-      *req.mutable_pay()->mutable_tx() = to_wire(it->second.tx);
-      // The merchant's payment code names its bank.
-      req.mutable_pay()->set_payee_bank(
-          m_sc.banks.at(m_merchant_banks.at(m_merchant_slot.at(ev.merchant))).id);
+      if (ev.kind == event_kind::load) {
+        *req.mutable_load_device()->mutable_tx() = to_wire(it->second.tx);
+      } else {
+        *req.mutable_pay()->mutable_tx() = to_wire(it->second.tx);
+        // The merchant's payment code names its bank.
+        req.mutable_pay()->set_payee_bank(
+            m_sc.banks.at(m_merchant_banks.at(m_merchant_slot.at(ev.merchant))).id);
+      }
       if (copy == 1) {
         ++m_result.faults.duplicated;
       }
@@ -517,7 +572,19 @@ class driver final : public replay_view {
 
   void on_payment(const completion& c) {
     const auto e = c.id;
-    const auto code = status_of(c.answer);
+    const bool load = m_trace.events[e].kind == event_kind::load;
+    std::optional<bank::device_loaded> loaded;
+    status_code code{};
+    if (load) {  // DeviceLoaded: the receipt, and the vouchers for the device
+      auto env = expect_payload(c.answer, wire::Envelope::kDeviceLoaded);
+      auto l = env ? bank::loaded_from_wire(*env) : result<bank::device_loaded>{env.err()};
+      code = l ? l->receipt.status : l.code();
+      if (l) {
+        loaded = std::move(*l);
+      }
+    } else {
+      code = status_of(c.answer);
+    }
     if (c.duplicate) {
       ++m_result.faults.duplicate_answers[std::string{to_string(code)}];
       return;
@@ -532,7 +599,7 @@ class driver final : public replay_view {
     }
     const bool settled = is_settled(code);
     if (settled) {
-      auto answered = receipt_tx_id(*c.answer);
+      auto answered = load ? result<hash256>{loaded->receipt.tx_id} : receipt_tx_id(*c.answer);
       if (!answered || !(*answered == sent.tx.id)) {
         m_result.audit.problems.push_back("event " + std::to_string(e) +
                                           ": the receipt names another transaction");
@@ -553,6 +620,9 @@ class driver final : public replay_view {
           w.tokens.push_back(t);
         }
       }
+    }
+    if (settled && load) {
+      m_fleet->loaded(e, loaded->vouchers);
     }
     finish(e, settled ? status_code::ok : code, o.attempts, sent.first_sent_us);
     release(ev.wallet);
@@ -673,6 +743,7 @@ class driver final : public replay_view {
   std::size_t m_done{0};
   std::size_t m_failed{0};
   std::int64_t m_start_us{0};
+  std::unique_ptr<offline_fleet> m_fleet;  ///< an offline scenario's devices
 };
 
 /// The world a trace runs in: one shard, the scenario's central bank, and a cbdc-bank per
@@ -689,10 +760,17 @@ auto world_spec_of(const trace& t, const scenario& sc) -> world_spec {
     bank.id = b.id;
     bank.home = sc.cur;
     bank.hosted = true;
+    bank.offline = sc.offline.given;
   }
+  const population pop(sc);
   for (const auto& e : t.events) {
     if (e.kind == event_kind::topup) {
       spec.banks.at(e.bank).issuance[sc.cur] += e.amount_minor;
+    }
+    // Under loss = "device_bank", what a compromised device could make it reimburse.
+    if (e.kind == event_kind::offline_payment && sc.offline.loss == "device_bank" &&
+        pop.compromised(e.wallet)) {
+      spec.banks.at(e.bank).issuance[sc.cur] += e.amount_minor * (sc.offline.copies - 1);
     }
   }
   return spec;
@@ -723,8 +801,17 @@ auto replay(const trace& t, const scenario& sc, const replay_config& config)
   d.run();
   auto& r = d.result_mut();
   r.setup_us = setup_us;
+  if (auto* fleet = d.offline()) {
+    if (auto paid = fleet->reimburse(); !paid) {
+      r.audit.problems.push_back("reimbursing payees: " + to_string(paid.err()));
+    }
+    fleet->figures_mut().sweep = offline_sweep(t, sc);
+  }
   d.release_replay_state();
   audit(t, sc, d, **w, r);
+  if (const auto* fleet = d.offline()) {
+    r.offline = fleet->figures();
+  }
   return d.take_result();
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/ids.hpp"
 #include "core/status.hpp"
+#include "sim/offline.hpp"
 #include "sim/scenario.hpp"
 #include "sim/trace.hpp"
 #include "sim/world.hpp"
@@ -64,6 +65,7 @@ struct replay_result {
   std::int64_t replay_us{0};      ///< from the first event sent to the last answer
   injected_faults faults;
   audit_report audit;
+  offline_figures offline;  ///< an offline scenario's devices (given: false otherwise)
 };
 
 /// Sets the world up and drives every event of the trace through it: top-ups as the banks'
@@ -75,5 +77,7 @@ auto replay(const trace& t, const scenario& sc, const replay_config& config)
 
 /// A simulated wallet's or merchant's key: a pure function of the seed, the role and the index.
 auto sim_key(std::uint64_t seed, bool merchant, std::uint32_t index) -> key_pair;
+/// The same for any role ("device", "merchant device").
+auto sim_role_key(std::uint64_t seed, const std::string& role, std::uint32_t index) -> key_pair;
 
 }  // namespace cbdc::sim

@@ -113,6 +113,52 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
         f.has("slow_commit_ms") ? static_cast<int>(f.integer("slow_commit_ms", 0, 1000)) : 0;
     f.finish();
   }
+  if (top.has("offline")) {
+    auto o = top.table("offline");
+    auto& off = sc.offline;
+    off.given = true;
+    off.share = o.number("share", 0, 1);
+    off.load_minor = o.amount("load", sc.cur);
+    off.sync_every_s =
+        static_cast<std::int64_t>(o.number("sync_every_hours", 1.0 / 60, 24 * 30) * 3600);
+    off.compromised_share = o.has("compromised_share") ? o.number("compromised_share", 0, 1) : 0;
+    if (o.has("strategy")) {
+      off.strategy = o.text("strategy");
+      if (off.strategy != "double_spend") {
+        o.fail(o.node("strategy").source(), "strategy", "must be \"double_spend\"");
+      }
+    }
+    off.copies = o.has("copies") ? static_cast<std::uint32_t>(o.integer("copies", 2, 16)) : 2;
+    if (o.has("loss")) {
+      off.loss = o.text("loss");
+      if (off.loss != "payee" && off.loss != "device_bank") {
+        o.fail(o.node("loss").source(), "loss", "must be \"payee\" or \"device_bank\"");
+      }
+    }
+    if (o.has("sweep_caps")) {
+      for (const auto& cap : o.amounts("sweep_caps", sc.cur)) {
+        off.sweep_caps_minor.push_back(cap);
+      }
+    }
+    for (auto& out : o.tables("outage")) {
+      outage_spec spec;
+      const auto region = out.text("region");
+      if (region != "*") {
+        const auto it = std::find_if(sc.regions.begin(), sc.regions.end(),
+                                     [&](const region_spec& r) { return r.name == region; });
+        if (it == sc.regions.end()) {
+          out.fail(out.node("region").source(), "region",
+                   "names none of the scenario's regions (or \"*\" for all): " + region);
+        }
+        spec.region = static_cast<int>(it - sc.regions.begin());
+      }
+      spec.from_s = static_cast<std::int64_t>(out.number("from_hours", 0, 24.0 * 366) * 3600);
+      spec.duration_s = static_cast<std::int64_t>(out.number("hours", 0, 24.0 * 366) * 3600);
+      off.outages.push_back(spec);
+      out.finish();
+    }
+    o.finish();
+  }
   if (top.has("published")) {
     auto p = top.table("published");
     sc.published.given = true;

@@ -55,6 +55,32 @@ struct failure_spec {
   int slow_commit_ms{0};         ///< extra delay before every settlement commit
 };
 
+/// A region (or every region) without signal for a while: its devices cannot sync.
+struct outage_spec {
+  int region{-1};  ///< index into the scenario's regions; -1: every region
+  std::int64_t from_s{0};
+  std::int64_t duration_s{0};
+};
+
+/// Dual-offline payments (docs/offline.md): every payer holds a hardware wallet, loaded from
+/// its wallet after the top-up; a share of payments goes device to device with no network.
+struct offline_spec {
+  bool given{false};
+  double share{0};               ///< of payments, made offline (the payer has no signal)
+  std::int64_t load_minor{0};    ///< loaded onto each payer's device after its top-up
+  std::int64_t sync_every_s{0};  ///< a device with signal syncs this often (merchants always)
+  double compromised_share{0};   ///< of payers' devices: cloned, ignoring counter and limits
+  /// What a compromised device does: "double_spend" pays each payment to `copies` merchants
+  /// with the same tokens, and goes on paying after it is revoked.
+  std::string strategy{"double_spend"};
+  std::uint32_t copies{2};
+  /// Who bears a refused double spend: "payee" (it accepted a payment that never settles) or
+  /// "device_bank" (the compromised device's bank reimburses the payee's wallet).
+  std::string loss{"payee"};
+  std::vector<outage_spec> outages;
+  std::vector<std::int64_t> sweep_caps_minor;  ///< balance caps of the limit sweep
+};
+
 /// A pilot's published outcome, which a run must reproduce within the tolerance.
 struct published_spec {
   bool given{false};
@@ -80,6 +106,7 @@ struct scenario {
   std::array<double, 24> weekday{};  ///< payments per local hour, relative
   std::array<double, 24> weekend{};
   failure_spec failures;
+  offline_spec offline;
   published_spec published;
 
   [[nodiscard]] auto merchant_count() const -> std::uint64_t;

@@ -92,6 +92,28 @@ class reader {
     return parsed->minor();
   }
 
+  /// A non-empty array of positive amounts (["100.00", "500.00"]).
+  auto amounts(const std::string& key, currency cur) -> std::vector<std::int64_t> {
+    const auto& n = node(key);
+    const auto* arr = n.as_array();
+    std::vector<std::int64_t> out;
+    for (std::size_t i = 0; arr != nullptr && i < arr->size(); ++i) {
+      const auto v = (*arr)[i].value<std::string>();
+      auto parsed = v ? parse_amount(*v, cur) : result<money>{error{status_code::parse_error, ""}};
+      if (!parsed || parsed->minor() <= 0) {
+        out.clear();
+        break;
+      }
+      out.push_back(parsed->minor());
+    }
+    if (out.empty() || out.size() > 64) {
+      fail(n.source(), key,
+           "must be an array of 1-64 positive amounts in " + std::string{currency_code(cur)} +
+               " like [\"100.00\", \"500.00\"]");
+    }
+    return out;
+  }
+
   auto table(const std::string& key) -> reader {
     const auto& n = node(key);
     if (!n.is_table()) {

@@ -55,7 +55,9 @@ auto get_event(const char* p) -> result<event> {
   e.region = get<std::uint16_t>(p + 28);
   e.bank = get<std::uint16_t>(p + 30);
   e.payee_bank = get<std::uint16_t>(p + 32);
-  if (kind > 1 || e.wallet_class < 1 || e.wallet_class > 4 || e.amount_minor <= 0 || e.at_us < 0) {
+  const bool sync = kind == static_cast<std::uint8_t>(event_kind::sync);
+  if (kind > 4 || e.wallet_class < 1 || e.wallet_class > 4 || e.at_us < 0 ||
+      (sync ? e.amount_minor != 0 : e.amount_minor <= 0)) {
     return error{status_code::malformed, "a trace event out of range"};
   }
   e.kind = static_cast<event_kind>(kind);
@@ -138,11 +140,18 @@ auto write_csv(const trace& t, const std::vector<std::string>& category_names,
   std::ofstream file(path, std::ios::trunc);
   file << "at_us,kind,wallet,wallet_class,region,bank,merchant,payee_bank,category,amount_minor\n";
   for (const auto& e : t.events) {
-    const bool pay = e.kind == event_kind::payment;
-    file << e.at_us << ',' << (pay ? "payment" : "topup") << ',' << e.wallet << ','
-         << int{e.wallet_class} << ',' << e.region << ',' << e.bank << ',';
+    static constexpr std::array<const char*, 5> k_kinds{"topup", "payment", "load",
+                                                        "offline_payment", "sync"};
+    const bool pay = e.kind == event_kind::payment || e.kind == event_kind::offline_payment;
+    file << e.at_us << ',' << k_kinds.at(static_cast<std::size_t>(e.kind)) << ',';
+    if (e.wallet != k_no_merchant) {
+      file << e.wallet;
+    }
+    file << ',' << int{e.wallet_class} << ',' << e.region << ',' << e.bank << ',';
     if (pay) {
       file << e.merchant << ',' << e.payee_bank << ',' << category_names.at(e.category);
+    } else if (e.merchant != k_no_merchant) {
+      file << e.merchant << ",,";
     } else {
       file << ",,";
     }

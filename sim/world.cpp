@@ -117,6 +117,7 @@ auto world::start(const world_spec& spec, const world_config& config)
       return saved.err();
     }
     w->m_issuer_key_paths.push_back(path.string());
+    w->m_issuer_pub_hex.push_back(key.pub().hex());
     issuer_args.emplace_back("--issuer");
     issuer_args.push_back(code(cb.cur) + "=" + key.pub().hex());
   }
@@ -218,6 +219,17 @@ auto world::start_issuers() -> status {
         return added.err();
       }
     }
+    for (const auto& bank : m_spec.banks) {  // banks of dual-offline payments: their keys
+      if (bank.offline && bank.home == cb.cur) {
+        auto certify = command("certify-bank");
+        certify.insert(certify.end(),
+                       {"--bank-id", bank.id, "-o",
+                        (m_config.work_dir / ("offline-" + bank.id + ".cert")).string()});
+        if (auto certified = run_checked(certify); !certified) {
+          return certified.err();
+        }
+      }
+    }
     auto deposit = command("deposit");
     deposit.insert(deposit.end(), {"--request-id", "sim-reserve-" + cur});
     const auto without_credits = deposit.size();
@@ -307,6 +319,11 @@ auto world::bank_argv(std::size_t b) const -> result<std::vector<std::string>> {
                                 m_pub_ep,
                                 "--registry",
                                 m_issuers[home].endpoint};
+  if (bank.offline) {
+    argv.insert(argv.end(),
+                {"--offline-cert", (m_config.work_dir / ("offline-" + bank.id + ".cert")).string(),
+                 "--central-bank-key", m_issuer_pub_hex[home]});
+  }
   for (std::size_t other = 0; other < m_spec.banks.size(); ++other) {
     if (other != b && m_spec.banks[other].hosted) {  // each asks the others about their payees
       argv.emplace_back("--peer");

@@ -51,6 +51,9 @@ struct world_spec {
     bool dealer{false};
     std::int64_t spread_bp{0};
     std::vector<currency> licensed;  ///< a dealer's currencies: domestic at their central banks
+    /// A hosted bank that certifies devices for dual-offline payments (its home central bank
+    /// certifies its key: cbdc-issuer certify-bank, cbdc-bank --offline-cert).
+    bool offline{false};
     /// Credited to the bank's reserve at each currency's central bank, then minted into its
     /// vault, before the world is handed over.
     std::map<currency, std::int64_t> issuance;
@@ -152,6 +155,7 @@ class world {
   std::vector<process> m_shards;
   std::vector<process> m_issuers;  ///< one per central bank, in spec order
   std::vector<std::string> m_issuer_key_paths;
+  std::vector<std::string> m_issuer_pub_hex;
   std::vector<bank_state> m_banks;  ///< one per bank, in spec order
   std::vector<process> m_dealers;
   std::unique_ptr<node_roster> m_roster;  ///< every node's key and the nodes file

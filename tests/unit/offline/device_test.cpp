@@ -307,6 +307,48 @@ TEST_CASE("offline: a cloned device pays the same token twice, the two transfers
   CHECK_FALSE(offline::evidence_of(first->payment, first->payment).has_value());
 }
 
+TEST_CASE("offline: a payee writes off a refused double spend and what it built on it",
+          "[offline]") {
+  scheme s;
+  auto cloned = s.make(1);
+  auto shop = s.make(2);
+  auto next = s.make(3);
+  auto honest = s.make(4);
+  s.load(cloned, 20'000);
+  s.load(honest, 5'000);
+  cloned.compromise();
+  auto copy = cloned.pay(shop.key(), cny(20'000), k_now);
+  auto fair = honest.pay(shop.key(), cny(3'000), k_now);
+  REQUIRE(copy.ok());
+  REQUIRE(fair.ok());
+  REQUIRE(shop.receive(*copy, k_now).ok());
+  REQUIRE(shop.receive(*fair, k_now).ok());
+  // The shop pays on with the doubtful tokens (and, for all it knows, some of the fair ones).
+  auto onward = shop.pay(next.key(), cny(21'000), k_now + 1);
+  REQUIRE(onward.ok());
+  CHECK(shop.balance() == cny(2'000));
+  CHECK(shop.to_submit().size() == 3);  // the copy, the fair payment, the onward one
+  // Its bank refuses the copy for good: the copy and the onward payment built on it go, with
+  // the change the onward payment gave back; the fair token the onward payment spent never
+  // left the shop on the ledger, so it is the shop's again.
+  shop.refused({copy->payment.id});
+  CHECK(shop.balance() == cny(3'000));
+  const auto left = shop.to_submit();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].id == fair->payment.id);
+  // The next payee learns the onward payment was refused (its input never existed).
+  REQUIRE(next.receive(*onward, k_now + 2).ok());
+  CHECK(next.balance() == cny(21'000));
+  next.refused({onward->payment.id});
+  CHECK(next.balance() == cny(0));
+  CHECK(next.to_submit().empty());
+  // Refusing what it does not know changes nothing.
+  shop.refused({copy->payment.id});
+  honest.refused({copy->payment.id});
+  CHECK(shop.balance() == cny(3'000));
+  CHECK(honest.balance() == cny(2'000));
+}
+
 TEST_CASE("offline: a device's state survives a restart, damaged input is refused", "[offline]") {
   scheme s;
   auto d1 = s.make(1);
