@@ -1,5 +1,6 @@
 // cbdc-bank: an operator bank's tools. For now the vault: create it, ask the issuer to mint
 // into it, and move e-CNY from it into customers' wallets.
+#include <array>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
@@ -62,6 +63,9 @@ auto main(int argc, char** argv) -> int {
   std::string bind = "tcp://127.0.0.1:7300";
   std::string class_text = "IV";
   bool merchant = false;
+  std::array<std::string, 2> offline_caps;  // balance, per payment
+  std::uint32_t offline_max_payments = 0;
+  std::uint32_t offline_max_hours = 0;
   bank::bank_config config;
   po::options_description opts("options");
   cli::node_flags node;
@@ -100,11 +104,38 @@ auto main(int argc, char** argv) -> int {
       "certify-bank); the bank then certifies its wallets' offline devices")(
       "central-bank-key", po::value(&config.offline.central_bank_key_hex)->default_value(""),
       "for serve, with --offline-cert: the central bank's public key (hex)")(
+      "offline-balance-cap", po::value(&offline_caps[0])->default_value(""),
+      "for serve: the offline balance cap of every device it certifies (else its class's)")(
+      "offline-payment-cap", po::value(&offline_caps[1])->default_value(""),
+      "for serve: the offline per-payment cap of every device it certifies")(
+      "offline-max-payments", po::value(&offline_max_payments)->default_value(0),
+      "for serve: offline payments a device may make between two syncs")(
+      "offline-max-hours", po::value(&offline_max_hours)->default_value(0),
+      "for serve: the longest a device may stay offline, in hours")(
       "settle-pub", po::value(&config.settle_pub)->default_value(""),
       "for serve: settlement's PUB endpoint; the bank then keeps its own index of its "
       "wallets' tokens for balances and history");
   if (auto exit_code = cli::parse(argc, argv, opts, "cbdc-bank", k_usage, command)) {
     return *exit_code;
+  }
+  for (std::size_t i = 0; i < offline_caps.size(); ++i) {
+    if (offline_caps.at(i).empty()) {
+      continue;
+    }
+    auto cap = parse_amount(offline_caps.at(i), config.limits.cur);
+    if (!cap || cap->minor() <= 0) {
+      return fail(error{status_code::bad_request,
+                        "--offline-balance-cap and --offline-payment-cap take a positive amount "
+                        "like \"300.00\""});
+    }
+    (i == 0 ? config.offline.limits.balance_cap_minor : config.offline.limits.payment_cap_minor) =
+        cap->minor();
+  }
+  if (offline_max_payments > 0) {
+    config.offline.limits.max_payments = offline_max_payments;
+  }
+  if (offline_max_hours > 0) {
+    config.offline.limits.max_offline_s = std::int64_t{offline_max_hours} * 3600;
   }
   if (command == "node-keygen") {
     return cli::node_keygen(node, "cbdc-bank");

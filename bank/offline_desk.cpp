@@ -24,13 +24,12 @@ auto hex_of(const bytes& b) -> std::string {
 }  // namespace
 
 offline_desk::offline_desk(std::unique_ptr<pqxx::connection> conn, key_pair signer,
-                           offline::bank_cert cert, public_key central_bank,
-                           std::int64_t validity_s)
+                           offline::bank_cert cert, public_key central_bank, offline_config config)
     : m_conn(std::move(conn)),
       m_signer(std::move(signer)),
       m_cert(std::move(cert)),
       m_central_bank(std::move(central_bank)),
-      m_validity_s(validity_s) {}
+      m_config(std::move(config)) {}
 
 offline_desk::~offline_desk() = default;
 
@@ -56,12 +55,15 @@ auto offline_desk::open(const std::string& db_url, const offline_config& config,
                                                        cert->bank_id + "'s key, not this bank's (" +
                                                        bank_id + ")"};
   }
+  if (!config.limits.valid()) {
+    return error{status_code::bad_request, "the bank's offline limits must be positive"};
+  }
   auto conn = pg::connect_migrated(db_url, "bank", {});
   if (!conn) {
     return conn.err();
   }
-  std::unique_ptr<offline_desk> d(new offline_desk(
-      std::move(*conn), std::move(signer), std::move(*cert), *central, config.device_validity_s));
+  std::unique_ptr<offline_desk> d(
+      new offline_desk(std::move(*conn), std::move(signer), std::move(*cert), *central, config));
   if (auto loaded = d->load(); !loaded) {
     return loaded.err();
   }
@@ -97,7 +99,7 @@ auto offline_desk::load() -> status {
 auto offline_desk::cert_of(const public_key& key, const device_row& row) const
     -> offline::device_cert {
   const auto cls = static_cast<std::uint8_t>(row.cls);
-  auto l = offline::default_limits(cls);
+  auto l = m_config.limits.limits_for(cls);
   CBDC_ASSERT(l.ok());
   return offline::certify_device(m_signer, m_cert.bank_id, key, cls, *l, row.expires_s);
 }
@@ -114,7 +116,7 @@ auto offline_desk::issue(const public_key& owner, wallet_class cls, const public
     }
     return cert_of(device, it->second);
   }
-  device_row row{owner, cls, now_s + m_validity_s, std::nullopt};
+  device_row row{owner, cls, now_s + m_config.device_validity_s, std::nullopt};
   auto written = pg::guarded([&]() -> status {
     pqxx::work tx(*m_conn);
     tx.exec_params(

@@ -23,6 +23,8 @@ struct offline_config {
   std::string bank_cert_path;  ///< written by `cbdc-issuer certify-bank`; empty: no devices
   std::string central_bank_key_hex;
   std::int64_t device_validity_s{365LL * 24 * 3600};
+  /// The bank's own offline limits, in every device it certifies from then on.
+  offline::limit_policy limits;
 };
 
 class offline_desk {
@@ -70,7 +72,7 @@ class offline_desk {
     std::optional<std::int64_t> revoked_s;
   };
   offline_desk(std::unique_ptr<pqxx::connection> conn, key_pair signer, offline::bank_cert cert,
-               public_key central_bank, std::int64_t validity_s);
+               public_key central_bank, offline_config config);
   auto load() -> status;
   [[nodiscard]] auto cert_of(const public_key& key, const device_row& row) const
       -> offline::device_cert;
@@ -79,7 +81,7 @@ class offline_desk {
   key_pair m_signer;
   offline::bank_cert m_cert;
   public_key m_central_bank;
-  std::int64_t m_validity_s;
+  offline_config m_config;
   std::map<std::string, device_row> m_devices;  ///< by device key hex
   std::map<std::string, std::pair<offline::revocation_list, offline::bank_cert>> m_peer_lists;
 };

@@ -128,4 +128,22 @@ auto default_limits(std::uint8_t wallet_class) -> result<limits> {
   }
 }
 
+auto limit_policy::valid() const -> bool {
+  const auto positive = [](const auto& v) { return !v || *v > 0; };
+  return positive(balance_cap_minor) && positive(payment_cap_minor) && positive(max_payments) &&
+         positive(max_offline_s);
+}
+
+auto limit_policy::limits_for(std::uint8_t wallet_class) const -> result<limits> {
+  auto l = default_limits(wallet_class);
+  if (!l) {
+    return l.err();
+  }
+  l->balance_cap_minor = balance_cap_minor.value_or(l->balance_cap_minor);
+  l->payment_cap_minor = payment_cap_minor.value_or(l->payment_cap_minor);
+  l->max_payments = max_payments.value_or(l->max_payments);
+  l->max_offline_s = max_offline_s.value_or(l->max_offline_s);
+  return l;
+}
+
 }  // namespace cbdc::offline

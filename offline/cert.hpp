@@ -6,6 +6,7 @@
 // a tag naming the statement so that one can never be read as another.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,5 +89,17 @@ auto revoke(const key_pair& bank, std::string bank_id, std::vector<public_key> d
 /// The offline limits a bank gives a device of each wallet class (docs/offline.md says where
 /// they come from). Errors: bad_request (a class outside 1..4).
 auto default_limits(std::uint8_t wallet_class) -> result<limits>;
+
+/// A bank's own offline policy: each limit given replaces the class default.
+struct limit_policy {
+  std::optional<std::int64_t> balance_cap_minor;
+  std::optional<std::int64_t> payment_cap_minor;
+  std::optional<std::uint32_t> max_payments;
+  std::optional<std::int64_t> max_offline_s;
+  /// Every limit given is positive.
+  [[nodiscard]] auto valid() const -> bool;
+  /// A class's limits under the policy. Errors: bad_request (a class outside 1..4).
+  [[nodiscard]] auto limits_for(std::uint8_t wallet_class) const -> result<limits>;
+};
 
 }  // namespace cbdc::offline

@@ -36,13 +36,18 @@ auto summarize(const sim::scenario& sc, const sim::trace& t) -> void {
   std::uint64_t payments = 0;
   std::int64_t topup_minor = 0;
   std::int64_t paid_minor = 0;
+  std::uint64_t offline = 0;
+  std::int64_t offline_minor = 0;
   for (const auto& e : t.events) {
     if (e.kind == sim::event_kind::topup) {
       ++topups;
       topup_minor += e.amount_minor;
-    } else {
+    } else if (e.kind == sim::event_kind::payment) {
       ++payments;
       paid_minor += e.amount_minor;
+    } else if (e.kind == sim::event_kind::offline_payment) {
+      ++offline;
+      offline_minor += e.amount_minor;
     }
   }
   std::printf("trace: %llu wallets active, top-ups %llu (%s), payments %llu (%s)\n",
@@ -50,6 +55,10 @@ auto summarize(const sim::scenario& sc, const sim::trace& t) -> void {
               money{topup_minor, sc.cur}.format().c_str(),
               static_cast<unsigned long long>(payments),
               money{paid_minor, sc.cur}.format().c_str());
+  if (sc.offline.given) {
+    std::printf("trace: offline payments %llu (%s)\n", static_cast<unsigned long long>(offline),
+                money{offline_minor, sc.cur}.format().c_str());
+  }
 }
 
 auto parse_speed(const std::string& text) -> result<double> {

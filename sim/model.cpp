@@ -32,7 +32,7 @@ auto expected_statuses(const trace& t, const scenario& sc) -> std::vector<status
     check.payer_class = static_cast<bank::wallet_class>(e.wallet_class);
     check.amount_minor = e.amount_minor;
     check.payer_spent_today_minor = today;
-    const auto device_cap = offline::default_limits(e.wallet_class);
+    const auto device_cap = sc.offline.limits.limits_for(e.wallet_class);
     if (e.amount_minor > balance[e.wallet]) {
       out[i] = status_code::insufficient_funds;
     } else if (e.kind == event_kind::load && device_cap &&

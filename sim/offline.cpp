@@ -4,6 +4,7 @@
 #include "sim/offline.hpp"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "sim/generate.hpp"
@@ -15,6 +16,7 @@ namespace cbdc::sim {
 namespace {
 
 constexpr std::uint64_t k_stream_copy_payee = 910;  // streams of the seed used here
+constexpr std::uint32_t k_sync_attempts = 5;        // a sync tried again on a transient error
 
 auto short_hex(const public_key& k) -> std::string {
   return k.hex().substr(0, 16);
@@ -44,12 +46,23 @@ auto copy_payee(const scenario& sc, std::uint32_t e, std::uint32_t k, std::size_
   return at == original ? (at + 1) % merchants : at;
 }
 
+/// Whether a compromised device's payment spends a token it spent before (a double spend); the
+/// payment's inputs are added to what it spent.
+auto respends(std::set<hash256>& spent, const signed_tx& tx) -> bool {
+  bool again = false;
+  for (const auto& in : tx.tx.inputs) {
+    again = !spent.insert(in).second || again;
+  }
+  return again;
+}
+
 }  // namespace
 
 struct offline_fleet::sync_state {
   std::uint32_t event{0};
   std::size_t holder{0};
   bool last{false};  ///< the end of the period: every device unloads
+  std::uint32_t attempts{0};
 };
 
 offline_fleet::offline_fleet(const trace& t, const scenario& sc, std::int64_t anchor_s)
@@ -171,7 +184,7 @@ void offline_fleet::loaded(std::uint32_t event, const std::vector<offline::vouch
 }
 
 auto offline_fleet::offline_pay(std::size_t payer, std::size_t payee, std::int64_t amount,
-                                std::int64_t at_us, const hash256& group) -> result<hash256> {
+                                std::int64_t at_us) -> result<hash256> {
   auto& from = m_holders[payer];
   auto m = try_pay(*from.dev, *m_holders[payee].dev, money{amount, m_sc.cur}, now_s(at_us));
   const auto known = m_revoked.find(from.dev->key().hex());
@@ -186,12 +199,15 @@ auto offline_fleet::offline_pay(std::size_t payer, std::size_t payee, std::int64
   if (!m) {
     return m.err();
   }
+  if (from.compromised && respends(from.spent, m->payment)) {
+    ++m_fig.double_spends_accepted;
+    m_fig.double_spent_minor += amount;
+  }
   transfer t;
   t.at_us = at_us;
   t.amount_minor = amount;
   t.payer = payer;
   t.payee = payee;
-  t.group = group;
   t.inputs = m->payment.tx.inputs;
   m_transfers.emplace(m->payment.id, std::move(t));
   return m->payment.id;
@@ -212,7 +228,11 @@ auto offline_fleet::pay(std::uint32_t e) -> status_code {
     merchant.waiting.erase(merchant.waiting.begin());
     m_post([this, next] { sync(next); });  // after this payment: it is in the sync
   }
-  auto paid = offline_pay(payer, payee, ev.amount_minor, ev.at_us, hash256{});
+  const auto accepted_before = m_fig.double_spends_accepted;
+  auto paid = offline_pay(payer, payee, ev.amount_minor, ev.at_us);
+  if (m_holders[payer].compromised && (!paid || m_fig.double_spends_accepted > accepted_before)) {
+    ++m_fig.double_spends_attempted;  // a payment refused offline may have been one too
+  }
   if (!paid) {
     ++m_fig.refused;
     ++m_fig.refused_by_rule[std::string{to_string(paid.code())}];
@@ -224,17 +244,13 @@ auto offline_fleet::pay(std::uint32_t e) -> status_code {
     return status_code::ok;
   }
   // A cloned device: the same tokens again, to other merchants.
-  m_transfers.at(*paid).group = *paid;
   for (std::uint32_t k = 1; k < m_sc.offline.copies && m_merchants.size() > 1; ++k) {
     const auto to = m_merchants[copy_payee(
         m_sc, e, k, m_merchants.size(),
         static_cast<std::size_t>(std::find(m_merchants.begin(), m_merchants.end(), payee) -
                                  m_merchants.begin()))];
     ++m_fig.double_spends_attempted;
-    m_fig.double_spent_minor += ev.amount_minor;
-    if (offline_pay(payer, to, ev.amount_minor, ev.at_us, *paid)) {
-      ++m_fig.double_spends_accepted;
-    }
+    (void)offline_pay(payer, to, ev.amount_minor, ev.at_us);
   }
   return status_code::ok;
 }
@@ -250,7 +266,8 @@ void offline_fleet::sync(std::uint32_t e) {
   h.busy = true;
   ++m_in_flight;
   ++m_fig.syncs;
-  auto s = std::make_shared<sync_state>(sync_state{e, at, ev.at_us >= m_sc.duration_s * 1'000'000});
+  auto s =
+      std::make_shared<sync_state>(sync_state{e, at, ev.at_us >= m_sc.duration_s * 1'000'000, 0});
   submit(s, h.dev->to_submit(), [this](const std::shared_ptr<sync_state>& st) { unload(st); });
 }
 
@@ -379,9 +396,17 @@ void offline_fleet::take_revocations(const std::shared_ptr<sync_state>& s) {
 
 void offline_fleet::finish(const std::shared_ptr<sync_state>& s, status_code code) {
   auto& h = m_holders[s->holder];
+  if (is_transient(code) && ++s->attempts < k_sync_attempts) {
+    // The device tries again (what it sent is idempotent: settled transfers answer
+    // already_settled).
+    ++m_fig.sync_failures[std::string{to_string(code)} + " (tried again)"];
+    submit(s, h.dev->to_submit(), [this](const std::shared_ptr<sync_state>& st) { unload(st); });
+    return;
+  }
   --m_in_flight;
   if (code != status_code::ok) {
     ++m_fig.syncs_failed;
+    ++m_fig.sync_failures[std::string{to_string(code)}];
   }
   m_done(s->event, code);
   h.busy = false;
@@ -393,14 +418,16 @@ void offline_fleet::finish(const std::shared_ptr<sync_state>& s, status_code cod
 }
 
 auto offline_fleet::reimburse() -> status {
-  if (m_sc.offline.loss != "device_bank") {
+  if (m_sc.offline.loss != "payee_bank") {
     return ok_status();
   }
-  std::map<std::uint16_t, std::vector<tx_output>> by_bank;  // the payer's bank pays
+  // The payee's bank pays its customer from its vault (a pay-out reaches only wallets the
+  // bank hosts).
+  std::map<std::uint16_t, std::vector<tx_output>> by_bank;
   std::vector<std::pair<std::size_t, std::int64_t>> credits;
   for (const auto& [id, t] : m_transfers) {
     if (!t.unload && t.refused != status_code::ok) {
-      by_bank[m_holders[t.payer].bank].push_back(
+      by_bank[m_holders[t.payee].bank].push_back(
           tx_output{m_sc.cur, t.amount_minor, m_holders[t.payee].owner});
       credits.emplace_back(t.payee, t.amount_minor);
     }
@@ -552,6 +579,7 @@ auto offline_sweep(const trace& t, const scenario& sc) -> std::vector<sweep_poin
     std::unordered_map<std::uint32_t, offline::device> merchants;
     std::vector<std::uint32_t> merchant_order;
     std::uint64_t token = 0;
+    std::unordered_map<std::uint32_t, std::set<hash256>> spent;  // compromised payers
     std::int64_t on_devices = 0;
     const auto make = [&](const public_key& k, std::uint8_t cls, const offline::limits& l) {
       auto cert =
@@ -578,7 +606,7 @@ auto offline_sweep(const trace& t, const scenario& sc) -> std::vector<sweep_poin
       const auto now = start_s + (e.at_us / 1'000'000);
       if (e.kind == event_kind::load) {
         auto key = sim_role_key(sc.seed, "device", e.wallet);
-        auto l = *offline::default_limits(e.wallet_class);
+        auto l = *sc.offline.limits.limits_for(e.wallet_class);
         l.balance_cap_minor = cap;
         l.payment_cap_minor = std::min(l.payment_cap_minor, cap);
         auto d = offline::device::create(key, make(key.pub(), e.wallet_class, l), bank_cert,
@@ -602,7 +630,8 @@ auto offline_sweep(const trace& t, const scenario& sc) -> std::vector<sweep_poin
         auto& payer = payers.at(e.wallet);
         ++p.payments;
         const money amount{e.amount_minor, sc.cur};
-        if (!try_pay(payer, merchants.at(e.merchant), amount, now)) {
+        auto paid = try_pay(payer, merchants.at(e.merchant), amount, now);
+        if (!paid) {
           ++p.refused;
           p.refused_minor += e.amount_minor;
           continue;
@@ -610,13 +639,17 @@ auto offline_sweep(const trace& t, const scenario& sc) -> std::vector<sweep_poin
         if (!pop.compromised(e.wallet)) {
           continue;
         }
+        if (respends(spent[e.wallet], paid->payment)) {
+          p.double_spent_minor += e.amount_minor;
+        }
         const auto original = static_cast<std::size_t>(
             std::lower_bound(merchant_order.begin(), merchant_order.end(), e.merchant) -
             merchant_order.begin());
         for (std::uint32_t k = 1; k < sc.offline.copies && merchant_order.size() > 1; ++k) {
           auto& to =
               merchants.at(merchant_order[copy_payee(sc, i, k, merchant_order.size(), original)]);
-          if (try_pay(payer, to, amount, now)) {
+          auto copy = try_pay(payer, to, amount, now);
+          if (copy && respends(spent[e.wallet], copy->payment)) {
             p.double_spent_minor += e.amount_minor;
           }
         }

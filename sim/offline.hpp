@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -61,13 +62,16 @@ struct offline_figures {
   std::int64_t unloaded_minor{0};
   std::uint64_t syncs{0};
   std::uint64_t syncs_failed{0};
-  std::uint64_t double_spends_attempted{0};  ///< second (and further) payments of the same tokens
+  std::map<std::string, std::uint64_t> sync_failures;  ///< by status
+  /// Compromised devices' payments that spent a token again (and those refused offline, which
+  /// might have); accepted: the payee took one, and its value.
+  std::uint64_t double_spends_attempted{0};
+  std::uint64_t double_spends_accepted{0};
   std::int64_t double_spent_minor{0};
-  std::uint64_t double_spends_accepted{0};  ///< by the payee, offline
-  std::uint64_t double_spends_caught{0};    ///< refused double_spend at reconciliation
-  std::int64_t lost_minor{0};               ///< value of accepted payments refused for good
-  std::string loss_rule;                    ///< "payee" or "device_bank"
-  std::int64_t reimbursed_minor{0};         ///< paid to payees by the devices' banks
+  std::uint64_t double_spends_caught{0};  ///< refused double_spend at reconciliation
+  std::int64_t lost_minor{0};             ///< value of accepted payments refused for good
+  std::string loss_rule;                  ///< "payee" or "payee_bank"
+  std::int64_t reimbursed_minor{0};       ///< paid to payees by their banks
   std::vector<revocation_figure> revocations;
   std::vector<sweep_point> sweep;
 };
@@ -107,8 +111,8 @@ class offline_fleet {
   void sync(std::uint32_t e);
   [[nodiscard]] auto in_flight() const -> std::size_t { return m_in_flight; }
 
-  /// After the run, under loss = "device_bank": each compromised device's bank pays the
-  /// payees whose accepted payments were refused. Errors: the banks' refusals.
+  /// After the run, under loss = "payee_bank": each payee whose accepted payment was refused
+  /// is paid its loss by its own bank, from the bank's vault. Errors: the banks' refusals.
   auto reimburse() -> status;
   /// The auditor's part: every settled offline transfer to ledger (acknowledged, its inputs
   /// spent by it), every honest device's balance equal to its unspent tokens there; problems
@@ -134,6 +138,7 @@ class offline_fleet {
     std::int64_t credited_minor{0};
     bool busy{false};                    ///< a merchant's sync in flight
     std::uint32_t expected{0};           ///< offline payments to it admitted, not yet made
+    std::set<hash256> spent;             ///< a compromised device's: tokens it paid with
     std::vector<std::uint32_t> waiting;  ///< its syncs behind it
   };
   /// An offline transfer a payee accepted (or an unload), as the auditor and report need it.
@@ -142,7 +147,6 @@ class offline_fleet {
     std::int64_t amount_minor{0};
     std::size_t payer{0};
     std::size_t payee{0};
-    hash256 group;  ///< a double spend: the first payment of the tokens; else zero
     bool unload{false};
     std::int64_t settled_at_us{-1};
     status_code refused{status_code::ok};
@@ -154,8 +158,9 @@ class offline_fleet {
     return m_anchor_s + (at_us / 1'000'000);
   }
   [[nodiscard]] auto holder_of(const event& e) -> holder&;
-  auto offline_pay(std::size_t payer, std::size_t payee, std::int64_t amount, std::int64_t at_us,
-                   const hash256& group) -> result<hash256>;
+  /// One device's payment to another, recorded; a compromised payer's double spends counted.
+  auto offline_pay(std::size_t payer, std::size_t payee, std::int64_t amount, std::int64_t at_us)
+      -> result<hash256>;
   void submit(const std::shared_ptr<sync_state>& s, std::vector<signed_tx> txs,
               const std::function<void(const std::shared_ptr<sync_state>&)>& next);
   void take_answer(const std::shared_ptr<sync_state>& s, const std::vector<signed_tx>& txs,

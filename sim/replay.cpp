@@ -249,8 +249,12 @@ class driver final : public replay_view {
     for (std::size_t b = 0; b < m_banks.size(); ++b) {
       endpoints.push_back(m_world.bank_endpoint(b));
     }
+    auto opts = m_bank_opts;
+    for (auto& o : opts) {
+      o.timeout_ms = m_config.request_timeout_ms;
+    }
     return m_fleet->issue(
-        endpoints, m_bank_opts,
+        endpoints, opts,
         [this](std::uint32_t w) -> const public_key& { return m_wallets[m_slot.at(w)].key->pub(); },
         [this](std::uint32_t m) -> const public_key& { return merchant_key(m); },
         [this](std::function<void()> work) {
@@ -761,16 +765,19 @@ auto world_spec_of(const trace& t, const scenario& sc) -> world_spec {
     bank.home = sc.cur;
     bank.hosted = true;
     bank.offline = sc.offline.given;
+    bank.offline_limits = sc.offline.limits;
   }
   const population pop(sc);
   for (const auto& e : t.events) {
     if (e.kind == event_kind::topup) {
       spec.banks.at(e.bank).issuance[sc.cur] += e.amount_minor;
     }
-    // Under loss = "device_bank", what a compromised device could make it reimburse.
-    if (e.kind == event_kind::offline_payment && sc.offline.loss == "device_bank" &&
+    // Under loss = "payee_bank", what payees at any bank could be reimbursed.
+    if (e.kind == event_kind::offline_payment && sc.offline.loss == "payee_bank" &&
         pop.compromised(e.wallet)) {
-      spec.banks.at(e.bank).issuance[sc.cur] += e.amount_minor * (sc.offline.copies - 1);
+      for (auto& bank : spec.banks) {
+        bank.issuance[sc.cur] += e.amount_minor * sc.offline.copies;
+      }
     }
   }
   return spec;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "platform/stats.hpp"
+#include "sim/offline_report.hpp"
 #include "sim/page.hpp"
 
 namespace cbdc::sim {
@@ -98,13 +99,16 @@ auto figures_of(const scenario& sc, const trace& t, const replay_result& r) -> r
   for (std::size_t i = 0; i < t.events.size(); ++i) {
     const auto& e = t.events[i];
     const auto& o = r.outcomes[i];
+    if (is_offline(e.kind)) {
+      continue;  // the offline figures (offline_figures) count these
+    }
     if (o.status != status_code::ok) {
       ++f.failed;
       continue;
     }
     if (e.kind == event_kind::topup) {
       ++f.wallets_active;
-    } else {
+    } else if (e.kind == event_kind::payment) {
       ++f.payments;
       f.volume_minor += e.amount_minor;
       latencies.push_back(o.latency_us);
@@ -153,6 +157,9 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
     const auto& e = t.events[i];
     const auto& o = r.outcomes[i];
     const bool ok = o.status == status_code::ok;
+    if (is_offline(e.kind)) {
+      continue;
+    }
     auto& s = by_second[o.answered_us / 1'000'000];
     if (!ok) {
       ++failures[std::string{to_string(o.status)}];
@@ -214,7 +221,7 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
   for (const auto& p : f.published_lines) {
     published.emplace_back(p);
   }
-  const json::object summary{
+  json::object summary{
       {"scenario", sc.name},
       {"seed", sc.seed},
       {"currency", std::string{currency_code(sc.cur)}},
@@ -260,6 +267,9 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
                              {"problems", problems},
                              {"issuer", r.audit.issuer_audit},
                              {"banks", bank_audits}}}};
+  if (r.offline.given) {
+    summary["offline"] = offline_summary(sc, r.offline);
+  }
   {
     std::ofstream out(out_dir / "summary.json", std::ios::trunc);
     out << json::serialize(summary) << "\n";
@@ -391,6 +401,11 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
   table("By region", by_region);
   table("By bank", by_bank);
   table("By merchant category", by_category);
+  if (r.offline.given) {
+    if (auto added = offline_section(sc, r.offline, out_dir / "plots", page); !added) {
+      return added.err();
+    }
+  }
   if (auto written = page.write(out_dir / "report.html"); !written) {
     return written.err();
   }

@@ -131,14 +131,27 @@ auto read(const toml::table& root, const std::string& origin) -> scenario {
     off.copies = o.has("copies") ? static_cast<std::uint32_t>(o.integer("copies", 2, 16)) : 2;
     if (o.has("loss")) {
       off.loss = o.text("loss");
-      if (off.loss != "payee" && off.loss != "device_bank") {
-        o.fail(o.node("loss").source(), "loss", "must be \"payee\" or \"device_bank\"");
+      if (off.loss != "payee" && off.loss != "payee_bank") {
+        o.fail(o.node("loss").source(), "loss", "must be \"payee\" or \"payee_bank\"");
       }
     }
     if (o.has("sweep_caps")) {
       for (const auto& cap : o.amounts("sweep_caps", sc.cur)) {
         off.sweep_caps_minor.push_back(cap);
       }
+    }
+    if (o.has("balance_cap")) {
+      off.limits.balance_cap_minor = o.amount("balance_cap", sc.cur);
+    }
+    if (o.has("payment_cap")) {
+      off.limits.payment_cap_minor = o.amount("payment_cap", sc.cur);
+    }
+    if (o.has("max_payments")) {
+      off.limits.max_payments = static_cast<std::uint32_t>(o.integer("max_payments", 1, 100'000));
+    }
+    if (o.has("max_offline_hours")) {
+      off.limits.max_offline_s =
+          static_cast<std::int64_t>(o.number("max_offline_hours", 1.0 / 60, 24.0 * 366) * 3600);
     }
     for (auto& out : o.tables("outage")) {
       outage_spec spec;

@@ -10,6 +10,7 @@
 
 #include "core/money.hpp"
 #include "core/status.hpp"
+#include "offline/cert.hpp"
 
 namespace cbdc::sim {
 
@@ -75,10 +76,12 @@ struct offline_spec {
   std::string strategy{"double_spend"};
   std::uint32_t copies{2};
   /// Who bears a refused double spend: "payee" (it accepted a payment that never settles) or
-  /// "device_bank" (the compromised device's bank reimburses the payee's wallet).
+  /// "payee_bank" (the payee's bank reimburses its customer from its vault).
   std::string loss{"payee"};
   std::vector<outage_spec> outages;
   std::vector<std::int64_t> sweep_caps_minor;  ///< balance caps of the limit sweep
+  /// The banks' offline limits: each given replaces the class default (offline::default_limits).
+  offline::limit_policy limits;
 };
 
 /// A pilot's published outcome, which a run must reproduce within the tolerance.

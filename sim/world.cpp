@@ -323,6 +323,22 @@ auto world::bank_argv(std::size_t b) const -> result<std::vector<std::string>> {
     argv.insert(argv.end(),
                 {"--offline-cert", (m_config.work_dir / ("offline-" + bank.id + ".cert")).string(),
                  "--central-bank-key", m_issuer_pub_hex[home]});
+    const auto& l = bank.offline_limits;
+    if (l.balance_cap_minor) {
+      argv.insert(argv.end(), {"--offline-balance-cap",
+                               money{*l.balance_cap_minor, bank.home}.format_amount()});
+    }
+    if (l.payment_cap_minor) {
+      argv.insert(argv.end(), {"--offline-payment-cap",
+                               money{*l.payment_cap_minor, bank.home}.format_amount()});
+    }
+    if (l.max_payments) {
+      argv.insert(argv.end(), {"--offline-max-payments", std::to_string(*l.max_payments)});
+    }
+    if (l.max_offline_s) {  // whole hours, at least one
+      argv.insert(argv.end(), {"--offline-max-hours",
+                               std::to_string(std::max<std::int64_t>(1, *l.max_offline_s / 3600))});
+    }
   }
   for (std::size_t other = 0; other < m_spec.banks.size(); ++other) {
     if (other != b && m_spec.banks[other].hosted) {  // each asks the others about their payees

@@ -14,6 +14,7 @@
 
 #include "core/crypto.hpp"
 #include "core/money.hpp"
+#include "offline/cert.hpp"
 #include "platform/process.hpp"
 #include "rpc/auth.hpp"
 #include "rpc/transport.hpp"
@@ -54,6 +55,7 @@ struct world_spec {
     /// A hosted bank that certifies devices for dual-offline payments (its home central bank
     /// certifies its key: cbdc-issuer certify-bank, cbdc-bank --offline-cert).
     bool offline{false};
+    cbdc::offline::limit_policy offline_limits;  ///< cbdc-bank --offline-balance-cap and the others
     /// Credited to the bank's reserve at each currency's central bank, then minted into its
     /// vault, before the world is handed over.
     std::map<currency, std::int64_t> issuance;

@@ -279,6 +279,122 @@ TEST_CASE("generate: time order, top-up first, never more than the wallet holds"
   CHECK(classes[4] > 2 * classes[2]);  // weights 3 : 1
 }
 
+namespace {
+
+constexpr const char* k_offline = R"(
+[offline]
+share = 0.4
+load = "200.00"
+sync_every_hours = 2
+compromised_share = 0.05
+copies = 3
+loss = "payee_bank"
+sweep_caps = ["100.00", "300.00"]
+payment_cap = "60.00"
+[[offline.outage]]
+region = "north"
+from_hours = 10
+hours = 6
+)";
+
+}  // namespace
+
+TEST_CASE("scenario: an [offline] table is read strictly", "[sim][offline]") {
+  const std::string text = std::string{k_small} + k_offline;
+  auto sc = parse_scenario(text, "s.toml");
+  REQUIRE(sc.ok());
+  const auto& o = sc->offline;
+  CHECK(o.given);
+  CHECK(o.share == 0.4);
+  CHECK(o.load_minor == 20'000);
+  CHECK(o.sync_every_s == 7'200);
+  CHECK(o.copies == 3);
+  CHECK(o.loss == "payee_bank");
+  CHECK(o.sweep_caps_minor == std::vector<std::int64_t>{10'000, 30'000});
+  CHECK(o.limits.payment_cap_minor == 6'000);
+  CHECK_FALSE(o.limits.balance_cap_minor.has_value());
+  REQUIRE(o.outages.size() == 1);
+  CHECK(o.outages[0].region == 0);
+  CHECK(o.outages[0].from_s == 36'000);
+  CHECK(o.outages[0].duration_s == 21'600);
+  CHECK(refusal(replace(text, "region = \"north\"", "region = \"east\""))
+            .find("key 'offline.outage[0].region' names none of the scenario's regions") !=
+        std::string::npos);
+  CHECK(refusal(replace(text, "loss = \"payee_bank\"", "loss = \"nobody\""))
+            .find("key 'offline.loss' must be") != std::string::npos);
+  CHECK(refusal(replace(text, "copies = 3", "copies = 1")).find("key 'offline.copies'") !=
+        std::string::npos);
+  CHECK(refusal(replace(text, "sweep_caps = [\"100.00\", \"300.00\"]", "sweep_caps = [\"0\"]"))
+            .find("key 'offline.sweep_caps' must be an array") != std::string::npos);
+  CHECK(refusal(replace(text, "share = 0.4", "share = 0.4\nshare_of = 1"))
+            .find("unknown key 'offline.share_of'") != std::string::npos);
+}
+
+TEST_CASE("generate: offline payments, loads and syncs as the scenario says", "[sim][offline]") {
+  auto sc = parse_scenario(std::string{k_small} + k_offline, "s.toml");
+  REQUIRE(sc.ok());
+  auto t = generate(*sc);
+  REQUIRE(t.ok());
+  auto online = parse_scenario(k_small, "s.toml");
+  REQUIRE(online.ok());
+  auto plain = generate(*online);
+  REQUIRE(plain.ok());
+  const population pop(*sc);
+  const auto end_us = sc->duration_s * 1'000'000;
+  std::unordered_map<std::uint32_t, std::int64_t> on_device;
+  std::unordered_map<std::uint32_t, std::int64_t> pending;  // wallet -> offline payment time
+  std::set<std::uint32_t> final_sync;
+  std::size_t offline = 0;
+  std::size_t payments = 0;
+  std::size_t compromised = 0;
+  std::int64_t last = 0;
+  for (const auto& e : t->events) {
+    REQUIRE(e.at_us >= last);
+    last = e.at_us;
+    switch (e.kind) {
+      case event_kind::load:
+        REQUIRE(e.amount_minor == 20'000);  // the top-up (500.00) covers it
+        on_device[e.wallet] = e.amount_minor;
+        compromised += pop.compromised(e.wallet) ? 1U : 0U;
+        break;
+      case event_kind::offline_payment:
+        ++offline;
+        REQUIRE(e.amount_minor <= on_device.at(e.wallet));  // never more than it holds
+        on_device[e.wallet] -= e.amount_minor;
+        pending.try_emplace(e.wallet, e.at_us);
+        break;
+      case event_kind::sync: {
+        REQUIRE(e.amount_minor == 0);
+        REQUIRE(e.at_us % 7'200'000'000 == 0);  // a multiple of sync_every_hours, or the end
+        // No sync from the north during its outage (hours 10 to 16).
+        const bool north_dark = e.at_us >= 36'000'000'000 && e.at_us < 57'600'000'000;
+        REQUIRE(!(north_dark && e.region == 0));
+        if (e.wallet != k_no_merchant) {
+          pending.erase(e.wallet);
+          if (e.at_us == end_us) {
+            REQUIRE(final_sync.insert(e.wallet).second);
+          }
+        }
+        break;
+      }
+      case event_kind::payment: ++payments; break;
+      case event_kind::topup: break;
+    }
+  }
+  CHECK(pending.empty());                        // every device that paid offline synced after it
+  CHECK(final_sync.size() == on_device.size());  // every device reconnects at the end
+  CHECK(offline > 0);
+  const double share = static_cast<double>(offline) / static_cast<double>(offline + payments);
+  CHECK(share == Approx(0.4).margin(0.08));
+  CHECK(compromised == Approx(0.05 * static_cast<double>(on_device.size())).margin(15));
+  // The same wallets act with or without the offline table: it draws from streams of its own.
+  std::size_t topups = 0;
+  for (const auto& e : plain->events) {
+    topups += e.kind == event_kind::topup ? 1 : 0;
+  }
+  CHECK(topups == on_device.size());
+}
+
 TEST_CASE("trace: a damaged file is refused", "[sim]") {
   auto sc = parse_scenario(k_small, "s.toml");
   REQUIRE(sc.ok());
