@@ -50,6 +50,13 @@ struct offline_batch {
   std::vector<offline::device_cert> certs;
   std::vector<offline::bank_cert> banks;
 };
+/// Transfers in one SubmitOffline, at most (and certificates of each kind).
+inline constexpr std::size_t k_max_offline_batch = 256;
+/// Transfers (dependency order) as the batches a bank takes: in order, at most
+/// k_max_offline_batch each, each with the certificates of its own signers only.
+auto offline_batches(const std::vector<signed_tx>& txs,
+                     const std::vector<offline::device_cert>& certs,
+                     const std::vector<offline::bank_cert>& banks) -> std::vector<offline_batch>;
 /// Offline transfers reconciled: each one's receipt or refusal (in the order given), vouchers
 /// for settled tokens of this bank's devices, and the double spends found.
 struct offline_submitted {

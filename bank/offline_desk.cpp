@@ -2,20 +2,12 @@
 // revocations.
 #include "bank/offline_desk.hpp"
 
-#include <fstream>
-#include <iterator>
 #include <pqxx/pqxx>
+
+#include "platform/files.hpp"
 
 namespace cbdc::bank {
 namespace {
-
-auto read_bytes(const std::string& path) -> result<bytes> {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return error{status_code::io_error, "cannot read " + path};
-  }
-  return bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 auto hex_of(const bytes& b) -> std::string {
   return to_hex(b);
@@ -35,7 +27,7 @@ offline_desk::~offline_desk() = default;
 
 auto offline_desk::open(const std::string& db_url, const offline_config& config, key_pair signer,
                         const std::string& bank_id) -> result<std::unique_ptr<offline_desk>> {
-  auto raw = read_bytes(config.bank_cert_path);
+  auto raw = read_file_bytes(config.bank_cert_path);
   if (!raw) {
     return raw.err();
   }

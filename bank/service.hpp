@@ -84,7 +84,7 @@ class service final : public interface {
   /// the new list pushed to the other banks. Errors: bad_request (not a double spend).
   auto take_double_spend(const signed_tx& settled, const signed_tx& refused) -> status;
   /// At most this many offline transfers in one SubmitOffline.
-  static constexpr std::size_t k_max_offline_batch = 256;
+  static constexpr std::size_t k_max_offline_batch = cbdc::bank::k_max_offline_batch;
 
   /// At most this many tokens in one list_unspent answer (as one settlement shard answers).
   static constexpr std::uint32_t k_max_listed = 10'000;

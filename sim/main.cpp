@@ -4,9 +4,8 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
+#include "platform/files.hpp"
 #include "platform/pg.hpp"
 #include "rpc/cli.hpp"
 #include "sim/bridge.hpp"
@@ -117,16 +116,6 @@ auto replay_and_report(const sim::scenario& sc, const sim::trace& t,
   return r->audit.passed() && f->published_ok ? 0 : 1;
 }
 
-auto read_text(const std::string& path) -> result<std::string> {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return error{status_code::io_error, "cannot read scenario " + path};
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 /// generate and run for a cross-border (bridge) scenario.
 auto bridge_command(const std::string& command, const std::string& text, const std::string& path,
                     const std::string& out_path, const std::string& csv_path, const std::string& db,
@@ -198,7 +187,7 @@ auto main(int argc, char** argv) -> int {
     return *code;
   }
   if ((command == "generate" || command == "run") && !scenario_path.empty()) {
-    if (auto text = read_text(scenario_path); text && sim::bridge::is_bridge_scenario(*text)) {
+    if (auto text = read_file(scenario_path); text && sim::bridge::is_bridge_scenario(*text)) {
       return bridge_command(command, *text, scenario_path, out_path, csv_path, db, config.world);
     }
   }

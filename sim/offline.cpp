@@ -273,24 +273,33 @@ void offline_fleet::sync(std::uint32_t e) {
 
 void offline_fleet::submit(const std::shared_ptr<sync_state>& s, std::vector<signed_tx> txs,
                            const std::function<void(const std::shared_ptr<sync_state>&)>& next) {
-  if (txs.empty()) {
+  const auto& d = *m_holders[s->holder].dev;
+  submit_batch(s,
+               std::make_shared<std::vector<bank::offline_batch>>(
+                   bank::offline_batches(txs, d.known_certs(), d.known_banks())),
+               0, next);
+}
+
+void offline_fleet::submit_batch(
+    const std::shared_ptr<sync_state>& s,
+    const std::shared_ptr<std::vector<bank::offline_batch>>& batches, std::size_t i,
+    const std::function<void(const std::shared_ptr<sync_state>&)>& next) {
+  if (i == batches->size()) {
     next(s);
     return;
   }
-  auto& h = m_holders[s->holder];
-  bank::offline_batch batch{std::move(txs), h.dev->known_certs(), h.dev->known_banks()};
-  auto sent = std::make_shared<std::vector<signed_tx>>(batch.txs);
-  m_banks.at(h.bank)->submit_offline_async(
-      batch, [this, s, sent, next](result<bank::offline_submitted> answer) {
-        m_post([this, s, sent, next, answer = std::move(answer)] {
-          if (!answer) {
-            finish(s, answer.code());  // the device keeps everything for its next sync
-            return;
-          }
-          take_answer(s, *sent, *answer);
-          next(s);
-        });
-      });
+  m_banks.at(m_holders[s->holder].bank)
+      ->submit_offline_async(
+          batches->at(i), [this, s, batches, i, next](result<bank::offline_submitted> answer) {
+            m_post([this, s, batches, i, next, answer = std::move(answer)] {
+              if (!answer) {
+                finish(s, answer.code());  // the device keeps everything for its next sync
+                return;
+              }
+              take_answer(s, batches->at(i).txs, *answer);
+              submit_batch(s, batches, i + 1, next);
+            });
+          });
 }
 
 void offline_fleet::take_answer(const std::shared_ptr<sync_state>& s,

@@ -163,6 +163,10 @@ class offline_fleet {
       -> result<hash256>;
   void submit(const std::shared_ptr<sync_state>& s, std::vector<signed_tx> txs,
               const std::function<void(const std::shared_ptr<sync_state>&)>& next);
+  /// Batch i of a sync's transfers, then the next, then `next`.
+  void submit_batch(const std::shared_ptr<sync_state>& s,
+                    const std::shared_ptr<std::vector<bank::offline_batch>>& batches, std::size_t i,
+                    const std::function<void(const std::shared_ptr<sync_state>&)>& next);
   void take_answer(const std::shared_ptr<sync_state>& s, const std::vector<signed_tx>& txs,
                    const bank::offline_submitted& answer);
   void unload(const std::shared_ptr<sync_state>& s);

@@ -2,9 +2,8 @@
 #include "sim/scenario.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
+#include "platform/files.hpp"
 #include "sim/toml_reader.hpp"
 
 namespace cbdc::sim {
@@ -194,13 +193,11 @@ auto parse_scenario(const std::string& text, const std::string& origin) -> resul
 }
 
 auto load_scenario(const std::filesystem::path& path) -> result<scenario> {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return error{status_code::io_error, "cannot read scenario " + path.string()};
+  auto text = read_file(path);
+  if (!text) {
+    return text.err();
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_scenario(text.str(), path.string());
+  return parse_scenario(*text, path.string());
 }
 
 }  // namespace cbdc::sim

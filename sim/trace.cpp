@@ -5,6 +5,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "platform/files.hpp"
+
 namespace cbdc::sim {
 
 namespace {
@@ -87,12 +89,11 @@ auto write_binary(const trace& t, const std::filesystem::path& path) -> status {
 }
 
 auto read_binary(const std::filesystem::path& path) -> result<trace> {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return error{status_code::io_error, "cannot read trace " + path.string()};
+  auto data = read_file(path);
+  if (!data) {
+    return data.err();
   }
-  const std::string data((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  return parse_binary(data, path.string());
+  return parse_binary(*data, path.string());
 }
 
 auto parse_binary(const std::string& data, const std::string& origin) -> result<trace> {

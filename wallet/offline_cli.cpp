@@ -7,10 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 #include "offline/device.hpp"
 #include "payment/build.hpp"
+#include "platform/files.hpp"
 #include "wallet/qr.hpp"
 
 namespace cbdc::wallet {
@@ -29,14 +29,6 @@ auto write_bytes(const std::string& path, const bytes& data) -> status {
     return error{status_code::io_error, "cannot write " + path};
   }
   return ok_status();
-}
-
-auto read_bytes(const std::string& path) -> result<bytes> {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return error{status_code::io_error, "cannot read " + path};
-  }
-  return bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 /// The message as text a QR code carries: "cbdc-offline:" and base64url.
@@ -126,21 +118,26 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
   if (o.step == "sync") {
     // Back online: every offline transfer it holds through the bank, then the revocations.
     auto bank = at_bank();
-    const auto txs = d->to_submit();
+    const auto all = d->to_submit();
     std::size_t settled_count = 0;
-    if (!txs.empty()) {
-      auto answer =
-          bank->submit_offline(bank::offline_batch{txs, d->known_certs(), d->known_banks()});
+    for (const auto& batch : bank::offline_batches(all, d->known_certs(), d->known_banks())) {
+      const auto& txs = batch.txs;
+      auto answer = bank->submit_offline(batch);
       if (!answer) {
+        save();  // what earlier batches settled is kept
         return refuse(answer.err());
       }
       std::vector<hash256> settled;
+      std::vector<hash256> refused;
       for (std::size_t i = 0; i < txs.size() && i < answer->receipts.size(); ++i) {
         const auto& r = answer->receipts[i];
         if (r) {
           settled.push_back(txs[i].id);
         } else {
           std::printf("  transfer %s: %s\n", txs[i].id.hex().c_str(), to_string(r.err()).c_str());
+          if (!is_transient(r.code())) {
+            refused.push_back(txs[i].id);  // never to settle: the loss is this device's
+          }
         }
       }
       for (const auto& ds : answer->double_spends) {
@@ -148,8 +145,9 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
                     ds.evidence.device.hex().c_str(), ds.evidence.token_id.hex().c_str(),
                     ds.revoked ? "revoked by its bank" : "reported to its bank");
       }
-      settled_count = settled.size();
+      settled_count += settled.size();
       d->settled(settled, answer->vouchers);
+      d->refused(refused);
     }
     auto lists = bank->revocations();
     if (!lists) {
@@ -161,12 +159,12 @@ auto run_offline(const offline_options& o, const key_pair& wallet,
       }
     }
     std::printf("synced: %zu of %zu transfers settled, %zu revocation lists, balance %s\n",
-                settled_count, txs.size(), lists->lists.size(), d->balance().format().c_str());
+                settled_count, all.size(), lists->lists.size(), d->balance().format().c_str());
     return save();
   }
   auto amount = parse_money(o.amount_text);
   if (o.step == "receive") {
-    auto raw = read_bytes(o.message_path);
+    auto raw = read_file_bytes(o.message_path);
     auto data = raw ? message_bytes(*raw) : result<bytes>{raw.err()};
     auto m = data ? offline::decode_payment(*data) : result<offline::payment_message>{data.err()};
     if (!m) {
