@@ -81,35 +81,46 @@ void service::load_now(const signed_tx& tx, const loaded_fn& done) {
     done(error{status_code::not_found, "the payment pays no device of this bank"});
     return;
   }
-  // Its offline balance cap: what it holds on the ledger, what is being loaded, this load.
+  // Its offline balance cap: what it holds on the ledger, what is being loaded (this load
+  // too, reserved before settlement is asked, so that a second load meanwhile counts it), the
+  // worker free while settlement answers.
   const auto key = device->device.hex();
-  auto held = m_bank->settlement_client().list_unspent(device->device);
-  if (!held) {
-    done(held.err());
-    return;
-  }
-  std::int64_t held_minor = m_loading[key];
-  for (const auto& t : *held) {
-    held_minor += t.cur == m_bank->cur() ? t.amount_minor : 0;
-  }
-  const auto cap = device->limits.balance_cap_minor;
-  if (held_minor + amount_minor > cap) {
-    done(error{status_code::offline_balance_cap,
-               "the device would hold " + money{held_minor + amount_minor, m_bank->cur()}.format() +
-                   ", its cap is " + money{cap, m_bank->cur()}.format()});
-    return;
-  }
   m_loading[key] += amount_minor;
-  pay_now(tx, {}, [this, tx, key, amount_minor, done](result<settlement::receipt> r) {
+  const auto release = [this, key, amount_minor] {
     if ((m_loading[key] -= amount_minor) == 0) {
       m_loading.erase(key);
     }
-    if (!r) {
-      done(r.err());
-      return;
-    }
-    done(device_loaded{*r, m_offline->vouchers_for(tx)});
-  });
+  };
+  m_bank->settlement_client().list_unspent_async(
+      device->device, [this, tx, key, cap = device->limits.balance_cap_minor, release,
+                       done](result<std::vector<settlement::token_info>> held) {
+        m_worker.post([this, tx, key, cap, release, done, held = std::move(held)] {
+          if (!held) {
+            release();
+            done(held.err());
+            return;
+          }
+          std::int64_t held_minor = m_loading[key];
+          for (const auto& t : *held) {
+            held_minor += t.cur == m_bank->cur() ? t.amount_minor : 0;
+          }
+          if (held_minor > cap) {
+            release();
+            done(error{status_code::offline_balance_cap,
+                       "the device would hold " + money{held_minor, m_bank->cur()}.format() +
+                           ", its cap is " + money{cap, m_bank->cur()}.format()});
+            return;
+          }
+          pay_now(tx, {}, [this, tx, release, done](result<settlement::receipt> r) {
+            release();
+            if (!r) {
+              done(r.err());
+              return;
+            }
+            done(device_loaded{*r, m_offline->vouchers_for(tx)});
+          });
+        });
+      });
 }
 
 /// A SubmitOffline in progress: the transfers, the next to send, what came back.

@@ -172,6 +172,46 @@ auto client::list_unspent(const public_key& owner, std::uint32_t limit)
   return out;
 }
 
+struct client::listing {
+  std::string owner;  ///< on the wire
+  std::size_t next{0};
+  std::vector<token_info> out;
+  tokens_fn done;
+};
+
+void client::list_unspent_async(const public_key& owner, tokens_fn done) {
+  auto s = std::make_shared<listing>();
+  s->owner = bytes_to_wire(owner.encode());
+  s->done = std::move(done);
+  list_next(s);
+}
+
+void client::list_next(const std::shared_ptr<listing>& s) {
+  if (s->next == m_shards.size()) {
+    s->done(std::move(s->out));
+    return;
+  }
+  wire::Envelope req;
+  req.mutable_list_unspent()->set_owner(s->owner);
+  m_shards[s->next]->call_async(std::move(req), [this, s](result<wire::Envelope> answer) {
+    auto env = expect_payload(std::move(answer), wire::Envelope::kUnspentList);
+    if (!env) {
+      s->done(env.err());
+      return;
+    }
+    for (const auto& t : env->unspent_list().tokens()) {
+      auto token = token_from_wire(t);
+      if (!token) {
+        s->done(token.err());
+        return;
+      }
+      s->out.push_back(std::move(*token));
+    }
+    ++s->next;
+    list_next(s);
+  });
+}
+
 auto client::balances(const std::vector<public_key>& owners, currency cur)
     -> result<std::vector<std::int64_t>> {
   constexpr std::size_t k_chunk = 10'000;  // the shards' bound (k_max_balances)

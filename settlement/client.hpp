@@ -43,6 +43,9 @@ class client final : public interface {
   /// Every shard's list, one after the other.
   auto list_unspent(const public_key& owner, std::uint32_t limit = 0)
       -> result<std::vector<token_info>> override;
+  using tokens_fn = std::function<void(result<std::vector<token_info>>)>;
+  /// The same, answered on the client's I/O thread (the shards asked one after another).
+  void list_unspent_async(const public_key& owner, tokens_fn done);
   /// Summed over the shards.
   auto supply(currency cur) -> result<supply_totals> override;
   /// Summed over the shards, asked 10,000 keys at a time.
@@ -58,6 +61,9 @@ class client final : public interface {
   auto route(const signed_tx& tx) -> rpc_client*;
   /// The TxStatus of a settled transaction from the first shard that knows it.
   auto find_tx(const hash256& id) -> result<wire::TxStatus>;
+  struct listing;
+  /// Asks shard `s->next` for its part of a listing, then the next shard.
+  void list_next(const std::shared_ptr<listing>& s);
   std::vector<std::unique_ptr<rpc_client>> m_shards;
   std::unique_ptr<rpc_client> m_coordinator;
 };
