@@ -271,7 +271,7 @@ void offline_fleet::sync(std::uint32_t e) {
   submit(s, h.dev->to_submit(), [this](const std::shared_ptr<sync_state>& st) { unload(st); });
 }
 
-void offline_fleet::submit(const std::shared_ptr<sync_state>& s, std::vector<signed_tx> txs,
+void offline_fleet::submit(const std::shared_ptr<sync_state>& s, const std::vector<signed_tx>& txs,
                            const std::function<void(const std::shared_ptr<sync_state>&)>& next) {
   const auto& d = *m_holders[s->holder].dev;
   submit_batch(s,

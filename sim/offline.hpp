@@ -161,7 +161,7 @@ class offline_fleet {
   /// One device's payment to another, recorded; a compromised payer's double spends counted.
   auto offline_pay(std::size_t payer, std::size_t payee, std::int64_t amount, std::int64_t at_us)
       -> result<hash256>;
-  void submit(const std::shared_ptr<sync_state>& s, std::vector<signed_tx> txs,
+  void submit(const std::shared_ptr<sync_state>& s, const std::vector<signed_tx>& txs,
               const std::function<void(const std::shared_ptr<sync_state>&)>& next);
   /// Batch i of a sync's transfers, then the next, then `next`.
   void submit_batch(const std::shared_ptr<sync_state>& s,

@@ -225,7 +225,7 @@ TEST_CASE("cbdc-sim run: offline payments reconcile, double spends are caught, t
     // The scenario's per-payment cap reached the banks, their certificates, the devices.
     CHECK(off.at("refused_by_rule").as_object().at("offline_payment_cap").as_int64() > 0);
     // The square had no signal for five hours: some payments waited that long to settle.
-    CHECK(off.at("to_settlement_s").as_object().at("max").as_int64() > 3 * 3600);
+    CHECK(off.at("to_settlement_s").as_object().at("max").as_int64() > std::int64_t{3} * 3600);
     // Everything is back on the wallets at the end.
     CHECK(off.at("unloaded_minor").as_int64() > 0);
     const auto& ds = off.at("double_spends").as_object();
