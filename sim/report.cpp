@@ -402,7 +402,9 @@ auto write_report(const scenario& sc, const trace& t, const replay_result& r,
   table("By bank", by_bank);
   table("By merchant category", by_category);
   if (r.offline.given) {
-    if (auto added = offline_section(sc, r.offline, out_dir / "plots", page); !added) {
+    // Its own folder: its gnuplot script (charts.gp) is kept beside the main one's.
+    std::filesystem::create_directories(out_dir / "plots" / "offline");
+    if (auto added = offline_section(sc, r.offline, out_dir / "plots" / "offline", page); !added) {
       return added.err();
     }
   }
