@@ -96,8 +96,6 @@ offline_fleet::offline_fleet(const trace& t, const scenario& sc, std::int64_t an
 auto offline_fleet::issue(const std::vector<std::string>& endpoints,
                           const std::vector<socket_options>& opts, const key_fn& wallet_key,
                           const key_fn& merchant_key, post_fn post, done_fn done) -> status {
-  m_endpoints = endpoints;
-  m_opts = opts;
   m_post = std::move(post);
   m_done = std::move(done);
   for (std::size_t b = 0; b < endpoints.size(); ++b) {

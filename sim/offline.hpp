@@ -177,8 +177,6 @@ class offline_fleet {
   const trace& m_trace;
   const scenario& m_sc;
   std::int64_t m_anchor_s;
-  std::vector<std::string> m_endpoints;
-  std::vector<socket_options> m_opts;
   std::vector<std::unique_ptr<bank::client>> m_banks;
   post_fn m_post;
   done_fn m_done;
